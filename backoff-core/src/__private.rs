@@ -1,0 +1,368 @@
+//! What the `#[backoff]` expansion calls. Not public API: no semver guarantees.
+
+use std::fmt;
+use std::future::Future;
+use std::time::Duration;
+
+pub use crate::builder::Clock;
+pub use crate::jitter::Jitter;
+pub use crate::secs::IntoSeconds;
+pub use crate::state::{Action, Details, Opaque, Policy, Shown, State, Verdict};
+pub use crate::wait::{Constant, Decay, Expo, Fibo, Intervals, OnErr, Runtime, Wait};
+pub use ::core;
+pub use tracing::Level;
+
+/// Seconds (a number or a `Duration`) as a `Duration`, saturating.
+pub fn secs(value: impl IntoSeconds) -> Duration {
+    value.into_duration()
+}
+
+/// A number as `f64`, for `base`, `factor`-like parameters.
+#[diagnostic::on_unimplemented(
+    message = "`#[backoff]` expects a number here, found `{Self}`",
+    label = "expected an integer or a float"
+)]
+pub trait ToF64 {
+    /// The value as `f64`.
+    fn to_f64(self) -> f64;
+}
+
+macro_rules! to_f64 {
+    ($($t:ty),*) => {$(
+        impl ToF64 for $t {
+            #[allow(clippy::cast_precision_loss, clippy::cast_lossless)]
+            fn to_f64(self) -> f64 { self as f64 }
+        }
+    )*};
+}
+to_f64!(u8, u16, u32, u64, usize, i8, i16, i32, i64, isize, f32, f64);
+
+/// A count of tries from any integer: negative gives 0 (which acts as 1), huge gives
+/// `u32::MAX`.
+#[diagnostic::on_unimplemented(
+    message = "`max_tries` must be an integer, found `{Self}`",
+    label = "expected an integer number of attempts"
+)]
+pub trait IntoTries {
+    /// The count, saturated into `u32`.
+    fn into_tries(self) -> u32;
+}
+
+macro_rules! into_tries {
+    ($($t:ty),*) => {$(
+        impl IntoTries for $t {
+            #[allow(irrefutable_let_patterns, clippy::unnecessary_fallible_conversions)]
+            fn into_tries(self) -> u32 {
+                if let Ok(v) = u32::try_from(self) { v } else if self > 0 as $t { u32::MAX } else { 0 }
+            }
+        }
+    )*};
+}
+into_tries!(
+    u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize
+);
+
+/// `max_tries = <expr>`.
+pub fn tries(value: impl IntoTries) -> u32 {
+    value.into_tries()
+}
+
+/// `expo(base, factor, max_value)` from the attribute's numbers.
+pub fn expo(base: impl ToF64, factor: impl IntoSeconds, max_value: Option<Duration>) -> Expo {
+    Expo::new(
+        base.to_f64(),
+        factor.into_duration().as_secs_f64(),
+        max_value,
+    )
+}
+
+/// `decay(initial_value, decay_factor, min_value)` from the attribute's numbers.
+pub fn decay(
+    initial_value: impl IntoSeconds,
+    decay_factor: impl ToF64,
+    min_value: Option<Duration>,
+) -> Decay {
+    Decay::new(
+        initial_value.into_duration().as_secs_f64(),
+        decay_factor.to_f64(),
+        min_value,
+    )
+}
+
+/// A policy from the attribute's arguments.
+pub fn policy(
+    max_tries: Option<u32>,
+    max_time: Option<Duration>,
+    jitter: Jitter,
+    backoff_log_level: Option<Level>,
+    giveup_log_level: Option<Level>,
+    seed: Option<u64>,
+) -> Policy {
+    Policy {
+        max_tries,
+        max_time,
+        jitter,
+        backoff_log_level,
+        giveup_log_level,
+        seed,
+    }
+}
+
+/// `jitter = <expr>`: a [`Jitter`] value or a function of the generated wait.
+#[diagnostic::on_unimplemented(
+    message = "`jitter` must be `full`, `random`, `equal`, `decorrelated`, `none`, a `backoff::Jitter`, or a `Fn(Duration) -> Duration`; found `{Self}`",
+    label = "not a jitter"
+)]
+pub trait IntoJitter {
+    /// The jitter.
+    fn into_jitter(self) -> Jitter;
+}
+
+impl IntoJitter for Jitter {
+    fn into_jitter(self) -> Jitter {
+        self
+    }
+}
+
+impl<F: Fn(Duration) -> Duration + Send + Sync + 'static> IntoJitter for F {
+    fn into_jitter(self) -> Jitter {
+        Jitter::custom(self)
+    }
+}
+
+/// `jitter = <expr>`.
+pub fn jitter(value: impl IntoJitter) -> Jitter {
+    value.into_jitter()
+}
+
+/// How the expansion judges an outcome when `on` names no predicate: `Result` fails on `Err`,
+/// `bool` on `false`, `Option` on `None`.
+#[diagnostic::on_unimplemented(
+    message = "`#[backoff]` cannot tell whether a `{Self}` is a failure",
+    label = "this return type has no default judgement",
+    note = "`Result` retries on `Err`, `bool` on `false`, `Option` on `None`; for any other type say when to retry: `on = predicate, predicate = |value: &{Self}| ...` (true means retry)"
+)]
+pub trait DefaultJudge {
+    /// Whether this outcome is a failure to retry.
+    fn is_failure(&self) -> bool;
+}
+
+impl<T, E> DefaultJudge for Result<T, E> {
+    fn is_failure(&self) -> bool {
+        self.is_err()
+    }
+}
+
+impl DefaultJudge for bool {
+    fn is_failure(&self) -> bool {
+        !*self
+    }
+}
+
+impl<T> DefaultJudge for Option<T> {
+    fn is_failure(&self) -> bool {
+        self.is_none()
+    }
+}
+
+/// The default judgement of an outcome.
+pub fn judge_default<R: DefaultJudge>(outcome: &R) -> Verdict {
+    judge_predicate(outcome.is_failure())
+}
+
+/// A predicate's answer as a verdict: true means retry.
+pub fn judge_predicate(failed: bool) -> Verdict {
+    if failed {
+        Verdict::Retry
+    } else {
+        Verdict::Success
+    }
+}
+
+/// `on = error`: the fn must return a `Result`.
+#[diagnostic::on_unimplemented(
+    message = "`on = error` needs a fn that returns `Result`, but it returns `{Self}`",
+    label = "not a `Result`",
+    note = "use `on = predicate` (with `predicate = |value| ...`) to retry on a value"
+)]
+pub trait IsResult {
+    /// The `Ok` type.
+    type Ok;
+    /// The `Err` type.
+    type Err;
+    /// The outcome as a `Result` of references.
+    fn as_result(&self) -> Result<&Self::Ok, &Self::Err>;
+}
+
+impl<T, E> IsResult for Result<T, E> {
+    type Ok = T;
+    type Err = E;
+    fn as_result(&self) -> Result<&T, &E> {
+        self.as_ref()
+    }
+}
+
+/// Judges an error: `matched` is whether it matches the `error(...)` pattern, `giveup` whether
+/// it is permanent.
+pub fn judge_error(matched: bool, giveup: bool) -> Verdict {
+    match (matched, giveup) {
+        (false, _) => Verdict::Propagate,
+        (true, true) => Verdict::GiveUp,
+        (true, false) => Verdict::Retry,
+    }
+}
+
+/// A fresh copy of an owned argument for each attempt.
+#[diagnostic::on_unimplemented(
+    message = "`#[backoff]` gives every attempt a fresh copy of each owned argument, but `{Self}` is not `Clone`",
+    label = "this argument is moved into the retried body and cannot be copied for the next attempt",
+    note = "take it by reference (`&{Self}`), share it with `Arc<{Self}>`, or derive/implement `Clone`"
+)]
+pub trait CloneArg {
+    /// The copy.
+    fn clone_arg(&self) -> Self;
+}
+
+impl<T: Clone> CloneArg for T {
+    fn clone_arg(&self) -> Self {
+        self.clone()
+    }
+}
+
+/// Autoref dispatch for the log description: `Debug` when the outcome has it, else its type.
+pub struct Describe<'a, T>(pub &'a T);
+
+/// Picks `Debug` (tried first).
+pub trait ViaDebug {
+    /// The description.
+    fn __backoff_describe(&self) -> Shown<'_>;
+}
+
+impl<T: fmt::Debug> ViaDebug for Describe<'_, T> {
+    fn __backoff_describe(&self) -> Shown<'_> {
+        Shown(self.0)
+    }
+}
+
+/// Falls back to the type's name.
+pub trait ViaOpaque {
+    /// The description.
+    fn __backoff_describe(&self) -> Opaque;
+}
+
+impl<T> ViaOpaque for &Describe<'_, T> {
+    fn __backoff_describe(&self) -> Opaque {
+        Opaque(std::any::type_name::<T>())
+    }
+}
+
+/// A handler's return value in an async fn: `()` (sync handler) or a future (async handler).
+pub struct Ready;
+
+impl Ready {
+    /// Nothing to await.
+    pub fn into_future(self, (): ()) -> std::future::Ready<()> {
+        std::future::ready(())
+    }
+}
+
+/// The handler returned a future.
+pub struct Awaited;
+
+impl Awaited {
+    /// The handler's future, to await.
+    pub fn into_future<F: Future<Output = ()>>(self, f: F) -> F {
+        f
+    }
+}
+
+/// Kind of a handler that returned `()`.
+pub trait UnitHandler {
+    /// Its kind.
+    fn __backoff_kind(&self) -> Ready {
+        Ready
+    }
+}
+impl UnitHandler for () {}
+
+/// Kind of a handler that returned a future.
+pub trait AsyncHandler {
+    /// Its kind.
+    fn __backoff_kind(&self) -> Awaited {
+        Awaited
+    }
+}
+impl<F: Future<Output = ()>> AsyncHandler for F {}
+
+/// A handler in a sync fn must return `()`.
+#[diagnostic::on_unimplemented(
+    message = "a handler of a sync fn must return `()`, this one returns `{Self}`",
+    label = "an async handler (or one returning a value) cannot run in a sync fn",
+    note = "make the annotated fn `async`, or make the handler a plain `fn(&backoff::Details<'_, R>)`"
+)]
+pub trait SyncHandlerOutput {}
+impl SyncHandlerOutput for () {}
+
+/// Checks a sync handler's return value.
+pub fn sync_handler<T: SyncHandlerOutput>(_: T) {}
+
+/// The clock of async retries: tokio's, so `tokio::time::pause` governs it.
+#[cfg(feature = "tokio")]
+pub fn async_now() -> tokio::time::Instant {
+    tokio::time::Instant::now()
+}
+
+/// The clock of async retries without tokio: the standard monotonic clock.
+#[cfg(not(feature = "tokio"))]
+pub fn async_now() -> std::time::Instant {
+    std::time::Instant::now()
+}
+
+/// The default async sleep.
+#[cfg(feature = "tokio")]
+pub fn async_sleep(wait: Duration) -> tokio::time::Sleep {
+    tokio::time::sleep(wait)
+}
+
+/// The clock of sync retries.
+pub fn sync_now() -> std::time::Instant {
+    std::time::Instant::now()
+}
+
+/// The default sync sleep.
+pub fn sync_sleep(wait: Duration) {
+    std::thread::sleep(wait);
+}
+
+/// Time since `start` on the same clock.
+pub fn elapsed<C: Clock>(start: &C, now: C) -> Duration {
+    now.since(start)
+}
+
+/// `runtime(value = ...)` with the outcome type named, so a closure's argument type is known.
+pub fn runtime<R: ?Sized, F, S>(value: F) -> Runtime<F>
+where
+    F: FnMut(&R) -> Option<S>,
+    S: IntoSeconds,
+{
+    Runtime(value)
+}
+
+/// `predicate = ...`, called with the outcome so a closure's argument type is known.
+pub fn predicate<'o, R: ?Sized, F: FnOnce(&'o R) -> bool>(outcome: &'o R, f: F) -> bool {
+    f(outcome)
+}
+
+/// `giveup = ...`, called with the error.
+pub fn giveup<'e, E: ?Sized, F: FnOnce(&'e E) -> bool>(error: &'e E, f: F) -> bool {
+    f(error)
+}
+
+/// Calls a handler with the details; a closure's argument type is known from them, and an
+/// async handler's future may borrow them.
+pub fn handler<'d, 'a, R: ?Sized, F, O>(details: &'d Details<'a, R>, f: F) -> O
+where
+    F: FnOnce(&'d Details<'a, R>) -> O,
+{
+    f(details)
+}

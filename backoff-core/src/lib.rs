@@ -1,0 +1,26 @@
+//! The runtime of [`backoff`](https://docs.rs/backoff): wait generators, jitter, limits,
+//! handlers and logging, with Python `backoff` 2.2.1's semantics.
+//!
+//! Most users depend on the facade crate `backoff` and write `#[backoff(...)]`; everything
+//! here is re-exported there. The [`Backoff`] builder retries without the attribute, through
+//! the same [`State`] machine the attribute's expansion uses.
+#![warn(missing_docs)]
+
+mod builder;
+mod jitter;
+mod secs;
+mod state;
+pub mod wait;
+
+#[doc(hidden)]
+pub mod __private;
+
+pub use builder::{
+    Backoff, Clock, HookSet, Hooks, IntoHooks, NoHooks, constant, decay, expo, fibo, intervals,
+    runtime,
+};
+pub use jitter::Jitter;
+pub use secs::{IntoSeconds, saturating_secs};
+pub use state::{Action, Details, Opaque, Policy, Shown, State, Verdict};
+pub use tracing::Level;
+pub use wait::Wait;

@@ -1,0 +1,246 @@
+//! The per-attempt decisions that the attribute's expansion and the builder share: after each
+//! attempt, succeed, give up, or back off for how long; with Python's logging.
+
+use std::fmt;
+use std::time::Duration;
+
+use tracing::Level;
+
+use crate::jitter::{Jitter, JitterState};
+use crate::wait::Wait;
+
+/// The limits, jitter and logging of a retry loop; the part of a configuration that is not
+/// the wait generator. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Policy {
+    /// Attempts in all (Python's `max_tries`); `None` for no limit. `Some(0)` acts as `Some(1)`.
+    pub max_tries: Option<u32>,
+    /// The whole run's time budget, measured on a monotonic clock when each attempt ends.
+    pub max_time: Option<Duration>,
+    /// How each generated wait is randomised.
+    pub jitter: Jitter,
+    /// Level of the "Backing off" event; `None` to silence it.
+    pub backoff_log_level: Option<Level>,
+    /// Level of the "Giving up" event; `None` to silence it.
+    pub giveup_log_level: Option<Level>,
+    /// Seed for the jitter's randomness; `None` draws from the thread's generator.
+    pub seed: Option<u64>,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            max_tries: None,
+            max_time: None,
+            jitter: Jitter::Full,
+            backoff_log_level: Some(Level::INFO),
+            giveup_log_level: Some(Level::ERROR),
+            seed: None,
+        }
+    }
+}
+
+/// How the caller judged one attempt's outcome.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Not a failure: return it (after `on_success`).
+    Success,
+    /// A failure worth retrying, if the limits allow.
+    Retry,
+    /// A permanent failure (Python's `giveup(e)` was true): give up now.
+    GiveUp,
+    /// An error the loop does not handle (Python: an exception outside `exception`): return it
+    /// at once, with no handler called and nothing logged.
+    Propagate,
+}
+
+/// What the loop does next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Call the `on_success` handlers and return the outcome.
+    Success,
+    /// Call the `on_backoff` handlers, sleep this long, try again.
+    Backoff(Duration),
+    /// Call the `on_giveup` handlers and return the outcome unchanged.
+    GiveUp,
+    /// Return the outcome unchanged; no handlers.
+    Propagate,
+}
+
+/// What every handler receives: Python's `details` dict, typed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Details<'a, R: ?Sized> {
+    /// The retried function's name.
+    pub target: &'a str,
+    /// Attempts made so far, this one included.
+    pub tries: u32,
+    /// Time since the run started, taken when this attempt ended.
+    pub elapsed: Duration,
+    /// The wait before the next attempt (`on_backoff` only).
+    pub wait: Option<Duration>,
+    /// The judged outcome: the attempt's whole return value (`Result`, `bool`, `Option`…).
+    pub outcome: &'a R,
+}
+
+impl<T, E> Details<'_, Result<T, E>> {
+    /// The error, when the outcome is an `Err` (Python's `details["exception"]`).
+    pub fn error(&self) -> Option<&E> {
+        self.outcome.as_ref().err()
+    }
+
+    /// The value, when the outcome is an `Ok` (Python's `details["value"]`).
+    pub fn value(&self) -> Option<&T> {
+        self.outcome.as_ref().ok()
+    }
+}
+
+/// One run of a retry loop: tries so far, the generator, the jitter's randomness.
+///
+/// The loop (the attribute's expansion, or [`Backoff`](crate::Backoff)) runs an attempt,
+/// measures the elapsed time, judges the outcome and calls [`decide`](State::decide); then it
+/// calls the handlers that the [`Action`] names and sleeps or returns.
+#[derive(Debug)]
+pub struct State<W> {
+    target: &'static str,
+    wait: W,
+    policy: Policy,
+    tries: u32,
+    jitter: JitterState,
+}
+
+impl<W> State<W> {
+    /// A fresh run of `target` (the function's name, for logs and handlers).
+    pub fn new(target: &'static str, wait: W, policy: Policy) -> Self {
+        let jitter = JitterState::new(policy.seed);
+        State {
+            target,
+            wait,
+            policy,
+            tries: 0,
+            jitter,
+        }
+    }
+
+    /// Attempts decided so far.
+    pub fn tries(&self) -> u32 {
+        self.tries
+    }
+
+    /// The policy this run follows.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The details for a handler, about the attempt just decided.
+    pub fn details<'a, R: ?Sized>(
+        &'a self,
+        outcome: &'a R,
+        elapsed: Duration,
+        wait: Option<Duration>,
+    ) -> Details<'a, R> {
+        Details {
+            target: self.target,
+            tries: self.tries,
+            elapsed,
+            wait,
+            outcome,
+        }
+    }
+
+    /// Decides what follows an attempt that ended `elapsed` after the run started.
+    ///
+    /// `shown` describes the outcome in log lines. Logging happens here, before the caller
+    /// runs the user's handlers, as in Python.
+    pub fn decide<R: ?Sized>(
+        &mut self,
+        outcome: &R,
+        verdict: Verdict,
+        elapsed: Duration,
+        shown: &dyn fmt::Display,
+    ) -> Action
+    where
+        W: Wait<R>,
+    {
+        self.tries = self.tries.saturating_add(1);
+        match verdict {
+            Verdict::Success => return Action::Success,
+            Verdict::Propagate => return Action::Propagate,
+            Verdict::GiveUp => return self.give_up(shown),
+            Verdict::Retry => {}
+        }
+        let out_of_tries = self.policy.max_tries.is_some_and(|max| self.tries >= max);
+        let remaining = match self.policy.max_time {
+            Some(max) if elapsed >= max => return self.give_up(shown),
+            Some(max) => max - elapsed,
+            None => Duration::MAX,
+        };
+        if out_of_tries {
+            return self.give_up(shown);
+        }
+        let Some(value) = self.wait.next_wait(outcome) else {
+            return self.give_up(shown);
+        };
+        let wait = self.jitter.apply(&self.policy.jitter, value).min(remaining);
+        if let Some(level) = self.policy.backoff_log_level {
+            log_backoff(level, self.target, wait, shown);
+        }
+        Action::Backoff(wait)
+    }
+
+    fn give_up(&self, shown: &dyn fmt::Display) -> Action {
+        if let Some(level) = self.policy.giveup_log_level {
+            log_giveup(level, self.target, self.tries, shown);
+        }
+        Action::GiveUp
+    }
+}
+
+macro_rules! at_level {
+    ($level:expr, $($rest:tt)*) => {
+        match $level {
+            Level::TRACE => tracing::event!(target: "backoff", Level::TRACE, $($rest)*),
+            Level::DEBUG => tracing::event!(target: "backoff", Level::DEBUG, $($rest)*),
+            Level::INFO => tracing::event!(target: "backoff", Level::INFO, $($rest)*),
+            Level::WARN => tracing::event!(target: "backoff", Level::WARN, $($rest)*),
+            Level::ERROR => tracing::event!(target: "backoff", Level::ERROR, $($rest)*),
+        }
+    };
+}
+
+fn log_backoff(level: Level, target: &str, wait: Duration, shown: &dyn fmt::Display) {
+    at_level!(
+        level,
+        function = target,
+        wait_s = wait.as_secs_f64(),
+        "Backing off {target}(...) for {:.1}s ({shown})",
+        wait.as_secs_f64()
+    );
+}
+
+fn log_giveup(level: Level, target: &str, tries: u32, shown: &dyn fmt::Display) {
+    at_level!(
+        level,
+        function = target,
+        tries,
+        "Giving up {target}(...) after {tries} tries ({shown})"
+    );
+}
+
+/// Describes an outcome for the log: `Debug` where the type has it.
+pub struct Shown<'a>(pub &'a dyn fmt::Debug);
+
+impl fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.0, f)
+    }
+}
+
+/// Describes an outcome whose type has no `Debug`: its type name in angle brackets.
+pub struct Opaque(pub &'static str);
+
+impl fmt::Display for Opaque {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<{}>", self.0)
+    }
+}

@@ -1,0 +1,123 @@
+//! The `#[backoff(...)]` attribute. Use it through the `backoff` crate, which documents it in
+//! full: `use backoff::backoff;`.
+
+mod attr;
+mod expand;
+
+use proc_macro::TokenStream;
+use quote::ToTokens;
+
+/// Rewrites an `async fn` or a plain `fn` into a retry loop with Python `backoff`'s semantics.
+/// See the `backoff` crate for the arguments.
+#[proc_macro_attribute]
+pub fn backoff(args: TokenStream, item: TokenStream) -> TokenStream {
+    entry(args.into(), item.into()).into()
+}
+
+fn entry(
+    args: proc_macro2::TokenStream,
+    item: proc_macro2::TokenStream,
+) -> proc_macro2::TokenStream {
+    let mut cx = attr::Ctxt::default();
+    let parsed = attr::Args::parse(args, &mut cx);
+    let item_fn = match syn::parse2::<syn::Item>(item.clone()) {
+        Ok(syn::Item::Fn(f)) => Some(f),
+        Ok(other) => {
+            cx.error(
+                item_span(&other),
+                "`#[backoff]` goes on a fn (`async fn` or `fn`, free or in an impl) whose return value it can judge",
+            );
+            None
+        }
+        Err(e) => {
+            // Not an item at all, e.g. a trait method without a body (`fn f();`).
+            cx.push(syn::Error::new(
+                e.span(),
+                "`#[backoff]` goes on a fn with a body (`async fn` or `fn`, free or in an impl); a trait method declaration has no body to retry",
+            ));
+            None
+        }
+    };
+    let args = match parsed {
+        Ok(args) => Some(args),
+        Err(e) => {
+            cx.push(e);
+            None
+        }
+    };
+    if let (Some(args), Some(f)) = (&args, &item_fn) {
+        expand::check_fn(&mut cx, f, args);
+    }
+    let mut layers = Vec::new();
+    if let (Some(args), Some(f)) = (args, item_fn.as_ref()) {
+        // Stacked attributes nest like Python's stacked decorators: the one written first is
+        // the outermost loop. The inner ones are expanded here, innermost first.
+        let mut f = f.clone();
+        let (inner, rest): (Vec<_>, Vec<_>) = f.attrs.drain(..).partition(expand::is_backoff_attr);
+        f.attrs = rest;
+        layers.push(args);
+        for attr in &inner {
+            let tokens = match &attr.meta {
+                syn::Meta::List(list) => list.tokens.clone(),
+                _ => proc_macro2::TokenStream::new(),
+            };
+            match attr::Args::parse(tokens, &mut cx) {
+                Ok(a) => {
+                    expand::check_fn(&mut cx, &f, &a);
+                    layers.push(a);
+                }
+                Err(e) => cx.push(e),
+            }
+        }
+        if let Err(errors) = std::mem::take(&mut cx).check() {
+            return with_errors(item, errors);
+        }
+        return expand_fn(f, layers);
+    }
+    match cx.check() {
+        Err(errors) => with_errors(item, errors),
+        Ok(()) => item,
+    }
+}
+
+fn expand_fn(mut f: syn::ItemFn, layers: Vec<attr::Args>) -> proc_macro2::TokenStream {
+    let renamed = expand::name_patterns(&mut f);
+    let mut block = (*f.block).clone();
+    expand::rebind_patterns(&mut block, renamed);
+    let by_value_self = f
+        .sig
+        .receiver()
+        .is_some_and(|r| matches!(r.kind, syn::ReceiverKind::Value));
+    for args in layers.iter().rev() {
+        if by_value_self {
+            expand::rewrite_self(&mut block);
+        }
+        block = expand::expand_layer(args, &f, &block);
+    }
+    *f.block = block;
+    f.into_token_stream()
+}
+
+/// The original item, unchanged, and the errors: no cascade of follow-on errors.
+fn with_errors(item: proc_macro2::TokenStream, errors: syn::Error) -> proc_macro2::TokenStream {
+    let mut out = errors.to_compile_error();
+    out.extend(item);
+    out
+}
+
+fn item_span(item: &syn::Item) -> proc_macro2::Span {
+    use syn::spanned::Spanned;
+    match item {
+        syn::Item::Struct(s) => s.struct_token.span,
+        syn::Item::Enum(e) => e.enum_token.span,
+        syn::Item::Const(c) => c.const_token.span,
+        syn::Item::Static(s) => s.static_token.span,
+        syn::Item::Mod(m) => m.mod_token.span,
+        syn::Item::Impl(i) => i.impl_token.span,
+        syn::Item::Trait(t) => t.trait_token.span,
+        syn::Item::Type(t) => t.type_token.span,
+        syn::Item::Use(u) => u.use_token.span,
+        syn::Item::ForeignMod(m) => m.abi.span(),
+        other => other.span(),
+    }
+}
