@@ -7,7 +7,7 @@ pub use backoff_macros::backoff;
 pub use backoff_core::{
     Action, Backoff, Clock, Details, HookSet, Hooks, IntoHooks, IntoSeconds, Jitter, Level,
     NoHooks, Policy, State, Verdict, Wait, constant, decay, expo, fibo, intervals, runtime,
-    saturating_secs, wait,
+    saturating_secs, sim, wait,
 };
 
 #[doc(hidden)]

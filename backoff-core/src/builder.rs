@@ -397,7 +397,7 @@ impl<W, H> Backoff<W, H> {
     /// Retries a blocking operation judged by `judge`, sleeping the thread.
     pub fn retry_blocking_judged<R>(
         &self,
-        mut op: impl FnMut() -> R,
+        op: impl FnMut() -> R,
         judge: impl Fn(&R) -> Verdict,
     ) -> R
     where
@@ -405,15 +405,37 @@ impl<W, H> Backoff<W, H> {
         H: HookSet<R>,
         R: fmt::Debug,
     {
+        self.retry_blocking_judged_with_sleep(
+            op,
+            judge,
+            std::thread::sleep,
+            std::time::Instant::now,
+        )
+    }
+
+    /// Retries a blocking operation with your own `sleep` and clock (`now`), e.g. a
+    /// [`SimClock`](crate::sim::SimClock) in tests.
+    pub fn retry_blocking_judged_with_sleep<R, I: Clock>(
+        &self,
+        mut op: impl FnMut() -> R,
+        judge: impl Fn(&R) -> Verdict,
+        sleep: impl Fn(Duration),
+        now: impl Fn() -> I,
+    ) -> R
+    where
+        W: Wait<R> + Clone,
+        H: HookSet<R>,
+        R: fmt::Debug,
+    {
         let mut state = self.start();
-        let start = std::time::Instant::now();
+        let start = now();
         loop {
             let outcome = op();
-            let elapsed = start.elapsed();
+            let elapsed = now().since(&start);
             let action = state.decide(&outcome, judge(&outcome), elapsed, &Shown(&outcome));
             self.notify(&state, action, &outcome, elapsed);
             match action {
-                Action::Backoff(wait) => std::thread::sleep(wait),
+                Action::Backoff(wait) => sleep(wait),
                 _ => return outcome,
             }
         }

@@ -9,6 +9,7 @@
 mod builder;
 mod jitter;
 mod secs;
+pub mod sim;
 mod state;
 pub mod wait;
 

@@ -151,6 +151,7 @@ const KEYS: &[&str] = &[
     "giveup_log_level",
     "logger",
     "sleep",
+    "clock",
     "seed",
     "crate",
 ];
@@ -213,6 +214,7 @@ pub(crate) struct Args {
     pub(crate) giveup_log_level: Slot<LogLevel>,
     pub(crate) logger: Slot<()>,
     pub(crate) sleep: Slot<Expr>,
+    pub(crate) clock: Slot<Expr>,
     pub(crate) seed: Slot<Expr>,
     pub(crate) krate: Slot<Path>,
 }
@@ -236,6 +238,7 @@ impl Args {
             giveup_log_level: Slot::new("giveup_log_level"),
             logger: Slot::new("logger"),
             sleep: Slot::new("sleep"),
+            clock: Slot::new("clock"),
             seed: Slot::new("seed"),
             krate: Slot::new("crate"),
         }
@@ -377,6 +380,10 @@ impl Args {
             "sleep" => {
                 let value = meta.value()?.parse::<Expr>()?;
                 self.sleep.set(cx, span, value);
+            }
+            "clock" => {
+                let value = meta.value()?.parse::<Expr>()?;
+                self.clock.set(cx, span, value);
             }
             "seed" => {
                 let value = meta.value()?.parse::<Expr>()?;
@@ -545,6 +552,7 @@ fn example(key: &str) -> &'static str {
         "backoff_log_level" | "giveup_log_level" => "info",
         "logger" => "none",
         "sleep" => "my_runtime::sleep",
+        "clock" => "my_runtime::Instant::now",
         "seed" => "42",
         "crate" => "\"my_crate::backoff\"",
         "interval" => "2",

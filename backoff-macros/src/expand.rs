@@ -361,10 +361,10 @@ pub(crate) fn expand_layer(args: &Args, item: &ItemFn, block: &Block) -> Block {
         }
     });
     let stmts = &block.stmts;
-    let now = if is_async {
-        quote!(#k::__private::async_now())
-    } else {
-        quote!(#k::__private::sync_now())
+    let now = match (args.clock.get(), is_async) {
+        (Some(c), _) => quote_spanned!(c.span()=> (#c)()),
+        (None, true) => quote!(#k::__private::async_now()),
+        (None, false) => quote!(#k::__private::sync_now()),
     };
     let attempt = if is_async {
         quote!(async { #prelude #fake_return #(#stmts)* }.await)
