@@ -366,3 +366,14 @@ where
 {
     f(details)
 }
+
+/// Calls `f()`: the attribute's closures (`max_time = || ...`, `clock = || ...`) are called
+/// through this so the call is not a closure called where it is declared.
+pub fn call0<T>(f: impl FnOnce() -> T) -> T {
+    f()
+}
+
+/// Calls `f(wait)`: `sleep = ...`.
+pub fn call_sleep<T>(f: impl FnOnce(Duration) -> T, wait: Duration) -> T {
+    f(wait)
+}

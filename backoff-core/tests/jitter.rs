@@ -66,7 +66,7 @@ fn equal_keeps_at_least_half() {
 fn decorrelated_stays_between_base_and_the_generators_cap() {
     // Generator 1, 2, 4, … capped at 60: base 1 s, cap = the generator's value.
     let gen_values = |i: usize| Duration::from_secs((1u64 << i.min(20)).min(60));
-    let generator = (0..).map(move |i| gen_values(i));
+    let generator = (0..).map(gen_values);
     let w = waits(generator, Jitter::Decorrelated, Some(7), 200);
     for (i, wait) in w.iter().enumerate() {
         assert!(

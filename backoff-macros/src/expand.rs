@@ -214,7 +214,7 @@ pub(crate) fn expand_layer(args: &Args, item: &ItemFn, block: &Block) -> Block {
         None => none.clone(),
         Some(Limit::Lit(t)) => some(t.clone()),
         Some(Limit::Expr(Expr::Closure(c))) => {
-            some(quote_spanned!(c.span()=> #k::__private::tries((#c)())))
+            some(quote_spanned!(c.span()=> #k::__private::tries(#k::__private::call0(#c))))
         }
         Some(Limit::Expr(e)) => some(quote_spanned!(e.span()=> #k::__private::tries(#e))),
     };
@@ -222,7 +222,7 @@ pub(crate) fn expand_layer(args: &Args, item: &ItemFn, block: &Block) -> Block {
         None => none.clone(),
         Some(Limit::Lit(t)) => some(quote!(#k::__private::secs(#t))),
         Some(Limit::Expr(Expr::Closure(c))) => {
-            some(quote_spanned!(c.span()=> #k::__private::secs((#c)())))
+            some(quote_spanned!(c.span()=> #k::__private::secs(#k::__private::call0(#c))))
         }
         Some(Limit::Expr(e)) => some(quote_spanned!(e.span()=> #k::__private::secs(#e))),
     };
@@ -349,7 +349,7 @@ pub(crate) fn expand_layer(args: &Args, item: &ItemFn, block: &Block) -> Block {
     let on_giveup = handlers(args.on_giveup.get(), none_tokens());
 
     // The attempt: a fresh copy of each owned argument, then the body.
-    let prelude = prelude(&k, sig);
+    let prelude = prelude(&k, sig, block);
     let fake_return = ret_ty.map(|ty| {
         let fake = Ident::new("__backoff_fake_return", m);
         quote! {
@@ -362,7 +362,7 @@ pub(crate) fn expand_layer(args: &Args, item: &ItemFn, block: &Block) -> Block {
     });
     let stmts = &block.stmts;
     let now = match (args.clock.get(), is_async) {
-        (Some(c), _) => quote_spanned!(c.span()=> (#c)()),
+        (Some(c), _) => quote_spanned!(c.span()=> #k::__private::call0(#c)),
         (None, true) => quote!(#k::__private::async_now()),
         (None, false) => quote!(#k::__private::sync_now()),
     };
@@ -374,8 +374,10 @@ pub(crate) fn expand_layer(args: &Args, item: &ItemFn, block: &Block) -> Block {
         }
     };
     let sleep = match (args.sleep.get(), is_async) {
-        (Some(s), true) => quote_spanned!(s.span()=> (#s)(#wait_ident).await;),
-        (Some(s), false) => quote_spanned!(s.span()=> (#s)(#wait_ident);),
+        (Some(s), true) => {
+            quote_spanned!(s.span()=> #k::__private::call_sleep(#s, #wait_ident).await;)
+        }
+        (Some(s), false) => quote_spanned!(s.span()=> #k::__private::call_sleep(#s, #wait_ident);),
         (None, true) => quote!(#k::__private::async_sleep(#wait_ident).await;),
         (None, false) => quote!(#k::__private::sync_sleep(#wait_ident);),
     };
@@ -442,13 +444,17 @@ fn ret_span(sig: &syn::Signature) -> Span {
     }
 }
 
-/// `let arg = arg.clone_arg();` for each owned argument; `&mut` ones are reborrowed.
-fn prelude(k: &syn::Path, sig: &syn::Signature) -> TokenStream {
+/// `let arg = arg.clone_arg();` for each owned argument the body names; `&mut` ones are
+/// reborrowed. Arguments the body never names (used only by the attribute's expressions, or
+/// not at all) are neither cloned nor required to be `Clone`.
+fn prelude(k: &syn::Path, sig: &syn::Signature, block: &Block) -> TokenStream {
+    let mut named = std::collections::HashSet::new();
+    collect_idents(block.to_token_stream(), &mut named);
     let mut out = TokenStream::new();
     for arg in &sig.inputs {
         match arg {
             FnArg::Receiver(r) => {
-                if matches!(r.kind, ReceiverKind::Value) {
+                if matches!(r.kind, ReceiverKind::Value) && named.contains("__backoff_self") {
                     let this = self_ident();
                     let mutability = &r.mutability;
                     out.extend(quote_spanned! {r.self_token.span()=>
@@ -468,6 +474,9 @@ fn prelude(k: &syn::Path, sig: &syn::Signature) -> TokenStream {
                 else {
                     continue;
                 };
+                if !named.contains(&ident.to_string()) {
+                    continue;
+                }
                 match &*pt.ty {
                     Type::Reference(r) if r.mutability.is_some() => out.extend(quote! {
                         #[allow(unused_mut)]
@@ -520,6 +529,28 @@ pub(crate) fn rebind_patterns(block: &mut Block, renamed: Vec<(Pat, Ident)>) {
         .map(|(pat, ident)| syn::parse_quote!(let #pat = #ident;))
         .collect();
     block.stmts.splice(0..0, lets);
+}
+
+fn collect_idents(tokens: TokenStream, out: &mut std::collections::HashSet<String>) {
+    for tt in tokens {
+        match tt {
+            TokenTree::Ident(i) => {
+                out.insert(i.to_string());
+            }
+            TokenTree::Group(g) => collect_idents(g.stream(), out),
+            // `format!("{to}")` names `to` inside a string: keep every identifier-like word
+            // of a literal, so inline format arguments count as uses.
+            TokenTree::Literal(l) => {
+                let text = l.to_string();
+                for word in text.split(|c: char| !(c.is_alphanumeric() || c == '_')) {
+                    if !word.is_empty() {
+                        out.insert(word.to_owned());
+                    }
+                }
+            }
+            TokenTree::Punct(_) => {}
+        }
+    }
 }
 
 fn self_ident() -> Ident {

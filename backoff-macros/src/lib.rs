@@ -95,6 +95,23 @@ fn expand_fn(mut f: syn::ItemFn, layers: Vec<attr::Args>) -> proc_macro2::TokenS
         block = expand::expand_layer(args, &f, &block);
     }
     *f.block = block;
+    // Each attempt re-binds the arguments it owns (`let mut x = x.clone()`), so the
+    // signature's own bindings are never mutated: drop their `mut` to avoid a warning.
+    for arg in &mut f.sig.inputs {
+        match arg {
+            syn::FnArg::Receiver(r) if matches!(r.kind, syn::ReceiverKind::Value) => {
+                r.mutability = None;
+            }
+            syn::FnArg::Typed(pt) => {
+                if let syn::Pat::Ident(p) = &mut *pt.pat
+                    && !matches!(&*pt.ty, syn::Type::Reference(r) if r.mutability.is_none())
+                {
+                    p.mutability = None;
+                }
+            }
+            syn::FnArg::Receiver(_) => {}
+        }
+    }
     f.into_token_stream()
 }
 

@@ -1,0 +1,231 @@
+//! The reference's worked traces through `#[backoff]`: async fns on tokio's paused clock, sync
+//! fns on a simulated clock; exact waits, tries, elapsed, handler order, outcome and log lines.
+
+mod common;
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use backoff::sim::SimClock;
+use backoff::{Details, backoff};
+use common::{Calls, capture};
+use tokio::time::Instant;
+
+type Out = Result<(), String>;
+
+fn record(calls: &Calls, kind: &str, d: &Details<'_, Out>) {
+    calls.push(format!(
+        "{kind} tries={} elapsed={} wait={}",
+        d.tries,
+        d.elapsed.as_secs_f64(),
+        d.wait.map_or("-".into(), |w| w.as_secs_f64().to_string()),
+    ));
+}
+
+/// Records `t=<seconds since start>` for each attempt, and always fails.
+fn attempt(times: &Calls, start: Instant) -> Out {
+    times.push(format!("t={}", start.elapsed().as_secs()));
+    Err("boom".to_owned())
+}
+
+#[backoff(expo, max_tries = 5, jitter = none,
+    on_backoff = |d| record(calls, "backoff", d), on_giveup = |d| record(calls, "giveup", d))]
+async fn expo_5(calls: &Calls, times: &Calls, start: Instant) -> Out {
+    attempt(times, start)
+}
+
+#[backoff(expo, max_time = 10, jitter = none,
+    on_backoff = |d| record(calls, "backoff", d), on_giveup = |d| record(calls, "giveup", d))]
+async fn expo_10s(calls: &Calls, times: &Calls, start: Instant) -> Out {
+    attempt(times, start)
+}
+
+#[backoff(fibo, max_tries = 8, jitter = none,
+    on_backoff = |d| record(calls, "backoff", d), on_giveup = |d| record(calls, "giveup", d))]
+async fn fibo_8(calls: &Calls, times: &Calls, start: Instant) -> Out {
+    attempt(times, start)
+}
+
+#[backoff(constant, interval = 2, max_tries = 4, jitter = none,
+    on_backoff = |d| record(calls, "backoff", d), on_giveup = |d| record(calls, "giveup", d))]
+async fn constant_4(calls: &Calls, times: &Calls, start: Instant) -> Out {
+    attempt(times, start)
+}
+
+/// The handler calls a trace must produce: one backoff per wait, then the give-up.
+fn expected(waits: &[u64], tries: u32, elapsed: u64) -> (Vec<String>, Vec<String>) {
+    let mut calls = Vec::new();
+    let mut times = vec!["t=0".to_owned()];
+    let mut t = 0;
+    for (i, w) in waits.iter().enumerate() {
+        calls.push(format!("backoff tries={} elapsed={t} wait={w}", i + 1));
+        t += w;
+        times.push(format!("t={t}"));
+    }
+    calls.push(format!("giveup tries={tries} elapsed={elapsed} wait=-"));
+    assert_eq!(t, elapsed);
+    (calls, times)
+}
+
+macro_rules! async_trace {
+    ($name:ident, $f:ident, $waits:expr, $tries:expr, $elapsed:expr) => {
+        #[tokio::test(start_paused = true)]
+        async fn $name() {
+            let (calls, times) = (Calls::default(), Calls::default());
+            let start = Instant::now();
+            let out = $f(&calls, &times, start).await;
+            assert_eq!(out, Err("boom".to_owned()));
+            assert_eq!(start.elapsed(), Duration::from_secs($elapsed));
+            let (c, t) = expected(&$waits, $tries, $elapsed);
+            assert_eq!(calls.get(), c);
+            assert_eq!(times.get(), t);
+        }
+    };
+}
+
+async_trace!(async_expo_max_tries_5, expo_5, [1, 2, 4, 8], 5, 15);
+async_trace!(async_expo_max_time_10, expo_10s, [1, 2, 4, 3], 5, 10);
+async_trace!(
+    async_fibo_max_tries_8,
+    fibo_8,
+    [1, 1, 2, 3, 5, 8, 13],
+    8,
+    33
+);
+async_trace!(async_constant_2_max_tries_4, constant_4, [2, 2, 2], 4, 6);
+
+// The same traces for sync fns: the attribute's `sleep` and `clock` put them on a simulated
+// clock, here one passed in as an argument.
+
+fn sim_attempt(times: &Calls, clock: &SimClock) -> Out {
+    times.push(format!("t={}", clock.now().0.as_secs()));
+    Err("boom".to_owned())
+}
+
+#[backoff(expo, max_tries = 5, jitter = none, sleep = |w| clock.sleep(w), clock = || clock.now(),
+    on_backoff = |d| record(calls, "backoff", d), on_giveup = |d| record(calls, "giveup", d))]
+fn sync_expo_5(calls: &Calls, times: &Calls, clock: &SimClock) -> Out {
+    sim_attempt(times, clock)
+}
+
+#[backoff(expo, max_time = 10, jitter = none, sleep = |w| clock.sleep(w), clock = || clock.now(),
+    on_backoff = |d| record(calls, "backoff", d), on_giveup = |d| record(calls, "giveup", d))]
+fn sync_expo_10s(calls: &Calls, times: &Calls, clock: &SimClock) -> Out {
+    sim_attempt(times, clock)
+}
+
+#[backoff(fibo, max_tries = 8, jitter = none, sleep = |w| clock.sleep(w), clock = || clock.now(),
+    on_backoff = |d| record(calls, "backoff", d), on_giveup = |d| record(calls, "giveup", d))]
+fn sync_fibo_8(calls: &Calls, times: &Calls, clock: &SimClock) -> Out {
+    sim_attempt(times, clock)
+}
+
+#[backoff(constant, interval = 2, max_tries = 4, jitter = none, sleep = |w| clock.sleep(w),
+    clock = || clock.now(),
+    on_backoff = |d| record(calls, "backoff", d), on_giveup = |d| record(calls, "giveup", d))]
+fn sync_constant_4(calls: &Calls, times: &Calls, clock: &SimClock) -> Out {
+    sim_attempt(times, clock)
+}
+
+macro_rules! sync_trace {
+    ($name:ident, $f:ident, $waits:expr, $tries:expr, $elapsed:expr) => {
+        #[test]
+        fn $name() {
+            let (calls, times, clock) = (Calls::default(), Calls::default(), SimClock::new());
+            let out = $f(&calls, &times, &clock);
+            assert_eq!(out, Err("boom".to_owned()));
+            let waits: Vec<u64> = clock.sleeps().iter().map(Duration::as_secs).collect();
+            assert_eq!(waits, $waits);
+            assert_eq!(clock.now().0, Duration::from_secs($elapsed));
+            let (c, t) = expected(&$waits, $tries, $elapsed);
+            assert_eq!(calls.get(), c);
+            assert_eq!(times.get(), t);
+        }
+    };
+}
+
+sync_trace!(sync_expo_max_tries_5, sync_expo_5, [1, 2, 4, 8], 5, 15);
+sync_trace!(sync_expo_max_time_10, sync_expo_10s, [1, 2, 4, 3], 5, 10);
+sync_trace!(
+    sync_fibo_max_tries_8,
+    sync_fibo_8,
+    [1, 1, 2, 3, 5, 8, 13],
+    8,
+    33
+);
+sync_trace!(
+    sync_constant_2_max_tries_4,
+    sync_constant_4,
+    [2, 2, 2],
+    4,
+    6
+);
+
+// Logging: Python's two lines, the default handler before the user's.
+
+static ORDER: AtomicU32 = AtomicU32::new(0);
+
+#[backoff(expo, max_tries = 3, jitter = none,
+    on_backoff = |_| tracing::info!("user handler {}", ORDER.fetch_add(1, Ordering::SeqCst)))]
+async fn send_sms(to: &str) -> Result<(), String> {
+    Err(format!("429 for {to}"))
+}
+
+#[tokio::test(start_paused = true)]
+async fn logs_python_messages_before_user_handlers() {
+    let (captured, _guard) = capture();
+    let _ = send_sms("+4470000").await;
+    let lines = captured.lines();
+    let messages: Vec<&str> = lines
+        .iter()
+        .map(|l| l.split_once(": ").map_or(l.as_str(), |(_, m)| m))
+        .collect();
+    assert_eq!(
+        messages,
+        [
+            r#"Backing off send_sms(...) for 1.0s (Err("429 for +4470000")) function="send_sms" wait_s=1.0"#,
+            "user handler 0",
+            r#"Backing off send_sms(...) for 2.0s (Err("429 for +4470000")) function="send_sms" wait_s=2.0"#,
+            "user handler 1",
+            r#"Giving up send_sms(...) after 3 tries (Err("429 for +4470000")) function="send_sms" tries=3"#,
+        ]
+    );
+    assert!(lines[0].starts_with(" INFO backoff:"), "{}", lines[0]);
+    assert!(lines[4].starts_with("ERROR backoff:"), "{}", lines[4]);
+}
+
+#[backoff(expo, max_tries = 2, jitter = none, backoff_log_level = debug, giveup_log_level = warn)]
+async fn levels() -> Option<u8> {
+    None
+}
+
+#[backoff(expo, max_tries = 2, jitter = none, logger = none)]
+async fn silent() -> Option<u8> {
+    None
+}
+
+struct NoDebug;
+
+#[backoff(expo, max_tries = 2, jitter = none, predicate = |_| true)]
+async fn opaque() -> NoDebug {
+    NoDebug
+}
+
+#[tokio::test(start_paused = true)]
+async fn log_levels_are_configurable_and_logging_can_be_turned_off() {
+    let (captured, _guard) = capture();
+    assert_eq!(levels().await, None);
+    assert!(silent().await.is_none());
+    let lines = captured.lines();
+    assert_eq!(lines.len(), 2, "{lines:#?}");
+    assert!(lines[0].starts_with("DEBUG backoff: Backing off levels(...) for 1.0s (None)"));
+    assert!(lines[1].starts_with(" WARN backoff: Giving up levels(...) after 2 tries (None)"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_outcome_without_debug_is_logged_by_type_name() {
+    let (captured, _guard) = capture();
+    let _ = opaque().await;
+    let lines = captured.lines();
+    assert!(lines[0].contains("(<traces::NoDebug>)"), "{}", lines[0]);
+}
