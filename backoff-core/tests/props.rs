@@ -44,10 +44,8 @@ fn any_jitter() -> impl Strategy<Value = Jitter> {
 
 fn drive<W: Wait<()>>(mut w: W, steps: usize, cap: Option<Duration>) -> Result<(), TestCaseError> {
     for _ in 0..steps {
-        if let Some(v) = w.next_wait(&()) {
-            if let Some(cap) = cap {
-                prop_assert!(v <= cap, "{v:?} above cap {cap:?}");
-            }
+        if let (Some(v), Some(cap)) = (w.next_wait(&()), cap) {
+            prop_assert!(v <= cap, "{v:?} above cap {cap:?}");
         }
     }
     Ok(())
@@ -127,10 +125,10 @@ proptest! {
                 other => prop_assert!(false, "unexpected {other:?}"),
             }
         }
-        if let Some(max) = max_tries {
-            if elapsed.len() as u64 >= u64::from(max.max(1)) {
-                prop_assert!(gave_up, "ran past max_tries");
-            }
+        if let Some(max) = max_tries
+            && elapsed.len() as u64 >= u64::from(max.max(1))
+        {
+            prop_assert!(gave_up, "ran past max_tries");
         }
     }
 
