@@ -51,10 +51,17 @@ pub struct NoHooks;
 pub trait HookSet<R: ?Sized> {
     /// Calls the handlers for `action` (success, backoff or give-up) in the order added.
     fn call(&self, action: Action, details: &Details<'_, R>);
+
+    /// Whether there are no handlers at all (then nothing reads the elapsed time).
+    fn is_empty(&self) -> bool;
 }
 
 impl<R: ?Sized> HookSet<R> for NoHooks {
     fn call(&self, _: Action, _: &Details<'_, R>) {}
+
+    fn is_empty(&self) -> bool {
+        true
+    }
 }
 
 impl<R: ?Sized> HookSet<R> for Hooks<R> {
@@ -68,6 +75,10 @@ impl<R: ?Sized> HookSet<R> for Hooks<R> {
         for handler in list {
             handler(details);
         }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.success.is_empty() && self.backoff.is_empty() && self.giveup.is_empty()
     }
 }
 
@@ -361,10 +372,10 @@ impl<W, H> Backoff<W, H> {
         R: fmt::Debug,
     {
         let mut state = self.start();
-        let start = now();
+        let start = self.needs_clock::<R>().then(&now);
         loop {
             let outcome = op().await;
-            let elapsed = now().since(&start);
+            let elapsed = start.as_ref().map_or(Duration::ZERO, |s| now().since(s));
             let action = state.decide(&outcome, judge(&outcome), elapsed, &Shown(&outcome));
             self.notify(&state, action, &outcome, elapsed);
             match action {
@@ -428,10 +439,10 @@ impl<W, H> Backoff<W, H> {
         R: fmt::Debug,
     {
         let mut state = self.start();
-        let start = now();
+        let start = self.needs_clock::<R>().then(&now);
         loop {
             let outcome = op();
-            let elapsed = now().since(&start);
+            let elapsed = start.as_ref().map_or(Duration::ZERO, |s| now().since(s));
             let action = state.decide(&outcome, judge(&outcome), elapsed, &Shown(&outcome));
             self.notify(&state, action, &outcome, elapsed);
             match action {
@@ -439,6 +450,15 @@ impl<W, H> Backoff<W, H> {
                 _ => return outcome,
             }
         }
+    }
+
+    /// Elapsed time is read only by `max_time` and by handlers; without either, the clock is
+    /// never read.
+    fn needs_clock<R>(&self) -> bool
+    where
+        H: HookSet<R>,
+    {
+        self.policy.max_time.is_some() || !self.hooks.is_empty()
     }
 
     fn notify<R>(&self, state: &State<W>, action: Action, outcome: &R, elapsed: Duration)

@@ -75,7 +75,8 @@ pub struct Details<'a, R: ?Sized> {
     pub target: &'a str,
     /// Attempts made so far, this one included.
     pub tries: u32,
-    /// Time since the run started, taken when this attempt ended.
+    /// Time since the run started, taken when this attempt ended. (The attribute reads the
+    /// clock only when something needs it: `max_time` or a handler.)
     pub elapsed: Duration,
     /// The wait before the next attempt (`on_backoff` only).
     pub wait: Option<Duration>,

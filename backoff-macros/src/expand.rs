@@ -383,6 +383,20 @@ pub(crate) fn expand_layer(args: &Args, item: &ItemFn, block: &Block) -> Block {
     };
     let start = Ident::new("__backoff_start", m);
     let action = Ident::new("__backoff_action", m);
+    // Elapsed time is read only by `max_time` and by handlers; without either, the clock is
+    // never read (two clock reads are most of the cost of a first-try success).
+    let needs_clock = args.max_time.get().is_some()
+        || [&args.on_success, &args.on_backoff, &args.on_giveup]
+            .iter()
+            .any(|h| h.get().is_some_and(|l| !l.is_empty()));
+    let (start_clock, read_elapsed) = if needs_clock {
+        (
+            quote!(let #start = #now;),
+            quote!(#k::__private::elapsed(&#start, #now)),
+        )
+    } else {
+        (TokenStream::new(), quote!(::core::time::Duration::ZERO))
+    };
 
     let body = quote! {{
         let mut #state = #k::__private::State::new(
@@ -390,12 +404,12 @@ pub(crate) fn expand_layer(args: &Args, item: &ItemFn, block: &Block) -> Block {
             #wait,
             #k::__private::policy(#max_tries, #max_time, #jitter, #backoff_level, #giveup_level, #seed),
         );
-        let #start = #now;
+        #start_clock
         loop {
             let #wait_ident = {
                 #[allow(clippy::redundant_closure_call)]
                 let #outcome = #attempt;
-                let #elapsed = #k::__private::elapsed(&#start, #now);
+                let #elapsed = #read_elapsed;
                 let #action = {
                     #[allow(unused_imports)]
                     use #k::__private::{ViaDebug as _, ViaOpaque as _};
