@@ -373,6 +373,60 @@ pub fn call0<T>(f: impl FnOnce() -> T) -> T {
     f()
 }
 
+/// `max_time = || ...`: called once per call.
+pub fn secs_of<S: IntoSeconds>(f: impl FnOnce() -> S) -> Duration {
+    f().into_duration()
+}
+
+/// `max_tries = || ...`: called once per call.
+pub fn tries_of<N: IntoTries>(f: impl FnOnce() -> N) -> u32 {
+    f().into_tries()
+}
+
+/// A seed from any integer (`seed = 7`).
+#[diagnostic::on_unimplemented(
+    message = "`seed` must be an integer, found `{Self}`",
+    label = "expected an integer seed"
+)]
+pub trait IntoSeed {
+    /// The seed.
+    fn into_seed(self) -> u64;
+}
+
+macro_rules! into_seed {
+    ($($t:ty),*) => {$(
+        impl IntoSeed for $t {
+            #[allow(clippy::cast_sign_loss, clippy::cast_possible_truncation, clippy::cast_lossless)]
+            fn into_seed(self) -> u64 { self as u64 }
+        }
+    )*};
+}
+into_seed!(
+    u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize
+);
+
+/// `seed = ...`.
+pub fn seed(value: impl IntoSeed) -> u64 {
+    value.into_seed()
+}
+
+/// What an async fn's `sleep = ...` must return.
+#[diagnostic::on_unimplemented(
+    message = "`sleep` in an async fn must return a future, but it returns `{Self}`",
+    label = "not a future",
+    note = "pass your runtime's async sleep, e.g. `sleep = async_std::task::sleep`; a blocking sleep would stall the executor"
+)]
+pub trait SleepFuture: Future<Output = ()> {}
+impl<F: Future<Output = ()>> SleepFuture for F {}
+
+/// `sleep = ...` in an async fn.
+pub fn sleep_async<T: SleepFuture>(
+    f: impl FnOnce(Duration) -> T,
+    wait: Duration,
+) -> impl Future<Output = ()> {
+    f(wait)
+}
+
 /// Calls `f(wait)`: `sleep = ...`.
 pub fn call_sleep<T>(f: impl FnOnce(Duration) -> T, wait: Duration) -> T {
     f(wait)

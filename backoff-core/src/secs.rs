@@ -21,6 +21,11 @@ use std::time::Duration;
 /// assert_eq!(f64::NAN.into_duration(), Duration::ZERO);
 /// assert_eq!(f64::INFINITY.into_duration(), Duration::MAX);
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "expected seconds (a number) or a `Duration`, found `{Self}`",
+    label = "not a number of seconds or a `Duration`",
+    note = "limits and waits take seconds as numbers (`300`, `0.5`) or a `std::time::Duration`"
+)]
 pub trait IntoSeconds {
     /// The value as a [`Duration`], saturating as the table above says.
     fn into_duration(self) -> Duration;

@@ -21,6 +21,11 @@ impl Ctxt {
         self.push(syn::Error::new(span, msg));
     }
 
+    /// An error spanned on all of `tokens` (e.g. `-5`, not just `-`).
+    pub(crate) fn error_spanned(&mut self, tokens: impl ToTokens, msg: impl std::fmt::Display) {
+        self.push(syn::Error::new_spanned(tokens, msg));
+    }
+
     pub(crate) fn push(&mut self, err: syn::Error) {
         match &mut self.errors {
             Some(all) => all.combine(err),
@@ -267,8 +272,8 @@ impl Args {
     fn parse_one(&mut self, meta: ParseNestedMeta, cx: &mut Ctxt) -> syn::Result<()> {
         let span = meta.path.span();
         let Some(key) = meta.path.get_ident().map(ToString::to_string) else {
-            cx.error(
-                span,
+            cx.error_spanned(
+                &meta.path,
                 format_args!(
                     "unknown argument `{}`: arguments are plain names such as `max_tries`",
                     meta.path.to_token_stream().to_string().replace(' ', "")
@@ -291,7 +296,24 @@ impl Args {
             if meta.input.peek(syn::token::Paren) {
                 // `expo(base = 3, factor = 0.5)`: parameters in parentheses.
                 self.set_generator(cx, span, *generator);
-                return meta.parse_nested_meta(|inner| self.parse_one(inner, cx));
+                let generator = *generator;
+                return meta.parse_nested_meta(|inner| {
+                    let name = inner.path.get_ident().map(ToString::to_string);
+                    match name.as_deref() {
+                        Some(p) if generator.params().contains(&p) => self.parse_one(inner, cx),
+                        _ => {
+                            cx.error_spanned(
+                                &inner.path,
+                                format_args!(
+                                    "`{}(...)` takes only its own parameters ({}); write other arguments after it, separated by commas",
+                                    generator.name(),
+                                    generator.params().iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", ")
+                                ),
+                            );
+                            skip_value(&inner)
+                        }
+                    }
+                });
             }
             self.set_generator(cx, span, *generator);
             return Ok(());
@@ -371,8 +393,8 @@ impl Args {
                 if ident_of(&value).is_some_and(|i| i == "none" || i == "None") {
                     self.logger.set(cx, span, ());
                 } else {
-                    cx.error(
-                        value.span(),
+                    cx.error_spanned(
+                        value,
                         "`logger` takes only `none` (silence both log lines): events always use the tracing target `backoff`; route or filter them in your subscriber",
                     );
                 }
@@ -497,11 +519,15 @@ impl Args {
             ),
             _ => {}
         }
-        if let (Some(_), Some(span)) = (self.logger.get(), self.backoff_log_level.span()) {
-            cx.error(
-                span,
-                "`logger = none` silences logging; a log level has no effect with it",
-            );
+        if self.logger.get().is_some() {
+            for level in [&self.backoff_log_level, &self.giveup_log_level] {
+                if let Some(span) = level.span() {
+                    cx.error(
+                        span,
+                        "`logger = none` silences logging; a log level has no effect with it: drop one of them",
+                    );
+                }
+            }
         }
     }
 }
@@ -524,20 +550,22 @@ fn unknown(cx: &mut Ctxt, span: Span, key: &str) {
         .map(|k| (strsim::damerau_levenshtein(key, k), *k))
         .min()
         .filter(|(d, k)| *d <= 2.max(k.len() / 3));
-    let hint = match best {
-        Some((_, k)) => format!("did you mean `{k}`? "),
-        None => String::new(),
-    };
-    cx.error(
-        span,
-        format_args!(
-            "unknown argument `{key}`; {hint}expected one of: {}",
-            KEYS.iter()
-                .map(|k| format!("`{k}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
+    match best {
+        Some((_, k)) => cx.error(
+            span,
+            format_args!("unknown argument `{key}`; did you mean `{k}`?"),
         ),
-    );
+        None => cx.error(
+            span,
+            format_args!(
+                "unknown argument `{key}`; expected one of: {}",
+                KEYS.iter()
+                    .map(|k| format!("`{k}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ),
+    }
 }
 
 fn example(key: &str) -> &'static str {
@@ -629,8 +657,8 @@ fn jitter(cx: &mut Ctxt, value: Expr) -> Option<JitterArg> {
             .min()
             .filter(|(d, _)| *d <= 2);
         if let Some((_, n)) = near {
-            cx.error(
-                value.span(),
+            cx.error_spanned(
+                value,
                 format_args!(
                     "unknown jitter `{name}`; did you mean `{n}`? Use `full`, `random`, `equal`, `decorrelated`, `none`, or an expression: a `backoff::Jitter` or a `Fn(Duration) -> Duration`"
                 ),
@@ -656,8 +684,8 @@ fn log_level(cx: &mut Ctxt, key: &str, value: &Expr) -> Option<LogLevel> {
     {
         Some((_, level)) => Some(*level),
         None => {
-            cx.error(
-                value.span(),
+            cx.error_spanned(
+                value,
                 format_args!(
                     "`{key}` must be one of `trace`, `debug`, `info`, `warn`, `error`, or `off`"
                 ),
@@ -709,15 +737,15 @@ fn max_tries(cx: &mut Ctxt, value: &Expr) -> Limit {
             Limit::Lit(quote::quote!(#n))
         }
         Some(Ok(Number::Int(n))) if n >= 1 => {
-            cx.error(
-                value.span(),
+            cx.error_spanned(
+                value,
                 format_args!("`max_tries = {n}` is more than `u32::MAX` attempts; leave `max_tries` out for no limit"),
             );
             Limit::Lit(quote::quote!(1))
         }
         Some(Ok(Number::Int(n))) => {
-            cx.error(
-                value.span(),
+            cx.error_spanned(
+                value,
                 format_args!(
                     "`max_tries = {n}` would never make an attempt: it counts attempts in all, the first included, so it must be at least 1 (leave it out for no limit)"
                 ),
@@ -725,8 +753,8 @@ fn max_tries(cx: &mut Ctxt, value: &Expr) -> Limit {
             Limit::Lit(quote::quote!(1))
         }
         Some(_) => {
-            cx.error(
-                value.span(),
+            cx.error_spanned(
+                value,
                 "`max_tries` takes an integer number of attempts, e.g. `max_tries = 5`",
             );
             Limit::Lit(quote::quote!(1))
@@ -759,8 +787,8 @@ fn seconds(cx: &mut Ctxt, key: &str, value: &Expr, bound: Bound) -> Limit {
         Some(Ok(Number::Int(n))) => n as f64,
         Some(Ok(Number::Float(f))) => f,
         Some(Err(_)) => {
-            cx.error(
-                value.span(),
+            cx.error_spanned(
+                value,
                 format_args!(
                     "`{key}` takes seconds as a number (`{key} = 300`, `{key} = 0.5`), a `Duration`, or a closure returning either"
                 ),
@@ -783,8 +811,8 @@ fn seconds(cx: &mut Ctxt, key: &str, value: &Expr, bound: Bound) -> Limit {
         } else {
             ""
         };
-        cx.error(
-            value.span(),
+        cx.error_spanned(
+            value,
             format_args!(
                 "`{key} = {}` is out of range: it must be {need}{why}",
                 value.to_token_stream().to_string().replace(' ', "")
@@ -803,8 +831,8 @@ fn check_param(cx: &mut Ctxt, param: &str, value: &Expr) {
                     Number::Float(f) => f,
                 };
                 if base.is_nan() || base < 1.0 {
-                    cx.error(
-                        value.span(),
+                    cx.error_spanned(
+                        value,
                         format_args!(
                             "`base = {}` is out of range: `expo` multiplies each wait by `base`, so it must be at least 1 (use `decay` for waits that shrink)",
                             value.to_token_stream().to_string().replace(' ', "")
@@ -822,8 +850,8 @@ fn check_param(cx: &mut Ctxt, param: &str, value: &Expr) {
                     Number::Float(f) => f,
                 };
                 if f.is_nan() || f < 0.0 {
-                    cx.error(
-                        value.span(),
+                    cx.error_spanned(
+                        value,
                         "`decay_factor` must be zero or more: a negative factor makes the waits grow without bound",
                     );
                 }
@@ -839,6 +867,13 @@ fn check_param(cx: &mut Ctxt, param: &str, value: &Expr) {
         }
         "interval" => {
             let elems: Vec<&Expr> = match value {
+                Expr::Array(a) if a.elems.is_empty() => {
+                    cx.error_spanned(
+                        value,
+                        "`interval = []` gives no waits at all: list at least one (`interval = [1, 2, 4]`), or use `max_tries = 1` for no retries",
+                    );
+                    return;
+                }
                 Expr::Array(a) => a.elems.iter().collect(),
                 other => vec![other],
             };

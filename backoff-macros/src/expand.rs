@@ -109,6 +109,15 @@ pub(crate) fn check_fn(cx: &mut Ctxt, item: &ItemFn, args: &Args) {
             );
         }
     }
+    if let Some(span) = args.giveup.span()
+        && args.on.get().is_none()
+        && shape != RetShape::Result
+    {
+        cx.error(
+            span,
+            "`giveup` judges errors, but this fn does not return `Result`: use `predicate` to say which values to retry, or add `on = error` if the return type is a `Result` under another name",
+        );
+    }
     if sig.asyncness.is_none() {
         for (name, slot) in [
             ("on_success", &args.on_success),
@@ -214,17 +223,25 @@ pub(crate) fn expand_layer(args: &Args, item: &ItemFn, block: &Block) -> Block {
         None => none.clone(),
         Some(Limit::Lit(t)) => some(t.clone()),
         Some(Limit::Expr(Expr::Closure(c))) => {
-            some(quote_spanned!(c.span()=> #k::__private::tries(#k::__private::call0(#c))))
+            let k = at(&k, c.span());
+            some(quote_spanned!(c.span()=> #k::__private::tries_of(#c)))
         }
-        Some(Limit::Expr(e)) => some(quote_spanned!(e.span()=> #k::__private::tries(#e))),
+        Some(Limit::Expr(e)) => {
+            let k = at(&k, e.span());
+            some(quote_spanned!(e.span()=> #k::__private::tries(#e)))
+        }
     };
     let max_time = match args.max_time.get() {
         None => none.clone(),
         Some(Limit::Lit(t)) => some(quote!(#k::__private::secs(#t))),
         Some(Limit::Expr(Expr::Closure(c))) => {
-            some(quote_spanned!(c.span()=> #k::__private::secs(#k::__private::call0(#c))))
+            let k = at(&k, c.span());
+            some(quote_spanned!(c.span()=> #k::__private::secs_of(#c)))
         }
-        Some(Limit::Expr(e)) => some(quote_spanned!(e.span()=> #k::__private::secs(#e))),
+        Some(Limit::Expr(e)) => {
+            let k = at(&k, e.span());
+            some(quote_spanned!(e.span()=> #k::__private::secs(#e)))
+        }
     };
     let jitter = match args.jitter.get() {
         None => quote!(#k::__private::Jitter::Full),
@@ -233,7 +250,10 @@ pub(crate) fn expand_layer(args: &Args, item: &ItemFn, block: &Block) -> Block {
             quote!(#k::__private::Jitter::#v)
         }
         Some(JitterArg::Expr(Expr::Closure(c))) => quote!(#k::__private::Jitter::custom(#c)),
-        Some(JitterArg::Expr(e)) => quote_spanned!(e.span()=> #k::__private::jitter(#e)),
+        Some(JitterArg::Expr(e)) => {
+            let k = at(&k, e.span());
+            quote_spanned!(e.span()=> #k::__private::jitter(#e))
+        }
     };
     let level = |slot: &crate::attr::Slot<crate::attr::LogLevel>, default: &str| -> TokenStream {
         let chosen = if args.logger.get().is_some() {
@@ -255,7 +275,10 @@ pub(crate) fn expand_layer(args: &Args, item: &ItemFn, block: &Block) -> Block {
     let backoff_level = level(&args.backoff_log_level, "INFO");
     let giveup_level = level(&args.giveup_log_level, "ERROR");
     let seed = match args.seed.get() {
-        Some(e) => some(quote_spanned!(e.span()=> ::core::convert::Into::<u64>::into(#e))),
+        Some(e) => {
+            let k = at(&k, e.span());
+            some(quote_spanned!(e.span()=> #k::__private::seed(#e)))
+        }
         None => none,
     };
 
@@ -272,8 +295,13 @@ pub(crate) fn expand_layer(args: &Args, item: &ItemFn, block: &Block) -> Block {
             };
             let giveup = giveup(&error);
             let span = ret_span(sig);
+            let ka = at(&k, span);
+            let as_result = match ret_ty {
+                Some(ty) => quote_spanned!(span=> <#ty as #ka::__private::IsResult>::as_result),
+                None => quote_spanned!(span=> #ka::__private::IsResult::as_result),
+            };
             quote_spanned! {span=>
-                match #k::__private::IsResult::as_result(&#outcome) {
+                match #as_result(&#outcome) {
                     ::core::result::Result::Ok(_) => #k::__private::Verdict::Success,
                     ::core::result::Result::Err(#error) => {
                         if !(#matched) {
@@ -306,7 +334,13 @@ pub(crate) fn expand_layer(args: &Args, item: &ItemFn, block: &Block) -> Block {
             }
             _ => {
                 let span = ret_span(sig);
-                quote_spanned!(span=> #k::__private::judge_default(&#outcome))
+                let ka = at(&k, span);
+                match ret_ty {
+                    Some(ty) => {
+                        quote_spanned!(span=> #ka::__private::judge_default::<#ty>(&#outcome))
+                    }
+                    None => quote_spanned!(span=> #ka::__private::judge_default(&#outcome)),
+                }
             }
         },
     };
@@ -320,6 +354,9 @@ pub(crate) fn expand_layer(args: &Args, item: &ItemFn, block: &Block) -> Block {
         }
         let calls = list.iter().map(|h| {
             let ret = Ident::new("__backoff_ret", m);
+            // Errors about a handler point at the handler.
+            let k = at(&k, h.span());
+            let details = Ident::new("__backoff_details", m.located_at(h.span()));
             if is_async {
                 quote_spanned! {h.span()=>
                     {
@@ -375,9 +412,13 @@ pub(crate) fn expand_layer(args: &Args, item: &ItemFn, block: &Block) -> Block {
     };
     let sleep = match (args.sleep.get(), is_async) {
         (Some(s), true) => {
-            quote_spanned!(s.span()=> #k::__private::call_sleep(#s, #wait_ident).await;)
+            let k = at(&k, s.span());
+            quote_spanned!(s.span()=> #k::__private::sleep_async(#s, #wait_ident).await;)
         }
-        (Some(s), false) => quote_spanned!(s.span()=> #k::__private::call_sleep(#s, #wait_ident);),
+        (Some(s), false) => {
+            let k = at(&k, s.span());
+            quote_spanned!(s.span()=> #k::__private::call_sleep(#s, #wait_ident);)
+        }
         (None, true) => quote!(#k::__private::async_sleep(#wait_ident).await;),
         (None, false) => quote!(#k::__private::sync_sleep(#wait_ident);),
     };
@@ -445,6 +486,27 @@ pub(crate) fn expand_layer(args: &Args, item: &ItemFn, block: &Block) -> Block {
         let err = e.to_compile_error();
         syn::parse_quote!({ #err })
     })
+}
+
+/// The crate path with every token located at `span` (name resolution unchanged), so that an
+/// error about a call through it points at the user's argument, not the whole attribute.
+fn at(k: &syn::Path, span: Span) -> TokenStream {
+    fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+        tokens
+            .into_iter()
+            .map(|mut tt| {
+                if let TokenTree::Group(g) = &tt {
+                    let mut ng = proc_macro2::Group::new(g.delimiter(), respan(g.stream(), span));
+                    ng.set_span(g.span().located_at(span));
+                    tt = TokenTree::Group(ng);
+                } else {
+                    tt.set_span(tt.span().located_at(span));
+                }
+                tt
+            })
+            .collect()
+    }
+    respan(k.to_token_stream(), span)
 }
 
 fn none_tokens() -> TokenStream {

@@ -22,6 +22,16 @@ fn entry(
     let parsed = attr::Args::parse(args, &mut cx);
     let item_fn = match syn::parse2::<syn::Item>(item.clone()) {
         Ok(syn::Item::Fn(f)) => Some(f),
+        Ok(syn::Item::Verbatim(tokens))
+            if syn::parse2::<syn::TraitItemFn>(tokens.clone())
+                .is_ok_and(|f| f.default.is_none()) =>
+        {
+            cx.error(
+                syn::spanned::Spanned::span(&tokens),
+                "`#[backoff]` needs a fn body to retry, and a trait method declaration has none: put the attribute on the method in each `impl` of the trait",
+            );
+            None
+        }
         Ok(other) => {
             cx.error(
                 item_span(&other),

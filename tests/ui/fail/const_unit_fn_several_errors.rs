@@ -1,0 +1,6 @@
+use backoff::backoff;
+
+#[backoff(expo, max_tries = 0)]
+const fn fetch() {}
+
+fn main() {}

@@ -1,0 +1,10 @@
+use backoff::backoff;
+
+fn log<R>(_: &backoff::Details<'_, R>) {}
+
+#[backoff(expo, on_backoff = log, on_backoff = [log, log])]
+fn fetch() -> Result<u32, String> {
+    Ok(1)
+}
+
+fn main() {}

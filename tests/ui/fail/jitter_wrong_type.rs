@@ -1,0 +1,10 @@
+use backoff::backoff;
+
+const SPREAD: u64 = 3;
+
+#[backoff(expo, jitter = SPREAD)]
+fn fetch() -> Result<u32, String> {
+    Ok(1)
+}
+
+fn main() {}

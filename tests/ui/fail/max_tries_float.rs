@@ -1,0 +1,8 @@
+use backoff::backoff;
+
+#[backoff(expo, max_tries = 2.5)]
+fn fetch() -> Result<u32, String> {
+    Ok(1)
+}
+
+fn main() {}

@@ -1,0 +1,12 @@
+use backoff::backoff;
+
+pub struct Request {
+    pub url: String,
+}
+
+#[backoff(expo, max_tries = 3)]
+fn send(request: Request) -> Result<u32, String> {
+    Err(request.url)
+}
+
+fn main() {}

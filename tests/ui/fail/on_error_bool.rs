@@ -1,0 +1,8 @@
+use backoff::backoff;
+
+#[backoff(expo, on = error)]
+fn ready() -> bool {
+    false
+}
+
+fn main() {}

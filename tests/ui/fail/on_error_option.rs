@@ -1,0 +1,8 @@
+use backoff::backoff;
+
+#[backoff(expo, on = error(None))]
+fn find() -> Option<u32> {
+    None
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use backoff::backoff;
+
+#[backoff(expo)]
+extern "C" fn fetch() -> bool {
+    true
+}
+
+fn main() {}

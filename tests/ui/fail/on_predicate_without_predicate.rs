@@ -1,0 +1,8 @@
+use backoff::backoff;
+
+#[backoff(expo, on = predicate)]
+fn count() -> u32 {
+    0
+}
+
+fn main() {}

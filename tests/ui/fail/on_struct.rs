@@ -1,0 +1,10 @@
+use backoff::backoff;
+
+#[backoff(expo)]
+struct Client {
+    url: String,
+}
+
+fn main() {
+    let _ = Client { url: String::new() }.url;
+}

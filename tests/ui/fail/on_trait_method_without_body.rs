@@ -1,0 +1,8 @@
+use backoff::backoff;
+
+trait Client {
+    #[backoff(expo)]
+    fn fetch(&self) -> Result<u32, String>;
+}
+
+fn main() {}

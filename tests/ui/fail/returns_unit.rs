@@ -1,0 +1,8 @@
+use backoff::backoff;
+
+#[backoff(expo, max_tries = 3)]
+fn ping() {
+    println!("ping");
+}
+
+fn main() {}

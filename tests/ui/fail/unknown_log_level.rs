@@ -1,0 +1,8 @@
+use backoff::backoff;
+
+#[backoff(expo, giveup_log_level = loud)]
+fn fetch() -> Result<u32, String> {
+    Ok(1)
+}
+
+fn main() {}
