@@ -97,6 +97,7 @@ pub fn policy(
     backoff_log_level: Option<Level>,
     giveup_log_level: Option<Level>,
     seed: Option<u64>,
+    retry_after_max: Option<Duration>,
 ) -> Policy {
     Policy {
         max_tries,
@@ -105,7 +106,32 @@ pub fn policy(
         backoff_log_level,
         giveup_log_level,
         seed,
+        retry_after_max,
     }
+}
+
+/// `retry_after = ...`: the server's wait read from the outcome (or the error), as seconds.
+pub fn retry_after<'o, R: ?Sized, F, S>(outcome: &'o R, f: F) -> Option<Duration>
+where
+    F: FnOnce(&'o R) -> Option<S>,
+    S: IntoSeconds,
+{
+    f(outcome).map(IntoSeconds::into_duration)
+}
+
+#[cfg(feature = "pace")]
+pub use crate::pace::Pacer;
+pub use std::sync::OnceLock;
+
+/// Borrows a pacer from `pacer = <expr>` (a `Pacer`, a reference, an `Arc`…).
+#[cfg(feature = "pace")]
+pub fn pacer<P: core::borrow::Borrow<Pacer>>(p: &P) -> &Pacer {
+    p.borrow()
+}
+
+/// A key for `rate_key = ...`.
+pub fn pace_key(key: impl ToString) -> String {
+    key.to_string()
 }
 
 /// `jitter = <expr>`: a [`Jitter`] value or a function of the generated wait.

@@ -8,6 +8,9 @@
 
 mod builder;
 mod jitter;
+#[cfg(feature = "pace")]
+mod pace;
+mod retry_after;
 mod secs;
 pub mod sim;
 mod state;
@@ -21,6 +24,9 @@ pub use builder::{
     runtime,
 };
 pub use jitter::Jitter;
+#[cfg(feature = "pace")]
+pub use pace::Pacer;
+pub use retry_after::{RetryAfter, parse_retry_after};
 pub use secs::{IntoSeconds, saturating_secs};
 pub use state::{Action, Details, Opaque, Policy, Shown, State, Verdict};
 pub use tracing::Level;

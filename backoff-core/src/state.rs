@@ -25,6 +25,8 @@ pub struct Policy {
     pub giveup_log_level: Option<Level>,
     /// Seed for the jitter's randomness; `None` draws from the thread's generator.
     pub seed: Option<u64>,
+    /// The longest server-requested wait (`Retry-After`) to honour; longer ones are cut to it.
+    pub retry_after_max: Option<Duration>,
 }
 
 impl Default for Policy {
@@ -36,6 +38,7 @@ impl Default for Policy {
             backoff_log_level: Some(Level::INFO),
             giveup_log_level: Some(Level::ERROR),
             seed: None,
+            retry_after_max: None,
         }
     }
 }
@@ -163,6 +166,24 @@ impl<W> State<W> {
     where
         W: Wait<R>,
     {
+        self.decide_with_hint(outcome, verdict, elapsed, shown, || None)
+    }
+
+    /// [`decide`](State::decide), with a server-requested wait (`Retry-After`): when `hint`
+    /// gives one, it replaces the generator's jittered wait, cut to
+    /// [`Policy::retry_after_max`] and to what remains of `max_time`. It is asked only when
+    /// the run goes on: the limits, the verdict and the generator's exhaustion still end it.
+    pub fn decide_with_hint<R: ?Sized>(
+        &mut self,
+        outcome: &R,
+        verdict: Verdict,
+        elapsed: Duration,
+        shown: &dyn fmt::Display,
+        hint: impl FnOnce() -> Option<Duration>,
+    ) -> Action
+    where
+        W: Wait<R>,
+    {
         self.tries = self.tries.saturating_add(1);
         match verdict {
             Verdict::Success => return Action::Success,
@@ -182,7 +203,11 @@ impl<W> State<W> {
         let Some(value) = self.wait.next_wait(outcome) else {
             return self.give_up(shown);
         };
-        let wait = self.jitter.apply(&self.policy.jitter, value).min(remaining);
+        let wait = match hint() {
+            Some(server) => server.min(self.policy.retry_after_max.unwrap_or(Duration::MAX)),
+            None => self.jitter.apply(&self.policy.jitter, value),
+        }
+        .min(remaining);
         if let Some(level) = self.policy.backoff_log_level {
             log_backoff(level, self.target, wait, shown);
         }

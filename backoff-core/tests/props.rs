@@ -104,6 +104,7 @@ proptest! {
             max_time,
             jitter,
             seed: Some(seed),
+            retry_after_max: None,
             backoff_log_level: None,
             giveup_log_level: None,
         };

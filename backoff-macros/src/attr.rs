@@ -158,6 +158,11 @@ const KEYS: &[&str] = &[
     "sleep",
     "clock",
     "seed",
+    "retry_after",
+    "rate",
+    "burst",
+    "rate_key",
+    "pacer",
     "crate",
 ];
 
@@ -221,6 +226,11 @@ pub(crate) struct Args {
     pub(crate) sleep: Slot<Expr>,
     pub(crate) clock: Slot<Expr>,
     pub(crate) seed: Slot<Expr>,
+    pub(crate) retry_after: Slot<Expr>,
+    pub(crate) rate: Slot<Rate>,
+    pub(crate) burst: Slot<Expr>,
+    pub(crate) rate_key: Slot<Expr>,
+    pub(crate) pacer: Slot<Expr>,
     pub(crate) krate: Slot<Path>,
 }
 
@@ -245,6 +255,11 @@ impl Args {
             sleep: Slot::new("sleep"),
             clock: Slot::new("clock"),
             seed: Slot::new("seed"),
+            retry_after: Slot::new("retry_after"),
+            rate: Slot::new("rate"),
+            burst: Slot::new("burst"),
+            rate_key: Slot::new("rate_key"),
+            pacer: Slot::new("pacer"),
             krate: Slot::new("crate"),
         }
     }
@@ -411,6 +426,37 @@ impl Args {
                 let value = meta.value()?.parse::<Expr>()?;
                 self.seed.set(cx, span, value);
             }
+            "retry_after" => {
+                let value = meta.value()?.parse::<Expr>()?;
+                self.retry_after.set(cx, span, value);
+            }
+            "rate" => {
+                let input = meta.value()?;
+                if let Some(rate) = parse_rate(cx, input)? {
+                    self.rate.set(cx, span, rate);
+                }
+            }
+            "burst" => {
+                let value = meta.value()?.parse::<Expr>()?;
+                if let Some(Ok(n)) = number(&value) {
+                    let ok = matches!(n, Number::Int(i) if i >= 1 && i <= i128::from(u32::MAX));
+                    if !ok {
+                        cx.error_spanned(
+                            &value,
+                            "`burst` is how many attempts may start at once: an integer from 1 up",
+                        );
+                    }
+                }
+                self.burst.set(cx, span, value);
+            }
+            "rate_key" => {
+                let value = meta.value()?.parse::<Expr>()?;
+                self.rate_key.set(cx, span, value);
+            }
+            "pacer" => {
+                let value = meta.value()?.parse::<Expr>()?;
+                self.pacer.set(cx, span, value);
+            }
             "crate" => {
                 let lit = meta.value()?.parse::<Expr>()?;
                 match &lit {
@@ -519,6 +565,27 @@ impl Args {
             ),
             _ => {}
         }
+        if let (Some(_), Some(span)) = (self.pacer.get(), self.rate.span()) {
+            cx.error(
+                span,
+                "`rate` makes a pacer and `pacer` supplies one: give one of them",
+            );
+        }
+        if self.rate.get().is_none() {
+            for (slot, name) in [
+                (self.burst.span(), "burst"),
+                (self.rate_key.span(), "rate_key"),
+            ] {
+                if let Some(span) = slot {
+                    cx.error(
+                        span,
+                        format_args!(
+                            "`{name}` shapes the pacing of `rate = N per second`; add `rate`"
+                        ),
+                    );
+                }
+            }
+        }
         if self.logger.get().is_some() {
             for level in [&self.backoff_log_level, &self.giveup_log_level] {
                 if let Some(span) = level.span() {
@@ -582,6 +649,11 @@ fn example(key: &str) -> &'static str {
         "sleep" => "my_runtime::sleep",
         "clock" => "my_runtime::Instant::now",
         "seed" => "42",
+        "retry_after" => "|error| error.retry_after()",
+        "rate" => "1 per second",
+        "burst" => "1",
+        "rate_key" => "sender",
+        "pacer" => "&self.pacer",
         "crate" => "\"my_crate::backoff\"",
         "interval" => "2",
         "value" => "|outcome| ...",
@@ -637,6 +709,52 @@ fn parse_on(cx: &mut Ctxt, meta: &ParseNestedMeta) -> syn::Result<Option<On>> {
             Ok(None)
         }
     }
+}
+
+/// `rate = <count> per <second|minute|hour>`.
+pub(crate) struct Rate {
+    pub(crate) count: Expr,
+    pub(crate) per_secs: u64,
+}
+
+fn parse_rate(cx: &mut Ctxt, input: ParseStream) -> syn::Result<Option<Rate>> {
+    let count: Expr = input.parse()?;
+    let usage = "write the rate as `rate = 1 per second` (or `per minute`, `per hour`); the count may be an expression evaluated at the first call";
+    if !input.peek(syn::Ident) {
+        cx.error_spanned(&count, usage);
+        return Ok(None);
+    }
+    let per: syn::Ident = input.parse()?;
+    if per != "per" {
+        cx.error(per.span(), usage);
+        return Ok(None);
+    }
+    let unit: syn::Ident = input.parse()?;
+    let per_secs = match unit.to_string().as_str() {
+        "second" | "seconds" | "s" => 1,
+        "minute" | "minutes" | "min" => 60,
+        "hour" | "hours" | "h" => 3600,
+        other => {
+            cx.error(
+                unit.span(),
+                format_args!("unknown unit `{other}`: use `second`, `minute` or `hour`"),
+            );
+            return Ok(None);
+        }
+    };
+    if let Some(Ok(n)) = number(&count) {
+        let v = match n {
+            Number::Int(i) => i as f64,
+            Number::Float(f) => f,
+        };
+        if v.is_nan() || v <= 0.0 {
+            cx.error_spanned(
+                &count,
+                "a rate must be more than zero attempts per unit; leave `rate` out not to pace",
+            );
+        }
+    }
+    Ok(Some(Rate { count, per_secs }))
 }
 
 fn ident_of(expr: &Expr) -> Option<String> {

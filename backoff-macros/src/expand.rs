@@ -424,6 +424,79 @@ pub(crate) fn expand_layer(args: &Args, item: &ItemFn, block: &Block) -> Block {
     };
     let start = Ident::new("__backoff_start", m);
     let action = Ident::new("__backoff_action", m);
+
+    // Retry-After: the server's wait, read from the error (or the value) only when the run
+    // goes on; capped by the generator's `max_value`.
+    let retry_after_max = match args.param("max_value") {
+        Some(_) if matches!(args.gen_kind(), Gen::Expo | Gen::Fibo) => opt_secs("max_value"),
+        _ => quote!(::core::option::Option::None),
+    };
+    let hint = match args.retry_after.get() {
+        None => quote!(::core::option::Option::None),
+        Some(f) => {
+            let ka = at(&k, f.span());
+            if error_mode {
+                let span = ret_span(sig);
+                let as_result = match ret_ty {
+                    Some(ty) => quote_spanned!(span=> <#ty as #ka::__private::IsResult>::as_result),
+                    None => quote_spanned!(span=> #ka::__private::IsResult::as_result),
+                };
+                quote_spanned! {f.span()=>
+                    match #as_result(&#outcome) {
+                        ::core::result::Result::Err(#error) => #ka::__private::retry_after(#error, #f),
+                        ::core::result::Result::Ok(_) => ::core::option::Option::None,
+                    }
+                }
+            } else {
+                quote_spanned!(f.span()=> #ka::__private::retry_after(&#outcome, #f))
+            }
+        }
+    };
+
+    // Pacing: wait for the pacer before every attempt, retries included.
+    let pacer = Ident::new("__backoff_pacer", m);
+    let pacer_init = match (args.rate.get(), args.pacer.get()) {
+        (Some(rate), _) => {
+            let count = &rate.count;
+            let per = rate.per_secs;
+            let burst = args
+                .burst
+                .get()
+                .map_or_else(|| quote!(1u32), ToTokens::to_token_stream);
+            let kc = at(&k, count.span());
+            quote! {
+                static __BACKOFF_PACER: #k::__private::OnceLock<#k::__private::Pacer> =
+                    #k::__private::OnceLock::new();
+                let #pacer: &#k::__private::Pacer = __BACKOFF_PACER.get_or_init(|| {
+                    #k::__private::Pacer::with_burst(
+                        #kc::__private::ToF64::to_f64(#count),
+                        ::core::time::Duration::from_secs(#per),
+                        #burst,
+                    )
+                });
+            }
+        }
+        (None, Some(p)) => {
+            let kp = at(&k, p.span());
+            quote_spanned!(p.span()=> let #pacer: &#kp::__private::Pacer = #kp::__private::pacer(&#p);)
+        }
+        (None, None) => TokenStream::new(),
+    };
+    let pace = if pacer_init.is_empty() {
+        TokenStream::new()
+    } else {
+        let key = match args.rate_key.get() {
+            Some(e) => quote_spanned! {e.span()=>
+                ::core::option::Option::Some(#k::__private::pace_key(#e).as_str())
+            },
+            None => quote!(::core::option::Option::None),
+        };
+        if is_async {
+            quote!(#pacer.ready(#key).await;)
+        } else {
+            quote!(#pacer.ready_blocking(#key);)
+        }
+    };
     // Elapsed time is read only by `max_time` and by handlers; without either, the clock is
     // never read (two clock reads are most of the cost of a first-try success).
     let needs_clock = args.max_time.get().is_some()
@@ -443,10 +516,12 @@ pub(crate) fn expand_layer(args: &Args, item: &ItemFn, block: &Block) -> Block {
         let mut #state = #k::__private::State::new(
             #name,
             #wait,
-            #k::__private::policy(#max_tries, #max_time, #jitter, #backoff_level, #giveup_level, #seed),
+            #k::__private::policy(#max_tries, #max_time, #jitter, #backoff_level, #giveup_level, #seed, #retry_after_max),
         );
+        #pacer_init
         #start_clock
         loop {
+            #pace
             let #wait_ident = {
                 #[allow(clippy::redundant_closure_call)]
                 let #outcome = #attempt;
@@ -455,11 +530,12 @@ pub(crate) fn expand_layer(args: &Args, item: &ItemFn, block: &Block) -> Block {
                     #[allow(unused_imports)]
                     use #k::__private::{ViaDebug as _, ViaOpaque as _};
                     let __backoff_verdict = #verdict;
-                    #state.decide(
+                    #state.decide_with_hint(
                         &#outcome,
                         __backoff_verdict,
                         #elapsed,
                         &(&#k::__private::Describe(&#outcome)).__backoff_describe(),
+                        || #hint,
                     )
                 };
                 match #action {

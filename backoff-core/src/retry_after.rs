@@ -1,0 +1,67 @@
+//! `Retry-After`: the server says how long to wait.
+//!
+//! The attribute's `retry_after = |e| ...` takes the server's value over the generator's wait
+//! when there is one: not jittered (the server asked for at least that long), capped by the
+//! generator's `max_value` and by what remains of `max_time`, and never reviving a run that
+//! has given up (the limits and the generator still decide whether there is a next attempt).
+
+use std::time::{Duration, SystemTime};
+
+/// Parses a `Retry-After` value: delay-seconds (`"120"`) or an HTTP-date
+/// (`"Wed, 21 Oct 2015 07:28:00 GMT"`, measured from `now`; a date in the past waits zero).
+///
+/// ```
+/// use std::time::{Duration, SystemTime, UNIX_EPOCH};
+/// use backoff_core::parse_retry_after;
+/// assert_eq!(parse_retry_after("120", SystemTime::now()), Some(Duration::from_secs(120)));
+/// let now = UNIX_EPOCH + Duration::from_secs(1_445_412_470);
+/// assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now), Some(Duration::from_secs(10)));
+/// assert_eq!(parse_retry_after("soon", now), None);
+/// ```
+pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+/// Things that may carry a server's `Retry-After`.
+pub trait RetryAfter {
+    /// The wait the server asked for, if any.
+    fn retry_after(&self) -> Option<Duration>;
+}
+
+impl<T: RetryAfter + ?Sized> RetryAfter for &T {
+    fn retry_after(&self) -> Option<Duration> {
+        (**self).retry_after()
+    }
+}
+
+impl RetryAfter for Duration {
+    fn retry_after(&self) -> Option<Duration> {
+        Some(*self)
+    }
+}
+
+impl<T: RetryAfter> RetryAfter for Option<T> {
+    fn retry_after(&self) -> Option<Duration> {
+        self.as_ref().and_then(RetryAfter::retry_after)
+    }
+}
+
+#[cfg(feature = "http")]
+impl RetryAfter for http::HeaderMap {
+    fn retry_after(&self) -> Option<Duration> {
+        let value = self.get(http::header::RETRY_AFTER)?.to_str().ok()?;
+        parse_retry_after(value, SystemTime::now())
+    }
+}
+
+#[cfg(feature = "reqwest")]
+impl RetryAfter for reqwest::Response {
+    fn retry_after(&self) -> Option<Duration> {
+        self.headers().retry_after()
+    }
+}
