@@ -84,10 +84,12 @@
 #[doc(inline)]
 pub use backoff_macros::backoff;
 
+#[cfg(feature = "pace")]
+pub use backoff_core::Pacer;
 pub use backoff_core::{
     Action, Backoff, Clock, Details, HookSet, Hooks, IntoHooks, IntoSeconds, Jitter, Level,
-    NoHooks, Opaque, Policy, Shown, State, Verdict, Wait, constant, decay, expo, fibo, intervals,
-    runtime, saturating_secs, sim, wait,
+    NoHooks, Opaque, Policy, RetryAfter, Shown, State, Verdict, Wait, constant, decay, expo, fibo,
+    intervals, parse_retry_after, runtime, saturating_secs, sim, wait,
 };
 
 #[doc(hidden)]

@@ -123,10 +123,37 @@ where
 pub use crate::pace::Pacer;
 pub use std::sync::OnceLock;
 
-/// Borrows a pacer from `pacer = <expr>` (a `Pacer`, a reference, an `Arc`…).
+/// What `pacer = <expr>` accepts: a `Pacer`, or anything that derefs to one (`&Pacer`,
+/// `Arc<Pacer>`, `LazyLock<Pacer>`…).
 #[cfg(feature = "pace")]
-pub fn pacer<P: core::borrow::Borrow<Pacer>>(p: &P) -> &Pacer {
-    p.borrow()
+#[diagnostic::on_unimplemented(
+    message = "`pacer` must be a `backoff::Pacer` (or a reference, `Arc`, `LazyLock`… of one), found `{Self}`",
+    label = "not a pacer",
+    note = "make one with `backoff::Pacer::per_second(20.0)` and keep it where every call can see it (a field, a static); or write `rate = 20 per second` for one per fn"
+)]
+pub trait AsPacer {
+    /// The pacer.
+    fn as_pacer(&self) -> &Pacer;
+}
+
+#[cfg(feature = "pace")]
+impl AsPacer for Pacer {
+    fn as_pacer(&self) -> &Pacer {
+        self
+    }
+}
+
+#[cfg(feature = "pace")]
+impl<T: core::ops::Deref<Target = Pacer>> AsPacer for T {
+    fn as_pacer(&self) -> &Pacer {
+        self
+    }
+}
+
+/// Borrows the pacer of `pacer = <expr>`.
+#[cfg(feature = "pace")]
+pub fn pacer<P: AsPacer + ?Sized>(p: &P) -> &Pacer {
+    p.as_pacer()
 }
 
 /// A key for `rate_key = ...`.

@@ -1,0 +1,222 @@
+//! Pacing (`rate`, `pacer`) and Retry-After (`retry_after`) on tokio's paused clock: exact
+//! attempt times.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use backoff::{Pacer, backoff};
+use common::Calls;
+use tokio::time::Instant;
+
+fn ms(start: Instant) -> u128 {
+    start.elapsed().as_millis()
+}
+
+/// Records each attempt's start time (ms since `start`) and succeeds.
+#[backoff(expo, rate = 2 per second, max_tries = 3)]
+async fn paced(times: &Calls, start: Instant) -> Result<(), ()> {
+    times.push(ms(start).to_string());
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn calls_are_spaced_to_the_rate() {
+    let (times, start) = (Calls::default(), Instant::now());
+    for _ in 0..5 {
+        paced(&times, start).await.unwrap();
+    }
+    assert_eq!(times.get(), ["0", "500", "1000", "1500", "2000"]);
+}
+
+/// Retries wait for the pacer too: the pacer's 1 s beats the generator's 0.1 s waits.
+#[backoff(constant, interval = 0.1, jitter = none, max_tries = 3, rate = 1 per second)]
+async fn paced_retries(times: &Calls, start: Instant) -> Result<(), ()> {
+    times.push(ms(start).to_string());
+    Err(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn retries_are_paced() {
+    let (times, start) = (Calls::default(), Instant::now());
+    assert_eq!(paced_retries(&times, start).await, Err(()));
+    assert_eq!(times.get(), ["0", "1000", "2000"]);
+}
+
+/// Concurrent callers share the fn's pacer: 10 tasks at 10/s start 100 ms apart.
+#[backoff(expo, rate = 10 per second, burst = 1)]
+async fn shared(times: Arc<Calls>, start: Instant) -> Option<()> {
+    times.push(ms(start).to_string());
+    Some(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn concurrent_calls_share_the_pacer() {
+    let (times, start) = (Arc::new(Calls::default()), Instant::now());
+    let tasks: Vec<_> = (0..10)
+        .map(|_| tokio::spawn(shared(times.clone(), start)))
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let mut got: Vec<u128> = times.get().iter().map(|t| t.parse().unwrap()).collect();
+    got.sort_unstable();
+    assert_eq!(got, (0..10).map(|i| i * 100).collect::<Vec<u128>>());
+}
+
+/// A burst lets that many through at once, then the rate applies.
+#[backoff(expo, rate = 1 per second, burst = 3)]
+async fn bursty(times: &Calls, start: Instant) -> bool {
+    times.push(ms(start).to_string());
+    true
+}
+
+#[tokio::test(start_paused = true)]
+async fn burst_then_rate() {
+    let (times, start) = (Calls::default(), Instant::now());
+    for _ in 0..5 {
+        bursty(&times, start).await;
+    }
+    assert_eq!(times.get(), ["0", "0", "0", "1000", "2000"]);
+}
+
+/// `rate_key`: each key has its own budget at the rate.
+#[backoff(expo, rate = 1 per minute, rate_key = sender)]
+async fn per_sender(sender: &str, times: &Calls, start: Instant) -> bool {
+    times.push(format!("{sender}@{}", start.elapsed().as_secs()));
+    true
+}
+
+#[tokio::test(start_paused = true)]
+async fn keys_are_paced_apart() {
+    let (times, start) = (Calls::default(), Instant::now());
+    for sender in ["a", "b", "a", "b"] {
+        per_sender(sender, &times, start).await;
+    }
+    // a's second call waits for a's slot at 60 s; b's slot is free by then.
+    assert_eq!(times.get(), ["a@0", "b@0", "a@60", "b@60"]);
+}
+
+/// `pacer = ...`: a pacer the caller owns, e.g. one per client.
+struct Client {
+    pacer: Pacer,
+    times: Calls,
+}
+
+impl Client {
+    #[backoff(expo, pacer = self.pacer)]
+    async fn send(&self, start: Instant) -> bool {
+        self.times.push(ms(start).to_string());
+        true
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_owned_pacer_per_client() {
+    let start = Instant::now();
+    let fast = Client {
+        pacer: Pacer::per_second(4.0),
+        times: Calls::default(),
+    };
+    let slow = Client {
+        pacer: Pacer::per_second(1.0),
+        times: Calls::default(),
+    };
+    for _ in 0..3 {
+        fast.send(start).await;
+    }
+    for _ in 0..2 {
+        slow.send(start).await;
+    }
+    assert_eq!(fast.times.get(), ["0", "250", "500"]);
+    assert_eq!(slow.times.get(), ["500", "1500"]);
+}
+
+#[test]
+fn bad_rates_pace_nothing_instead_of_panicking() {
+    for rate in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+        let p = Pacer::per_second(rate);
+        assert_eq!(p.interval(), None, "{rate}");
+        p.ready_blocking(None); // returns at once
+    }
+    assert_eq!(
+        Pacer::per_second(4.0).interval(),
+        Some(Duration::from_millis(250))
+    );
+}
+
+// Retry-After.
+
+#[derive(Debug, Clone, PartialEq)]
+enum ApiError {
+    TooMany(Option<u64>),
+}
+
+static SCRIPT_POS: AtomicU32 = AtomicU32::new(0);
+
+#[backoff(expo, max_value = 10, jitter = full, max_tries = 5,
+    retry_after = |e: &ApiError| match e { ApiError::TooMany(s) => *s },
+    on_backoff = |d| waits.push(d.wait.unwrap().as_secs_f64().to_string()))]
+async fn throttled(script: &[Option<u64>], waits: &Calls) -> Result<u32, ApiError> {
+    let i = SCRIPT_POS.fetch_add(1, Ordering::SeqCst) as usize;
+    match script.get(i) {
+        Some(after) => Err(ApiError::TooMany(*after)),
+        None => Ok(i as u32),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn retry_after_replaces_the_wait_unjittered_and_capped() {
+    SCRIPT_POS.store(0, Ordering::SeqCst);
+    let waits = Calls::default();
+    // 7 s as asked; 30 s capped by max_value = 10; no header: expo's 4 s with full jitter.
+    let out = throttled(&[Some(7), Some(30), None], &waits).await;
+    assert_eq!(out, Ok(3));
+    let got = waits.get();
+    assert_eq!(got[..2], ["7", "10"]);
+    let jittered: f64 = got[2].parse().unwrap();
+    assert!(jittered <= 4.0, "{jittered}");
+}
+
+static LIMITED_CALLS: AtomicU32 = AtomicU32::new(0);
+
+#[backoff(expo, max_time = 20, max_tries = 3,
+    retry_after = |_e: &ApiError| Some(15))]
+async fn limited() -> Result<(), ApiError> {
+    LIMITED_CALLS.fetch_add(1, Ordering::SeqCst);
+    Err(ApiError::TooMany(Some(15)))
+}
+
+#[tokio::test(start_paused = true)]
+async fn retry_after_is_cut_to_max_time_and_never_revives_a_run() {
+    let start = Instant::now();
+    assert!(limited().await.is_err());
+    // 15 s, then the 5 s left of max_time (not 15); then max_time is spent: give up after 3
+    // tries even though the server would have said 15 again.
+    assert_eq!(start.elapsed(), Duration::from_secs(20));
+    assert_eq!(LIMITED_CALLS.load(Ordering::SeqCst), 3);
+}
+
+#[test]
+fn retry_after_parses_both_forms() {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    let now = UNIX_EPOCH + Duration::from_secs(1_445_412_470);
+    assert_eq!(
+        backoff::parse_retry_after(" 3 ", now),
+        Some(Duration::from_secs(3))
+    );
+    assert_eq!(
+        backoff::parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now),
+        Some(Duration::from_secs(10))
+    );
+    // A date in the past: no wait.
+    let later = now + Duration::from_secs(100);
+    assert_eq!(
+        backoff::parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", later),
+        Some(Duration::ZERO)
+    );
+    assert_eq!(backoff::parse_retry_after("-1", now), None);
+    assert_eq!(backoff::parse_retry_after("", SystemTime::now()), None);
+}

@@ -1,0 +1,8 @@
+use backoff::backoff;
+
+#[backoff(expo, burst = 3)]
+async fn send() -> Result<(), ()> {
+    Ok(())
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use backoff::backoff;
+
+#[backoff(expo, rate = 1 per second, burst = 0)]
+async fn send() -> Result<(), ()> {
+    Ok(())
+}
+
+fn main() {}

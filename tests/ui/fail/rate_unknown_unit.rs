@@ -1,0 +1,8 @@
+use backoff::backoff;
+
+#[backoff(expo, rate = 10 per fortnight)]
+async fn send() -> Result<(), ()> {
+    Ok(())
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use backoff::backoff;
+
+#[backoff(expo, rate = 0 per second)]
+async fn send() -> Result<(), ()> {
+    Ok(())
+}
+
+fn main() {}
