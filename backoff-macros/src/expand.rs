@@ -282,67 +282,62 @@ pub(crate) fn expand_layer(args: &Args, item: &ItemFn, block: &Block) -> Block {
         None => none,
     };
 
+    // `<Ret as IsResult>::as_result`, spanned on the return type: a fn that does not return
+    // a `Result` gets one error there.
+    let as_result = || {
+        let span = ret_span(sig);
+        let ka = at(&k, span);
+        match ret_ty {
+            Some(ty) => quote_spanned!(span=> <#ty as #ka::__private::IsResult>::as_result),
+            None => quote_spanned!(span=> #ka::__private::IsResult::as_result),
+        }
+    };
+
     // How an outcome is judged.
     let giveup = |e: &Ident| match args.giveup.get() {
         Some(g) => quote_spanned!(g.span()=> #k::__private::giveup(#e, #g)),
         None => quote!(false),
     };
-    let verdict = match args.on.get() {
-        Some(On::Error(pattern)) => {
-            let matched = match pattern {
-                Some(p) => quote_spanned!(p.span()=> ::core::matches!(#error, #p)),
-                None => quote!(true),
-            };
-            let giveup = giveup(&error);
-            let span = ret_span(sig);
-            let ka = at(&k, span);
-            let as_result = match ret_ty {
-                Some(ty) => quote_spanned!(span=> <#ty as #ka::__private::IsResult>::as_result),
-                None => quote_spanned!(span=> #ka::__private::IsResult::as_result),
-            };
-            quote_spanned! {span=>
-                match #as_result(&#outcome) {
-                    ::core::result::Result::Ok(_) => #k::__private::Verdict::Success,
-                    ::core::result::Result::Err(#error) => {
-                        if !(#matched) {
-                            #k::__private::Verdict::Propagate
-                        } else if #giveup {
-                            #k::__private::Verdict::GiveUp
-                        } else {
-                            #k::__private::Verdict::Retry
-                        }
+    // Errors: `on = error`, `on = error(Pattern)`, or a `Result` fn with a `giveup`.
+    let judge_error = |pattern: Option<&Pat>| {
+        let matched = match pattern {
+            Some(p) => quote_spanned!(p.span()=> ::core::matches!(#error, #p)),
+            None => quote!(true),
+        };
+        let giveup = giveup(&error);
+        let span = ret_span(sig);
+        let as_result = as_result();
+        quote_spanned! {span=>
+            match #as_result(&#outcome) {
+                ::core::result::Result::Ok(_) => #k::__private::Verdict::Success,
+                ::core::result::Result::Err(#error) => {
+                    if !(#matched) {
+                        #k::__private::Verdict::Propagate
+                    } else if #giveup {
+                        #k::__private::Verdict::GiveUp
+                    } else {
+                        #k::__private::Verdict::Retry
                     }
                 }
             }
         }
-        _ => match (args.predicate.get(), args.giveup.get(), error_mode) {
-            (Some(p), _, _) => quote_spanned! {p.span()=>
-                #k::__private::judge_predicate(#k::__private::predicate(&#outcome, #p))
-            },
-            (None, Some(_), true) => {
-                let giveup = giveup(&error);
-                quote! {
-                    match #k::__private::IsResult::as_result(&#outcome) {
-                        ::core::result::Result::Ok(_) => #k::__private::Verdict::Success,
-                        ::core::result::Result::Err(#error) => if #giveup {
-                            #k::__private::Verdict::GiveUp
-                        } else {
-                            #k::__private::Verdict::Retry
-                        }
-                    }
-                }
-            }
-            _ => {
-                let span = ret_span(sig);
-                let ka = at(&k, span);
-                match ret_ty {
-                    Some(ty) => {
-                        quote_spanned!(span=> #ka::__private::judge_default::<#ty>(&#outcome))
-                    }
-                    None => quote_spanned!(span=> #ka::__private::judge_default(&#outcome)),
-                }
-            }
+    };
+    let verdict = match (args.on.get(), args.predicate.get()) {
+        (Some(On::Error(pattern)), _) => judge_error(pattern.as_ref()),
+        (_, Some(p)) => quote_spanned! {p.span()=>
+            #k::__private::judge_predicate(#k::__private::predicate(&#outcome, #p))
         },
+        (None, None) if error_mode && args.giveup.get().is_some() => judge_error(None),
+        _ => {
+            let span = ret_span(sig);
+            let ka = at(&k, span);
+            match ret_ty {
+                Some(ty) => {
+                    quote_spanned!(span=> #ka::__private::judge_default::<#ty>(&#outcome))
+                }
+                None => quote_spanned!(span=> #ka::__private::judge_default(&#outcome)),
+            }
+        }
     };
 
     // Handlers.
@@ -436,11 +431,7 @@ pub(crate) fn expand_layer(args: &Args, item: &ItemFn, block: &Block) -> Block {
         Some(f) => {
             let ka = at(&k, f.span());
             if error_mode {
-                let span = ret_span(sig);
-                let as_result = match ret_ty {
-                    Some(ty) => quote_spanned!(span=> <#ty as #ka::__private::IsResult>::as_result),
-                    None => quote_spanned!(span=> #ka::__private::IsResult::as_result),
-                };
+                let as_result = as_result();
                 quote_spanned! {f.span()=>
                     match #as_result(&#outcome) {
                         ::core::result::Result::Err(#error) => #ka::__private::retry_after(#error, #f),
