@@ -148,3 +148,133 @@ fn item_span(item: &syn::Item) -> proc_macro2::Span {
         other => other.span(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The macro never panics, whatever tokens it is given: random arguments and items made
+    //! of the grammar's own words, punctuation and broken groups.
+    use proptest::prelude::*;
+
+    const ARG_WORDS: &[&str] = &[
+        "expo",
+        "fibo",
+        "constant",
+        "runtime",
+        "decay",
+        "wait",
+        "base",
+        "factor",
+        "max_value",
+        "interval",
+        "value",
+        "max_tries",
+        "max_time",
+        "jitter",
+        "full",
+        "none",
+        "on",
+        "error",
+        "predicate",
+        "giveup",
+        "on_backoff",
+        "on_giveup",
+        "rate",
+        "per",
+        "second",
+        "burst",
+        "pacer",
+        "retry_after",
+        "crate",
+        "logger",
+        "seed",
+        "=",
+        ",",
+        "|",
+        "(",
+        ")",
+        "[",
+        "]",
+        "{",
+        "}",
+        "0",
+        "-1",
+        "2.5",
+        "\"x\"",
+        "::",
+        "&",
+        "self",
+        "async",
+        "move",
+        "_",
+        "..",
+        "?",
+    ];
+
+    const ITEMS: &[&str] = &[
+        "async fn f() -> Result<u32, String> { Ok(1) }",
+        "fn f(x: String) -> bool { x.is_empty() }",
+        "fn f(self) -> Option<u8> { None }",
+        "const fn f() -> u8 { 1 }",
+        "extern \"C\" fn f() -> u8 { 1 }",
+        "struct S;",
+        "fn f();",
+        "fn f() { }",
+        "async fn f((a, b): (u8, u8), _: u8) -> impl Sized { a + b }",
+        "fn",
+        "",
+        "#[backoff(expo)] fn f() -> bool { true }",
+        "#[backoff(((] fn f() -> bool { true }",
+    ];
+
+    /// The words, with delimiters balanced (an unmatched closer dropped, open ones closed at
+    /// the end) so that every case is a token stream rustc could pass.
+    fn tokens(words: &[usize]) -> String {
+        let mut out = Vec::new();
+        let mut open = Vec::new();
+        for i in words {
+            let w = ARG_WORDS[i % ARG_WORDS.len()];
+            match w {
+                "(" | "[" | "{" => open.push(match w {
+                    "(" => ")",
+                    "[" => "]",
+                    _ => "}",
+                }),
+                ")" | "]" | "}" => {
+                    if open.last() != Some(&w) {
+                        continue;
+                    }
+                    open.pop();
+                }
+                _ => {}
+            }
+            out.push(w);
+        }
+        out.extend(open.into_iter().rev());
+        out.join(" ")
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        #[test]
+        fn never_panics(args in proptest::collection::vec(any::<usize>(), 0..24), item in 0..ITEMS.len()) {
+            let args = tokens(&args);
+            // Unbalanced delimiters are not tokens at all: rustc never passes those.
+            let (Ok(args), Ok(item)) = (args.parse::<proc_macro2::TokenStream>(), ITEMS[item].parse::<proc_macro2::TokenStream>()) else {
+                return Ok(());
+            };
+            let out = super::entry(args, item.clone()).to_string();
+            // Whatever happened, the user's item is still there (expanded or unchanged).
+            if let Ok(syn::Item::Fn(f)) = syn::parse2::<syn::Item>(item) {
+                prop_assert!(out.contains(&f.sig.ident.to_string()));
+            }
+        }
+    }
+
+    #[test]
+    fn an_error_re_emits_the_item_unchanged() {
+        let item: proc_macro2::TokenStream = "fn keep_me() -> bool { true }".parse().unwrap();
+        let out = super::entry("max_tries = 0".parse().unwrap(), item.clone()).to_string();
+        assert!(out.contains("compile_error"), "{out}");
+        assert!(out.ends_with(&item.to_string()), "{out}");
+    }
+}
