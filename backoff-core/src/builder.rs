@@ -105,6 +105,23 @@ pub struct Backoff<W, H = NoHooks> {
     policy: Policy,
     target: &'static str,
     hooks: H,
+    limits: Limits,
+}
+
+/// Limits evaluated once per run (Python's callable `max_tries`/`max_time`).
+#[derive(Clone, Default)]
+struct Limits {
+    max_tries: Option<Arc<dyn Fn() -> u32 + Send + Sync>>,
+    max_time: Option<Arc<dyn Fn() -> Duration + Send + Sync>>,
+}
+
+impl fmt::Debug for Limits {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Limits")
+            .field("max_tries", &self.max_tries.as_ref().map(|_| ".."))
+            .field("max_time", &self.max_time.as_ref().map(|_| ".."))
+            .finish()
+    }
 }
 
 /// Exponential waits `factor * base^n`: 1, 2, 4, 8… seconds by default.
@@ -157,6 +174,7 @@ impl<W> Backoff<W> {
             policy: Policy::default(),
             target: "retry",
             hooks: NoHooks,
+            limits: Limits::default(),
         }
     }
 }
@@ -210,12 +228,29 @@ impl<W, H> Backoff<W, H> {
     /// nothing can loop forever (Python loops forever on `max_tries=0`).
     pub fn max_tries(mut self, max_tries: u32) -> Self {
         self.policy.max_tries = Some(max_tries);
+        self.limits.max_tries = None;
         self
     }
 
     /// Give up once this much time has passed; the last wait is cut to what remains.
     pub fn max_time(mut self, max_time: impl IntoSeconds) -> Self {
         self.policy.max_time = Some(max_time.into_duration());
+        self.limits.max_time = None;
+        self
+    }
+
+    /// `max_tries` computed at the start of each run (Python's callable `max_tries`).
+    pub fn max_tries_with(mut self, f: impl Fn() -> u32 + Send + Sync + 'static) -> Self {
+        self.limits.max_tries = Some(Arc::new(f));
+        self
+    }
+
+    /// `max_time` computed at the start of each run (Python's callable `max_time`).
+    pub fn max_time_with<S: IntoSeconds>(
+        mut self,
+        f: impl Fn() -> S + Send + Sync + 'static,
+    ) -> Self {
+        self.limits.max_time = Some(Arc::new(move || f().into_duration()));
         self
     }
 
@@ -265,6 +300,7 @@ impl<W, H> Backoff<W, H> {
             policy: self.policy,
             target: self.target,
             hooks,
+            limits: self.limits,
         }
     }
 
@@ -305,7 +341,14 @@ impl<W, H> Backoff<W, H> {
     where
         W: Clone,
     {
-        State::new(self.target, self.wait.clone(), self.policy.clone())
+        let mut policy = self.policy.clone();
+        if let Some(f) = &self.limits.max_tries {
+            policy.max_tries = Some(f());
+        }
+        if let Some(f) = &self.limits.max_time {
+            policy.max_time = Some(f());
+        }
+        State::new(self.target, self.wait.clone(), policy)
     }
 
     /// Retries an async operation while it returns `Err`, sleeping on tokio.
@@ -372,7 +415,7 @@ impl<W, H> Backoff<W, H> {
         R: fmt::Debug,
     {
         let mut state = self.start();
-        let start = self.needs_clock::<R>().then(&now);
+        let start = self.needs_clock::<R>(&state).then(&now);
         loop {
             let outcome = op().await;
             let elapsed = start.as_ref().map_or(Duration::ZERO, |s| now().since(s));
@@ -439,7 +482,7 @@ impl<W, H> Backoff<W, H> {
         R: fmt::Debug,
     {
         let mut state = self.start();
-        let start = self.needs_clock::<R>().then(&now);
+        let start = self.needs_clock::<R>(&state).then(&now);
         loop {
             let outcome = op();
             let elapsed = start.as_ref().map_or(Duration::ZERO, |s| now().since(s));
@@ -454,11 +497,11 @@ impl<W, H> Backoff<W, H> {
 
     /// Elapsed time is read only by `max_time` and by handlers; without either, the clock is
     /// never read.
-    fn needs_clock<R>(&self) -> bool
+    fn needs_clock<R>(&self, state: &State<W>) -> bool
     where
         H: HookSet<R>,
     {
-        self.policy.max_time.is_some() || !self.hooks.is_empty()
+        state.policy().max_time.is_some() || !self.hooks.is_empty()
     }
 
     fn notify<R>(&self, state: &State<W>, action: Action, outcome: &R, elapsed: Duration)

@@ -227,3 +227,34 @@ async fn a_wait_never_sleeps_past_the_deadline() {
         .await;
     assert_eq!(*ends.lock().unwrap(), [2, 9, 12]);
 }
+
+#[tokio::test(start_paused = true)]
+async fn limits_from_closures_are_evaluated_once_per_run() {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    let evals = Arc::new(AtomicU32::new(0));
+    let e = evals.clone();
+    // Run n allows n + 1 tries.
+    let b = backoff_core::constant(1)
+        .jitter(Jitter::None)
+        .max_tries_with(move || e.fetch_add(1, Ordering::SeqCst) + 2)
+        .max_time_with(|| 100);
+    for expected in [2, 3, 4] {
+        let mut calls = 0;
+        let _ = b
+            .retry(|| {
+                calls += 1;
+                async { Err::<(), ()>(()) }
+            })
+            .await;
+        assert_eq!(calls, expected);
+    }
+    assert_eq!(evals.load(Ordering::SeqCst), 3);
+    // max_time from a closure applies: 1 s waits, cut at 2.5 s.
+    let start = tokio::time::Instant::now();
+    let _ = backoff_core::constant(1)
+        .jitter(Jitter::None)
+        .max_time_with(|| 2.5)
+        .retry(|| async { Err::<(), ()>(()) })
+        .await;
+    assert_eq!(start.elapsed(), Duration::from_millis(2500));
+}
