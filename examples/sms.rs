@@ -2,9 +2,19 @@
 //!
 //! ```text
 //! cargo run --example sms -- [--count N | --to-file FILE] [--text TEXT] [--rate R] [--burst B]
+//!                            [--no-pace] [--headroom PERCENT] [--retry-after on|off]
 //!                            [--base-url URL] [--max-time S] [--concurrency C] [--oncall NUMBER]
 //!                            [--fail-first N] [--drop-first N]
 //! ```
+//!
+//! Pacing. By default the client paces every attempt, retries included, to `--rate` less
+//! `--headroom` percent (default 2: 0.98 request/s for `--rate 1`) with its own
+//! `backoff::Pacer` (`pacer = self.pacer`), and honours a 429's `Retry-After` in place of the
+//! generator's wait. `--no-pace` is the backoff-only recipe it is compared with: no pacer,
+//! `Retry-After` ignored (unless `--retry-after on`), every retry an exponential wait with full
+//! jitter. In both modes every message is fired at once (`--concurrency` defaults to the
+//! number of messages), over a connection opened before the batch (not with `--drop-first`).
+//! `scripts/pacing.sh` runs both and prints a table; `docs/pacing.md` has its figures.
 //!
 //! Configuration comes from the environment: `VONAGE_APPLICATION_ID`, `VONAGE_PRIVATE_KEY` (a
 //! PEM, or the path of one), `VONAGE_NUMBER` (the sender), `ONCALL_NUMBER`.
@@ -17,8 +27,9 @@
 //! N messages with 500, `--drop-first N` drop its first N connections: both are retried.
 //!
 //! The last line printed is
-//! `summary: sent=<n> of <N> attempts=<a> rejected_429=<r> gave_up=<g> elapsed_s=<t>`; the exit
-//! status is 1 when any message was given up.
+//! `summary: sent=<n> of <N> attempts=<a> rejected_429=<r> gave_up=<g> elapsed_s=<t>
+//! pacing=<off|R/s> retry_after=<honoured|ignored>`; the exit status is 1 when any message was
+//! given up.
 
 #[path = "common/sms.rs"]
 mod sms;
@@ -31,7 +42,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use sms::{RetryPolicy, Settings, SmsClient, Summary};
+use sms::{Pacing, RetryPolicy, Settings, SmsClient, Summary};
 
 struct Options {
     base_url: Option<String>,
@@ -40,14 +51,18 @@ struct Options {
     text: String,
     rate: f64,
     burst: u32,
+    pace: bool,
+    headroom_percent: f64,
+    retry_after: Option<bool>,
     max_time: f64,
-    concurrency: usize,
+    concurrency: Option<usize>,
     oncall: Option<String>,
     fail_first: u32,
     drop_first: u32,
 }
 
 const USAGE: &str = "usage: sms [--count N | --to-file FILE] [--text TEXT] [--rate R] [--burst B] \
+[--no-pace] [--headroom PERCENT] [--retry-after on|off] \
 [--base-url URL] [--max-time SECONDS] [--concurrency C] [--oncall NUMBER] \
 [--fail-first N] [--drop-first N]";
 
@@ -59,8 +74,11 @@ fn parse_options() -> Result<Options, String> {
         text: "Your backoff demo message".to_owned(),
         rate: 1.0,
         burst: 1,
+        pace: true,
+        headroom_percent: Pacing::DEFAULT_HEADROOM * 100.0,
+        retry_after: None,
         max_time: 300.0,
-        concurrency: 8,
+        concurrency: None,
         oncall: None,
         fail_first: 0,
         drop_first: 0,
@@ -69,6 +87,10 @@ fn parse_options() -> Result<Options, String> {
     while let Some(flag) = args.next() {
         if flag == "-h" || flag == "--help" {
             return Err(USAGE.to_owned());
+        }
+        if flag == "--no-pace" {
+            o.pace = false;
+            continue;
         }
         let value = args
             .next()
@@ -81,8 +103,16 @@ fn parse_options() -> Result<Options, String> {
             "--text" => o.text = value,
             "--rate" => o.rate = value.parse().map_err(|e| bad(&e))?,
             "--burst" => o.burst = value.parse().map_err(|e| bad(&e))?,
+            "--headroom" => o.headroom_percent = value.parse().map_err(|e| bad(&e))?,
+            "--retry-after" => {
+                o.retry_after = Some(match value.as_str() {
+                    "on" => true,
+                    "off" => false,
+                    _ => return Err(bad(&"expected on or off")),
+                });
+            }
             "--max-time" => o.max_time = value.parse().map_err(|e| bad(&e))?,
-            "--concurrency" => o.concurrency = value.parse().map_err(|e| bad(&e))?,
+            "--concurrency" => o.concurrency = Some(value.parse().map_err(|e| bad(&e))?),
             "--oncall" => o.oncall = Some(value),
             "--fail-first" => o.fail_first = value.parse().map_err(|e| bad(&e))?,
             "--drop-first" => o.drop_first = value.parse().map_err(|e| bad(&e))?,
@@ -91,6 +121,11 @@ fn parse_options() -> Result<Options, String> {
     }
     if !(o.rate > 0.0 && o.rate.is_finite()) {
         return Err(format!("--rate must be a positive number\n{USAGE}"));
+    }
+    if !(0.0..100.0).contains(&o.headroom_percent) {
+        return Err(format!(
+            "--headroom must be a percentage from 0 up to 100\n{USAGE}"
+        ));
     }
     if !(o.max_time > 0.0 && o.max_time.is_finite()) {
         return Err(format!("--max-time must be a positive number\n{USAGE}"));
@@ -124,6 +159,24 @@ fn recipients(o: &Options) -> Result<Vec<String>, String> {
     }
     // Ofcom's drama range: numbers that reach no one.
     Ok((0..o.count).map(|i| format!("4477009{i:05}")).collect())
+}
+
+fn describe_mode(client: &SmsClient, concurrency: usize) -> String {
+    let pacing = client.pacing();
+    let pace = match (pacing, client.pace_interval()) {
+        (Pacing::To { rate, headroom }, Some(every)) => format!(
+            "pacing: {pacing} ({rate}/s less {}% headroom; one attempt every {:.1} ms, burst 1)",
+            headroom * 100.0,
+            every.as_secs_f64() * 1e3
+        ),
+        _ => "pacing: off (backoff only: expo + full jitter)".to_owned(),
+    };
+    let ra = if client.honours_retry_after() {
+        "Retry-After honoured"
+    } else {
+        "Retry-After ignored"
+    };
+    format!("{pace}; {ra}; up to {concurrency} messages in flight")
 }
 
 #[tokio::main]
@@ -167,6 +220,7 @@ async fn run() -> Result<ExitCode, String> {
                 public_key_pem: public,
                 rate: o.rate,
                 burst: o.burst,
+                retry_after: true,
             })
             .await
             .map_err(|e| format!("cannot start the stand-in API: {e}"))?;
@@ -182,6 +236,16 @@ async fn run() -> Result<ExitCode, String> {
         }
     };
 
+    let pacing = if o.pace {
+        Pacing::To {
+            rate: o.rate,
+            headroom: o.headroom_percent / 100.0,
+        }
+    } else {
+        Pacing::Off
+    };
+    // Backoff only means no Retry-After either, unless asked for.
+    let honour_retry_after = o.retry_after.unwrap_or(o.pace);
     let client = SmsClient::new(Settings {
         base_url,
         application_id,
@@ -196,10 +260,14 @@ async fn run() -> Result<ExitCode, String> {
             max_time: Duration::from_secs_f64(o.max_time),
             ..RetryPolicy::default()
         },
+        pacing,
+        honour_retry_after,
         timeout: Duration::from_secs(10),
     })
     .map_err(|e| format!("cannot build the client: {e}"))?;
     let client = Arc::new(client);
+    let concurrency = o.concurrency.unwrap_or(recipients.len());
+    eprintln!("{}", describe_mode(&client, concurrency));
 
     let bar = ProgressBar::new(recipients.len() as u64);
     bar.set_style(
@@ -223,7 +291,12 @@ async fn run() -> Result<ExitCode, String> {
     };
 
     let start = Instant::now();
-    let deliveries = sms::send_batch(&client, &recipients, &o.text, o.concurrency, |d| {
+    // Open the connection ahead of the first message, unless the first connections are to be
+    // dropped (the warm-up's would take the fault, and the paced batch reuses it throughout).
+    if o.drop_first == 0 {
+        client.warm_up().await;
+    }
+    let deliveries = sms::send_batch(&client, &recipients, &o.text, concurrency, |d| {
         bar.inc(1);
         if let Err(e) = &d.result {
             bar.println(format!("gave up on {}: {e}", d.to));
@@ -235,7 +308,7 @@ async fn run() -> Result<ExitCode, String> {
     bar.finish_and_clear();
 
     let stats = client.stats();
-    let summary = Summary::new(&deliveries, stats, elapsed);
+    let summary = Summary::new(&deliveries, &client, elapsed);
     for g in client.gave_up() {
         let call = match &g.call {
             Ok(uuid) => format!("on-call engineer called (call {uuid})"),
@@ -250,7 +323,8 @@ async fn run() -> Result<ExitCode, String> {
         );
     }
     println!(
-        "sent {} of {} messages in {:.1} s: {} attempts, {} answered 429, {} 5xx, {} connection errors, {} waits",
+        "sent {} of {} messages in {:.1} s: {} attempts, {} answered 429, {} 5xx, {} connection errors, \
+{} waits ({} of them Retry-After; {:.1} s in all)",
         summary.sent,
         summary.total,
         elapsed.as_secs_f64(),
@@ -258,8 +332,22 @@ async fn run() -> Result<ExitCode, String> {
         stats.rejected_429,
         stats.server_errors,
         stats.connection_errors,
-        stats.backoffs
+        stats.backoffs,
+        stats.server_waits,
+        stats.waited.as_secs_f64()
     );
+    println!("{}", describe_mode(&client, concurrency));
+    // The bucket starts full: `burst` go at once, then one every 1/rate.
+    let physical = summary.total.saturating_sub(o.burst.max(1) as usize) as f64 / o.rate;
+    if physical > 0.0 {
+        println!(
+            "at {} request/s, burst {}, {} messages take {physical:.1} s at best; this took {:.3} times that",
+            o.rate,
+            o.burst,
+            summary.total,
+            elapsed.as_secs_f64() / physical
+        );
+    }
     if let Some(server) = &standin {
         let c = server.counters();
         let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::SeqCst);
@@ -277,6 +365,18 @@ async fn run() -> Result<ExitCode, String> {
             accepted.len(),
             server.calls().len()
         );
+        let arrivals = server.arrivals();
+        let closest = arrivals
+            .windows(2)
+            .map(|w| w[1].at.saturating_sub(w[0].at))
+            .min();
+        if let Some(gap) = closest {
+            println!(
+                "stand-in: closest two message requests arrived {:.1} ms apart (one every {:.1} ms is the limit)",
+                gap.as_secs_f64() * 1e3,
+                1e3 / o.rate
+            );
+        }
     }
     println!("{summary}");
     Ok(if summary.gave_up > 0 || summary.sent != summary.total {

@@ -1,5 +1,9 @@
 //! The SMS client of `examples/sms.rs` against its embedded stand-in API, on loopback, with
 //! short waits and a fast token bucket so each test takes well under a few seconds.
+//!
+//! Most exercise the backoff-only client (no pacing, `Retry-After` ignored); the last ones
+//! `Retry-After` and each client's own pacer. The paced run's figures against the rate limit
+//! are checked in `tests/pacing_sms.rs`.
 
 #[allow(dead_code)]
 #[path = "../examples/common/sms.rs"]
@@ -16,7 +20,7 @@ use std::time::{Duration, Instant};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::Value;
 
-use sms::{Delivery, RetryPolicy, Settings, SmsClient, SmsError, Summary};
+use sms::{Delivery, Pacing, RetryPolicy, Settings, SmsClient, SmsError, Summary};
 use standin::StandIn;
 
 const APPLICATION_ID: &str = "11111111-2222-4333-8444-555555555555";
@@ -44,21 +48,36 @@ fn settings(base_url: String, private_key_pem: String) -> Settings {
             max_value: Duration::from_millis(200),
             max_time: Duration::from_secs(10),
         },
+        pacing: Pacing::Off,
+        honour_retry_after: false,
         timeout: Duration::from_secs(5),
     }
 }
 
 async fn setup(rate: f64, burst: u32) -> (StandIn, Arc<SmsClient>) {
+    setup_with(rate, burst, true, |_| {}).await
+}
+
+/// A stand-in (sending `Retry-After` on 429 or not) and a client with adjusted settings.
+async fn setup_with(
+    rate: f64,
+    burst: u32,
+    server_sends_retry_after: bool,
+    adjust: impl FnOnce(&mut Settings),
+) -> (StandIn, Arc<SmsClient>) {
     let (private, public) = key().clone();
     let server = StandIn::start(standin::Config {
         application_id: APPLICATION_ID.to_owned(),
         public_key_pem: public,
         rate,
         burst,
+        retry_after: server_sends_retry_after,
     })
     .await
     .unwrap();
-    let client = SmsClient::new(settings(server.base_url(), private)).unwrap();
+    let mut s = settings(server.base_url(), private);
+    adjust(&mut s);
+    let client = SmsClient::new(s).unwrap();
     (server, Arc::new(client))
 }
 
@@ -74,7 +93,7 @@ async fn send(client: &Arc<SmsClient>, to: &[String]) -> (Vec<Delivery>, Summary
     })
     .await;
     assert_eq!(done, to.len(), "on_done once per recipient");
-    let summary = Summary::new(&deliveries, client.stats(), start.elapsed());
+    let summary = Summary::new(&deliveries, client, start.elapsed());
     // Nothing is lost: one delivery per recipient, in order.
     assert_eq!(
         deliveries.iter().map(|d| d.to.as_str()).collect::<Vec<_>>(),
@@ -113,6 +132,12 @@ async fn all_sent_with_verified_jwts() {
         summary
             .to_string()
             .starts_with("summary: sent=6 of 6 attempts=6 rejected_429=0 gave_up=0 elapsed_s="),
+        "{summary}"
+    );
+    assert!(
+        summary
+            .to_string()
+            .ends_with(" pacing=off retry_after=ignored"),
         "{summary}"
     );
 }
@@ -291,4 +316,143 @@ async fn server_down_is_retried_until_max_time_then_given_up() {
         assert!(matches!(g.call, Err(SmsError::Connection(_))), "{g:?}");
     }
     assert!(summary.elapsed < Duration::from_secs(4), "{summary}");
+}
+
+/// Two messages at once through a bucket of 1/s, burst 1: the second is answered 429 with
+/// `Retry-After: 1`.
+async fn two_through_one_per_second(
+    server_sends_retry_after: bool,
+    adjust: impl FnOnce(&mut Settings),
+) -> (StandIn, Arc<SmsClient>, Summary) {
+    let (server, client) = setup_with(1.0, 1, server_sends_retry_after, adjust).await;
+    let (deliveries, summary) = send(&client, &numbers(2)).await;
+    assert!(
+        deliveries.iter().all(|d| d.result.is_ok()),
+        "{deliveries:?}"
+    );
+    (server, client, summary)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_after_replaces_the_generators_wait() {
+    // The generator alone would retry after at most 10 ms, 20 ms, 40 ms...
+    let (server, client, summary) = two_through_one_per_second(true, |s| {
+        s.honour_retry_after = true;
+        s.retry.max_value = Duration::from_secs(5);
+    })
+    .await;
+    let stats = client.stats();
+    assert_eq!(stats.rejected_429, 1, "{stats:?}");
+    assert_eq!((stats.backoffs, stats.server_waits), (1, 1), "{stats:?}");
+    // Exactly the server's second: not jittered.
+    assert_eq!(stats.waited, Duration::from_secs(1), "{stats:?}");
+    assert!(summary.elapsed >= Duration::from_secs(1), "{summary}");
+    assert!(summary.elapsed < Duration::from_secs(3), "{summary}");
+    assert!(
+        summary.to_string().ends_with(" retry_after=honoured"),
+        "{summary}"
+    );
+    assert_eq!(load(&server.counters().throttled), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_retry_after_the_generator_waits() {
+    let (_server, client, _) = two_through_one_per_second(false, |s| {
+        s.honour_retry_after = true;
+        s.retry.max_value = Duration::from_secs(5);
+    })
+    .await;
+    let stats = client.stats();
+    // Waits of at most 10 ms, 20 ms, 40 ms... cannot cover the second the bucket needs at once.
+    assert!(stats.rejected_429 >= 2, "{stats:?}");
+    assert_eq!(stats.server_waits, 0, "{stats:?}");
+    assert_eq!(stats.backoffs, stats.rejected_429, "{stats:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_after_can_be_ignored() {
+    let (server, client, summary) = two_through_one_per_second(true, |s| {
+        s.honour_retry_after = false;
+        s.retry.max_value = Duration::from_secs(5);
+    })
+    .await;
+    let stats = client.stats();
+    assert!(stats.rejected_429 >= 2, "{stats:?}");
+    assert_eq!(stats.server_waits, 0, "{stats:?}");
+    assert_eq!(load(&server.counters().throttled), stats.rejected_429);
+    assert!(
+        summary.to_string().ends_with(" retry_after=ignored"),
+        "{summary}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_after_is_capped_by_max_value() {
+    // The generator's waits would be jittered below 300 ms; the server's second is cut to
+    // exactly 300 ms, each time.
+    let (_server, client, summary) = two_through_one_per_second(true, |s| {
+        s.honour_retry_after = true;
+        s.retry.factor = Duration::from_secs(5);
+        s.retry.max_value = Duration::from_millis(300);
+    })
+    .await;
+    let stats = client.stats();
+    assert!((3..=5).contains(&stats.rejected_429), "{stats:?}");
+    assert_eq!(stats.server_waits, stats.backoffs, "{stats:?}");
+    assert_eq!(
+        stats.waited,
+        Duration::from_millis(300) * u32::try_from(stats.backoffs).unwrap(),
+        "{stats:?}"
+    );
+    assert!(summary.elapsed < Duration::from_secs(2), "{summary}");
+}
+
+#[test]
+fn rate_limited_error_carries_retry_after() {
+    let e = SmsError::RateLimited {
+        retry_after: Some(Duration::from_secs(2)),
+    };
+    assert_eq!(e.retry_after(), Some(Duration::from_secs(2)));
+    assert_eq!(e.to_string(), "429 Too Many Requests (Retry-After: 2 s)");
+    assert_eq!(SmsError::Connection("reset".to_owned()).retry_after(), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pacing_modes() {
+    let (_s1, off) = setup(200.0, 20).await;
+    assert_eq!(off.pacing(), Pacing::Off);
+    assert_eq!(off.pace_interval(), None, "Off paces nothing");
+    let (_s2, on) = setup_with(200.0, 20, true, |s| {
+        s.pacing = Pacing::To {
+            rate: 10.0,
+            headroom: 0.02,
+        };
+    })
+    .await;
+    let every = on.pace_interval().unwrap().as_secs_f64();
+    assert!((every - 0.1 / 0.98).abs() < 1e-6, "{every}");
+    assert_eq!(on.pacing().to_string(), "9.800/s");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_client_has_its_own_pacer() {
+    // Two APIs, each 10/s with burst 1, each with its own client paced to it: at the same
+    // time, each batch takes its own ~0.9 s. One pacer shared by both (`rate = ...` on the
+    // method would be) would let each have half the rate: ~1.8 s.
+    let paced = |s: &mut Settings| {
+        s.pacing = Pacing::To {
+            rate: 10.0,
+            headroom: 0.02,
+        };
+        s.honour_retry_after = true;
+    };
+    let (_a, client_a) = setup_with(10.0, 1, true, paced).await;
+    let (_b, client_b) = setup_with(10.0, 1, true, paced).await;
+    let to = numbers(10);
+    let ((_, a), (_, b)) = tokio::join!(send(&client_a, &to), send(&client_b, &to));
+    for summary in [a, b] {
+        assert_eq!(summary.sent, 10, "{summary}");
+        assert!(summary.elapsed >= Duration::from_millis(900), "{summary}");
+        assert!(summary.elapsed < Duration::from_millis(1500), "{summary}");
+    }
 }

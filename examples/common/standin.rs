@@ -1,9 +1,13 @@
 //! An embedded stand-in for the Messages and Voice APIs, on 127.0.0.1 with an ephemeral port.
 //!
 //! It checks what the real API checks first (the RS256 application JWT, the request body), then
-//! enforces a token bucket and answers `429 Too Many Requests` beyond it. Faults can be armed
-//! for tests: the next N connections dropped as soon as they are accepted, the next N message
-//! requests answered `500`.
+//! enforces a token bucket and answers `429 Too Many Requests` beyond it, with a `Retry-After`
+//! in seconds (the wait until the bucket has a token, rounded up, at least 1) unless told not
+//! to. The bucket is measured at each request's arrival (when the handler is called, before
+//! the body is read and the JWT verified), as a rate-limiting gateway at the edge would, so
+//! the server's own verification time does not shift the requests it counts. Faults can be
+//! armed for tests: the next N connections dropped as soon as they are accepted, the next N
+//! message requests answered `500`.
 
 use std::collections::BTreeMap;
 use std::io;
@@ -14,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -53,6 +57,8 @@ pub struct Config {
     pub rate: f64,
     /// Token bucket size.
     pub burst: u32,
+    /// Whether a 429 carries `Retry-After` (seconds).
+    pub retry_after: bool,
 }
 
 /// What the stand-in saw, for the summary and for tests.
@@ -82,12 +88,12 @@ struct Bucket {
 }
 
 impl Bucket {
-    /// Takes a token, or says how long until one is there.
-    fn take(&mut self) -> Result<(), Duration> {
-        let now = Instant::now();
-        let refill = now.duration_since(self.last).as_secs_f64() * self.rate;
+    /// Takes a token for a request that arrived `at`, or says how long until one is there.
+    /// (Requests handled out of their order of arrival refill nothing for the earlier one.)
+    fn take(&mut self, at: Instant) -> Result<(), Duration> {
+        let refill = at.saturating_duration_since(self.last).as_secs_f64() * self.rate;
         self.tokens = (self.tokens + refill).min(self.burst);
-        self.last = now;
+        self.last = self.last.max(at);
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
             Ok(())
@@ -101,6 +107,7 @@ struct Shared {
     application_id: String,
     key: DecodingKey,
     bucket: Mutex<Bucket>,
+    retry_after: bool,
     counters: Counters,
     drop_next: AtomicU32,
     fail_next: AtomicU32,
@@ -108,6 +115,19 @@ struct Shared {
     accepted: Mutex<BTreeMap<String, Vec<String>>>,
     /// Bodies of the Voice API calls placed.
     calls: Mutex<Vec<Value>>,
+    /// When the stand-in started: the origin of [`Arrival::at`].
+    started: Instant,
+    /// Every message request that reached the bucket, in the order the bucket saw them.
+    arrivals: Mutex<Vec<Arrival>>,
+}
+
+/// A message request that reached the token bucket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Arrival {
+    /// When it arrived, since the stand-in started.
+    pub at: Duration,
+    /// Whether the bucket let it through (else it was answered 429).
+    pub admitted: bool,
 }
 
 /// Takes one from an armed fault counter, if any is left.
@@ -117,7 +137,12 @@ fn take_one(counter: &AtomicU32) -> bool {
         .is_ok()
 }
 
-/// A running stand-in; stops when dropped.
+/// A running stand-in, served by a task on the caller's runtime; stops when dropped.
+///
+/// (A thread of its own would look more like a server on a machine of its own, but on a busy
+/// machine the OS then wakes that thread for each request up to a few milliseconds late, and
+/// the token bucket would measure those milliseconds rather than the client: at 10 requests/s
+/// with burst 1 they are enough for a 429.)
 pub struct StandIn {
     addr: SocketAddr,
     shared: Arc<Shared>,
@@ -145,11 +170,14 @@ impl StandIn {
                 tokens: f64::from(config.burst.max(1)),
                 last: Instant::now(),
             }),
+            retry_after: config.retry_after,
             counters: Counters::default(),
             drop_next: AtomicU32::new(0),
             fail_next: AtomicU32::new(0),
             accepted: Mutex::new(BTreeMap::new()),
             calls: Mutex::new(Vec::new()),
+            started: Instant::now(),
+            arrivals: Mutex::new(Vec::new()),
         });
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
@@ -193,6 +221,15 @@ impl StandIn {
     pub fn accepted(&self) -> BTreeMap<String, Vec<String>> {
         self.shared
             .accepted
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The message requests that reached the token bucket, in the order it saw them.
+    pub fn arrivals(&self) -> Vec<Arrival> {
+        self.shared
+            .arrivals
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
@@ -335,8 +372,18 @@ fn uuid() -> String {
     )
 }
 
-async fn messages(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn messages(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    let arrival = Instant::now();
     shared.counters.requests.fetch_add(1, Ordering::SeqCst);
+    let (parts, body) = request.into_parts();
+    let headers = parts.headers;
+    let body = match axum::body::to_bytes(body, 1 << 20).await {
+        Ok(b) => b,
+        Err(e) => {
+            shared.counters.bad_requests.fetch_add(1, Ordering::SeqCst);
+            return error(StatusCode::BAD_REQUEST, "Bad Request", e.to_string());
+        }
+    };
     if let Err(detail) = authenticate(&shared, &headers) {
         return error(StatusCode::UNAUTHORIZED, "Unauthorized", detail);
     }
@@ -380,7 +427,15 @@ async fn messages(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: B
         .bucket
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .take();
+        .take(arrival);
+    shared
+        .arrivals
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(Arrival {
+            at: arrival.saturating_duration_since(shared.started),
+            admitted: throttle.is_ok(),
+        });
     if let Err(wait) = throttle {
         shared.counters.throttled.fetch_add(1, Ordering::SeqCst);
         let retry_after = wait.as_secs_f64().ceil().max(1.0).to_string();
@@ -389,7 +444,9 @@ async fn messages(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: B
             "Rate Limit Hit",
             "Please wait, then retry your request",
         );
-        if let Ok(v) = retry_after.parse() {
+        if shared.retry_after
+            && let Ok(v) = retry_after.parse()
+        {
             response.headers_mut().insert(header::RETRY_AFTER, v);
         }
         return response;
