@@ -84,7 +84,6 @@
 #[doc(inline)]
 pub use backoff_macros::backoff;
 
-#[cfg(feature = "pace")]
 pub use backoff_core::Pacer;
 pub use backoff_core::{
     Action, Backoff, Clock, Details, HookSet, Hooks, IntoHooks, IntoSeconds, Jitter, Level,

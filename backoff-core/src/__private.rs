@@ -119,13 +119,11 @@ where
     f(outcome).map(IntoSeconds::into_duration)
 }
 
-#[cfg(feature = "pace")]
 pub use crate::pace::Pacer;
 pub use std::sync::OnceLock;
 
 /// What `pacer = <expr>` accepts: a `Pacer`, or anything that derefs to one (`&Pacer`,
 /// `Arc<Pacer>`, `LazyLock<Pacer>`…).
-#[cfg(feature = "pace")]
 #[diagnostic::on_unimplemented(
     message = "`pacer` must be a `backoff::Pacer` (or a reference, `Arc`, `LazyLock`… of one), found `{Self}`",
     label = "not a pacer",
@@ -136,14 +134,12 @@ pub trait AsPacer {
     fn as_pacer(&self) -> &Pacer;
 }
 
-#[cfg(feature = "pace")]
 impl AsPacer for Pacer {
     fn as_pacer(&self) -> &Pacer {
         self
     }
 }
 
-#[cfg(feature = "pace")]
 impl<T: core::ops::Deref<Target = Pacer>> AsPacer for T {
     fn as_pacer(&self) -> &Pacer {
         self
@@ -151,7 +147,6 @@ impl<T: core::ops::Deref<Target = Pacer>> AsPacer for T {
 }
 
 /// Borrows the pacer of `pacer = <expr>`.
-#[cfg(feature = "pace")]
 pub fn pacer<P: AsPacer + ?Sized>(p: &P) -> &Pacer {
     p.as_pacer()
 }

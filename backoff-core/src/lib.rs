@@ -8,7 +8,6 @@
 
 mod builder;
 mod jitter;
-#[cfg(feature = "pace")]
 mod pace;
 mod retry_after;
 mod secs;
@@ -24,7 +23,6 @@ pub use builder::{
     runtime,
 };
 pub use jitter::Jitter;
-#[cfg(feature = "pace")]
 pub use pace::Pacer;
 pub use retry_after::{RetryAfter, parse_retry_after};
 pub use secs::{IntoSeconds, saturating_secs};
