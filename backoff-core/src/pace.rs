@@ -150,3 +150,33 @@ impl Pacer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Slots stay on their grid when a caller comes late to its slot; an idle pacer restarts
+    /// from now; a burst lets that many through at once.
+    #[test]
+    fn reservations_keep_the_grid() {
+        let t0 = Instant::now();
+        let ms = |n: u64| t0 + Duration::from_millis(n);
+        let at = |slot: Instant| slot.duration_since(t0).as_millis();
+        let interval = Duration::from_millis(100);
+        let mut s = Schedule::default();
+        assert_eq!(at(s.reserve(ms(0), interval, Duration::ZERO)), 0);
+        assert_eq!(at(s.reserve(ms(0), interval, Duration::ZERO)), 100);
+        // The caller of slot 100 woke 3 ms late and asks again at 103: slot 200, not 203.
+        assert_eq!(at(s.reserve(ms(103), interval, Duration::ZERO)), 200);
+        // Idle past the grid: the next slot is now.
+        assert_eq!(at(s.reserve(ms(350), interval, Duration::ZERO)), 350);
+        assert_eq!(at(s.reserve(ms(350), interval, Duration::ZERO)), 450);
+
+        let mut b = Schedule::default();
+        let tolerance = interval * 2; // burst 3
+        let slots: Vec<u128> = (0..5)
+            .map(|_| at(b.reserve(ms(1000), interval, tolerance)))
+            .collect();
+        assert_eq!(slots, [1000, 1000, 1000, 1100, 1200]);
+    }
+}
