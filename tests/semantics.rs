@@ -369,3 +369,20 @@ async fn via_reexport() -> bool {
 async fn crate_path_argument() {
     assert!(!via_reexport().await);
 }
+
+/// Runtime limits of any integer type saturate: a negative `max_tries` acts as one attempt,
+/// never as "forever".
+#[backoff(constant, interval = 0, jitter = none, max_tries = tries)]
+fn counted(tries: i64, n: &AtomicU32) -> bool {
+    n.fetch_add(1, Ordering::SeqCst);
+    false
+}
+
+#[test]
+fn runtime_max_tries_saturates() {
+    for (tries, expected) in [(-3i64, 1), (0, 1), (2, 2)] {
+        let n = AtomicU32::new(0);
+        assert!(!counted(tries, &n));
+        assert_eq!(n.load(Ordering::SeqCst), expected, "max_tries = {tries}");
+    }
+}

@@ -27,15 +27,29 @@ pub trait ToF64 {
     fn to_f64(self) -> f64;
 }
 
-macro_rules! to_f64 {
-    ($($t:ty),*) => {$(
-        impl ToF64 for $t {
-            #[allow(clippy::cast_precision_loss, clippy::cast_lossless)]
-            fn to_f64(self) -> f64 { self as f64 }
+/// `impl Trait for` each numeric type, with one body over `v: Self`.
+macro_rules! numeric {
+    ($trait:ident :: $method:ident -> $ret:ty = |$v:ident| $body:expr; $($t:ty),*) => {$(
+        impl $trait for $t {
+            #[allow(
+                clippy::cast_precision_loss,
+                clippy::cast_lossless,
+                clippy::cast_sign_loss,
+                clippy::cast_possible_truncation,
+                clippy::unnecessary_fallible_conversions,
+                clippy::useless_conversion,
+                irrefutable_let_patterns
+            )]
+            fn $method(self) -> $ret {
+                let $v = self;
+                $body
+            }
         }
     )*};
 }
-to_f64!(u8, u16, u32, u64, usize, i8, i16, i32, i64, isize, f32, f64);
+
+numeric!(ToF64::to_f64 -> f64 = |v| v as f64;
+    u8, u16, u32, u64, usize, i8, i16, i32, i64, isize, f32, f64);
 
 /// A count of tries from any integer: negative gives 0 (which acts as 1), huge gives
 /// `u32::MAX`.
@@ -48,19 +62,9 @@ pub trait IntoTries {
     fn into_tries(self) -> u32;
 }
 
-macro_rules! into_tries {
-    ($($t:ty),*) => {$(
-        impl IntoTries for $t {
-            #[allow(irrefutable_let_patterns, clippy::unnecessary_fallible_conversions)]
-            fn into_tries(self) -> u32 {
-                if let Ok(v) = u32::try_from(self) { v } else if self > 0 as $t { u32::MAX } else { 0 }
-            }
-        }
-    )*};
-}
-into_tries!(
-    u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize
-);
+numeric!(IntoTries::into_tries -> u32 =
+    |v| u32::try_from(v).unwrap_or(if v > Self::default() { u32::MAX } else { 0 });
+    u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize);
 
 /// `max_tries = <expr>`.
 pub fn tries(value: impl IntoTries) -> u32 {
@@ -441,17 +445,8 @@ pub trait IntoSeed {
     fn into_seed(self) -> u64;
 }
 
-macro_rules! into_seed {
-    ($($t:ty),*) => {$(
-        impl IntoSeed for $t {
-            #[allow(clippy::cast_sign_loss, clippy::cast_possible_truncation, clippy::cast_lossless)]
-            fn into_seed(self) -> u64 { self as u64 }
-        }
-    )*};
-}
-into_seed!(
-    u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize
-);
+numeric!(IntoSeed::into_seed -> u64 = |v| v as u64;
+    u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize);
 
 /// `seed = ...`.
 pub fn seed(value: impl IntoSeed) -> u64 {

@@ -128,7 +128,7 @@ const GEN_PARAMS: &[&str] = &[
     "min_value",
 ];
 
-const KEYS: &[&str] = &[
+pub(crate) const KEYS: &[&str] = &[
     "expo",
     "fibo",
     "constant",

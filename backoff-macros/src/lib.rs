@@ -155,60 +155,19 @@ mod tests {
     //! of the grammar's own words, punctuation and broken groups.
     use proptest::prelude::*;
 
-    const ARG_WORDS: &[&str] = &[
-        "expo",
-        "fibo",
-        "constant",
-        "runtime",
-        "decay",
-        "wait",
-        "base",
-        "factor",
-        "max_value",
-        "interval",
-        "value",
-        "max_tries",
-        "max_time",
-        "jitter",
-        "full",
-        "none",
-        "on",
-        "error",
-        "predicate",
-        "giveup",
-        "on_backoff",
-        "on_giveup",
-        "rate",
-        "per",
-        "second",
-        "burst",
-        "pacer",
-        "retry_after",
-        "crate",
-        "logger",
-        "seed",
-        "=",
-        ",",
-        "|",
-        "(",
-        ")",
-        "[",
-        "]",
-        "{",
-        "}",
-        "0",
-        "-1",
-        "2.5",
-        "\"x\"",
-        "::",
-        "&",
-        "self",
-        "async",
-        "move",
-        "_",
-        "..",
-        "?",
+    /// Tokens besides the argument names (`attr::KEYS`): values, punctuation, delimiters.
+    const OTHER_WORDS: &[&str] = &[
+        "full", "none", "error", "per", "second", "=", ",", "|", "(", ")", "[", "]", "{", "}", "0",
+        "-1", "2.5", "\"x\"", "::", "&", "self", "async", "move", "_", "..", "?",
     ];
+
+    fn word(i: usize) -> &'static str {
+        let keys = crate::attr::KEYS;
+        let i = i % (keys.len() + OTHER_WORDS.len());
+        keys.get(i)
+            .copied()
+            .unwrap_or_else(|| OTHER_WORDS[i - keys.len()])
+    }
 
     const ITEMS: &[&str] = &[
         "async fn f() -> Result<u32, String> { Ok(1) }",
@@ -232,7 +191,7 @@ mod tests {
         let mut out = Vec::new();
         let mut open = Vec::new();
         for i in words {
-            let w = ARG_WORDS[i % ARG_WORDS.len()];
+            let w = word(*i);
             match w {
                 "(" | "[" | "{" => open.push(match w {
                     "(" => ")",
