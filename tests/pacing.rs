@@ -136,6 +136,7 @@ async fn an_owned_pacer_per_client() {
 
 #[test]
 fn bad_rates_pace_nothing_instead_of_panicking() {
+    assert_eq!(Pacer::unlimited().interval(), None);
     for rate in [0.0, -1.0, f64::NAN, f64::INFINITY] {
         let p = Pacer::per_second(rate);
         assert_eq!(p.interval(), None, "{rate}");

@@ -149,11 +149,11 @@ impl Pacing {
         }
     }
 
-    /// The pacer for this mode. `Off` gets one that paces nothing (an infinite rate: its
-    /// interval rounds to zero, which `Pacer` documents as letting every attempt through), so
-    /// the attribute's `pacer = self.pacer` works in both modes.
+    /// The pacer for this mode. `Off` gets one that paces nothing, so the attribute's
+    /// `pacer = self.pacer` works in both modes.
     fn pacer(&self) -> Pacer {
-        Pacer::per_second(self.paced_rate().unwrap_or(f64::INFINITY))
+        self.paced_rate()
+            .map_or_else(Pacer::unlimited, Pacer::per_second)
     }
 }
 
