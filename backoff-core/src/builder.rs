@@ -552,6 +552,11 @@ impl<R: ?Sized> IntoHooks<R> for Hooks<R> {
 }
 
 /// A monotonic instant: `std::time::Instant`, `tokio::time::Instant`, or your runtime's.
+#[diagnostic::on_unimplemented(
+    message = "a clock must give instants that `backoff::Clock` can subtract, found `{Self}`",
+    label = "not an instant",
+    note = "`clock = ...` returns `std::time::Instant`, `tokio::time::Instant`, `backoff::sim::SimInstant`, or your type implementing `backoff::Clock`"
+)]
 pub trait Clock {
     /// Time from `earlier` to `self`, zero if `earlier` is later.
     fn since(&self, earlier: &Self) -> Duration;

@@ -344,6 +344,11 @@ impl Args {
             }
             return skip_value(&meta);
         }
+        if let Some(slot) = self.expr_slot(key) {
+            let value = meta.value()?.parse::<Expr>()?;
+            slot.set(cx, span, value);
+            return Ok(());
+        }
         match key {
             "wait" => {
                 let value = meta.value()?.parse::<Expr>()?;
@@ -370,14 +375,6 @@ impl Args {
                 if let Some(on) = parse_on(cx, &meta)? {
                     self.on.set(cx, span, on);
                 }
-            }
-            "predicate" => {
-                let value = meta.value()?.parse::<Expr>()?;
-                self.predicate.set(cx, span, value);
-            }
-            "giveup" => {
-                let value = meta.value()?.parse::<Expr>()?;
-                self.giveup.set(cx, span, value);
             }
             "on_success" | "on_backoff" | "on_giveup" => {
                 let value = meta.value()?.parse::<Expr>()?;
@@ -414,22 +411,6 @@ impl Args {
                     );
                 }
             }
-            "sleep" => {
-                let value = meta.value()?.parse::<Expr>()?;
-                self.sleep.set(cx, span, value);
-            }
-            "clock" => {
-                let value = meta.value()?.parse::<Expr>()?;
-                self.clock.set(cx, span, value);
-            }
-            "seed" => {
-                let value = meta.value()?.parse::<Expr>()?;
-                self.seed.set(cx, span, value);
-            }
-            "retry_after" => {
-                let value = meta.value()?.parse::<Expr>()?;
-                self.retry_after.set(cx, span, value);
-            }
             "rate" => {
                 let input = meta.value()?;
                 if let Some(rate) = parse_rate(cx, input)? {
@@ -448,14 +429,6 @@ impl Args {
                     }
                 }
                 self.burst.set(cx, span, value);
-            }
-            "rate_key" => {
-                let value = meta.value()?.parse::<Expr>()?;
-                self.rate_key.set(cx, span, value);
-            }
-            "pacer" => {
-                let value = meta.value()?.parse::<Expr>()?;
-                self.pacer.set(cx, span, value);
             }
             "crate" => {
                 let lit = meta.value()?.parse::<Expr>()?;
@@ -493,6 +466,21 @@ impl Args {
             }
         }
         Ok(())
+    }
+
+    /// The slot of an argument whose value is any expression, checked later by the types.
+    fn expr_slot(&mut self, key: &str) -> Option<&mut Slot<Expr>> {
+        Some(match key {
+            "predicate" => &mut self.predicate,
+            "giveup" => &mut self.giveup,
+            "sleep" => &mut self.sleep,
+            "clock" => &mut self.clock,
+            "seed" => &mut self.seed,
+            "retry_after" => &mut self.retry_after,
+            "rate_key" => &mut self.rate_key,
+            "pacer" => &mut self.pacer,
+            _ => return None,
+        })
     }
 
     fn set_generator(&mut self, cx: &mut Ctxt, span: Span, generator: Gen) {

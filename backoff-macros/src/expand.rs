@@ -497,7 +497,14 @@ pub(crate) fn expand_layer(args: &Args, item: &ItemFn, block: &Block) -> Block {
     let (start_clock, read_elapsed) = if needs_clock {
         (
             quote!(let #start = #now;),
-            quote!(#k::__private::elapsed(&#start, #now)),
+            match args.clock.get() {
+                // A clock of the wrong type is reported on `clock = ...`.
+                Some(c) => {
+                    let kc = at(&k, c.span());
+                    quote_spanned!(c.span()=> #kc::__private::elapsed(&#start, #now))
+                }
+                None => quote!(#k::__private::elapsed(&#start, #now)),
+            },
         )
     } else {
         (TokenStream::new(), quote!(::core::time::Duration::ZERO))

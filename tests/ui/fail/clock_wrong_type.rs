@@ -1,0 +1,8 @@
+use backoff::backoff;
+
+#[backoff(expo, max_time = 10, clock = || 5u32)]
+fn send() -> Result<(), ()> {
+    Ok(())
+}
+
+fn main() {}

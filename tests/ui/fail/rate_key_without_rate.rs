@@ -1,0 +1,9 @@
+use backoff::backoff;
+
+#[backoff(expo, rate_key = sender)]
+async fn send(sender: &str) -> Result<(), ()> {
+    let _ = sender;
+    Ok(())
+}
+
+fn main() {}
