@@ -254,16 +254,6 @@ impl<T, E> IsResult for Result<T, E> {
     }
 }
 
-/// Judges an error: `matched` is whether it matches the `error(...)` pattern, `giveup` whether
-/// it is permanent.
-pub fn judge_error(matched: bool, giveup: bool) -> Verdict {
-    match (matched, giveup) {
-        (false, _) => Verdict::Propagate,
-        (true, true) => Verdict::GiveUp,
-        (true, false) => Verdict::Retry,
-    }
-}
-
 /// A fresh copy of an owned argument for each attempt.
 #[diagnostic::on_unimplemented(
     message = "`#[backoff]` gives every attempt a fresh copy of each owned argument, but `{Self}` is not `Clone`",
