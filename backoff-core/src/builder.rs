@@ -418,9 +418,7 @@ impl<W, H> Backoff<W, H> {
         let start = self.needs_clock::<R>(&state).then(&now);
         loop {
             let outcome = op().await;
-            let elapsed = start.as_ref().map_or(Duration::ZERO, |s| now().since(s));
-            let action = state.decide(&outcome, judge(&outcome), elapsed, &Shown(&outcome));
-            self.notify(&state, action, &outcome, elapsed);
+            let action = self.step(&mut state, &outcome, &judge, start.as_ref(), &now);
             match action {
                 Action::Backoff(wait) => sleep(wait).await,
                 _ => return outcome,
@@ -485,9 +483,7 @@ impl<W, H> Backoff<W, H> {
         let start = self.needs_clock::<R>(&state).then(&now);
         loop {
             let outcome = op();
-            let elapsed = start.as_ref().map_or(Duration::ZERO, |s| now().since(s));
-            let action = state.decide(&outcome, judge(&outcome), elapsed, &Shown(&outcome));
-            self.notify(&state, action, &outcome, elapsed);
+            let action = self.step(&mut state, &outcome, &judge, start.as_ref(), &now);
             match action {
                 Action::Backoff(wait) => sleep(wait),
                 _ => return outcome,
@@ -504,16 +500,30 @@ impl<W, H> Backoff<W, H> {
         state.policy().max_time.is_some() || !self.hooks.is_empty()
     }
 
-    fn notify<R>(&self, state: &State<W>, action: Action, outcome: &R, elapsed: Duration)
+    /// After an attempt: measure, decide (logging), call the handlers. Both loops use it.
+    #[inline]
+    fn step<R, I: Clock>(
+        &self,
+        state: &mut State<W>,
+        outcome: &R,
+        judge: impl Fn(&R) -> Verdict,
+        start: Option<&I>,
+        now: impl Fn() -> I,
+    ) -> Action
     where
+        W: Wait<R>,
         H: HookSet<R>,
+        R: fmt::Debug,
     {
+        let elapsed = start.map_or(Duration::ZERO, |s| now().since(s));
+        let action = state.decide(outcome, judge(outcome), elapsed, &Shown(outcome));
         let wait = match action {
             Action::Backoff(wait) => Some(wait),
             _ => None,
         };
         self.hooks
             .call(action, &state.details(outcome, elapsed, wait));
+        action
     }
 }
 
