@@ -9,6 +9,7 @@
 mod builder;
 mod jitter;
 mod pace;
+mod ratelimit;
 mod retry_after;
 mod secs;
 pub mod sim;
@@ -24,6 +25,7 @@ pub use builder::{
 };
 pub use jitter::Jitter;
 pub use pace::Pacer;
+pub use ratelimit::{Feedback, Hints, Quota, RateFeedback};
 pub use retry_after::{RetryAfter, parse_retry_after};
 pub use secs::{IntoSeconds, saturating_secs};
 pub use state::{Action, Details, Opaque, Policy, Shown, State, Verdict};

@@ -1,0 +1,864 @@
+//! Rate-limit hints: what a response says about the server's limit, for
+//! [`AdaptiveRate`](crate::AdaptiveRate) to learn from.
+//!
+//! Three families of fields are read, the first one present winning for each value:
+//!
+//! 1. The IETF httpapi draft in its current form (draft-ietf-httpapi-ratelimit-headers-08
+//!    to -11): two structured-field lists of items named after a policy,
+//!    `RateLimit-Policy: "default";q=100;w=60` (a quota of `q` units per window of `w`
+//!    seconds; `qu` names the unit, `requests` by default; `pk` a partition key) and
+//!    `RateLimit: "default";r=50;t=30` (`r` units left in the next `t` seconds). Older drafts
+//!    are read too: draft-07's dictionary `RateLimit: limit=100, remaining=50, reset=30` and
+//!    its `RateLimit-Policy: 100;w=60`, and drafts 00-06's three fields `RateLimit-Limit`
+//!    (`100` or `100, 100;w=60`), `RateLimit-Remaining` and `RateLimit-Reset` (delay-seconds).
+//! 2. The widespread `X-RateLimit-Limit` / `X-RateLimit-Remaining` / `X-RateLimit-Reset`
+//!    (and their `X-Rate-Limit-*` spelling). Their reset is delay-seconds in some APIs and a
+//!    Unix timestamp in others (GitHub's): a value of at least 10^9 is taken as a timestamp
+//!    in seconds (10^9 s is 31.7 years as a delay, and 2001-09-09 as a timestamp: no real
+//!    delay is that long and no real timestamp that early), at least 10^12 as a timestamp in
+//!    milliseconds, anything smaller as delay-seconds; fractions are allowed, and an
+//!    HTTP-date is read as a date. A timestamp in the past resets now.
+//! 3. `Retry-After`, through [`parse_retry_after`].
+//!
+//! When a response names several policies the most restrictive wins: the smallest
+//! sustained rate (`q / w`) for [`Hints::limit`], the fewest units left for
+//! [`Hints::remaining`] (with its `t`). Policies counted in other units than requests
+//! (`qu="content-bytes"`, `qu="concurrent-requests"`) say nothing about a request rate and are
+//! skipped, with their `RateLimit` items. Partition keys are ignored: one
+//! [`AdaptiveRate`](crate::AdaptiveRate) learns one partition's rate.
+//!
+//! Junk never panics and never poisons the rest: a member that does not parse (a negative or
+//! non-numeric `q`, a missing `r`, an unterminated string) is skipped and the other members
+//! and fields still count, where the draft asks to ignore a malformed field whole. Hints are
+//! hints; being lenient costs at worst a wrong guess that the next 429 corrects.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::retry_after::parse_retry_after;
+
+/// A quota: `count` requests per `window` (the window unknown for `X-RateLimit-Limit`, which
+/// does not say it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Quota {
+    /// Requests allowed per window.
+    pub count: u64,
+    /// The window, when the server says it.
+    pub window: Option<Duration>,
+}
+
+impl Quota {
+    /// The sustained rate in requests per second, when the window is known and not zero.
+    pub fn rate(&self) -> Option<f64> {
+        let window = self.window?.as_secs_f64();
+        (window > 0.0).then(|| self.count as f64 / window)
+    }
+}
+
+/// What one response's fields say about the rate limit. Every value is optional: servers
+/// send any subset, or none.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Hints {
+    /// The quota: `RateLimit-Policy` (`q`, `w`), `RateLimit-Limit` or `X-RateLimit-Limit`.
+    pub limit: Option<Quota>,
+    /// Requests left before the reset: `RateLimit` (`r`), `RateLimit-Remaining` or
+    /// `X-RateLimit-Remaining`.
+    pub remaining: Option<u64>,
+    /// Time until `remaining` no longer binds: `RateLimit` (`t`), `RateLimit-Reset` or
+    /// `X-RateLimit-Reset`.
+    pub reset: Option<Duration>,
+    /// `Retry-After`.
+    pub retry_after: Option<Duration>,
+}
+
+/// How one attempt went, as far as the rate limit is concerned: whether the server refused it
+/// for its rate, and what the response said.
+///
+/// ```
+/// use std::time::{Duration, SystemTime};
+/// use backoff_core::{Feedback, Quota};
+///
+/// let fields = [
+///     ("RateLimit-Policy", r#""default";q=100;w=60"#),
+///     ("RateLimit", r#""default";r=0;t=30"#),
+///     ("Retry-After", "30"),
+/// ];
+/// let feedback = Feedback::from_status(429, &fields, SystemTime::now());
+/// assert!(feedback.throttled);
+/// let limit = feedback.hints.limit.unwrap();
+/// assert_eq!(limit, Quota { count: 100, window: Some(Duration::from_secs(60)) });
+/// assert_eq!(feedback.hints.remaining, Some(0));
+/// assert_eq!(feedback.hints.reset, Some(Duration::from_secs(30)));
+/// assert_eq!(feedback.hints.retry_after, Some(Duration::from_secs(30)));
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Feedback {
+    /// The server refused the attempt because of its rate (see [`Feedback::from_status`]).
+    pub throttled: bool,
+    /// What the response said, if anything.
+    pub hints: Hints,
+}
+
+impl Feedback {
+    /// An attempt the server accepted (or failed for other reasons than its rate).
+    pub fn accepted() -> Self {
+        Feedback::default()
+    }
+
+    /// An attempt the server refused for its rate, with nothing more said.
+    pub fn throttled() -> Self {
+        Feedback {
+            throttled: true,
+            hints: Hints::default(),
+        }
+    }
+
+    /// The same, with the server's `Retry-After`.
+    pub fn with_retry_after(mut self, wait: Option<Duration>) -> Self {
+        self.hints.retry_after = wait;
+        self
+    }
+
+    /// Reads a response's status and fields (`(name, value)` pairs, names in any case).
+    ///
+    /// Throttled means: `429 Too Many Requests`; `503 Service Unavailable` *with* a
+    /// `Retry-After` (the server asks to come back later: overload shedding and the draft's
+    /// "temporary reduced capacity", which a client should slow down for; a 503 without it is
+    /// an outage, which says nothing about the rate); and `403 Forbidden` with no requests
+    /// remaining (GitHub's primary rate limit answers so). Every other status is accepted as
+    /// far as the rate is concerned: a 500 passed the rate limiter.
+    pub fn from_status<'a, I, N, V>(status: u16, fields: I, now: SystemTime) -> Self
+    where
+        I: IntoIterator<Item = &'a (N, V)>,
+        N: AsRef<str> + 'a,
+        V: AsRef<str> + 'a,
+    {
+        let hints = Hints::from_fields(fields, now);
+        let throttled = match status {
+            429 => true,
+            503 => hints.retry_after.is_some(),
+            403 => hints.remaining == Some(0),
+            _ => false,
+        };
+        Feedback { throttled, hints }
+    }
+
+    /// Reads an `http` response's status and headers (see [`Feedback::from_status`]).
+    #[cfg(feature = "http")]
+    pub fn from_http(status: http::StatusCode, headers: &http::HeaderMap) -> Self {
+        let fields: Vec<(&str, &str)> = headers
+            .iter()
+            .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)))
+            .collect();
+        Feedback::from_status(status.as_u16(), &fields, SystemTime::now())
+    }
+}
+
+/// Things that tell how an attempt went: a response, an error carrying a status, or a
+/// [`Feedback`] built by hand.
+pub trait RateFeedback {
+    /// The attempt's feedback.
+    fn feedback(&self) -> Feedback;
+}
+
+impl RateFeedback for Feedback {
+    fn feedback(&self) -> Feedback {
+        self.clone()
+    }
+}
+
+impl<T: RateFeedback + ?Sized> RateFeedback for &T {
+    fn feedback(&self) -> Feedback {
+        (**self).feedback()
+    }
+}
+
+/// `Ok` and `Err` each tell their own story (`Result<reqwest::Response, reqwest::Error>`).
+impl<T: RateFeedback, E: RateFeedback> RateFeedback for Result<T, E> {
+    fn feedback(&self) -> Feedback {
+        match self {
+            Ok(t) => t.feedback(),
+            Err(e) => e.feedback(),
+        }
+    }
+}
+
+#[cfg(feature = "http")]
+impl<B> RateFeedback for http::Response<B> {
+    fn feedback(&self) -> Feedback {
+        Feedback::from_http(self.status(), self.headers())
+    }
+}
+
+#[cfg(feature = "reqwest")]
+impl RateFeedback for reqwest::Response {
+    fn feedback(&self) -> Feedback {
+        Feedback::from_http(self.status(), self.headers())
+    }
+}
+
+/// A `reqwest::Error` keeps the status (`error_for_status`) but not the headers: throttled or
+/// not, without hints.
+#[cfg(feature = "reqwest")]
+impl RateFeedback for reqwest::Error {
+    fn feedback(&self) -> Feedback {
+        let status = self.status().map_or(0, |s| s.as_u16());
+        Feedback {
+            throttled: status == 429,
+            hints: Hints::default(),
+        }
+    }
+}
+
+impl Hints {
+    /// Reads the fields of one response: `(name, value)` pairs, names in any case, a name
+    /// repeated for a field split over several lines. `now` dates `Retry-After` and reset
+    /// timestamps.
+    ///
+    /// ```
+    /// use std::time::{Duration, UNIX_EPOCH};
+    /// use backoff_core::Hints;
+    ///
+    /// let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    /// let hints = Hints::from_fields(
+    ///     &[
+    ///         ("x-ratelimit-limit", "5000"),
+    ///         ("x-ratelimit-remaining", "4999"),
+    ///         ("x-ratelimit-reset", "1700003600"), // a timestamp: an hour from now
+    ///     ],
+    ///     now,
+    /// );
+    /// assert_eq!(hints.limit.map(|q| q.count), Some(5000));
+    /// assert_eq!(hints.remaining, Some(4999));
+    /// assert_eq!(hints.reset, Some(Duration::from_secs(3600)));
+    /// ```
+    pub fn from_fields<'a, I, N, V>(fields: I, now: SystemTime) -> Self
+    where
+        I: IntoIterator<Item = &'a (N, V)>,
+        N: AsRef<str> + 'a,
+        V: AsRef<str> + 'a,
+    {
+        let mut f = Fields::default();
+        for (name, value) in fields {
+            let value = value.as_ref();
+            let slot = match name.as_ref().trim().to_ascii_lowercase().as_str() {
+                "ratelimit-policy" => &mut f.policy,
+                "ratelimit" => &mut f.ratelimit,
+                "ratelimit-limit" => &mut f.limit,
+                "ratelimit-remaining" => &mut f.remaining,
+                "ratelimit-reset" => &mut f.reset,
+                "x-ratelimit-limit" | "x-rate-limit-limit" => &mut f.x_limit,
+                "x-ratelimit-remaining" | "x-rate-limit-remaining" => &mut f.x_remaining,
+                "x-ratelimit-reset" | "x-rate-limit-reset" => &mut f.x_reset,
+                "retry-after" => {
+                    if f.retry_after.is_none() {
+                        f.retry_after = parse_retry_after(value, now);
+                    }
+                    continue;
+                }
+                _ => continue,
+            };
+            // A field split over several lines is one list (RFC 9651, section 3.1).
+            if !slot.is_empty() {
+                slot.push(',');
+            }
+            slot.push_str(value);
+        }
+        f.hints(now)
+    }
+
+    /// Reads an `http::HeaderMap` (see [`Hints::from_fields`]); values that are not text are
+    /// skipped.
+    #[cfg(feature = "http")]
+    pub fn from_headers(headers: &http::HeaderMap) -> Self {
+        let fields: Vec<(&str, &str)> = headers
+            .iter()
+            .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)))
+            .collect();
+        Hints::from_fields(&fields, SystemTime::now())
+    }
+}
+
+/// The raw values of the fields read, each repeated field joined into one list.
+#[derive(Default)]
+struct Fields {
+    policy: String,
+    ratelimit: String,
+    limit: String,
+    remaining: String,
+    reset: String,
+    x_limit: String,
+    x_remaining: String,
+    x_reset: String,
+    retry_after: Option<Duration>,
+}
+
+/// One policy of `RateLimit-Policy`.
+struct Policy {
+    name: Option<String>,
+    quota: Quota,
+}
+
+/// One item of `RateLimit`: `r` units left in the next `t`.
+struct Service {
+    name: Option<String>,
+    remaining: u64,
+    reset: Option<Duration>,
+}
+
+impl Fields {
+    fn hints(&self, now: SystemTime) -> Hints {
+        let (policies, skipped) = policies(&self.policy);
+        let mut services = Vec::new();
+        let mut dict = Hints::default();
+        for m in members(&self.ratelimit) {
+            match &m.head {
+                // draft-07: `limit=100, remaining=50, reset=30`.
+                Head::Pair(key, value) => {
+                    let n = value.count();
+                    match key.as_str() {
+                        "limit" => dict.limit = dict.limit.or(n.map(|count| quota(count, None))),
+                        "remaining" => dict.remaining = dict.remaining.or(n),
+                        "reset" => dict.reset = dict.reset.or(value.seconds()),
+                        _ => {}
+                    }
+                }
+                Head::Item(item) => {
+                    let name = item.name();
+                    if name.as_ref().is_some_and(|n| skipped.contains(n)) {
+                        continue;
+                    }
+                    let Some(remaining) = m.param("r").and_then(Bare::count) else {
+                        continue;
+                    };
+                    let reset = m.param("t").and_then(Bare::seconds);
+                    services.push(Service {
+                        name,
+                        remaining,
+                        reset,
+                    });
+                }
+            }
+        }
+        // The most restrictive service limit: fewest units left, then the longest wait.
+        let service = services
+            .into_iter()
+            .min_by(|a, b| a.remaining.cmp(&b.remaining).then(b.reset.cmp(&a.reset)));
+        // The most restrictive quota: the smallest known rate, else the policy that the
+        // service limit names, else the first.
+        let limit = policies
+            .iter()
+            .filter(|p| p.quota.rate().is_some())
+            .min_by(|a, b| {
+                let (ra, rb) = (a.quota.rate(), b.quota.rate());
+                ra.partial_cmp(&rb).unwrap_or(std::cmp::Ordering::Equal)
+            })
+            .or_else(|| {
+                let named = service.as_ref().and_then(|s| s.name.as_ref());
+                policies
+                    .iter()
+                    .find(|p| named.is_some() && p.name.as_ref() == named)
+            })
+            .or(policies.first())
+            .map(|p| p.quota);
+
+        // Drafts 00-06: three fields.
+        // `10, 10;w=1`: the limit, then quota policies, one of which may give its window.
+        let old = members(&self.limit);
+        let old_limit = old.first().and_then(|m| {
+            let Head::Item(item) = &m.head else {
+                return None;
+            };
+            let count = item.count()?;
+            let window = old
+                .iter()
+                .filter(|p| matches!(&p.head, Head::Item(i) if i.count() == Some(count)))
+                .find_map(|p| p.param("w").and_then(Bare::seconds));
+            Some(quota(count, window))
+        });
+        let old_remaining = single(&self.remaining).and_then(|b| b.count());
+        let old_reset = single(&self.reset).and_then(|b| b.seconds());
+        let x_limit = single(&self.x_limit)
+            .and_then(|b| b.count())
+            .map(|c| quota(c, None));
+        let x_remaining = single(&self.x_remaining).and_then(|b| b.count());
+        let x_reset = x_reset(&self.x_reset, now);
+
+        Hints {
+            limit: limit.or(dict.limit).or(old_limit).or(x_limit),
+            remaining: service
+                .as_ref()
+                .map(|s| s.remaining)
+                .or(dict.remaining)
+                .or(old_remaining)
+                .or(x_remaining),
+            reset: service
+                .and_then(|s| s.reset)
+                .or(dict.reset)
+                .or(old_reset)
+                .or(x_reset),
+            retry_after: self.retry_after,
+        }
+    }
+}
+
+fn quota(count: u64, window: Option<Duration>) -> Quota {
+    Quota { count, window }
+}
+
+/// Parses `RateLimit-Policy`: the request-counting policies, and the names of the others.
+fn policies(value: &str) -> (Vec<Policy>, Vec<String>) {
+    let mut policies = Vec::new();
+    let mut skipped = Vec::new();
+    for m in members(value) {
+        let Head::Item(item) = &m.head else { continue };
+        let name = item.name();
+        let window = m.param("w").and_then(Bare::seconds);
+        // draft-07: `100;w=60`, the quota as the item.
+        let count = match item {
+            Bare::Integer(_) | Bare::Decimal(_) => item.count(),
+            _ => m.param("q").and_then(Bare::count),
+        };
+        let unit = m.param("qu").and_then(Bare::text);
+        if unit.is_some_and(|u| !u.eq_ignore_ascii_case("requests") && u != "request") {
+            skipped.extend(name);
+            continue;
+        }
+        if let Some(count) = count {
+            policies.push(Policy {
+                name,
+                quota: quota(count, window.filter(|w| !w.is_zero())),
+            });
+        }
+    }
+    (policies, skipped)
+}
+
+/// The first member's item of a field holding one value (`X-RateLimit-Remaining: 10`).
+fn single(value: &str) -> Option<Bare> {
+    members(value).into_iter().find_map(|m| match m.head {
+        Head::Item(item) => Some(item),
+        Head::Pair(..) => None,
+    })
+}
+
+/// Smallest value read as a Unix timestamp in seconds; from here on in milliseconds.
+const EPOCH_SECONDS: f64 = 1e9;
+const EPOCH_MILLIS: f64 = 1e12;
+
+/// `X-RateLimit-Reset`: delay-seconds, a Unix timestamp in seconds or milliseconds, or an
+/// HTTP-date (see the module docs for how they are told apart).
+fn x_reset(value: &str, now: SystemTime) -> Option<Duration> {
+    if let Ok(at) = httpdate::parse_http_date(value.trim()) {
+        return Some(at.duration_since(now).unwrap_or(Duration::ZERO));
+    }
+    let text = value.split(',').next()?.trim();
+    if let Ok(n) = text.parse::<f64>() {
+        if !n.is_finite() || n < 0.0 {
+            return None;
+        }
+        let since = |secs: f64| {
+            let at = UNIX_EPOCH.checked_add(Duration::try_from_secs_f64(secs).ok()?)?;
+            Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+        };
+        return if n >= EPOCH_MILLIS {
+            since(n / 1000.0)
+        } else if n >= EPOCH_SECONDS {
+            since(n)
+        } else {
+            Duration::try_from_secs_f64(n).ok()
+        };
+    }
+    None
+}
+
+// ---- A lenient reader for the structured-field lists of RFC 9651 ----
+
+/// A bare item. Byte sequences, booleans, dates and inner lists are kept only as `Other`:
+/// nothing read here needs their value.
+#[derive(Clone, Debug, PartialEq)]
+enum Bare {
+    Integer(i64),
+    Decimal(f64),
+    String(String),
+    Token(String),
+    Other,
+}
+
+impl Bare {
+    fn parse(text: &str) -> Bare {
+        let text = text.trim();
+        let Some(first) = text.chars().next() else {
+            return Bare::Other;
+        };
+        match first {
+            '"' => unquote(text).map_or(Bare::Other, Bare::String),
+            '-' | '0'..='9' => {
+                if let Ok(n) = text.parse::<i64>() {
+                    Bare::Integer(n)
+                } else {
+                    match text.parse::<f64>() {
+                        Ok(d) if d.is_finite() && !text.contains(['e', 'E', 'i', 'n']) => {
+                            Bare::Decimal(d)
+                        }
+                        _ => Bare::Other,
+                    }
+                }
+            }
+            c if c.is_ascii_alphabetic() || c == '*' => {
+                if text
+                    .chars()
+                    .all(|c| c.is_ascii_graphic() && !matches!(c, ',' | ';' | '"' | '='))
+                {
+                    Bare::Token(text.to_owned())
+                } else {
+                    Bare::Other
+                }
+            }
+            _ => Bare::Other,
+        }
+    }
+
+    /// A non-negative whole count (a decimal is tolerated and rounded down).
+    fn count(&self) -> Option<u64> {
+        match *self {
+            Bare::Integer(n) => u64::try_from(n).ok(),
+            // Below 2^64: a count, not junk.
+            Bare::Decimal(d) if (0.0..18_446_744_073_709_551_616.0).contains(&d) => Some(d as u64),
+            _ => None,
+        }
+    }
+
+    /// A non-negative number of seconds (the draft says integer; a fraction is tolerated).
+    fn seconds(&self) -> Option<Duration> {
+        match *self {
+            Bare::Integer(n) => u64::try_from(n).ok().map(Duration::from_secs),
+            Bare::Decimal(d) if d >= 0.0 => Duration::try_from_secs_f64(d).ok(),
+            _ => None,
+        }
+    }
+
+    fn text(&self) -> Option<&str> {
+        match self {
+            Bare::String(s) | Bare::Token(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// A policy's name: a string (the draft) or a token (tolerated).
+    fn name(&self) -> Option<String> {
+        self.text().map(str::to_owned)
+    }
+}
+
+/// A list member: an item or a dictionary `key=value` (draft-07), then parameters.
+struct Member {
+    head: Head,
+    params: Vec<(String, Bare)>,
+}
+
+enum Head {
+    Item(Bare),
+    Pair(String, Bare),
+}
+
+impl Member {
+    fn param(&self, key: &str) -> Option<&Bare> {
+        self.params.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+}
+
+/// Splits a list into members and each member into its head and parameters, skipping empty
+/// members. Commas and semicolons inside strings do not split.
+fn members(value: &str) -> Vec<Member> {
+    split_outside_quotes(value, ',')
+        .into_iter()
+        .filter(|m| !m.trim().is_empty())
+        .map(|m| {
+            let mut parts = split_outside_quotes(m, ';').into_iter();
+            let head = parts.next().unwrap_or_default();
+            let head = match key_value(head) {
+                Some((key, value)) => Head::Pair(key, value),
+                None => Head::Item(Bare::parse(head)),
+            };
+            let params = parts
+                .filter_map(|p| {
+                    let p = p.trim();
+                    if p.is_empty() {
+                        return None;
+                    }
+                    Some(key_value(p).unwrap_or_else(|| (p.to_ascii_lowercase(), Bare::Other)))
+                })
+                .collect();
+            Member { head, params }
+        })
+        .collect()
+}
+
+/// `key=value` with a key of letters, digits, `_ - . *` (case-folded: lenient), or `None`.
+fn key_value(text: &str) -> Option<(String, Bare)> {
+    let text = text.trim();
+    let eq = text.find('=')?;
+    let (key, value) = (&text[..eq], &text[eq + 1..]);
+    let key = key.trim();
+    let valid = key.starts_with(|c: char| c.is_ascii_alphabetic() || c == '*')
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '*'));
+    valid.then(|| (key.to_ascii_lowercase(), Bare::parse(value)))
+}
+
+fn split_outside_quotes(text: &str, sep: char) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let (mut start, mut quoted, mut escaped) = (0, false, false);
+    for (i, c) in text.char_indices() {
+        if escaped {
+            escaped = false;
+        } else if quoted && c == '\\' {
+            escaped = true;
+        } else if c == '"' {
+            quoted = !quoted;
+        } else if c == sep && !quoted {
+            parts.push(&text[start..i]);
+            start = i + c.len_utf8();
+        }
+    }
+    parts.push(&text[start..]);
+    parts
+}
+
+/// A whole quoted string with `\"` and `\\` escapes, or `None`.
+fn unquote(text: &str) -> Option<String> {
+    let inner = text.strip_prefix('"')?.strip_suffix('"')?;
+    let mut out = String::with_capacity(inner.len());
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => out.push(chars.next().filter(|c| matches!(c, '"' | '\\'))?),
+            '"' => return None,
+            c => out.push(c),
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(secs: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(secs)
+    }
+
+    fn read(fields: &[(&str, &str)]) -> Hints {
+        Hints::from_fields(fields, at(1_700_000_000))
+    }
+
+    fn q(count: u64, window: Option<u64>) -> Option<Quota> {
+        Some(quota(count, window.map(Duration::from_secs)))
+    }
+
+    const S: fn(u64) -> Option<Duration> = |s| Some(Duration::from_secs(s));
+
+    #[test]
+    fn current_draft() {
+        let h = read(&[
+            ("RateLimit-Policy", r#""default";q=100;w=60"#),
+            ("RateLimit", r#""default";r=50;t=30"#),
+        ]);
+        assert_eq!(h.limit, q(100, Some(60)));
+        assert_eq!((h.remaining, h.reset), (Some(50), S(30)));
+        assert_eq!(h.limit.unwrap().rate(), Some(100.0 / 60.0));
+    }
+
+    /// Several policies: the smallest sustained rate and the tightest service limit win.
+    #[test]
+    fn most_restrictive_policy() {
+        let h = read(&[
+            (
+                "RateLimit-Policy",
+                r#""burst";q=100;w=60, "daily";q=1000;w=86400"#,
+            ),
+            ("RateLimit", r#""burst";r=90;t=40, "daily";r=10;t=3600"#),
+        ]);
+        assert_eq!(h.limit, q(1000, Some(86400)));
+        assert_eq!((h.remaining, h.reset), (Some(10), S(3600)));
+    }
+
+    /// A field split over two lines is one list.
+    #[test]
+    fn split_fields_join() {
+        let h = read(&[
+            ("ratelimit-policy", r#""permin";q=50;w=60"#),
+            ("ratelimit-policy", r#""persec";q=2;w=1"#),
+        ]);
+        assert_eq!(h.limit, q(50, Some(60)));
+    }
+
+    #[test]
+    fn partition_keys_units_and_strings_with_separators() {
+        let h = read(&[
+            (
+                "RateLimit-Policy",
+                r#""bytes";q=65535;qu="content-bytes";w=10, "a,b;c";q=10;w=5;pk=:cHsdsRa894==:"#,
+            ),
+            (
+                "RateLimit",
+                r#""bytes";r=0;t=9, "a,b;c";r=3;t=2;pk=:cHsdsRa894==:"#,
+            ),
+        ]);
+        // The content-bytes policy and its service limit are skipped.
+        assert_eq!(h.limit, q(10, Some(5)));
+        assert_eq!((h.remaining, h.reset), (Some(3), S(2)));
+    }
+
+    /// No window: the quota is known, its rate is not.
+    #[test]
+    fn policy_without_window() {
+        let h = read(&[("RateLimit-Policy", r#""trial";q=999"#)]);
+        assert_eq!(h.limit, q(999, None));
+        assert_eq!(h.limit.unwrap().rate(), None);
+    }
+
+    #[test]
+    fn draft_07_and_older() {
+        let h = read(&[
+            ("RateLimit", "limit=100, remaining=50, reset=30"),
+            ("RateLimit-Policy", "100;w=60"),
+        ]);
+        assert_eq!(h.limit, q(100, Some(60)));
+        assert_eq!((h.remaining, h.reset), (Some(50), S(30)));
+
+        let h = read(&[("RateLimit", "limit=10, remaining=0, reset=7")]);
+        assert_eq!(h.limit, q(10, None));
+        assert_eq!((h.remaining, h.reset), (Some(0), S(7)));
+
+        let h = read(&[
+            ("RateLimit-Limit", "10, 10;w=1, 50;w=60"),
+            ("RateLimit-Remaining", "3"),
+            ("RateLimit-Reset", "1700000005"), // drafts 00-06: always delay-seconds
+        ]);
+        assert_eq!(h.limit, q(10, Some(1)));
+        assert_eq!((h.remaining, h.reset), (Some(3), S(1_700_000_005)));
+        let h = read(&[("RateLimit-Limit", "10;w=1")]);
+        assert_eq!(h.limit, q(10, Some(1)));
+    }
+
+    /// Delay-seconds, timestamps in seconds and milliseconds, HTTP-dates, fractions.
+    #[test]
+    fn x_ratelimit_reset_forms() {
+        let reset = |v: &str| read(&[("X-RateLimit-Reset", v)]).reset;
+        assert_eq!(reset("30"), S(30));
+        assert_eq!(reset(" 0 "), S(0));
+        assert_eq!(reset("1.5"), Some(Duration::from_millis(1500)));
+        assert_eq!(reset("999999999"), S(999_999_999)); // just under 10^9: a delay
+        assert_eq!(reset("1700000060"), S(60));
+        assert_eq!(reset("1600000000"), S(0)); // in the past
+        assert_eq!(reset("1700000060000"), S(60));
+        assert_eq!(reset("1700000000.25"), Some(Duration::from_millis(250)));
+        assert_eq!(reset("Tue, 14 Nov 2023 22:13:20 GMT"), S(0));
+        assert_eq!(reset("Tue, 14 Nov 2023 22:14:20 GMT"), S(60));
+        assert_eq!(reset("-5"), None);
+        assert_eq!(reset("soon"), None);
+        assert_eq!(reset("NaN"), None);
+        assert_eq!(reset("inf"), None);
+        assert_eq!(reset("1e300"), None);
+    }
+
+    #[test]
+    fn x_ratelimit_fields() {
+        let h = read(&[
+            ("X-RateLimit-Limit", "60"),
+            ("X-RateLimit-Remaining", "0"),
+            ("X-RateLimit-Reset", "12"),
+            ("Retry-After", "12"),
+        ]);
+        assert_eq!(h.limit, q(60, None));
+        assert_eq!(
+            (h.remaining, h.reset, h.retry_after),
+            (Some(0), S(12), S(12))
+        );
+        let h = read(&[("X-Rate-Limit-Remaining", "7")]);
+        assert_eq!(h.remaining, Some(7));
+    }
+
+    /// The draft's fields win over the older ones, value by value.
+    #[test]
+    fn precedence() {
+        let h = read(&[
+            ("X-RateLimit-Limit", "1"),
+            ("X-RateLimit-Remaining", "1"),
+            ("X-RateLimit-Reset", "1"),
+            ("RateLimit-Remaining", "2"),
+            ("RateLimit", r#""p";r=3"#),
+            ("RateLimit-Policy", r#""p";q=4;w=4"#),
+        ]);
+        assert_eq!(h.limit, q(4, Some(4)));
+        assert_eq!((h.remaining, h.reset), (Some(3), S(1)));
+    }
+
+    /// Malformed members are skipped; the rest still counts.
+    #[test]
+    fn junk() {
+        let h = read(&[
+            (
+                "RateLimit-Policy",
+                r#""neg";q=-1;w=60, "nan";q=abc, "ok";q=6;w=3, "unterminated;q=5;w=5"#,
+            ),
+            ("RateLimit", r#""x";t=5, "y";r=?1, ;;, "z";r=4;t=-2"#),
+            ("X-RateLimit-Limit", "lots"),
+            ("Retry-After", "later"),
+        ]);
+        assert_eq!(h.limit, q(6, Some(3)));
+        assert_eq!((h.remaining, h.reset), (Some(4), None));
+        assert_eq!(h.retry_after, None);
+        assert_eq!(read(&[("RateLimit", "")]), Hints::default());
+        assert_eq!(
+            read(&[("RateLimit-Policy", r#""zero";q=5;w=0"#)]).limit,
+            q(5, None)
+        );
+        assert_eq!(
+            read(&[("X-RateLimit-Remaining", "99999999999999999999999")]).remaining,
+            None
+        );
+    }
+
+    #[test]
+    fn statuses() {
+        let now = at(0);
+        let none: [(&str, &str); 0] = [];
+        let ra = [("Retry-After", "5")];
+        let spent = [("X-RateLimit-Remaining", "0")];
+        assert!(Feedback::from_status(429, &none, now).throttled);
+        assert!(!Feedback::from_status(503, &none, now).throttled);
+        assert!(Feedback::from_status(503, &ra, now).throttled);
+        assert!(!Feedback::from_status(403, &none, now).throttled);
+        assert!(Feedback::from_status(403, &spent, now).throttled);
+        assert!(!Feedback::from_status(200, &spent, now).throttled);
+        assert!(!Feedback::from_status(500, &ra, now).throttled);
+    }
+
+    #[cfg(feature = "http")]
+    #[test]
+    fn from_http_headers() {
+        let mut headers = http::HeaderMap::new();
+        headers.insert("ratelimit-policy", r#""d";q=1;w=1"#.parse().unwrap());
+        headers.insert("ratelimit", r#""d";r=0;t=1"#.parse().unwrap());
+        headers.insert("retry-after", "1".parse().unwrap());
+        headers.insert(
+            "x-ratelimit-limit",
+            http::HeaderValue::from_bytes(b"\xff").unwrap(),
+        );
+        let f = Feedback::from_http(http::StatusCode::TOO_MANY_REQUESTS, &headers);
+        assert!(f.throttled);
+        assert_eq!(f.hints.limit, q(1, Some(1)));
+        assert_eq!((f.hints.remaining, f.hints.reset), (Some(0), S(1)));
+        assert_eq!(f.hints.retry_after, S(1));
+        let response = http::Response::builder()
+            .status(200)
+            .header("x-ratelimit-remaining", "3")
+            .body(())
+            .unwrap();
+        assert_eq!(response.feedback().hints.remaining, Some(3));
+        assert!(!response.feedback().throttled);
+    }
+}
