@@ -6,6 +6,7 @@
 //! the same [`State`] machine the attribute's expansion uses.
 #![warn(missing_docs)]
 
+mod adaptive;
 mod builder;
 mod jitter;
 mod pace;
@@ -19,6 +20,7 @@ pub mod wait;
 #[doc(hidden)]
 pub mod __private;
 
+pub use adaptive::AdaptiveRate;
 pub use builder::{
     Backoff, Clock, HookSet, Hooks, IntoHooks, NoHooks, constant, decay, expo, fibo, intervals,
     runtime,

@@ -1,0 +1,230 @@
+//! Simulation on tokio's paused clock: an in-process server with a token bucket (burst 1)
+//! that answers 429 with `Retry-After` beyond its rate, 60 messages fired at once by clients
+//! that pace by [`AdaptiveRate::interval`] and retry on 429. The clock is virtual and nothing
+//! is random, so every figure is exact and the same on every run.
+//!
+//! Bounds (issue 11): no rate headers: elapsed <= 1.15 x the physical limit and <= 10 % of
+//! requests answered 429; with either kind of rate headers: <= 1.05 x and <= 2 answered 429;
+//! 2/s for 20 s then 1/s: <= 1.2 x the ideal for that schedule and <= 10 % answered 429.
+#![cfg(feature = "tokio")]
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use backoff_core::{AdaptiveRate, Feedback};
+use tokio::time::Instant;
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Headers {
+    Off,
+    Ietf,
+    X,
+}
+
+/// A GCRA bucket of burst 1 in exact nanoseconds, its rate following a schedule of
+/// `(seconds after the first request, rate)`.
+struct Server {
+    schedule: Vec<(u64, f64)>,
+    headers: Headers,
+    first: Option<Instant>,
+    tat: Option<Instant>,
+    answered: u32,
+    refused: u32,
+}
+
+fn ceil_secs(d: Duration) -> u64 {
+    d.as_secs() + u64::from(d.subsec_nanos() > 0)
+}
+
+impl Server {
+    fn new(schedule: &[(u64, f64)], headers: Headers) -> Self {
+        Server {
+            schedule: schedule.to_vec(),
+            headers,
+            first: None,
+            tat: None,
+            answered: 0,
+            refused: 0,
+        }
+    }
+
+    fn rate(&self, since_first: Duration) -> f64 {
+        self.schedule
+            .iter()
+            .rev()
+            .find(|(from, _)| since_first >= Duration::from_secs(*from))
+            .map_or(self.schedule[0].1, |(_, r)| *r)
+    }
+
+    fn handle(&mut self, now: Instant) -> Feedback {
+        let first = *self.first.get_or_insert(now);
+        let rate = self.rate(now - first);
+        let interval = Duration::from_secs_f64(1.0 / rate);
+        let tat = self.tat.unwrap_or(now);
+        let accepted = now >= tat;
+        if accepted {
+            self.tat = Some(tat.max(now) + interval);
+        }
+        self.answered += 1;
+        self.refused += u32::from(!accepted);
+        let wait = self.tat.unwrap_or(now).saturating_duration_since(now);
+        let (q, w) = if rate >= 1.0 {
+            (rate.round() as u64, 1)
+        } else {
+            (1, (1.0 / rate).round() as u64)
+        };
+        let left = u64::from(wait.is_zero());
+        let mut fields: Vec<(&str, String)> = Vec::new();
+        if !accepted {
+            fields.push(("Retry-After", ceil_secs(wait).to_string()));
+        }
+        match self.headers {
+            Headers::Off => {}
+            Headers::Ietf => {
+                fields.push(("RateLimit-Policy", format!(r#""default";q={q};w={w}"#)));
+                let t = ceil_secs(wait);
+                fields.push(("RateLimit", format!(r#""default";r={left};t={t}"#)));
+            }
+            Headers::X => {
+                fields.push(("X-RateLimit-Limit", q.to_string()));
+                fields.push(("X-RateLimit-Remaining", left.to_string()));
+                fields.push(("X-RateLimit-Reset", ceil_secs(wait).to_string()));
+            }
+        }
+        Feedback::from_status(if accepted { 200 } else { 429 }, &fields, SystemTime::now())
+    }
+}
+
+/// A minimal pacer that reads the interval when it hands out each slot (not when the caller
+/// queued), so a change reaches the callers already waiting: FIFO through tokio's fair
+/// mutex, each slot one current interval after the previous one.
+struct Pacer {
+    rate: Arc<AdaptiveRate>,
+    last: tokio::sync::Mutex<Option<Instant>>,
+}
+
+impl Pacer {
+    async fn ready(&self) {
+        let mut last = self.last.lock().await;
+        loop {
+            let now = Instant::now();
+            let mut slot = match (*last, self.rate.interval()) {
+                (Some(prev), Some(interval)) => prev + interval,
+                _ => now,
+            };
+            if let Some(hold) = self.rate.not_before() {
+                slot = slot.max(hold);
+            }
+            if slot <= now {
+                *last = Some(now);
+                return;
+            }
+            tokio::time::sleep_until(slot).await;
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Outcome {
+    elapsed: f64,
+    requests: u32,
+    refused: u32,
+    final_rate: Option<f64>,
+}
+
+/// Fires `n` messages at once; each waits for its slot, sends, and on a 429 sleeps the
+/// server's Retry-After and queues again.
+async fn run(n: usize, schedule: &[(u64, f64)], headers: Headers, latency: Duration) -> Outcome {
+    let server = Arc::new(Mutex::new(Server::new(schedule, headers)));
+    let rate = Arc::new(AdaptiveRate::new());
+    let pacer = Arc::new(Pacer {
+        rate: rate.clone(),
+        last: tokio::sync::Mutex::new(None),
+    });
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..n)
+        .map(|_| {
+            let (server, rate, pacer) = (server.clone(), rate.clone(), pacer.clone());
+            tokio::spawn(async move {
+                loop {
+                    pacer.ready().await;
+                    tokio::time::sleep(latency / 2).await;
+                    let at = Instant::now();
+                    let feedback = server.lock().unwrap().handle(at);
+                    tokio::time::sleep(latency / 2).await;
+                    rate.observe(&feedback, Instant::now());
+                    if !feedback.throttled {
+                        return at;
+                    }
+                    let wait = feedback.hints.retry_after.unwrap_or(Duration::from_secs(1));
+                    tokio::time::sleep(wait).await;
+                }
+            })
+        })
+        .collect();
+    let mut last = start;
+    for t in tasks {
+        last = last.max(t.await.unwrap());
+    }
+    let server = server.lock().unwrap();
+    let first = server.first.unwrap();
+    Outcome {
+        elapsed: (last - first).as_secs_f64(),
+        requests: server.answered,
+        refused: server.refused,
+        final_rate: rate.rate(),
+    }
+}
+
+fn check(name: &str, o: &Outcome, ideal: f64, max_ratio: f64, max_refused: u32) {
+    let ratio = o.elapsed / ideal;
+    eprintln!(
+        "{name}: elapsed {:.3} s = {ratio:.3} x ideal {ideal} s; {} requests, {} answered 429 ({:.1} %); final rate {:?}",
+        o.elapsed,
+        o.requests,
+        o.refused,
+        100.0 * f64::from(o.refused) / f64::from(o.requests),
+        o.final_rate,
+    );
+    assert!(ratio <= max_ratio, "{name}: {ratio:.3} x > {max_ratio} x");
+    assert!(
+        o.refused <= max_refused,
+        "{name}: {} answered 429 > {max_refused}",
+        o.refused
+    );
+}
+
+/// At most 10 % of the requests answered 429, with 60 accepted: refused / (60 + refused).
+const TEN_PERCENT_OF_60: u32 = 6;
+
+#[tokio::test(start_paused = true)]
+async fn no_headers_1_per_second() {
+    let o = run(60, &[(0, 1.0)], Headers::Off, Duration::ZERO).await;
+    check("no headers, 1/s", &o, 59.0, 1.15, TEN_PERCENT_OF_60);
+}
+
+#[tokio::test(start_paused = true)]
+async fn ietf_headers_1_per_second() {
+    let o = run(60, &[(0, 1.0)], Headers::Ietf, Duration::ZERO).await;
+    check("IETF headers, 1/s", &o, 59.0, 1.05, 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn x_headers_1_per_second() {
+    let o = run(60, &[(0, 1.0)], Headers::X, Duration::ZERO).await;
+    check("X-RateLimit headers, 1/s", &o, 59.0, 1.05, 2);
+}
+
+/// 2/s for the first 20 s, then 1/s. Ideal: 40 requests at 0, 0.5, ..., 19.5 s, then the
+/// other 20 at 20, 21, ..., 39 s: 39 s.
+#[tokio::test(start_paused = true)]
+async fn no_headers_limit_drops() {
+    let o = run(60, &[(0, 2.0), (20, 1.0)], Headers::Off, Duration::ZERO).await;
+    check(
+        "no headers, 2/s then 1/s at 20 s",
+        &o,
+        39.0,
+        1.2,
+        TEN_PERCENT_OF_60,
+    );
+}
