@@ -25,14 +25,23 @@
 //!   probes. A probe that is refused returns the rate to `good` (not below it: `good` is
 //!   known to pass), lowers `bad`, and doubles `gap` (up to 256): near a limit the client
 //!   cannot beat, probes get rarer and rarer, a few per hundred attempts, and never stop.
+//!   When responses are slow, `gap` is multiplied by the attempts in flight (rate × smoothed
+//!   response time): a refused probe costs every attempt sent at its rate before the refusal
+//!   came back.
 //! - **Cut**: a throttle at `good` itself means the limit fell (or another client shares
 //!   it): halve the rate at once, forget `good` until three attempts pass at the new rate,
-//!   and keep the probe backoff (the limit just fell, not rose). At most one cut per
-//!   interval, so the attempts already in flight when the limit fell do not cut it again.
+//!   and keep the probe backoff (the limit just fell, not rose). With no proven rate to fall
+//!   back on, a `Retry-After` longer than its one-second resolution bounds the cut: a bucket's
+//!   next token comes within it, so its interval is at most the time since the last accepted
+//!   attempt plus that wait.
+//! - **Only attempts sent at the current rate count**: an attempt that started before the
+//!   rate last changed says nothing about the new rate, so the attempts in flight when a
+//!   probe is refused or the limit falls do not cut again (TCP's one cut per round trip), and
+//!   slow start doubles once per round trip.
 //! - **Attempts that do not use the rate prove nothing**: an accepted attempt counts only
-//!   when it came within 1.5 intervals of the previous one (the client was actually sending
-//!   at that pace). An idle client does not "learn" that the server takes more and then
-//!   flood it when work arrives (RFC 7661's congestion-window validation, for rates).
+//!   when it started within 1.5 intervals of the previous one (the client was actually
+//!   sending at that pace). An idle client does not "learn" that the server takes more and
+//!   then flood it when work arrives (RFC 7661's congestion-window validation, for rates).
 //!
 //! Why not CUBIC, as the AWS SDKs' adaptive retry mode, or AIMD? Both come from TCP, where a
 //! lost packet is cheap, many flows share a link, and the sender must keep pushing into the
@@ -53,9 +62,11 @@
 //!
 //! - A quota with its window (`RateLimit-Policy: "d";q=100;w=60`, `RateLimit-Limit: 10;w=1`)
 //!   is the server's sustained rate: the controller jumps straight to it and never probes
-//!   above it. (Unless the server refused attempts at or below that rate: then it still
-//!   searches, under the advertised rate.) When the advertised rate changes, the old
-//!   refusals are forgotten and it jumps to the new one.
+//!   above it. A refusal at the advertised rate shaves 2 % off the share of it used (down to
+//!   half; then the search takes over, under the advertised rate): a timer that wakes a
+//!   millisecond late against a bucket with no tolerance, or a quota shared with another
+//!   client, is not an unknown limit. When the advertised rate changes, the old refusals are
+//!   forgotten and it jumps to the new one.
 //! - `X-RateLimit-Limit` has no window: the window is taken as the longest reset seen
 //!   (a window's reset counts down from the window's length), refreshed each window.
 //! - Requests remaining and the reset: with some left, the pace is capped so they last
@@ -94,6 +105,9 @@ const MIN_STEP: f64 = 0.05;
 const MAX_STEP: f64 = 1.0;
 /// While `good` and `bad` are further apart than this ratio, probes bisect.
 const BISECT_ABOVE: f64 = 1.25;
+/// A refusal at the advertised rate uses this much less of it, down to half.
+const SHAVE: f64 = 0.98;
+const MIN_MARGIN: f64 = 0.5;
 /// An accepted attempt counts when it came within this many intervals of the previous one.
 const PACED: f64 = 1.5;
 /// The resolution of delay-seconds fields: waits up to one interval plus this are rounding.
@@ -118,7 +132,7 @@ const MAX_RATE: f64 = 1e9;
 /// // A response that states the policy: the controller jumps straight to it.
 /// let now = Instant::now();
 /// let fields = [("RateLimit-Policy", r#""default";q=10;w=1"#)];
-/// rate.observe(&Feedback::from_status(200, &fields, std::time::SystemTime::now()), now);
+/// rate.observe(&Feedback::from_status(200, &fields, std::time::SystemTime::now()), now, now);
 /// assert_eq!(rate.rate(), Some(10.0));
 /// assert_eq!(rate.interval(), Some(Duration::from_millis(100)));
 /// # }
@@ -151,10 +165,18 @@ struct State {
     streak: u32,
     gap: u32,
     step: f64,
-    last_seen: Option<Instant>,
-    last_cut: Option<Instant>,
+    /// The latest start of an attempt observed, and of an accepted one.
+    last_sent: Option<Instant>,
+    last_accepted: Option<Instant>,
+    /// The smoothed response time.
+    rtt: Option<Duration>,
+    /// When the searched rate last changed.
+    changed_at: Option<Instant>,
     /// The server's advertised sustained rate.
     hint: Option<f64>,
+    /// The share of the advertised rate used: shaved when the server refuses it (its clock
+    /// and ours disagree, or another client shares the quota).
+    margin: f64,
     /// For `X-RateLimit-Limit`: the longest reset seen, and when.
     window: Option<(Duration, Instant)>,
     /// A cap so the requests remaining last until the reset: (rate, until).
@@ -255,26 +277,48 @@ impl AdaptiveRate {
         self.lock().hold
     }
 
-    /// Learns from one attempt: `feedback` is how it went, `now` when its response came.
-    /// Emits a `tracing` event (target `backoff::adaptive`, level DEBUG) when the rate
-    /// changes.
-    pub fn observe(&self, feedback: &Feedback, now: Instant) {
+    /// Learns from one attempt: `feedback` is how it went, `sent` when the attempt started
+    /// (its slot), `now` when its response came. Emits a `tracing` event (target
+    /// `backoff::adaptive`, level DEBUG) when the rate changes.
+    ///
+    /// Both instants matter once responses take time: an attempt sent before the rate last
+    /// changed was sent at the old rate, and its outcome says nothing about the new one
+    /// (without this, the requests already in flight when a probe is refused are all refused
+    /// too, and each would cut the rate again).
+    pub fn observe(&self, feedback: &Feedback, sent: Instant, now: Instant) {
         let config = &self.config;
         let mut s = self.lock();
-        let paced = match (s.last_seen, s.published.and_then(interval_of)) {
+        let paced = match (s.last_sent, s.published.and_then(interval_of)) {
             (Some(prev), Some(interval)) => {
-                now.saturating_duration_since(prev) <= interval.mul_f64(PACED)
+                sent.saturating_duration_since(prev) <= interval.mul_f64(PACED)
             }
             _ => false,
         };
-        s.last_seen = Some(max_instant(s.last_seen, now));
+        let current = s.changed_at.is_none_or(|at| sent >= at);
+        let since_accepted = s.last_accepted.map(|a| sent.saturating_duration_since(a));
+        // The response time, smoothed as TCP does (1/8 of each new sample).
+        let rtt = now.saturating_duration_since(sent);
+        s.rtt = Some(
+            s.rtt
+                .map_or(rtt, |avg| avg.mul_f64(0.875) + rtt.mul_f64(0.125)),
+        );
+        s.last_sent = Some(max_instant(s.last_sent, sent));
+        let before = s.search;
         let mut reason = s.learn_hints(&feedback.hints, now, config);
         if feedback.throttled {
-            reason = s.throttled(feedback, now, config).or(reason);
-        } else if paced {
-            reason = s.accepted(config).or(reason);
+            if current {
+                reason = s.throttled(feedback, since_accepted, config).or(reason);
+            }
+        } else {
+            s.last_accepted = Some(max_instant(s.last_accepted, sent));
+            if paced && current {
+                reason = s.accepted(config).or(reason);
+            }
         }
         s.search = s.search.map(|r| config.clamp(r));
+        if s.search != before {
+            s.changed_at = Some(now);
+        }
         if s.budget.is_some_and(|(_, until)| now >= until) {
             s.budget = None;
         }
@@ -320,18 +364,26 @@ impl State {
             slow_start: true,
             gap: GAP,
             step: MIN_STEP,
+            margin: 1.0,
             published: config.initial.map(|r| config.clamp(r)),
             ..State::default()
         }
     }
 
+    /// The share of the advertised rate to use.
+    fn advertised(&self) -> Option<f64> {
+        self.hint.map(|h| h * self.margin)
+    }
+
     /// The fastest the search may go: the ceiling and the server's advertised rate.
     fn cap(&self, config: &Config) -> f64 {
-        self.hint.unwrap_or(f64::INFINITY).min(config.ceiling)
+        self.advertised()
+            .unwrap_or(f64::INFINITY)
+            .min(config.ceiling)
     }
 
     fn effective(&self, config: &Config) -> Option<f64> {
-        let rate = min_opt(self.search, self.hint)?;
+        let rate = min_opt(self.search, self.advertised())?;
         let rate = min_opt(Some(rate), self.budget.map(|(b, _)| b))?;
         Some(config.clamp(rate))
     }
@@ -379,7 +431,11 @@ impl State {
                 Some("probe held")
             }
             Some(good) => {
-                if self.streak < self.gap || good >= cap {
+                // A refused probe costs the attempts in flight at its rate (half of them, on a
+                // bucket of burst 1): space probes further apart when many are in flight.
+                let in_flight = self.rtt.map_or(0.0, |rtt| good * rtt.as_secs_f64());
+                let gap = (f64::from(self.gap) * in_flight.max(1.0)).min(f64::from(u32::MAX));
+                if f64::from(self.streak) < gap || good >= cap {
                     return None;
                 }
                 self.streak = 0;
@@ -396,33 +452,47 @@ impl State {
         }
     }
 
+    /// `since_accepted`: from the start of the last accepted attempt to this one's.
     fn throttled(
         &mut self,
         feedback: &Feedback,
-        now: Instant,
+        since_accepted: Option<Duration>,
         config: &Config,
     ) -> Option<&'static str> {
         self.streak = 0;
+        // What the server's Retry-After implies when it says more than its rounding: the next
+        // token of a bucket comes within it, so the bucket's interval is at most the time since
+        // the last accepted attempt plus that wait.
+        let told = feedback
+            .hints
+            .retry_after
+            .filter(|wait| *wait > FIELD_RESOLUTION)
+            .map(|wait| {
+                1.0 / since_accepted
+                    .unwrap_or_default()
+                    .saturating_add(wait)
+                    .as_secs_f64()
+            });
         let Some(rate) = self.search else {
-            // Unpaced until now: the server's Retry-After, or one per second, is the guess.
-            let guess = feedback
-                .hints
-                .retry_after
-                .filter(|w| !w.is_zero())
-                .map_or(DEFAULT_INITIAL, |w| 1.0 / w.as_secs_f64());
-            self.search = Some(guess.min(self.cap(config)));
+            // Unpaced until now: that, or one per second, is the first guess.
+            self.search = Some(told.unwrap_or(DEFAULT_INITIAL).min(self.cap(config)));
             self.slow_start = false;
-            self.last_cut = Some(now);
             return Some("first throttle");
         };
-        let interval = interval_of(rate).unwrap_or_default();
-        if self
-            .last_cut
-            .is_some_and(|cut| now.saturating_duration_since(cut) < interval)
+        // Refused at the rate the server advertised: our clocks disagree by a little (a timer
+        // that wakes a millisecond late against a bucket without tolerance), or another client
+        // shares the quota. Shave 2 % off the advertised rate rather than halve, down to half.
+        if let Some(advertised) = self.advertised()
+            && rate >= advertised
+            && self.margin > MIN_MARGIN
         {
-            return None;
+            self.margin = (self.margin * SHAVE).max(MIN_MARGIN);
+            self.search = self.advertised();
+            self.good = self.search;
+            return Some("advertised rate refused");
         }
-        self.last_cut = Some(now);
+        // With no proven rate to fall back on, the server's word bounds the cut.
+        let cut = |rate: f64| told.map_or(rate * BETA, |t| t.min(rate * BETA));
         self.step = MIN_STEP;
         if self.slow_start {
             self.slow_start = false;
@@ -431,7 +501,7 @@ impl State {
                 Some(good) if good < rate => self.search = Some(good),
                 _ => {
                     self.good = None;
-                    self.search = Some(rate * BETA);
+                    self.search = Some(cut(rate));
                 }
             }
             return Some("slow start ended");
@@ -443,10 +513,15 @@ impl State {
                 self.gap = self.gap.saturating_mul(2).min(MAX_GAP);
                 Some("probe refused")
             }
-            _ => {
+            Some(_) => {
                 self.bad = Some(rate);
                 self.good = None;
                 self.search = Some(rate * BETA);
+                Some("cut")
+            }
+            None => {
+                self.bad = Some(rate);
+                self.search = Some(cut(rate));
                 Some("cut")
             }
         }
@@ -490,13 +565,14 @@ impl State {
                 }
                 self.hint = Some(hint);
                 if self.bad.is_none_or(|b| b > hint) {
-                    self.search = Some(hint.min(config.ceiling));
+                    self.search = Some((hint * self.margin).min(config.ceiling));
                     self.good = self.search;
                     self.slow_start = false;
                     self.streak = 0;
                     reason = Some("advertised rate");
                 }
             }
+            let hint = hint * self.margin;
             if let Some(good) = self.good.filter(|g| *g > hint) {
                 self.good = Some(good.min(hint));
             }
@@ -548,7 +624,7 @@ mod tests {
     fn pass(c: &AdaptiveRate, now: &mut Instant, n: usize) {
         for _ in 0..n {
             *now += c.interval().unwrap();
-            c.observe(&ok(), *now);
+            c.observe(&ok(), *now, *now);
         }
     }
 
@@ -556,12 +632,12 @@ mod tests {
     fn slow_start_doubles_until_the_first_throttle() {
         let c = AdaptiveRate::new();
         let mut now = Instant::now();
-        c.observe(&ok(), now); // the first attempt proves nothing
+        c.observe(&ok(), now, now); // the first attempt proves nothing
         assert_eq!(c.rate(), Some(1.0));
         pass(&c, &mut now, 3);
         assert_eq!(c.rate(), Some(8.0));
         now += c.interval().unwrap();
-        c.observe(&no(), now);
+        c.observe(&no(), now, now);
         assert_eq!(c.rate(), Some(4.0), "back to the last rate accepted");
     }
 
@@ -569,16 +645,16 @@ mod tests {
     fn probes_back_off_and_return_to_good() {
         let c = AdaptiveRate::new();
         let mut now = Instant::now();
-        c.observe(&ok(), now);
+        c.observe(&ok(), now, now);
         pass(&c, &mut now, 1);
         now += c.interval().unwrap();
-        c.observe(&no(), now); // at 2/s: good 1, bad 2
+        c.observe(&no(), now, now); // at 2/s: good 1, bad 2
         assert_eq!(c.rate(), Some(1.0));
         pass(&c, &mut now, GAP as usize);
         let probe = c.rate().unwrap();
         assert!(probe > 1.0 && probe < 2.0, "{probe}");
         now += c.interval().unwrap();
-        c.observe(&no(), now);
+        c.observe(&no(), now, now);
         assert_eq!(c.rate(), Some(1.0));
         // The next probe waits twice as long.
         pass(&c, &mut now, 2 * GAP as usize - 1);
@@ -591,16 +667,20 @@ mod tests {
     fn a_throttle_at_the_proven_rate_halves_it() {
         let c = AdaptiveRate::new().initial(Some(4.0));
         let mut now = Instant::now();
-        c.observe(&ok(), now);
+        c.observe(&ok(), now, now);
         pass(&c, &mut now, 1);
         now += c.interval().unwrap();
-        c.observe(&no(), now);
+        c.observe(&no(), now, now);
         assert_eq!(c.rate(), Some(4.0));
         now += c.interval().unwrap();
-        c.observe(&no(), now);
+        c.observe(&no(), now, now);
         assert_eq!(c.rate(), Some(2.0));
-        // A second throttle within one interval of the cut does not cut again.
-        c.observe(&no(), now + Duration::from_millis(100));
+        // An attempt sent before the cut, refused after it, does not cut again.
+        c.observe(
+            &no(),
+            now - Duration::from_millis(10),
+            now + Duration::from_millis(100),
+        );
         assert_eq!(c.rate(), Some(2.0));
     }
 
@@ -610,7 +690,7 @@ mod tests {
         let mut now = Instant::now();
         for _ in 0..10 {
             now += Duration::from_secs(10);
-            c.observe(&ok(), now);
+            c.observe(&ok(), now, now);
         }
         assert_eq!(c.rate(), Some(1.0));
     }
@@ -626,16 +706,16 @@ mod tests {
                 std::time::SystemTime::now(),
             )
         };
-        c.observe(&hinted(r#""d";q=5;w=1"#), now);
+        c.observe(&hinted(r#""d";q=5;w=1"#), now, now);
         assert_eq!(c.rate(), Some(5.0));
         for _ in 0..100 {
             now += c.interval().unwrap();
-            c.observe(&hinted(r#""d";q=5;w=1"#), now);
+            c.observe(&hinted(r#""d";q=5;w=1"#), now, now);
         }
         assert_eq!(c.rate(), Some(5.0), "never probes above the policy");
-        c.observe(&hinted(r#""d";q=2;w=1"#), now);
+        c.observe(&hinted(r#""d";q=2;w=1"#), now, now);
         assert_eq!(c.rate(), Some(2.0));
-        c.observe(&hinted(r#""d";q=3;w=1"#), now);
+        c.observe(&hinted(r#""d";q=3;w=1"#), now, now);
         assert_eq!(c.rate(), Some(3.0));
     }
 
@@ -651,6 +731,7 @@ mod tests {
         c.observe(
             &Feedback::from_status(200, &fields, std::time::SystemTime::now()),
             now,
+            now,
         );
         // The advertised 5000/3600 s, capped so the 4999 left last the 3600 s.
         let rate = c.rate().unwrap();
@@ -662,20 +743,32 @@ mod tests {
         let c = AdaptiveRate::new();
         let now = Instant::now();
         // A second at one a second: rounding, no pause.
-        c.observe(&no().with_retry_after(Some(Duration::from_secs(1))), now);
+        c.observe(
+            &no().with_retry_after(Some(Duration::from_secs(1))),
+            now,
+            now,
+        );
         assert_eq!(c.not_before(), None);
-        c.observe(&no().with_retry_after(Some(Duration::from_secs(30))), now);
+        c.observe(
+            &no().with_retry_after(Some(Duration::from_secs(30))),
+            now,
+            now,
+        );
         assert_eq!(c.not_before(), Some(now + Duration::from_secs(30)));
         let spent = Feedback::from_status(
             200,
             &[("RateLimit", r#""d";r=0;t=50"#)],
             std::time::SystemTime::now(),
         );
-        c.observe(&spent, now);
+        c.observe(&spent, now, now);
         assert_eq!(c.not_before(), Some(now + Duration::from_secs(50)));
-        c.observe(&ok(), now + Duration::from_secs(51));
+        c.observe(
+            &ok(),
+            now + Duration::from_secs(51),
+            now + Duration::from_secs(51),
+        );
         assert_eq!(c.not_before(), None);
-        c.observe(&no().with_retry_after(Some(Duration::MAX)), now);
+        c.observe(&no().with_retry_after(Some(Duration::MAX)), now, now);
         assert_eq!(c.not_before(), Some(now + MAX_HOLD));
     }
 
@@ -684,10 +777,14 @@ mod tests {
         let c = AdaptiveRate::new().initial(None);
         let now = Instant::now();
         assert_eq!((c.rate(), c.interval()), (None, None));
-        c.observe(&ok(), now);
-        c.observe(&ok(), now);
+        c.observe(&ok(), now, now);
+        c.observe(&ok(), now, now);
         assert_eq!(c.rate(), None);
-        c.observe(&no().with_retry_after(Some(Duration::from_secs(4))), now);
+        c.observe(
+            &no().with_retry_after(Some(Duration::from_secs(4))),
+            now,
+            now,
+        );
         assert_eq!(c.rate(), Some(0.25));
     }
 
@@ -701,12 +798,12 @@ mod tests {
             .ceiling(3.0);
         let mut now = Instant::now();
         assert_eq!(c.rate(), Some(1.0));
-        c.observe(&ok(), now);
+        c.observe(&ok(), now, now);
         pass(&c, &mut now, 10);
         assert_eq!(c.rate(), Some(3.0));
         for _ in 0..10 {
             now += Duration::from_secs(100);
-            c.observe(&no(), now);
+            c.observe(&no(), now, now);
         }
         assert_eq!(c.rate(), Some(0.5));
     }
