@@ -114,8 +114,10 @@ const PACED: f64 = 1.5;
 const FIELD_RESOLUTION: Duration = Duration::from_secs(1);
 /// The longest hold a server can impose.
 const MAX_HOLD: Duration = Duration::from_secs(3600);
-/// The fastest rate ever returned: one request per nanosecond.
+/// The fastest rate ever returned, one request per nanosecond, and the slowest, one per
+/// 11.6 days (halving never runs the interval out of range).
 const MAX_RATE: f64 = 1e9;
+const MIN_RATE: f64 = 1e-6;
 
 /// A rate controller that learns the server's limit from how attempts went, for a pacer to
 /// follow. See the [module docs](self) for the algorithm and why.
@@ -290,7 +292,7 @@ impl AdaptiveRate {
         let mut s = self.lock();
         let paced = match (s.last_sent, s.published.and_then(interval_of)) {
             (Some(prev), Some(interval)) => {
-                sent.saturating_duration_since(prev) <= interval.mul_f64(PACED)
+                sent.saturating_duration_since(prev).as_secs_f64() <= interval.as_secs_f64() * PACED
             }
             _ => false,
         };
@@ -542,7 +544,8 @@ impl State {
                 let reset = hints.reset.filter(|r| !r.is_zero())?;
                 let window = match self.window {
                     Some((w, seen))
-                        if now.saturating_duration_since(seen) <= w + FIELD_RESOLUTION =>
+                        if now.saturating_duration_since(seen)
+                            <= w.saturating_add(FIELD_RESOLUTION) =>
                     {
                         if reset > w {
                             self.window = Some((reset, now));
@@ -604,7 +607,9 @@ impl State {
 
 impl Config {
     fn clamp(&self, rate: f64) -> f64 {
-        rate.min(self.ceiling).max(self.floor).min(MAX_RATE)
+        rate.min(self.ceiling)
+            .max(self.floor)
+            .clamp(MIN_RATE, MAX_RATE)
     }
 }
 

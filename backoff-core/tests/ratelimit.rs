@@ -57,3 +57,68 @@ proptest! {
         prop_assert_eq!(feedback.hints, hints);
     }
 }
+
+fn any_rate() -> impl Strategy<Value = f64> {
+    prop_oneof![
+        any::<f64>(),
+        Just(f64::NAN),
+        Just(f64::INFINITY),
+        Just(0.0),
+        0.001..1000.0f64
+    ]
+}
+
+fn any_wait() -> impl Strategy<Value = Option<Duration>> {
+    proptest::option::of(prop_oneof![
+        Just(Duration::MAX),
+        any::<u64>().prop_map(Duration::from_nanos),
+        (0u64..100).prop_map(Duration::from_secs),
+    ])
+}
+
+/// Any sequence of outcomes and hints, at any spacing and out of order: no panic, and the
+/// rate stays positive, finite and within the floor and ceiling.
+#[cfg(feature = "tokio")]
+mod controller {
+    use super::*;
+    use backoff_core::{AdaptiveRate, Quota};
+    use tokio::time::Instant;
+
+    proptest! {
+        #[test]
+        fn arbitrary_feedback_never_panics(
+            initial in proptest::option::of(any_rate()),
+            floor in any_rate(),
+            ceiling in any_rate(),
+            steps in proptest::collection::vec((
+                any::<bool>(),
+                proptest::option::of((any::<u64>(), any_wait())),
+                proptest::option::of(any::<u64>()),
+                any_wait(),
+                any_wait(),
+                0u64..5_000,
+                0u64..5_000,
+            ), 0..200),
+        ) {
+            let c = AdaptiveRate::new().initial(initial).floor(floor).ceiling(ceiling);
+            let start = Instant::now();
+            let mut at = start;
+            for (throttled, limit, remaining, reset, retry_after, gap, rtt) in steps {
+                at += Duration::from_millis(gap);
+                let mut feedback = if throttled { Feedback::throttled() } else { Feedback::accepted() };
+                feedback.hints.limit = limit.map(|(count, window)| Quota { count, window });
+                feedback.hints.remaining = remaining;
+                feedback.hints.reset = reset;
+                feedback.hints.retry_after = retry_after;
+                // Responses may come back in any order: `sent` is not monotonic.
+                let sent = at.checked_sub(Duration::from_millis(rtt)).unwrap_or(start);
+                c.observe(&feedback, sent, at);
+                if let Some(rate) = c.rate() {
+                    prop_assert!(rate.is_finite() && rate > 0.0, "{rate}");
+                    prop_assert!(c.interval().is_some_and(|i| !i.is_zero()));
+                }
+                let _ = c.not_before();
+            }
+        }
+    }
+}
