@@ -251,6 +251,15 @@ impl AdaptiveRate {
         self.restart()
     }
 
+    /// A controller with the same tunables that has learned nothing: one per `rate_key`
+    /// (limits often differ per key: per country, per sender).
+    pub fn fresh(&self) -> Self {
+        AdaptiveRate {
+            state: Mutex::new(State::start(&self.config)),
+            config: self.config,
+        }
+    }
+
     fn restart(self) -> Self {
         AdaptiveRate {
             state: Mutex::new(State::start(&self.config)),
@@ -811,6 +820,12 @@ mod tests {
             c.observe(&no(), now, now);
         }
         assert_eq!(c.rate(), Some(0.5));
+        let fresh = c.fresh();
+        assert_eq!(fresh.rate(), Some(1.0));
+        let mut now = Instant::now();
+        fresh.observe(&ok(), now, now);
+        pass(&fresh, &mut now, 10);
+        assert_eq!(fresh.rate(), Some(3.0), "same ceiling");
     }
 
     /// Records the `rate` of every `backoff::adaptive` event.
