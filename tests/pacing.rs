@@ -221,3 +221,141 @@ fn retry_after_parses_both_forms() {
     assert_eq!(backoff::parse_retry_after("-1", now), None);
     assert_eq!(backoff::parse_retry_after("", SystemTime::now()), None);
 }
+
+// Cancelled calls give their slots back (issue 8, part 2).
+
+/// The issue's case: each call is cancelled by a 1 ms timeout.
+#[backoff(constant, max_tries = 1, rate = 1 per second)]
+async fn cancelled_one_by_one() -> Result<(), ()> {
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_call_after_cancelled_calls_waits_for_no_cancelled_slot() {
+    let start = Instant::now();
+    let mut done = 0;
+    for _ in 0..100 {
+        let call = tokio::time::timeout(Duration::from_millis(1), cancelled_one_by_one());
+        done += u32::from(call.await.is_ok());
+    }
+    // The first call's slot was free; each of the other 99 waited 1 ms for its slot at 1 s.
+    assert_eq!(done, 1);
+    assert_eq!(start.elapsed(), Duration::from_millis(99));
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    // Nothing ran for 10 s: a fresh call starts at once (it waited 89.9 s when cancelled
+    // reservations kept their slots), and the next one a second later.
+    let fresh = Instant::now();
+    cancelled_one_by_one().await.unwrap();
+    assert_eq!(fresh.elapsed(), Duration::ZERO);
+    cancelled_one_by_one().await.unwrap();
+    assert_eq!(fresh.elapsed(), Duration::from_secs(1));
+}
+
+#[backoff(constant, max_tries = 1, rate = 1 per second, rate_key = key)]
+async fn cancelled_keyed(key: &str) -> Result<(), ()> {
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_keyed_call_after_cancelled_calls_waits_for_no_cancelled_slot() {
+    for _ in 0..100 {
+        let call = tokio::time::timeout(Duration::from_millis(1), cancelled_keyed("a"));
+        let _ = call.await;
+    }
+    // Another key never waited for "a"'s cancelled calls.
+    let b = Instant::now();
+    cancelled_keyed("b").await.unwrap();
+    assert_eq!(b.elapsed(), Duration::ZERO);
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let fresh = Instant::now();
+    cancelled_keyed("a").await.unwrap();
+    assert_eq!(fresh.elapsed(), Duration::ZERO);
+    cancelled_keyed("a").await.unwrap();
+    assert_eq!(fresh.elapsed(), Duration::from_secs(1));
+}
+
+/// 100 concurrent callers under a 5 s timeout.
+#[backoff(constant, max_tries = 1, rate = 1 per second)]
+async fn crowded() -> Result<(), ()> {
+    Ok(())
+}
+
+#[backoff(constant, max_tries = 1, rate = 1 per second, rate_key = key)]
+async fn crowded_keyed(key: &'static str) -> Result<(), ()> {
+    Ok(())
+}
+
+async fn crowd<F>(call: impl Fn() -> F) -> (usize, Duration)
+where
+    F: Future<Output = Result<(), ()>> + Send + 'static,
+{
+    let tasks: Vec<_> = (0..100)
+        .map(|_| tokio::spawn(tokio::time::timeout(Duration::from_secs(5), call())))
+        .collect();
+    let mut done = 0;
+    for t in tasks {
+        done += usize::from(t.await.unwrap().is_ok());
+    }
+    let fresh = Instant::now();
+    call().await.unwrap();
+    (done, fresh.elapsed())
+}
+
+#[tokio::test(start_paused = true)]
+async fn concurrent_callers_under_a_timeout_leave_no_queue_behind() {
+    let start = Instant::now();
+    // Slots 0 to 5 s ran; the other 94 callers gave up at 5 s. A fresh call then waits for
+    // the slot after the last that ran, 6 s (it waited 95 s before).
+    assert_eq!(crowd(crowded).await, (6, Duration::from_secs(1)));
+    assert_eq!(start.elapsed(), Duration::from_secs(6));
+    assert_eq!(
+        crowd(|| crowded_keyed("k")).await,
+        (6, Duration::from_secs(1))
+    );
+}
+
+/// The same on the sync side: callers holding `Reservation`s that give up before their slot.
+#[tokio::test(start_paused = true)]
+async fn reservations_dropped_unused_give_their_slots_back() {
+    let pacer = Pacer::per_second(1.0);
+    for key in [None, Some("a")] {
+        pacer.reserve(key).consume(); // an attempt that ran now
+        let held: Vec<_> = (0..99).map(|_| pacer.reserve(key)).collect();
+        assert_eq!(held[98].wait(), Duration::from_secs(99));
+        // The middle one gives up: the next caller takes its slot.
+        let mut held = held;
+        drop(held.remove(49));
+        assert_eq!(pacer.reserve(key).wait(), Duration::from_secs(50));
+        drop(held);
+        assert_eq!(pacer.reserve(key).wait(), Duration::from_secs(1));
+    }
+    // The slot is consumed once reached: `ready` returns the time queued.
+    let first = pacer.ready(None).await;
+    let second = pacer.ready(None).await;
+    assert_eq!(
+        (first, second),
+        (Duration::from_secs(1), Duration::from_secs(1))
+    );
+}
+
+/// Sync callers on the real clock: those whose slot lies past their deadline give up.
+#[test]
+fn sync_callers_that_give_up_give_their_slots_back() {
+    let pacer = Pacer::per_second(10.0);
+    let deadline = Duration::from_millis(250);
+    let held: Vec<_> = (0..100).map(|_| pacer.reserve(None)).collect();
+    let (run, gave_up): (Vec<_>, Vec<_>) = held.into_iter().partition(|r| r.wait() <= deadline);
+    drop(gave_up);
+    assert_eq!(run.len(), 3);
+    for r in run {
+        assert!(r.ready_blocking() <= Duration::from_millis(300));
+    }
+    // The next caller waits at most one interval past the last attempt (it waited 9.7 s).
+    let next = pacer.reserve(None);
+    assert!(
+        next.wait() <= Duration::from_millis(100),
+        "{:?}",
+        next.wait()
+    );
+    assert!(next.ready_blocking() <= Duration::from_millis(150));
+}

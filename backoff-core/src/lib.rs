@@ -23,7 +23,7 @@ pub use builder::{
     runtime,
 };
 pub use jitter::Jitter;
-pub use pace::Pacer;
+pub use pace::{Pacer, Reservation};
 pub use retry_after::{RetryAfter, parse_retry_after};
 pub use secs::{IntoSeconds, saturating_secs};
 pub use state::{Action, Details, Opaque, Policy, Shown, State, Verdict};
