@@ -359,3 +359,136 @@ fn sync_callers_that_give_up_give_their_slots_back() {
     );
     assert!(next.ready_blocking() <= Duration::from_millis(150));
 }
+
+// Time queued for the pacer is not failure time (issue 8, part 3).
+
+/// A server that fails its first `fail_first` requests, then answers.
+#[derive(Default)]
+struct Server {
+    requests: AtomicU32,
+    fail_first: u32,
+}
+
+impl Server {
+    fn handle(&self) -> Result<(), ()> {
+        if self.requests.fetch_add(1, Ordering::SeqCst) < self.fail_first {
+            Err(())
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[backoff(constant, interval = 1, jitter = none, max_time = 4, rate = 1 per second,
+    on_giveup = |d| trace.push(format!("gave up: {} tries, {:?}", d.tries, d.elapsed)),
+    on_backoff = |d| trace.push(format!("{}: {:?} + {:?}", d.tries, d.elapsed, d.wait.unwrap())))]
+async fn batch_recovering(server: Arc<Server>, trace: Calls) -> Result<(), ()> {
+    server.handle()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_batch_larger_than_rate_times_max_time_survives_a_brief_outage() {
+    let start = Instant::now();
+    let server = Arc::new(Server {
+        fail_first: 10,
+        ..Server::default()
+    });
+    let traces: Vec<Calls> = (0..20).map(|_| Calls::default()).collect();
+    let tasks: Vec<_> = traces
+        .iter()
+        .map(|t| tokio::spawn(batch_recovering(server.clone(), t.clone())))
+        .collect();
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), Ok(()));
+    }
+    // The 20 first attempts take slots 0 to 19 s, the first 10 fail; their retries queue
+    // behind the batch (slots 20 to 29 s) and succeed. None gave up, though 10 of them ran
+    // 20 s past their start: each spent 1 s failing and backing off (it gave up after one
+    // try at 4 to 9 s when the queueing counted).
+    assert_eq!(server.requests.load(Ordering::SeqCst), 30);
+    assert_eq!(start.elapsed(), Duration::from_secs(29));
+    let mut retried = 0;
+    for trace in &traces {
+        match trace.get().as_slice() {
+            [] => {}
+            [one] => {
+                assert_eq!(one, "1: 0ns + 1s");
+                retried += 1;
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(retried, 10);
+}
+
+#[backoff(constant, interval = 1, jitter = none, max_time = 4, rate = 1 per second,
+    on_giveup = |d| trace.push(format!("gave up: {} tries, {:?}", d.tries, d.elapsed)),
+    on_backoff = |d| trace.push(format!("{}: {:?} + {:?}", d.tries, d.elapsed, d.wait.unwrap())))]
+async fn batch_down(server: Arc<Server>, trace: Calls) -> Result<(), ()> {
+    server.handle()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_batch_against_a_dead_server_gives_up_after_max_time_of_failing() {
+    let start = Instant::now();
+    let server = Arc::new(Server {
+        fail_first: u32::MAX,
+        ..Server::default()
+    });
+    let traces: Vec<Calls> = (0..20).map(|_| Calls::default()).collect();
+    let tasks: Vec<_> = traces
+        .iter()
+        .map(|t| tokio::spawn(batch_down(server.clone(), t.clone())))
+        .collect();
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), Err(()));
+    }
+    // 100 attempts at 1 per second: the last call ends 99 s after it began, yet every call
+    // gave up after exactly 4 s of failing and backing off, never sleeping past max_time.
+    assert_eq!(server.requests.load(Ordering::SeqCst), 100);
+    assert_eq!(start.elapsed(), Duration::from_secs(99));
+    for trace in &traces {
+        assert_eq!(
+            trace.get(),
+            [
+                "1: 0ns + 1s",
+                "2: 1s + 1s",
+                "3: 2s + 1s",
+                "4: 3s + 1s",
+                "gave up: 5 tries, 4s"
+            ]
+        );
+    }
+}
+
+/// `tokio::time::timeout` bounds a whole call, its queueing included.
+#[backoff(constant, interval = 1, jitter = none, max_time = 4, rate = 1 per second)]
+async fn bounded(server: Arc<Server>) -> Result<(), ()> {
+    server.handle()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_timeout_bounds_the_whole_call_queueing_included() {
+    let server = Arc::new(Server {
+        fail_first: u32::MAX,
+        ..Server::default()
+    });
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            tokio::spawn(tokio::time::timeout(
+                Duration::from_secs(10),
+                bounded(server.clone()),
+            ))
+        })
+        .collect();
+    let mut timed_out = 0;
+    for t in tasks {
+        timed_out += usize::from(t.await.unwrap().is_err());
+    }
+    // Slots 0 to 10 s ran (the one at 10 s just before its caller's deadline); every call
+    // ended by 10 s, whether it gave up or timed out; the timed-out ones gave their slots back.
+    assert_eq!(start.elapsed(), Duration::from_secs(10));
+    assert_eq!(server.requests.load(Ordering::SeqCst), 11);
+    assert_eq!(timed_out, 20);
+}
