@@ -324,3 +324,49 @@ impl Drop for Reservation<'_> {
         }
     }
 }
+
+#[cfg(all(test, feature = "tokio"))]
+mod tests {
+    use super::*;
+
+    fn keys(pacer: &Pacer) -> usize {
+        let Backend::Local(local) = &pacer.backend;
+        lock(&local.keyed).map.len()
+    }
+
+    /// Idle keyed schedules are swept when the map doubles: a stream of distinct keys keeps
+    /// the map bounded by the keys active within about one interval.
+    #[tokio::test(start_paused = true)]
+    async fn idle_keys_are_forgotten() {
+        let pacer = Pacer::per_second(1.0);
+        for i in 0..1000 {
+            pacer.reserve(Some(&format!("k{i}"))).consume();
+            tokio::time::advance(Duration::from_millis(100)).await;
+        }
+        // Each key stays active for 1 s, 10 keys at a time; sweeps come at 64 keys.
+        assert!(keys(&pacer) <= MIN_SWEEP, "{}", keys(&pacer));
+        // A key forgotten and seen again starts afresh, and one still active keeps its slot.
+        assert_eq!(pacer.reserve(Some("k0")).wait(), Duration::ZERO);
+        assert_eq!(
+            pacer.reserve(Some("k999")).wait(),
+            Duration::from_millis(900)
+        );
+    }
+
+    /// A reservation that outlives its key's swept schedule gives nothing back to the next.
+    #[tokio::test(start_paused = true)]
+    async fn a_reservation_outliving_its_schedule_is_harmless() {
+        let pacer = Pacer::per_second(1.0);
+        let old = pacer.reserve(Some("a"));
+        tokio::time::advance(Duration::from_secs(2)).await;
+        for i in 0..MIN_SWEEP {
+            pacer.reserve(Some(&format!("k{i}"))).consume();
+        }
+        let Backend::Local(local) = &pacer.backend;
+        assert!(!lock(&local.keyed).map.contains_key("a"));
+        assert_eq!(keys(&pacer), MIN_SWEEP);
+        pacer.reserve(Some("a")).consume(); // a new schedule for "a": slot now
+        drop(old);
+        assert_eq!(pacer.reserve(Some("a")).wait(), Duration::from_secs(1));
+    }
+}
