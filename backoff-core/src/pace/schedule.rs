@@ -24,7 +24,7 @@
 //! a caller came is that interval). `tests::property` checks all three over random
 //! interleavings of reserve, cancel, run and late callers.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use super::Instant;
@@ -47,12 +47,23 @@ pub(super) struct Ticket {
 }
 
 /// The reservations at one slot.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 struct Count {
     /// Used or held.
     taken: usize,
     /// Given back, not yet taken again.
     holes: usize,
+    /// TAT over this slot and every earlier one (so that dropping the tail is cheap).
+    after: Instant,
+}
+
+/// GCRA over `n` slots at `slot`, from `tat`.
+fn fold(tat: Option<Instant>, slot: Instant, n: usize, interval: Duration) -> Instant {
+    let start = tat.map_or(slot, |t| t.max(slot));
+    let n = u32::try_from(n).unwrap_or(u32::MAX);
+    start
+        .checked_add(interval.saturating_mul(n))
+        .unwrap_or(start)
 }
 
 /// GCRA's state for one budget: every slot that still constrains the future.
@@ -63,33 +74,41 @@ pub(super) struct Schedule {
     /// The TAT that the forgotten slots leave behind; always in the past.
     base: Option<Instant>,
     slots: BTreeMap<Instant, Count>,
-    /// Holes in all.
-    holes: usize,
+    /// The slots that have holes.
+    holed: BTreeSet<Instant>,
 }
 
 impl Schedule {
     /// Reserves the earliest slot at or after `now`: a hole, else the next slot GCRA gives.
     pub(super) fn reserve(&mut self, now: Instant, quota: Quota) -> Ticket {
         self.tidy(now, quota);
-        if self.holes > 0
-            && let Some((&slot, count)) = self.slots.iter_mut().find(|(_, c)| c.holes > 0)
+        if let Some(&slot) = self.holed.first()
+            && let Some(count) = self.slots.get_mut(&slot)
         {
             count.holes -= 1;
             count.taken += 1;
-            self.holes -= 1;
+            if count.holes == 0 {
+                self.holed.remove(&slot);
+            }
             return Ticket { slot };
         }
         let tat = self.tat.unwrap_or(now);
         // The earliest start: the theoretical arrival time, less what the burst allows.
         let slot = tat.checked_sub(quota.tolerance).map_or(now, |t| t.max(now));
+        let after = fold(self.tat, slot, 1, quota.interval);
         let last = self.slots.last_key_value().map(|(&s, _)| s);
-        self.slots.entry(slot).or_default().taken += 1;
+        let count = self.slots.entry(slot).or_insert(Count {
+            taken: 0,
+            holes: 0,
+            after,
+        });
+        count.taken += 1;
         if last.is_some_and(|last| slot < last) {
             // Within a burst, ahead of a slot held already: GCRA over the slots in order.
             self.replay(quota);
         } else {
-            let base = tat.max(now);
-            self.tat = Some(base.checked_add(quota.interval).unwrap_or(base));
+            count.after = after;
+            self.tat = Some(after);
         }
         Ticket { slot }
     }
@@ -107,22 +126,33 @@ impl Schedule {
         }
         count.taken -= 1;
         count.holes += 1;
-        self.holes += 1;
+        self.holed.insert(ticket.slot);
         // Holes at the tail constrain nobody: drop them, and GCRA rolls back.
         let mut dropped = false;
-        while let Some(mut last) = self.slots.last_entry()
-            && last.get().holes > 0
+        while let Some((&slot, count)) = self.slots.last_key_value()
+            && count.holes > 0
         {
-            self.holes -= last.get().holes;
-            last.get_mut().holes = 0;
+            let taken = count.taken;
+            self.holed.remove(&slot);
             dropped = true;
-            if last.get().taken > 0 {
-                break;
+            if taken == 0 {
+                self.slots.remove(&slot);
+                continue;
             }
-            last.remove();
+            let before = self.slots.range(..slot).next_back().map(|(_, c)| c.after);
+            let after = fold(before.or(self.base), slot, taken, quota.interval);
+            if let Some(count) = self.slots.get_mut(&slot) {
+                count.holes = 0;
+                count.after = after;
+            }
+            break;
         }
         if dropped {
-            self.replay(quota);
+            self.tat = self
+                .slots
+                .last_key_value()
+                .map(|(_, c)| c.after)
+                .or(self.base);
         }
     }
 
@@ -136,17 +166,17 @@ impl Schedule {
     /// Drops the holes that have passed unused (and re-runs GCRA without them), then forgets
     /// the slots whose share of TAT has passed.
     fn tidy(&mut self, now: Instant, quota: Quota) {
-        if self.holes > 0 {
-            let mut lost = 0;
-            for count in self.slots.range_mut(..now).map(|(_, c)| c) {
-                lost += count.holes;
-                count.holes = 0;
+        if self.holed.first().is_some_and(|&slot| slot < now) {
+            let rest = self.holed.split_off(&now);
+            for slot in std::mem::replace(&mut self.holed, rest) {
+                if let Some(count) = self.slots.get_mut(&slot) {
+                    count.holes = 0;
+                    if count.taken == 0 {
+                        self.slots.remove(&slot);
+                    }
+                }
             }
-            if lost > 0 {
-                self.holes -= lost;
-                self.slots.retain(|_, c| c.taken > 0 || c.holes > 0);
-                self.replay(quota);
-            }
+            self.replay(quota);
         }
         while let Some(mut first) = self.slots.first_entry()
             && first.get().holes == 0
@@ -169,11 +199,9 @@ impl Schedule {
     /// Recomputes TAT: GCRA over every slot in order, from what the forgotten ones left.
     fn replay(&mut self, quota: Quota) {
         let mut tat = self.base;
-        for (&slot, count) in &self.slots {
-            for _ in 0..count.taken + count.holes {
-                let start = tat.map_or(slot, |t| t.max(slot));
-                tat = Some(start.checked_add(quota.interval).unwrap_or(start));
-            }
+        for (&slot, count) in &mut self.slots {
+            count.after = fold(tat, slot, count.taken + count.holes, quota.interval);
+            tat = Some(count.after);
         }
         self.tat = tat;
     }
@@ -236,7 +264,7 @@ mod tests {
         // Give back the middle, then the tail: both roll back, the next slot is 100.
         s.give_back(b, ms(25), q);
         s.give_back(c, ms(25), q);
-        assert_eq!(s.holes, 0);
+        assert!(s.holed.is_empty());
         assert_eq!(at(s.reserve(ms(30), q)), 100);
         assert_eq!(at(s.reserve(ms(30), q)), 200);
     }
