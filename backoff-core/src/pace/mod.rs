@@ -15,9 +15,11 @@
 //!
 //! A reservation dropped before its slot is reached (a call cancelled by a timeout, a
 //! [`Reservation`] dropped unused) gives the slot back: the next caller takes it, or, at the
-//! end of the queue, the queue shortens. So after any number of cancelled calls a fresh call
-//! waits at most one interval beyond what the attempts that really ran imply, and those
-//! attempts always keep to the rate (`schedule.rs` says why).
+//! end of the queue, the queue shortens; a slot already reached counts as used. So after any
+//! number of cancelled calls, a fresh call's slot is never later than GCRA gives over the
+//! attempts that ran or still hold slots, as if the cancelled calls had never been made (with
+//! burst 1, at most one interval past the earliest slot that keeps to the rate), and the
+//! attempts that run always keep to the rate (`schedule.rs` says why).
 
 mod schedule;
 
@@ -42,9 +44,10 @@ type Instant = std::time::Instant;
 /// time), and so does [`Pacer::unlimited`].
 ///
 /// Keyed budgets (`rate_key`, or `Some(key)` here) are kept while they constrain anything:
-/// a key whose schedule has gone idle (its next slot is already free) is forgotten when the
-/// map next grows past twice its size after the last sweep, so the map stays bounded by the
-/// keys active within about one interval, not by every key ever seen.
+/// a key whose schedule has gone idle (its next slot is already free, as for a key never
+/// seen) is forgotten when the map reaches twice its size after the last sweep (and at least
+/// 64 keys), so the map stays bounded by the keys still queued or used within the last
+/// interval, not by every key ever seen.
 pub struct Pacer {
     /// How far apart slots are; `None` paces nothing.
     quota: Option<Quota>,
