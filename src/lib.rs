@@ -84,12 +84,12 @@
 #[doc(inline)]
 pub use backoff_macros::backoff;
 
-pub use backoff_core::Pacer;
 pub use backoff_core::{
     Action, Backoff, Clock, Details, HookSet, Hooks, IntoHooks, IntoSeconds, Jitter, Level,
     NoHooks, Opaque, Policy, RetryAfter, Shown, State, Verdict, Wait, constant, decay, expo, fibo,
     intervals, parse_retry_after, runtime, saturating_secs, sim, wait,
 };
+pub use backoff_core::{Pacer, Reservation};
 
 #[doc(hidden)]
 pub mod __private {

@@ -221,3 +221,274 @@ fn retry_after_parses_both_forms() {
     assert_eq!(backoff::parse_retry_after("-1", now), None);
     assert_eq!(backoff::parse_retry_after("", SystemTime::now()), None);
 }
+
+// Cancelled calls give their slots back (issue 8, part 2).
+
+/// The issue's case: each call is cancelled by a 1 ms timeout.
+#[backoff(constant, max_tries = 1, rate = 1 per second)]
+async fn cancelled_one_by_one() -> Result<(), ()> {
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_call_after_cancelled_calls_waits_for_no_cancelled_slot() {
+    let start = Instant::now();
+    let mut done = 0;
+    for _ in 0..100 {
+        let call = tokio::time::timeout(Duration::from_millis(1), cancelled_one_by_one());
+        done += u32::from(call.await.is_ok());
+    }
+    // The first call's slot was free; each of the other 99 waited 1 ms for its slot at 1 s.
+    assert_eq!(done, 1);
+    assert_eq!(start.elapsed(), Duration::from_millis(99));
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    // Nothing ran for 10 s: a fresh call starts at once (it waited 89.9 s when cancelled
+    // reservations kept their slots), and the next one a second later.
+    let fresh = Instant::now();
+    cancelled_one_by_one().await.unwrap();
+    assert_eq!(fresh.elapsed(), Duration::ZERO);
+    cancelled_one_by_one().await.unwrap();
+    assert_eq!(fresh.elapsed(), Duration::from_secs(1));
+}
+
+#[backoff(constant, max_tries = 1, rate = 1 per second, rate_key = key)]
+async fn cancelled_keyed(key: &str) -> Result<(), ()> {
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_keyed_call_after_cancelled_calls_waits_for_no_cancelled_slot() {
+    for _ in 0..100 {
+        let call = tokio::time::timeout(Duration::from_millis(1), cancelled_keyed("a"));
+        let _ = call.await;
+    }
+    // Another key never waited for "a"'s cancelled calls.
+    let b = Instant::now();
+    cancelled_keyed("b").await.unwrap();
+    assert_eq!(b.elapsed(), Duration::ZERO);
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let fresh = Instant::now();
+    cancelled_keyed("a").await.unwrap();
+    assert_eq!(fresh.elapsed(), Duration::ZERO);
+    cancelled_keyed("a").await.unwrap();
+    assert_eq!(fresh.elapsed(), Duration::from_secs(1));
+}
+
+/// 100 concurrent callers under a 5 s timeout.
+#[backoff(constant, max_tries = 1, rate = 1 per second)]
+async fn crowded() -> Result<(), ()> {
+    Ok(())
+}
+
+#[backoff(constant, max_tries = 1, rate = 1 per second, rate_key = key)]
+async fn crowded_keyed(key: &'static str) -> Result<(), ()> {
+    Ok(())
+}
+
+async fn crowd<F>(call: impl Fn() -> F) -> (usize, Duration)
+where
+    F: Future<Output = Result<(), ()>> + Send + 'static,
+{
+    let tasks: Vec<_> = (0..100)
+        .map(|_| tokio::spawn(tokio::time::timeout(Duration::from_secs(5), call())))
+        .collect();
+    let mut done = 0;
+    for t in tasks {
+        done += usize::from(t.await.unwrap().is_ok());
+    }
+    let fresh = Instant::now();
+    call().await.unwrap();
+    (done, fresh.elapsed())
+}
+
+#[tokio::test(start_paused = true)]
+async fn concurrent_callers_under_a_timeout_leave_no_queue_behind() {
+    let start = Instant::now();
+    // Slots 0 to 5 s ran; the other 94 callers gave up at 5 s. A fresh call then waits for
+    // the slot after the last that ran, 6 s (it waited 95 s before).
+    assert_eq!(crowd(crowded).await, (6, Duration::from_secs(1)));
+    assert_eq!(start.elapsed(), Duration::from_secs(6));
+    assert_eq!(
+        crowd(|| crowded_keyed("k")).await,
+        (6, Duration::from_secs(1))
+    );
+}
+
+/// The same on the sync side: callers holding `Reservation`s that give up before their slot.
+#[tokio::test(start_paused = true)]
+async fn reservations_dropped_unused_give_their_slots_back() {
+    let pacer = Pacer::per_second(1.0);
+    for key in [None, Some("a")] {
+        pacer.reserve(key).consume(); // an attempt that ran now
+        let held: Vec<_> = (0..99).map(|_| pacer.reserve(key)).collect();
+        assert_eq!(held[98].wait(), Duration::from_secs(99));
+        // The middle one gives up: the next caller takes its slot.
+        let mut held = held;
+        drop(held.remove(49));
+        assert_eq!(pacer.reserve(key).wait(), Duration::from_secs(50));
+        drop(held);
+        assert_eq!(pacer.reserve(key).wait(), Duration::from_secs(1));
+    }
+    // The slot is consumed once reached: `ready` returns the time queued.
+    let first = pacer.ready(None).await;
+    let second = pacer.ready(None).await;
+    assert_eq!(
+        (first, second),
+        (Duration::from_secs(1), Duration::from_secs(1))
+    );
+}
+
+/// Sync callers on the real clock: those whose slot lies past their deadline give up.
+#[test]
+fn sync_callers_that_give_up_give_their_slots_back() {
+    let pacer = Pacer::per_second(10.0);
+    let deadline = Duration::from_millis(250);
+    let held: Vec<_> = (0..100).map(|_| pacer.reserve(None)).collect();
+    let (run, gave_up): (Vec<_>, Vec<_>) = held.into_iter().partition(|r| r.wait() <= deadline);
+    drop(gave_up);
+    assert_eq!(run.len(), 3);
+    for r in run {
+        assert!(r.ready_blocking() <= Duration::from_millis(300));
+    }
+    // The next caller waits at most one interval past the last attempt (it waited 9.7 s).
+    let next = pacer.reserve(None);
+    assert!(
+        next.wait() <= Duration::from_millis(100),
+        "{:?}",
+        next.wait()
+    );
+    assert!(next.ready_blocking() <= Duration::from_millis(150));
+}
+
+// Time queued for the pacer is not failure time (issue 8, part 3).
+
+/// A server that fails its first `fail_first` requests, then answers.
+#[derive(Default)]
+struct Server {
+    requests: AtomicU32,
+    fail_first: u32,
+}
+
+impl Server {
+    fn handle(&self) -> Result<(), ()> {
+        if self.requests.fetch_add(1, Ordering::SeqCst) < self.fail_first {
+            Err(())
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[backoff(constant, interval = 1, jitter = none, max_time = 4, rate = 1 per second,
+    on_giveup = |d| trace.push(format!("gave up: {} tries, {:?}", d.tries, d.elapsed)),
+    on_backoff = |d| trace.push(format!("{}: {:?} + {:?}", d.tries, d.elapsed, d.wait.unwrap())))]
+async fn batch_recovering(server: Arc<Server>, trace: Calls) -> Result<(), ()> {
+    server.handle()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_batch_larger_than_rate_times_max_time_survives_a_brief_outage() {
+    let start = Instant::now();
+    let server = Arc::new(Server {
+        fail_first: 10,
+        ..Server::default()
+    });
+    let traces: Vec<Calls> = (0..20).map(|_| Calls::default()).collect();
+    let tasks: Vec<_> = traces
+        .iter()
+        .map(|t| tokio::spawn(batch_recovering(server.clone(), t.clone())))
+        .collect();
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), Ok(()));
+    }
+    // The 20 first attempts take slots 0 to 19 s, the first 10 fail; their retries queue
+    // behind the batch (slots 20 to 29 s) and succeed. None gave up, though 10 of them ran
+    // 20 s past their start: each spent 1 s failing and backing off (it gave up after one
+    // try at 4 to 9 s when the queueing counted).
+    assert_eq!(server.requests.load(Ordering::SeqCst), 30);
+    assert_eq!(start.elapsed(), Duration::from_secs(29));
+    let mut retried = 0;
+    for trace in &traces {
+        match trace.get().as_slice() {
+            [] => {}
+            [one] => {
+                assert_eq!(one, "1: 0ns + 1s");
+                retried += 1;
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(retried, 10);
+}
+
+#[backoff(constant, interval = 1, jitter = none, max_time = 4, rate = 1 per second,
+    on_giveup = |d| trace.push(format!("gave up: {} tries, {:?}", d.tries, d.elapsed)),
+    on_backoff = |d| trace.push(format!("{}: {:?} + {:?}", d.tries, d.elapsed, d.wait.unwrap())))]
+async fn batch_down(server: Arc<Server>, trace: Calls) -> Result<(), ()> {
+    server.handle()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_batch_against_a_dead_server_gives_up_after_max_time_of_failing() {
+    let start = Instant::now();
+    let server = Arc::new(Server {
+        fail_first: u32::MAX,
+        ..Server::default()
+    });
+    let traces: Vec<Calls> = (0..20).map(|_| Calls::default()).collect();
+    let tasks: Vec<_> = traces
+        .iter()
+        .map(|t| tokio::spawn(batch_down(server.clone(), t.clone())))
+        .collect();
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), Err(()));
+    }
+    // 100 attempts at 1 per second: the last call ends 99 s after it began, yet every call
+    // gave up after exactly 4 s of failing and backing off, never sleeping past max_time.
+    assert_eq!(server.requests.load(Ordering::SeqCst), 100);
+    assert_eq!(start.elapsed(), Duration::from_secs(99));
+    for trace in &traces {
+        assert_eq!(
+            trace.get(),
+            [
+                "1: 0ns + 1s",
+                "2: 1s + 1s",
+                "3: 2s + 1s",
+                "4: 3s + 1s",
+                "gave up: 5 tries, 4s"
+            ]
+        );
+    }
+}
+
+/// `tokio::time::timeout` bounds a whole call, its queueing included.
+#[backoff(constant, interval = 1, jitter = none, max_time = 4, rate = 1 per second)]
+async fn bounded(server: Arc<Server>) -> Result<(), ()> {
+    server.handle()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_timeout_bounds_the_whole_call_queueing_included() {
+    let server = Arc::new(Server {
+        fail_first: u32::MAX,
+        ..Server::default()
+    });
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            tokio::spawn(tokio::time::timeout(
+                Duration::from_secs(10),
+                bounded(server.clone()),
+            ))
+        })
+        .collect();
+    let mut timed_out = 0;
+    for t in tasks {
+        timed_out += usize::from(t.await.unwrap().is_err());
+    }
+    // Slots 0 to 10 s ran (the one at 10 s just before its caller's deadline); every call
+    // ended by 10 s, whether it gave up or timed out; the timed-out ones gave their slots back.
+    assert_eq!(start.elapsed(), Duration::from_secs(10));
+    assert_eq!(server.requests.load(Ordering::SeqCst), 11);
+    assert_eq!(timed_out, 20);
+}

@@ -26,7 +26,7 @@ pub use builder::{
     runtime,
 };
 pub use jitter::Jitter;
-pub use pace::Pacer;
+pub use pace::{Pacer, Reservation};
 pub use ratelimit::{Feedback, Hints, Quota, RateFeedback};
 pub use retry_after::{RetryAfter, parse_retry_after};
 pub use secs::{IntoSeconds, saturating_secs};

@@ -15,7 +15,8 @@ use crate::wait::Wait;
 pub struct Policy {
     /// Attempts in all (Python's `max_tries`); `None` for no limit. `Some(0)` acts as `Some(1)`.
     pub max_tries: Option<u32>,
-    /// The whole run's time budget, measured on a monotonic clock when each attempt ends.
+    /// The whole run's time budget, measured on a monotonic clock when each attempt ends: the
+    /// time spent in attempts and backoff waits, not the time queued for a pacer.
     pub max_time: Option<Duration>,
     /// How each generated wait is randomised.
     pub jitter: Jitter,
@@ -78,8 +79,9 @@ pub struct Details<'a, R: ?Sized> {
     pub target: &'a str,
     /// Attempts made so far, this one included.
     pub tries: u32,
-    /// Time since the run started, taken when this attempt ended. (The attribute reads the
-    /// clock only when something needs it: `max_time` or a handler.)
+    /// Time since the run started, taken when this attempt ended, less the time queued for a
+    /// pacer ([`State::add_queued`]): the time spent in attempts and backoff waits. (The
+    /// attribute reads the clock only when something needs it: `max_time` or a handler.)
     pub elapsed: Duration,
     /// The wait before the next attempt (`on_backoff` only).
     pub wait: Option<Duration>,
@@ -111,6 +113,8 @@ pub struct State<W> {
     policy: Policy,
     tries: u32,
     jitter: JitterState,
+    /// Time queued for a pacer so far: not time spent failing.
+    queued: Duration,
 }
 
 impl<W> State<W> {
@@ -123,7 +127,17 @@ impl<W> State<W> {
             policy,
             tries: 0,
             jitter,
+            queued: Duration::ZERO,
         }
+    }
+
+    /// Records time spent queued for a pacer (`Pacer::ready` and
+    /// [`Pacer::ready_blocking`](crate::Pacer::ready_blocking) return it). Queueing is not failing: the `elapsed` that [`decide`](State::decide) and
+    /// [`details`](State::details) receive is taken as the time since the run started, and
+    /// the total queued is subtracted from it (saturating), so `max_time`, the cut of waits to
+    /// it and [`Details::elapsed`] measure attempts and backoff waits only.
+    pub fn add_queued(&mut self, d: Duration) {
+        self.queued = self.queued.saturating_add(d);
     }
 
     /// Attempts decided so far.
@@ -136,7 +150,8 @@ impl<W> State<W> {
         &self.policy
     }
 
-    /// The details for a handler, about the attempt just decided.
+    /// The details for a handler, about the attempt just decided; `elapsed` is the time since
+    /// the run started (the time queued for a pacer is taken off).
     pub fn details<'a, R: ?Sized>(
         &'a self,
         outcome: &'a R,
@@ -146,13 +161,14 @@ impl<W> State<W> {
         Details {
             target: self.target,
             tries: self.tries,
-            elapsed,
+            elapsed: elapsed.saturating_sub(self.queued),
             wait,
             outcome,
         }
     }
 
-    /// Decides what follows an attempt that ended `elapsed` after the run started.
+    /// Decides what follows an attempt that ended `elapsed` after the run started (the time
+    /// queued for a pacer is taken off).
     ///
     /// `shown` describes the outcome in log lines. Logging happens here, before the caller
     /// runs the user's handlers, as in Python.
@@ -184,6 +200,7 @@ impl<W> State<W> {
     where
         W: Wait<R>,
     {
+        let elapsed = elapsed.saturating_sub(self.queued);
         self.tries = self.tries.saturating_add(1);
         match verdict {
             Verdict::Success => return Action::Success,

@@ -118,3 +118,22 @@ fn details_carry_what_the_handlers_need() {
     assert_eq!(d.error(), Some(&"429"));
     assert_eq!(d.value(), None);
 }
+
+/// Time queued for a pacer is taken off `elapsed` (saturating) before `max_time` and the cut
+/// of waits see it, and off `Details::elapsed`.
+#[test]
+fn time_queued_for_a_pacer_is_not_failure_time() {
+    let mut s = State::new("f", Constant::new(S(1)), policy(None, Some(4)));
+    s.add_queued(S(30));
+    // 33 s since the start, 30 of them queued: 3 s of budget used, 1 s left.
+    assert_eq!(
+        s.decide(&(), Verdict::Retry, S(33), &""),
+        Action::Backoff(S(1))
+    );
+    assert_eq!(s.details(&(), S(33), None).elapsed, S(3));
+    s.add_queued(S(10));
+    assert_eq!(s.decide(&(), Verdict::Retry, S(44), &""), Action::GiveUp);
+    // More queued than elapsed (clocks read at different moments): zero, never a panic.
+    s.add_queued(Duration::MAX);
+    assert_eq!(s.details(&(), S(50), None).elapsed, Duration::ZERO);
+}

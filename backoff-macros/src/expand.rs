@@ -483,9 +483,9 @@ pub(crate) fn expand_layer(args: &Args, item: &ItemFn, block: &Block) -> Block {
             None => quote!(::core::option::Option::None),
         };
         if is_async {
-            quote!(#pacer.ready(#key).await;)
+            quote!(#state.add_queued(#pacer.ready(#key).await);)
         } else {
-            quote!(#pacer.ready_blocking(#key);)
+            quote!(#state.add_queued(#pacer.ready_blocking(#key));)
         }
     };
     // Elapsed time is read only by `max_time` and by handlers; without either, the clock is
