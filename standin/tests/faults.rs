@@ -68,6 +68,8 @@ async fn accept_then_drop_sends_on_then_resets() {
     );
     let st = server.stats();
     assert_eq!((st.delivered, st.accept_then_drop), (1, 1), "{st:?}");
+    // The header's structured-field string, unquoted.
+    assert_eq!(server.deliveries()[0].key.as_deref(), Some("key-1"));
     // The retry with the same key is a replay (dropped too), not a second message.
     let _ = post(&server, &token).await;
     let st = server.stats();

@@ -2,8 +2,9 @@
 //! `main` does, against the `backoff-standin` stand-in on 127.0.0.1, and every batch checks
 //! the server's own counts (`GET /stats`) against the summary.
 //!
-//! `pacing` measures arrivals against the rate limit to the millisecond, so it runs alone:
-//! it takes [`alone`], every other networked test [`shared`].
+//! `pacing` measures arrivals against the rate limit to the millisecond, and the `faults`
+//! runs keep both CPUs busy, so each runs alone: they take [`alone`], every other networked
+//! test [`shared`].
 
 mod client;
 mod faults;
@@ -33,11 +34,13 @@ async fn alone() -> RwLockWriteGuard<'static, ()> {
     RUNNING.write().await
 }
 
-/// One key pair for the whole test binary: (private PEM, public PEM).
+/// One key pair for the whole test binary: (private PEM, public PEM). 1024 bits: each attempt
+/// signs a token, and at 2048 bits the signing (a few ms of CPU each) of 20 copies of the
+/// fault tests at once starves the stand-ins on two CPUs until every request times out.
 fn key() -> &'static (String, String) {
     static KEY: OnceLock<(String, String)> = OnceLock::new();
     KEY.get_or_init(|| {
-        let private = standin::generate_private_key_pem().unwrap();
+        let private = standin::generate_private_key_pem_with_bits(1024).unwrap();
         let public = standin::public_key_pem(&private).unwrap();
         (private, public)
     })
