@@ -7,7 +7,7 @@
 #   COUNT=30 RATE=10 scripts/pacing.sh
 #   scripts/pacing.sh --all      # also backoff only with Retry-After honoured (unpaced)
 #
-# Modes (see examples/sms.rs):
+# Modes (see examples/sms/main.rs):
 #   paced         the client's own backoff::Pacer at RATE less 2 % headroom; Retry-After
 #                 honoured, else expo + full jitter
 #   backoff only  --no-pace: every message fired at once, each 429 waited out with expo + full

@@ -1,4 +1,4 @@
-//! The paced SMS client of `examples/sms.rs` against its stand-in API at 10 requests/s, burst
+//! The paced SMS client against the stand-in API at 10 requests/s, burst
 //! 1, on the real clock: 30 messages fired at once must get through in at most 1.05 times the
 //! physical limit (29 intervals of 100 ms: 2.9 s) with at most 3 answered 429.
 //!
@@ -24,39 +24,26 @@
 //! headroom, 1 of 24 runs with two copies at once got a 429 (1.058); at 20/s, where 2 % is
 //! 1 ms, 2 of 20 runs did even alone. Hence 10/s and 3 %.
 //!
-//! This is the only test in this binary, so no other test runs beside it.
-
-#[allow(dead_code)]
-#[path = "../examples/common/sms.rs"]
-mod sms;
-#[allow(dead_code)]
-#[path = "../examples/common/standin.rs"]
-mod standin;
+//! It takes [`alone`]: no other test of the binary runs beside it.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sms::{Pacing, RetryPolicy, Settings, SmsClient, Summary};
-use standin::StandIn;
+use backoff_standin::StandIn;
 
-const APPLICATION_ID: &str = "11111111-2222-4333-8444-555555555555";
+use super::{APPLICATION_ID, alone, key, standin_config, stats_over_http};
+use crate::batch::{self, Summary};
+use crate::client::{Pacing, RetryPolicy, Settings, SmsClient};
 
 #[tokio::test(flavor = "current_thread")]
 async fn paced_batch_keeps_to_the_rate_limit() {
+    let _alone = alone().await;
     const RATE: f64 = 10.0;
     const N: usize = 30;
     // 3 ms of each 100 ms interval; see the module docs.
     const HEADROOM: f64 = 0.03;
-    let private = standin::generate_private_key_pem().unwrap();
-    let server = StandIn::start(standin::Config {
-        application_id: APPLICATION_ID.to_owned(),
-        public_key_pem: standin::public_key_pem(&private).unwrap(),
-        rate: RATE,
-        burst: 1,
-        retry_after: true,
-    })
-    .await
-    .unwrap();
+    let private = key().0.clone();
+    let server = StandIn::start(standin_config(RATE, 1, true)).await.unwrap();
     let client = Arc::new(
         SmsClient::new(Settings {
             base_url: server.base_url(),
@@ -83,7 +70,7 @@ async fn paced_batch_keeps_to_the_rate_limit() {
 
     let start = Instant::now();
     client.warm_up().await;
-    let deliveries = sms::send_batch(&client, &to, "paced", N, |_| {}).await;
+    let deliveries = batch::send_batch(&client, &to, "paced", N, |_| {}).await;
     let summary = Summary::new(&deliveries, &client, start.elapsed());
 
     let physical = (N - 1) as f64 / RATE;
@@ -104,6 +91,9 @@ async fn paced_batch_keeps_to_the_rate_limit() {
     eprintln!("{report}");
 
     assert_eq!(summary.sent, N, "{report}");
+    let st = stats_over_http(&server).await;
+    assert_eq!((st.delivered, st.duplicates), (N as u64, 0), "{report}");
+    assert_eq!(st.throttled, summary.rejected_429, "{report}");
     assert!(summary.rejected_429 <= 3, "{report}");
     assert!(ratio <= 1.05, "{report}");
     // The stand-in held the line: burst 1 at 10/s lets no batch of 30 through sooner.

@@ -1,11 +1,7 @@
-//! The article's shapes, from the experiment behind `examples/attempts.rs`, on tokio's paused
-//! clock with seeded jitter: deterministic, and fast in real time.
+//! The article's shapes, from the experiment, on tokio's paused clock with seeded jitter:
+//! deterministic, and fast in real time. `cargo test --example attempts`.
 
-#[allow(dead_code)]
-#[path = "../examples/common/attempts.rs"]
-mod attempts;
-
-use attempts::{MAX_TIME, Run, Strategy};
+use crate::experiment::{self as attempts, MAX_TIME, Run, Strategy};
 
 const TASKS: usize = 100;
 const SEED: u64 = 7;

@@ -3,9 +3,15 @@
 //! ```text
 //! cargo run --example sms -- [--count N | --to-file FILE] [--text TEXT] [--rate R] [--burst B]
 //!                            [--no-pace] [--headroom PERCENT] [--retry-after on|off]
-//!                            [--base-url URL] [--max-time S] [--concurrency C] [--oncall NUMBER]
-//!                            [--fail-first N] [--drop-first N]
+//!                            [--base-url URL] [--max-time S] [--timeout S] [--concurrency C]
+//!                            [--oncall NUMBER] [--fail-first N] [--drop-first N]
+//!                            [--fault KIND=P]... [--fault-seed N] [--serve-only ADDR]
 //! ```
+//!
+//! The parts: `client.rs` is the `#[backoff]` client (the code the article is about),
+//! `batch.rs` sends a batch through it and totals it, `progress.rs` is the progress display,
+//! this file is the command line. The stand-in API is the `backoff-standin` workspace crate
+//! (`standin/`), which the tests and `scripts/` use too.
 //!
 //! Pacing. By default the client paces every attempt, retries included, to `--rate` less
 //! `--headroom` percent (default 2: 0.98 request/s for `--rate 1`) with its own
@@ -25,16 +31,26 @@
 //! `VONAGE_PRIVATE_KEY` it makes a throwaway key pair for itself. So this runs on a fresh
 //! machine with no account and no network. `--fail-first N` makes the stand-in answer the first
 //! N messages with 500, `--drop-first N` drop its first N connections: both are retried.
+//! `--fault KIND=P` (repeatable; `accept-then-drop=P`, `slow=P:SECONDS`, `reset=P`, `500=P`,
+//! `503=P`) makes it fail that fraction of message requests at random, from `--fault-seed N`.
+//! `--serve-only ADDR` runs just the stand-in, on `ADDR`, for clients started elsewhere.
+//!
+//! Each message carries an idempotency key made once per message; `--timeout` (default 10 s)
+//! bounds each request. The progress line shows the retries by cause (429, 5xx, connection,
+//! timeout) and the replays the server reported (a retried key it had already sent).
 //!
 //! The last line printed is
-//! `summary: sent=<n> of <N> attempts=<a> rejected_429=<r> gave_up=<g> elapsed_s=<t>
-//! pacing=<off|R/s> retry_after=<honoured|ignored>`; the exit status is 1 when any message was
+//! `summary: sent=<n> of <N> attempts=<a> rejected_429=<r> gave_up=<g> unconfirmed=<u>
+//! replays=<p> elapsed_s=<t> pacing=<off|R/s> retry_after=<honoured|ignored>`: `sent` counts
+//! the messages the server confirmed, once each; `unconfirmed` those given up that an attempt
+//! may have sent all the same (its answer was lost). The exit status is 1 when any message was
 //! given up.
 
-#[path = "common/sms.rs"]
-mod sms;
-#[path = "common/standin.rs"]
-mod standin;
+mod batch;
+mod client;
+mod progress;
+#[cfg(test)]
+mod tests;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -42,7 +58,9 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use sms::{Pacing, RetryPolicy, Settings, SmsClient, Summary};
+use backoff_standin as standin;
+use batch::Summary;
+use client::{Pacing, RetryPolicy, Settings, SmsClient};
 
 struct Options {
     base_url: Option<String>,
@@ -59,12 +77,17 @@ struct Options {
     oncall: Option<String>,
     fail_first: u32,
     drop_first: u32,
+    timeout: f64,
+    faults: Vec<standin::Fault>,
+    fault_seed: u64,
+    serve_only: Option<String>,
 }
 
 const USAGE: &str = "usage: sms [--count N | --to-file FILE] [--text TEXT] [--rate R] [--burst B] \
 [--no-pace] [--headroom PERCENT] [--retry-after on|off] \
-[--base-url URL] [--max-time SECONDS] [--concurrency C] [--oncall NUMBER] \
-[--fail-first N] [--drop-first N]";
+[--base-url URL] [--max-time SECONDS] [--timeout SECONDS] [--concurrency C] [--oncall NUMBER] \
+[--fail-first N] [--drop-first N] [--fault accept-then-drop=P|slow=P:SECONDS|reset=P|500=P|503=P]... \
+[--fault-seed N] [--serve-only ADDR]";
 
 fn parse_options() -> Result<Options, String> {
     let mut o = Options {
@@ -82,6 +105,10 @@ fn parse_options() -> Result<Options, String> {
         oncall: None,
         fail_first: 0,
         drop_first: 0,
+        timeout: 10.0,
+        faults: Vec::new(),
+        fault_seed: 0,
+        serve_only: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -116,6 +143,10 @@ fn parse_options() -> Result<Options, String> {
             "--oncall" => o.oncall = Some(value),
             "--fail-first" => o.fail_first = value.parse().map_err(|e| bad(&e))?,
             "--drop-first" => o.drop_first = value.parse().map_err(|e| bad(&e))?,
+            "--timeout" => o.timeout = value.parse().map_err(|e| bad(&e))?,
+            "--fault" => o.faults.push(value.parse().map_err(|e| bad(&e))?),
+            "--fault-seed" => o.fault_seed = value.parse().map_err(|e| bad(&e))?,
+            "--serve-only" => o.serve_only = Some(value),
             _ => return Err(format!("unknown flag {flag}\n{USAGE}")),
         }
     }
@@ -130,21 +161,12 @@ fn parse_options() -> Result<Options, String> {
     if !(o.max_time > 0.0 && o.max_time.is_finite()) {
         return Err(format!("--max-time must be a positive number\n{USAGE}"));
     }
-    Ok(o)
-}
-
-/// `VONAGE_PRIVATE_KEY`: the PEM itself, or a path to it.
-fn private_key_from_env() -> Result<Option<String>, String> {
-    let Ok(value) = std::env::var("VONAGE_PRIVATE_KEY") else {
-        return Ok(None);
-    };
-    if value.contains("-----BEGIN") {
-        // A PEM pasted into one line keeps its newlines as `\n`.
-        return Ok(Some(value.replace("\\n", "\n")));
+    if Duration::try_from_secs_f64(o.timeout).map_or(true, |t| t.is_zero()) {
+        return Err(format!(
+            "--timeout must be a positive number of seconds\n{USAGE}"
+        ));
     }
-    std::fs::read_to_string(&value)
-        .map(Some)
-        .map_err(|e| format!("VONAGE_PRIVATE_KEY: cannot read {value}: {e}"))
+    Ok(o)
 }
 
 fn recipients(o: &Options) -> Result<Vec<String>, String> {
@@ -194,7 +216,29 @@ async fn run() -> Result<ExitCode, String> {
     let o = parse_options()?;
     let recipients = recipients(&o)?;
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let key = private_key_from_env()?;
+    let key = standin::private_key_from_env()?;
+    let faults = standin::Faults::new(o.faults.clone(), o.fault_seed)?;
+    if let Some(addr) = &o.serve_only {
+        let addr = addr
+            .parse()
+            .map_err(|e| format!("--serve-only {addr:?}: {e}"))?;
+        let config = standin::Config {
+            application_id: env("VONAGE_APPLICATION_ID")
+                .unwrap_or_else(|| standin::DEFAULT_APPLICATION_ID.to_owned()),
+            public_key_pem: match &key {
+                Some(k) => standin::public_key_pem(k).map_err(|e| e.to_string())?,
+                None => String::new(),
+            },
+            rate: o.rate,
+            burst: o.burst,
+            retry_after: true,
+            faults,
+        };
+        standin::serve_only(addr, config)
+            .await
+            .map_err(|e| format!("cannot serve the stand-in API: {e}"))?;
+        return Ok(ExitCode::SUCCESS);
+    }
 
     // The API: the real one at --base-url, or the embedded stand-in.
     let (base_url, application_id, key, standin) = match &o.base_url {
@@ -206,7 +250,7 @@ async fn run() -> Result<ExitCode, String> {
         }
         None => {
             let id = env("VONAGE_APPLICATION_ID")
-                .unwrap_or_else(|| "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee".to_owned());
+                .unwrap_or_else(|| standin::DEFAULT_APPLICATION_ID.to_owned());
             let key = match key {
                 Some(k) => k,
                 None => {
@@ -221,16 +265,24 @@ async fn run() -> Result<ExitCode, String> {
                 rate: o.rate,
                 burst: o.burst,
                 retry_after: true,
+                faults: faults.clone(),
             })
             .await
             .map_err(|e| format!("cannot start the stand-in API: {e}"))?;
             server.fail_next_requests(o.fail_first);
             server.drop_next_connections(o.drop_first);
+            let faults: Vec<String> = faults.list().iter().map(|f| f.to_string()).collect();
             eprintln!(
-                "stand-in Messages API at {} ({} request/s, burst {})",
+                "stand-in Messages API at {} ({} request/s, burst {}; faults: {}; seed {})",
                 server.base_url(),
                 o.rate,
-                o.burst
+                o.burst,
+                if faults.is_empty() {
+                    "none".to_owned()
+                } else {
+                    faults.join(", ")
+                },
+                o.fault_seed
             );
             (server.base_url(), id, key, Some(server))
         }
@@ -262,7 +314,7 @@ async fn run() -> Result<ExitCode, String> {
         },
         pacing,
         honour_retry_after,
-        timeout: Duration::from_secs(10),
+        timeout: Duration::from_secs_f64(o.timeout),
     })
     .map_err(|e| format!("cannot build the client: {e}"))?;
     let client = Arc::new(client);
@@ -280,11 +332,7 @@ async fn run() -> Result<ExitCode, String> {
         let (bar, client) = (bar.clone(), client.clone());
         tokio::spawn(async move {
             loop {
-                let s = client.stats();
-                bar.set_message(format!(
-                    "attempts={} 429s={} retries={}",
-                    s.attempts, s.rejected_429, s.backoffs
-                ));
+                bar.set_message(progress::message(&client.stats()));
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         })
@@ -296,7 +344,7 @@ async fn run() -> Result<ExitCode, String> {
     if o.drop_first == 0 {
         client.warm_up().await;
     }
-    let deliveries = sms::send_batch(&client, &recipients, &o.text, concurrency, |d| {
+    let deliveries = batch::send_batch(&client, &recipients, &o.text, concurrency, |d| {
         bar.inc(1);
         if let Err(e) = &d.result {
             bar.println(format!("gave up on {}: {e}", d.to));
@@ -324,7 +372,7 @@ async fn run() -> Result<ExitCode, String> {
     }
     println!(
         "sent {} of {} messages in {:.1} s: {} attempts, {} answered 429, {} 5xx, {} connection errors, \
-{} waits ({} of them Retry-After; {:.1} s in all)",
+{} timeouts; {} replays; {} waits ({} of them Retry-After; {:.1} s in all)",
         summary.sent,
         summary.total,
         elapsed.as_secs_f64(),
@@ -332,10 +380,13 @@ async fn run() -> Result<ExitCode, String> {
         stats.rejected_429,
         stats.server_errors,
         stats.connection_errors,
+        stats.timeouts,
+        stats.replays,
         stats.backoffs,
         stats.server_waits,
         stats.waited.as_secs_f64()
     );
+    println!("{}", progress::message(&stats));
     println!("{}", describe_mode(&client, concurrency));
     // The bucket starts full: `burst` go at once, then one every 1/rate.
     let physical = summary.total.saturating_sub(o.burst.max(1) as usize) as f64 / o.rate;
@@ -349,21 +400,27 @@ async fn run() -> Result<ExitCode, String> {
         );
     }
     if let Some(server) = &standin {
-        let c = server.counters();
-        let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::SeqCst);
-        let accepted = server.accepted();
-        let duplicates: usize = accepted.values().map(|ids| ids.len() - 1).sum();
+        let st = server.stats();
         println!(
-            "stand-in: {} requests, {} JWTs verified, {} rejected, {} throttled, {} 500s, {} dropped connections; \
-{} recipients accepted ({duplicates} duplicates), {} calls to on-call",
-            load(&c.requests),
-            load(&c.jwt_verified),
-            load(&c.jwt_rejected),
-            load(&c.throttled),
-            load(&c.server_errors),
-            load(&c.dropped_connections),
-            accepted.len(),
-            server.calls().len()
+            "stand-in: {} requests, {} JWTs verified, {} rejected, {} throttled; faults: {} accept-then-drop, \
+{} slow, {} reset, {} 500s, {} 503s, {} dropped connections; {} messages delivered ({} duplicates, \
+at most {} per key), {} replays, {} key conflicts, {} calls to on-call",
+            st.requests,
+            st.jwt_verified,
+            st.jwt_rejected,
+            st.throttled,
+            st.accept_then_drop,
+            st.slow,
+            st.reset,
+            st.status_500,
+            st.status_503,
+            st.dropped_connections,
+            st.delivered,
+            st.duplicates,
+            st.max_deliveries_per_key,
+            st.replayed,
+            st.conflicts,
+            st.calls
         );
         let arrivals = server.arrivals();
         let closest = arrivals
@@ -379,9 +436,9 @@ async fn run() -> Result<ExitCode, String> {
         }
     }
     println!("{summary}");
-    Ok(if summary.gave_up > 0 || summary.sent != summary.total {
-        ExitCode::FAILURE
-    } else {
+    Ok(if summary.is_success() {
         ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     })
 }

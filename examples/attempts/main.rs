@@ -8,9 +8,12 @@
 //! ```text
 //! cargo run --example attempts -- [--tasks 500] [--seed 42] [--out examples/out]
 //! ```
+//!
+//! `experiment.rs` is the experiment; `tests.rs` checks the article's shapes on it.
 
-#[path = "common/attempts.rs"]
-mod attempts;
+mod experiment;
+#[cfg(test)]
+mod tests;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -43,7 +46,7 @@ async fn main() -> ExitCode {
     }
 
     let real = std::time::Instant::now();
-    let runs = attempts::run_all(tasks, seed).await;
+    let runs = experiment::run_all(tasks, seed).await;
     let real = real.elapsed();
 
     if let Err(e) = std::fs::create_dir_all(&out) {
@@ -52,18 +55,18 @@ async fn main() -> ExitCode {
     }
     let csv = out.join("attempts.csv");
     let svg = out.join("attempts.svg");
-    if let Err(e) = std::fs::write(&csv, attempts::csv(&runs)) {
+    if let Err(e) = std::fs::write(&csv, experiment::csv(&runs)) {
         eprintln!("cannot write {}: {e}", csv.display());
         return ExitCode::FAILURE;
     }
-    if let Err(e) = attempts::svg(&runs, &svg) {
+    if let Err(e) = experiment::svg(&runs, &svg) {
         eprintln!("cannot write {}: {e}", svg.display());
         return ExitCode::FAILURE;
     }
 
     println!(
         "{tasks} clients, always-failing target, max_time = {} s (virtual), {:.2} s real",
-        attempts::MAX_TIME,
+        experiment::MAX_TIME,
         real.as_secs_f64()
     );
     println!("wrote {} and {}", csv.display(), svg.display());

@@ -1,8 +1,17 @@
-//! An SMS client for the Vonage Messages API, retried with `#[backoff]`.
+//! An SMS client for the Vonage Messages API, retried with `#[backoff]`: the code the
+//! article is about.
 //!
-//! Each attempt signs a fresh RS256 application JWT and POSTs one message; `429`, `5xx` and
-//! connection errors are retried with exponential backoff and full jitter, any other `4xx`
-//! gives up at once. Giving up places a call to the on-call engineer through the Voice API.
+//! Each attempt signs a fresh RS256 application JWT and POSTs one message; `429`, `5xx`,
+//! connection errors and timeouts are retried with exponential backoff and full jitter, any
+//! other `4xx` gives up at once. Giving up places a call to the on-call engineer through the
+//! Voice API.
+//!
+//! Sending an SMS is not idempotent: an attempt whose answer is lost (the connection reset
+//! after the server took the message, a reply slower than the timeout) may have sent it, and
+//! retrying it blindly sends it again. So each message carries an idempotency key made once,
+//! when the message is made ([`Sms::new`]), not per attempt: every attempt sends the same key
+//! as the `Idempotency-Key` header and as the body's `client_ref`, and a server that honours it
+//! answers a repeat with the original `message_uuid` instead of sending again.
 //!
 //! Backoff is the last resort. By default ([`Pacing::To`]) every attempt, retries included,
 //! first waits for the client's own [`Pacer`], set a little under the API's rate limit, so
@@ -11,16 +20,14 @@
 //! fired at once, each 429 found and then waited out with exponential backoff and full jitter.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use backoff::{Details, Pacer, backoff};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::Serialize;
 use serde_json::{Value, json};
-use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -30,8 +37,14 @@ pub type SmsResult = Result<String, SmsError>;
 /// Why a send failed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SmsError {
-    /// No HTTP answer: refused, reset, closed, timed out. Retried.
+    /// No connection (refused, unreachable): nothing was sent. Retried.
+    Refused(String),
+    /// The connection failed after the request went out (reset, closed): the server may have
+    /// taken the message. Retried with the same idempotency key.
     Connection(String),
+    /// No answer within the timeout: the server may have taken the message. Retried with the
+    /// same idempotency key.
+    Timeout(String),
     /// `429 Too Many Requests`. Retried.
     RateLimited {
         /// The server's `Retry-After` (delay-seconds or an HTTP-date), when it sent one.
@@ -43,6 +56,8 @@ pub enum SmsError {
         status: u16,
         /// The body.
         detail: String,
+        /// The server's `Retry-After` (a `503` may send one), when it sent one.
+        retry_after: Option<Duration>,
     },
     /// Any other answer, a `4xx` other than `429` above all. Permanent: gives up at once.
     Rejected {
@@ -61,10 +76,17 @@ impl SmsError {
         matches!(self, SmsError::Rejected { .. } | SmsError::Local(_))
     }
 
-    /// The wait the server asked for: a 429's `Retry-After`.
+    /// Whether the server may have taken the message though no answer said so.
+    pub fn is_ambiguous(&self) -> bool {
+        matches!(self, SmsError::Connection(_) | SmsError::Timeout(_))
+    }
+
+    /// The wait the server asked for: a 429's or a 503's `Retry-After`.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
-            SmsError::RateLimited { retry_after } => *retry_after,
+            SmsError::RateLimited { retry_after } | SmsError::Server { retry_after, .. } => {
+                *retry_after
+            }
             _ => None,
         }
     }
@@ -73,7 +95,9 @@ impl SmsError {
 impl fmt::Display for SmsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            SmsError::Refused(e) => write!(f, "cannot connect: {e}"),
             SmsError::Connection(e) => write!(f, "connection error: {e}"),
+            SmsError::Timeout(e) => write!(f, "timed out: {e}"),
             SmsError::RateLimited {
                 retry_after: Some(wait),
             } => write!(
@@ -82,7 +106,7 @@ impl fmt::Display for SmsError {
                 wait.as_secs_f64()
             ),
             SmsError::RateLimited { retry_after: None } => write!(f, "429 Too Many Requests"),
-            SmsError::Server { status, detail } | SmsError::Rejected { status, detail } => {
+            SmsError::Server { status, detail, .. } | SmsError::Rejected { status, detail } => {
                 write!(f, "{status}: {detail}")
             }
             SmsError::Local(e) => write!(f, "{e}"),
@@ -207,22 +231,81 @@ pub struct GaveUp {
     pub call: Result<String, SmsError>,
 }
 
+/// One SMS to send, and the idempotency key that makes it the same message on every attempt.
+#[derive(Debug)]
+pub struct Sms {
+    /// The recipient.
+    pub to: String,
+    /// The text.
+    pub text: String,
+    /// Made once, with the message; sent with every attempt.
+    pub idempotency_key: String,
+    /// Set when an attempt failed in a way that may have sent it (see
+    /// [`SmsError::is_ambiguous`]): if the message is then given up, the server may hold it.
+    maybe_sent: AtomicBool,
+}
+
+impl Sms {
+    /// A message to `to`, with a fresh random idempotency key (a UUID v4).
+    pub fn new(to: impl Into<String>, text: impl Into<String>) -> Self {
+        Sms {
+            to: to.into(),
+            text: text.into(),
+            idempotency_key: uuid_v4(),
+            maybe_sent: AtomicBool::new(false),
+        }
+    }
+
+    /// Whether an attempt failed in a way that may have sent it.
+    pub fn maybe_sent(&self) -> bool {
+        self.maybe_sent.load(Ordering::SeqCst)
+    }
+}
+
+/// A random (version 4) UUID.
+fn uuid_v4() -> String {
+    // Version 4 in the 13th hex digit, variant `10` in the top bits of the 17th.
+    let n = rand::random::<u128>();
+    let n = (n & !(0xf << 76) & !(0x3 << 62)) | (0x4 << 76) | (0x2 << 62);
+    let h = format!("{n:032x}");
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
 /// Counts, updated as the client works.
 #[derive(Debug, Default)]
 pub struct Stats {
     /// HTTP attempts to send a message.
     pub attempts: AtomicU64,
-    /// Messages accepted.
+    /// Messages accepted (one per message, however many attempts it took).
     pub sent: AtomicU64,
     /// Attempts answered 429.
     pub rejected_429: AtomicU64,
     /// Attempts answered 5xx.
     pub server_errors: AtomicU64,
-    /// Attempts with no HTTP answer.
+    /// Attempts with no HTTP answer: refused, reset or closed.
     pub connection_errors: AtomicU64,
+    /// Attempts with no answer within the timeout.
+    pub timeouts: AtomicU64,
+    /// Answers the server marked `Idempotent-Replayed`: a repeated key it had already sent.
+    pub replays: AtomicU64,
     /// Waits before a retry.
     pub backoffs: AtomicU64,
-    /// Of those, waits the server asked for with `Retry-After`.
+    /// Of those, after a 429.
+    pub retries_429: AtomicU64,
+    /// Of those, after a 5xx.
+    pub retries_5xx: AtomicU64,
+    /// Of those, after a connection error (refused, reset, closed).
+    pub retries_connection: AtomicU64,
+    /// Of those, after a timeout.
+    pub retries_timeout: AtomicU64,
+    /// Of the waits, those the server asked for with `Retry-After`.
     pub server_waits: AtomicU64,
     /// The waits before retries, added up, in nanoseconds.
     pub waited_ns: AtomicU64,
@@ -243,8 +326,20 @@ pub struct Snapshot {
     pub server_errors: u64,
     /// See [`Stats::connection_errors`].
     pub connection_errors: u64,
+    /// See [`Stats::timeouts`].
+    pub timeouts: u64,
+    /// See [`Stats::replays`].
+    pub replays: u64,
     /// See [`Stats::backoffs`].
     pub backoffs: u64,
+    /// See [`Stats::retries_429`].
+    pub retries_429: u64,
+    /// See [`Stats::retries_5xx`].
+    pub retries_5xx: u64,
+    /// See [`Stats::retries_connection`].
+    pub retries_connection: u64,
+    /// See [`Stats::retries_timeout`].
+    pub retries_timeout: u64,
     /// See [`Stats::server_waits`].
     pub server_waits: u64,
     /// See [`Stats::waited_ns`].
@@ -325,7 +420,13 @@ impl SmsClient {
             rejected_429: get(&s.rejected_429),
             server_errors: get(&s.server_errors),
             connection_errors: get(&s.connection_errors),
+            timeouts: get(&s.timeouts),
+            replays: get(&s.replays),
             backoffs: get(&s.backoffs),
+            retries_429: get(&s.retries_429),
+            retries_5xx: get(&s.retries_5xx),
+            retries_connection: get(&s.retries_connection),
+            retries_timeout: get(&s.retries_timeout),
             server_waits: get(&s.server_waits),
             waited: Duration::from_nanos(get(&s.waited_ns)),
             gave_up: get(&s.gave_up),
@@ -411,38 +512,44 @@ impl SmsClient {
         }
     }
 
-    /// POSTs `body` to `path` with its own JWT; `Ok` carries the JSON of a 2xx answer.
-    async fn post(&self, path: &str, body: &Value) -> Result<Value, SmsError> {
+    /// POSTs `body` to `path` with its own JWT (and `idempotency_key`, if any, as the
+    /// `Idempotency-Key` header); `Ok` carries the JSON of a 2xx answer and whether the server
+    /// marked it a replay of an earlier request with the same key.
+    async fn post(
+        &self,
+        path: &str,
+        body: &Value,
+        idempotency_key: Option<&str>,
+    ) -> Result<(Value, bool), SmsError> {
         let token = self.next_token()?;
-        let response = self
+        let mut request = self
             .http
             .post(format!("{}{path}", self.base_url))
             .bearer_auth(token)
             .header(reqwest::header::ACCEPT, "application/json")
-            .json(body)
-            .send()
-            .await
-            .map_err(|e| {
-                if e.is_builder() {
-                    SmsError::Local(e.to_string())
-                } else {
-                    SmsError::Connection(error_chain(&e))
-                }
-            })?;
+            .json(body);
+        if let Some(key) = idempotency_key {
+            // The IETF draft's field is a structured-field string: quoted.
+            request = request.header("Idempotency-Key", format!("\"{key}\""));
+        }
+        let response = request.send().await.map_err(|e| classify(&e))?;
         let status = response.status();
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| backoff::parse_retry_after(v, SystemTime::now()));
-        let text = response
-            .text()
-            .await
-            .map_err(|e| SmsError::Connection(error_chain(&e)));
+        let header = |name| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let retry_after = header(reqwest::header::RETRY_AFTER.as_str())
+            .and_then(|v| backoff::parse_retry_after(&v, SystemTime::now()));
+        let replayed = header("idempotent-replayed").is_some_and(|v| v == "true");
+        let text = response.text().await.map_err(|e| classify(&e));
         self.sign_ahead();
         let text = text?;
         if status.is_success() {
-            return Ok(serde_json::from_str(&text).unwrap_or(Value::Null));
+            let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+            return Ok((json, replayed));
         }
         let detail = serde_json::from_str::<Value>(&text)
             .ok()
@@ -450,16 +557,21 @@ impl SmsClient {
             .unwrap_or(text);
         Err(match status.as_u16() {
             429 => SmsError::RateLimited { retry_after },
-            s @ 500..=599 => SmsError::Server { status: s, detail },
+            s @ 500..=599 => SmsError::Server {
+                status: s,
+                detail,
+                retry_after,
+            },
             s => SmsError::Rejected { status: s, detail },
         })
     }
 
     /// Sends one SMS; returns the message id. Each attempt, retries included, first waits
-    /// for this client's pacer (one that paces nothing with [`Pacing::Off`]). Retries 429,
-    /// 5xx and connection errors for up to `retry.max_time`, waiting what a 429's
-    /// `Retry-After` asks (when honoured), else with exponential backoff and full jitter; any
-    /// other 4xx gives up at once. Giving up pages the on-call engineer.
+    /// for this client's pacer (one that paces nothing with [`Pacing::Off`]) and sends the
+    /// message's own idempotency key, so a retry after a lost answer is not a second SMS.
+    /// Retries 429, 5xx, connection errors and timeouts for up to `retry.max_time`, waiting
+    /// what a `Retry-After` asks (when honoured), else with exponential backoff and full
+    /// jitter; any other 4xx gives up at once. Giving up pages the on-call engineer.
     #[backoff(
         expo,
         factor = self.retry.factor,
@@ -471,30 +583,43 @@ impl SmsClient {
         on = error,
         giveup = SmsError::is_permanent,
         on_backoff = |d| self.note_backoff(d),
-        on_giveup = |d| self.page_oncall(to, d),
+        on_giveup = |d| self.page_oncall(sms, d),
         backoff_log_level = debug,
         giveup_log_level = warn,
     )]
-    pub async fn send_sms(&self, to: &str, text: &str) -> SmsResult {
+    pub async fn send_sms(&self, sms: &Sms) -> SmsResult {
         self.stats.attempts.fetch_add(1, Ordering::SeqCst);
         let body = json!({
             "from": { "type": "sms", "number": self.from },
-            "to": { "type": "sms", "number": to },
-            "message": { "content": { "type": "text", "text": text } },
+            "to": { "type": "sms", "number": sms.to },
+            "message": { "content": { "type": "text", "text": sms.text } },
+            "client_ref": sms.idempotency_key,
         });
-        match self.post("/v0.1/messages", &body).await {
-            Ok(answer) => {
+        match self
+            .post("/v0.1/messages", &body, Some(&sms.idempotency_key))
+            .await
+        {
+            Ok((answer, replayed)) => {
                 self.stats.sent.fetch_add(1, Ordering::SeqCst);
+                if replayed {
+                    self.stats.replays.fetch_add(1, Ordering::SeqCst);
+                }
                 Ok(answer["message_uuid"]
                     .as_str()
                     .unwrap_or_default()
                     .to_owned())
             }
             Err(e) => {
+                if e.is_ambiguous() {
+                    sms.maybe_sent.store(true, Ordering::SeqCst);
+                }
                 let counter = match e {
                     SmsError::RateLimited { .. } => Some(&self.stats.rejected_429),
                     SmsError::Server { .. } => Some(&self.stats.server_errors),
-                    SmsError::Connection(_) => Some(&self.stats.connection_errors),
+                    SmsError::Refused(_) | SmsError::Connection(_) => {
+                        Some(&self.stats.connection_errors)
+                    }
+                    SmsError::Timeout(_) => Some(&self.stats.timeouts),
                     _ => None,
                 };
                 if let Some(c) = counter {
@@ -506,25 +631,42 @@ impl SmsClient {
     }
 
     fn note_backoff(&self, details: &Details<'_, SmsResult>) {
-        self.stats.backoffs.fetch_add(1, Ordering::SeqCst);
+        let s = &self.stats;
+        s.backoffs.fetch_add(1, Ordering::SeqCst);
         let wait = details.wait.unwrap_or_default();
         let wait_ns = u64::try_from(wait.as_nanos()).unwrap_or(u64::MAX);
-        self.stats.waited_ns.fetch_add(wait_ns, Ordering::SeqCst);
-        let asked = details.error().and_then(SmsError::retry_after);
-        if self.honour_retry_after && asked.is_some() {
-            self.stats.server_waits.fetch_add(1, Ordering::SeqCst);
+        s.waited_ns.fetch_add(wait_ns, Ordering::SeqCst);
+        let error = details.error();
+        let cause = match error {
+            Some(SmsError::RateLimited { .. }) => Some(&s.retries_429),
+            Some(SmsError::Server { .. }) => Some(&s.retries_5xx),
+            Some(SmsError::Refused(_) | SmsError::Connection(_)) => Some(&s.retries_connection),
+            Some(SmsError::Timeout(_)) => Some(&s.retries_timeout),
+            _ => None,
+        };
+        if let Some(c) = cause {
+            c.fetch_add(1, Ordering::SeqCst);
+        }
+        if self.honour_retry_after && error.and_then(SmsError::retry_after).is_some() {
+            s.server_waits.fetch_add(1, Ordering::SeqCst);
         }
     }
 
     /// `on_giveup`: records the failure and calls the on-call engineer.
-    async fn page_oncall(&self, to: &str, details: &Details<'_, SmsResult>) {
+    async fn page_oncall(&self, sms: &Sms, details: &Details<'_, SmsResult>) {
         self.stats.gave_up.fetch_add(1, Ordering::SeqCst);
         let error = details
             .error()
             .cloned()
             .unwrap_or_else(|| SmsError::Local("gave up without an error".to_owned()));
+        let maybe = if sms.maybe_sent() {
+            " It may have been sent: an attempt's answer was lost."
+        } else {
+            ""
+        };
         let say = format!(
-            "An S M S to {to} could not be sent after {} attempts in {} seconds. Last error: {error}.",
+            "An S M S to {} could not be sent after {} attempts in {} seconds. Last error: {error}.{maybe}",
+            sms.to,
             details.tries,
             details.elapsed.as_secs()
         );
@@ -533,7 +675,7 @@ impl SmsClient {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(GaveUp {
-                to: to.to_owned(),
+                to: sms.to.clone(),
                 tries: details.tries,
                 elapsed: details.elapsed,
                 error,
@@ -558,8 +700,22 @@ impl SmsClient {
             "from": { "type": "phone", "number": self.from },
             "ncco": [{ "action": "talk", "text": say }],
         });
-        let answer = self.post("/v1/calls", &body).await?;
+        let (answer, _) = self.post("/v1/calls", &body, None).await?;
         Ok(answer["uuid"].as_str().unwrap_or_default().to_owned())
+    }
+}
+
+/// A transport error as an [`SmsError`]: refused (nothing sent), timed out, or lost after the
+/// request went out.
+fn classify(e: &reqwest::Error) -> SmsError {
+    if e.is_builder() {
+        SmsError::Local(e.to_string())
+    } else if e.is_connect() {
+        SmsError::Refused(error_chain(e))
+    } else if e.is_timeout() {
+        SmsError::Timeout(error_chain(e))
+    } else {
+        SmsError::Connection(error_chain(e))
     }
 }
 
@@ -572,127 +728,4 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     out
-}
-
-/// One recipient's end: sent (with the message id) or given up (with the last error).
-#[derive(Clone, Debug)]
-pub struct Delivery {
-    /// The recipient.
-    pub to: String,
-    /// The message id, or why it was given up.
-    pub result: SmsResult,
-}
-
-/// Sends `text` to every recipient, at most `concurrency` at a time, calling `on_done` as each
-/// ends. Nothing is lost: the deliveries come back in the recipients' order, one each, even
-/// if a task panics.
-pub async fn send_batch(
-    client: &Arc<SmsClient>,
-    recipients: &[String],
-    text: &str,
-    concurrency: usize,
-    mut on_done: impl FnMut(&Delivery),
-) -> Vec<Delivery> {
-    let permits = Arc::new(Semaphore::new(concurrency.max(1)));
-    let text: Arc<str> = Arc::from(text);
-    let mut tasks = JoinSet::new();
-    let mut ids = std::collections::HashMap::new();
-    for (i, to) in recipients.iter().enumerate() {
-        let (client, permits, text, to) =
-            (client.clone(), permits.clone(), text.clone(), to.clone());
-        let handle = tasks.spawn(async move {
-            let _permit = permits.acquire_owned().await;
-            let result = client.send_sms(&to, &text).await;
-            (i, Delivery { to, result })
-        });
-        ids.insert(handle.id(), i);
-    }
-    let mut out: Vec<Option<Delivery>> = vec![None; recipients.len()];
-    while let Some(done) = tasks.join_next_with_id().await {
-        let (i, delivery) = match done {
-            Ok((_, (i, delivery))) => (i, delivery),
-            Err(e) => {
-                let i = ids[&e.id()];
-                let delivery = Delivery {
-                    to: recipients[i].clone(),
-                    result: Err(SmsError::Local(format!("the send task failed: {e}"))),
-                };
-                (i, delivery)
-            }
-        };
-        on_done(&delivery);
-        out[i] = Some(delivery);
-    }
-    out.into_iter()
-        .zip(recipients)
-        .map(|(d, to)| {
-            d.unwrap_or_else(|| Delivery {
-                to: to.clone(),
-                result: Err(SmsError::Local("never sent".to_owned())),
-            })
-        })
-        .collect()
-}
-
-/// The batch's totals.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Summary {
-    /// Messages accepted.
-    pub sent: usize,
-    /// Recipients.
-    pub total: usize,
-    /// HTTP attempts.
-    pub attempts: u64,
-    /// Attempts answered 429.
-    pub rejected_429: u64,
-    /// Messages given up.
-    pub gave_up: usize,
-    /// Wall time of the batch.
-    pub elapsed: Duration,
-    /// How the client paced.
-    pub pacing: Pacing,
-    /// Whether it honoured `Retry-After`.
-    pub honour_retry_after: bool,
-}
-
-impl Summary {
-    /// Totals from the deliveries and the client's counts and mode.
-    pub fn new(deliveries: &[Delivery], client: &SmsClient, elapsed: Duration) -> Self {
-        let sent = deliveries.iter().filter(|d| d.result.is_ok()).count();
-        let stats = client.stats();
-        Summary {
-            sent,
-            total: deliveries.len(),
-            attempts: stats.attempts,
-            rejected_429: stats.rejected_429,
-            gave_up: deliveries.len() - sent,
-            elapsed,
-            pacing: client.pacing(),
-            honour_retry_after: client.honours_retry_after(),
-        }
-    }
-}
-
-impl fmt::Display for Summary {
-    /// `summary: sent=<n> of <N> attempts=<a> rejected_429=<r> gave_up=<g> elapsed_s=<t>
-    /// pacing=<off|R/s> retry_after=<honoured|ignored>`
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "summary: sent={} of {} attempts={} rejected_429={} gave_up={} elapsed_s={:.3} \
-pacing={} retry_after={}",
-            self.sent,
-            self.total,
-            self.attempts,
-            self.rejected_429,
-            self.gave_up,
-            self.elapsed.as_secs_f64(),
-            self.pacing,
-            if self.honour_retry_after {
-                "honoured"
-            } else {
-                "ignored"
-            }
-        )
-    }
 }

@@ -1,0 +1,71 @@
+//! `standin`: the stand-in Messages API on its own, for several clients at once.
+//!
+//! ```text
+//! cargo run -p backoff-standin -- [--addr 127.0.0.1:8000] [--rate R] [--burst B]
+//!     [--no-retry-after] [--fault KIND=P]... [--fault-seed N]
+//! ```
+//!
+//! Prints `VONAGE_APPLICATION_ID=...` (and, when `VONAGE_PRIVATE_KEY` is unset, the path of
+//! the throwaway private key it made, `VONAGE_PRIVATE_KEY=...`) and its URL, then serves until
+//! stopped. Point the example at it with `--base-url` and those two variables.
+
+use std::process::ExitCode;
+
+use backoff_standin::{Config, DEFAULT_APPLICATION_ID, Fault, Faults, serve_only};
+
+const USAGE: &str = "usage: standin [--addr ADDR] [--rate R] [--burst B] [--no-retry-after] \
+[--fault accept-then-drop=P|slow=P:SECONDS|reset=P|500=P|503=P]... [--fault-seed N]";
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run() -> Result<(), String> {
+    let mut addr = "127.0.0.1:8000".to_owned();
+    let (mut rate, mut burst, mut retry_after) = (1.0, 1, true);
+    let (mut faults, mut seed) = (Vec::new(), 0u64);
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        if flag == "--no-retry-after" {
+            retry_after = false;
+            continue;
+        }
+        if flag == "-h" || flag == "--help" {
+            return Err(USAGE.to_owned());
+        }
+        let value = args
+            .next()
+            .ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
+        let bad = |e: &dyn std::fmt::Display| format!("{flag} {value:?}: {e}\n{USAGE}");
+        match flag.as_str() {
+            "--addr" => addr = value,
+            "--rate" => rate = value.parse().map_err(|e| bad(&e))?,
+            "--burst" => burst = value.parse().map_err(|e| bad(&e))?,
+            "--fault" => faults.push(value.parse::<Fault>().map_err(|e| bad(&e))?),
+            "--fault-seed" => seed = value.parse().map_err(|e| bad(&e))?,
+            _ => return Err(format!("unknown flag {flag}\n{USAGE}")),
+        }
+    }
+    let addr = addr
+        .parse()
+        .map_err(|e| format!("--addr {addr:?}: {e}\n{USAGE}"))?;
+    let config = Config {
+        application_id: std::env::var("VONAGE_APPLICATION_ID")
+            .ok()
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| DEFAULT_APPLICATION_ID.to_owned()),
+        public_key_pem: String::new(),
+        rate,
+        burst,
+        retry_after,
+        faults: Faults::new(faults, seed)?,
+    };
+    serve_only(addr, config).await.map_err(|e| e.to_string())
+}
