@@ -6,6 +6,7 @@
 //! the same [`State`] machine the attribute's expansion uses.
 #![warn(missing_docs)]
 
+mod budget;
 mod builder;
 mod jitter;
 mod pace;
@@ -18,6 +19,7 @@ pub mod wait;
 #[doc(hidden)]
 pub mod __private;
 
+pub use budget::RetryBudget;
 pub use builder::{
     Backoff, Clock, HookSet, Hooks, IntoHooks, NoHooks, constant, decay, expo, fibo, intervals,
     runtime,
