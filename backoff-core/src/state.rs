@@ -178,6 +178,10 @@ impl<W> State<W> {
     /// gives one, it replaces the generator's jittered wait, cut to
     /// [`Policy::retry_after_max`] and to what remains of `max_time`. It is asked only when
     /// the run goes on: the limits, the verdict and the generator's exhaustion still end it.
+    ///
+    /// With a [`Policy::budget`], a call's first decided attempt deposits into it (whatever
+    /// its verdict), and a retry that everything else allows withdraws from it; when the budget
+    /// is spent the run gives up ([`Action::GiveUp`], logged as "retry budget exhausted").
     pub fn decide_with_hint<R: ?Sized>(
         &mut self,
         outcome: &R,
