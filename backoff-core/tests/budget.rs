@@ -251,3 +251,58 @@ proptest! {
         })?;
     }
 }
+
+/// Threads depositing and withdrawing at once on real cores: no token is lost or made up
+/// (the compare-and-swap loops are exact under contention).
+#[test]
+fn concurrent_deposits_and_withdrawals_conserve_tokens() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let b = RetryBudget::new(0.25).min_per_sec(0.0).cap(u32::MAX);
+    let granted = AtomicU64::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                for _ in 0..20_000 {
+                    b.deposit();
+                    if b.withdraw() {
+                        granted.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            });
+        }
+    });
+    let granted = granted.load(Ordering::Relaxed);
+    // 80,000 deposits of 0.25: 20,000 tokens in all, each either granted or still there.
+    #[allow(clippy::cast_precision_loss)]
+    let total = granted as f64 + b.earned();
+    assert_eq!(total, 20_000.0);
+    assert!(granted <= 20_000);
+}
+
+/// Threads racing for the floor on the real clock get its burst and what the elapsed time
+/// refilled, never more.
+#[test]
+fn concurrent_floor_withdrawals_stay_within_the_floor() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let start = std::time::Instant::now();
+    let b = RetryBudget::new(0.0).min_per_sec(10.0);
+    let granted = AtomicU64::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                for _ in 0..5_000 {
+                    if b.withdraw() {
+                        granted.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            });
+        }
+    });
+    let elapsed_ms = u64::try_from(start.elapsed().as_millis()).unwrap();
+    let granted = granted.load(Ordering::Relaxed);
+    assert!(granted >= 10, "{granted}");
+    assert!(
+        granted <= 10 + elapsed_ms / 100 + 1,
+        "{granted} in {elapsed_ms} ms"
+    );
+}
