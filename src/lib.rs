@@ -84,6 +84,7 @@
 #[doc(inline)]
 pub use backoff_macros::backoff;
 
+pub use backoff_core::RetryBudget;
 pub use backoff_core::{
     Action, Backoff, Clock, Details, HookSet, Hooks, IntoHooks, IntoSeconds, Jitter, Level,
     NoHooks, Opaque, Policy, RetryAfter, Shown, State, Verdict, Wait, constant, decay, expo, fibo,

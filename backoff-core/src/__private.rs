@@ -111,6 +111,7 @@ pub fn policy(
         giveup_log_level,
         seed,
         retry_after_max,
+        budget: None,
     }
 }
 
@@ -153,6 +154,40 @@ impl<T: core::ops::Deref<Target = Pacer>> AsPacer for T {
 /// Borrows the pacer of `pacer = <expr>`.
 pub fn pacer<P: AsPacer + ?Sized>(p: &P) -> &Pacer {
     p.as_pacer()
+}
+
+pub use crate::budget::RetryBudget;
+
+/// What `budget = <expr>` accepts: a `RetryBudget`, or anything that derefs to one
+/// (`&RetryBudget`, `Arc<RetryBudget>`, `LazyLock<RetryBudget>`…).
+#[diagnostic::on_unimplemented(
+    message = "`budget` must be a `backoff::RetryBudget` (or a reference, `Arc`, `LazyLock`… of one), found `{Self}`",
+    label = "not a retry budget",
+    note = "make one with `backoff::RetryBudget::new(0.2)` and keep it where every call to the same server can see it (a field of your client, a static)"
+)]
+pub trait AsBudget {
+    /// The budget.
+    fn as_budget(&self) -> &RetryBudget;
+}
+
+impl AsBudget for RetryBudget {
+    fn as_budget(&self) -> &RetryBudget {
+        self
+    }
+}
+
+impl<T: core::ops::Deref<Target = RetryBudget>> AsBudget for T {
+    fn as_budget(&self) -> &RetryBudget {
+        self
+    }
+}
+
+/// `budget = <expr>`: the policy, sharing that budget.
+pub fn with_budget<B: AsBudget + ?Sized>(policy: Policy, budget: &B) -> Policy {
+    Policy {
+        budget: Some(budget.as_budget().clone()),
+        ..policy
+    }
 }
 
 /// A key for `rate_key = ...`.

@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 mod adaptive;
+mod budget;
 mod builder;
 mod jitter;
 mod pace;
@@ -21,6 +22,7 @@ pub mod wait;
 pub mod __private;
 
 pub use adaptive::AdaptiveRate;
+pub use budget::RetryBudget;
 pub use builder::{
     Backoff, Clock, HookSet, Hooks, IntoHooks, NoHooks, constant, decay, expo, fibo, intervals,
     runtime,

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use tracing::Level;
 
+use crate::budget::RetryBudget;
 use crate::jitter::{Jitter, JitterState};
 use crate::wait::Wait;
 
@@ -28,6 +29,9 @@ pub struct Policy {
     pub seed: Option<u64>,
     /// The longest server-requested wait (`Retry-After`) to honour; longer ones are cut to it.
     pub retry_after_max: Option<Duration>,
+    /// The retry budget shared with other calls: each call's first attempt deposits into it,
+    /// each retry withdraws; when it is spent, a failure that would be retried gives up.
+    pub budget: Option<RetryBudget>,
 }
 
 impl Default for Policy {
@@ -40,6 +44,7 @@ impl Default for Policy {
             giveup_log_level: Some(Level::ERROR),
             seed: None,
             retry_after_max: None,
+            budget: None,
         }
     }
 }
@@ -189,6 +194,10 @@ impl<W> State<W> {
     /// gives one, it replaces the generator's jittered wait, cut to
     /// [`Policy::retry_after_max`] and to what remains of `max_time`. It is asked only when
     /// the run goes on: the limits, the verdict and the generator's exhaustion still end it.
+    ///
+    /// With a [`Policy::budget`], a call's first decided attempt deposits into it (whatever
+    /// its verdict), and a retry that everything else allows withdraws from it; when the budget
+    /// is spent the run gives up ([`Action::GiveUp`], logged as "retry budget exhausted").
     pub fn decide_with_hint<R: ?Sized>(
         &mut self,
         outcome: &R,
@@ -202,6 +211,11 @@ impl<W> State<W> {
     {
         let elapsed = elapsed.saturating_sub(self.queued);
         self.tries = self.tries.saturating_add(1);
+        if self.tries == 1
+            && let Some(budget) = &self.policy.budget
+        {
+            budget.deposit();
+        }
         match verdict {
             Verdict::Success => return Action::Success,
             Verdict::Propagate => return Action::Propagate,
@@ -225,6 +239,11 @@ impl<W> State<W> {
             None => self.jitter.apply(&self.policy.jitter, value),
         }
         .min(remaining);
+        if let Some(budget) = &self.policy.budget
+            && !budget.withdraw()
+        {
+            return self.budget_spent(shown);
+        }
         if let Some(level) = self.policy.backoff_log_level {
             log_backoff(level, self.target, wait, shown);
         }
@@ -234,6 +253,14 @@ impl<W> State<W> {
     fn give_up(&self, shown: &dyn fmt::Display) -> Action {
         if let Some(level) = self.policy.giveup_log_level {
             log_giveup(level, self.target, self.tries, shown);
+        }
+        Action::GiveUp
+    }
+
+    /// Gives up a retry that the limits allowed but the budget did not.
+    fn budget_spent(&self, shown: &dyn fmt::Display) -> Action {
+        if let Some(level) = self.policy.giveup_log_level {
+            log_budget_spent(level, self.target, self.tries, shown);
         }
         Action::GiveUp
     }
@@ -267,6 +294,16 @@ fn log_giveup(level: Level, target: &str, tries: u32, shown: &dyn fmt::Display) 
         function = target,
         tries,
         "Giving up {target}(...) after {tries} tries ({shown})"
+    );
+}
+
+fn log_budget_spent(level: Level, target: &str, tries: u32, shown: &dyn fmt::Display) {
+    at_level!(
+        level,
+        function = target,
+        tries,
+        budget_exhausted = true,
+        "Giving up {target}(...) after {tries} tries: retry budget exhausted ({shown})"
     );
 }
 

@@ -105,6 +105,7 @@ proptest! {
             jitter,
             seed: Some(seed),
             retry_after_max: None,
+            budget: None,
             backoff_log_level: None,
             giveup_log_level: None,
         };

@@ -163,6 +163,7 @@ pub(crate) const KEYS: &[&str] = &[
     "burst",
     "rate_key",
     "pacer",
+    "budget",
     "crate",
 ];
 
@@ -231,6 +232,7 @@ pub(crate) struct Args {
     pub(crate) burst: Slot<Expr>,
     pub(crate) rate_key: Slot<Expr>,
     pub(crate) pacer: Slot<Expr>,
+    pub(crate) budget: Slot<Expr>,
     pub(crate) krate: Slot<Path>,
 }
 
@@ -260,6 +262,7 @@ impl Args {
             burst: Slot::new("burst"),
             rate_key: Slot::new("rate_key"),
             pacer: Slot::new("pacer"),
+            budget: Slot::new("budget"),
             krate: Slot::new("crate"),
         }
     }
@@ -479,6 +482,7 @@ impl Args {
             "retry_after" => &mut self.retry_after,
             "rate_key" => &mut self.rate_key,
             "pacer" => &mut self.pacer,
+            "budget" => &mut self.budget,
             _ => return None,
         })
     }
@@ -553,6 +557,14 @@ impl Args {
             ),
             _ => {}
         }
+        if let Some(b) = self.budget.get()
+            && let Some(ctor) = budget_made_here(b)
+        {
+            cx.error_spanned(
+                ctor,
+                "`budget = RetryBudget::new(..)` makes a new budget for every call, which bounds nothing: make it once and share it (a field of your client, a `static`) and write `budget = &self.budget`",
+            );
+        }
         if let (Some(_), Some(span)) = (self.pacer.get(), self.rate.span()) {
             cx.error(
                 span,
@@ -583,6 +595,27 @@ impl Args {
                     );
                 }
             }
+        }
+    }
+}
+
+/// The `RetryBudget::...(..)` call in `budget = RetryBudget::new(0.2).cap(10)`: a budget
+/// built inside the fn is built per call.
+fn budget_made_here(mut e: &Expr) -> Option<&Expr> {
+    loop {
+        match e {
+            Expr::MethodCall(m) => e = &m.receiver,
+            Expr::Reference(r) => e = &r.expr,
+            Expr::Paren(p) => e = &p.expr,
+            Expr::Call(c) => {
+                return match &*c.func {
+                    Expr::Path(p) if p.path.segments.iter().any(|s| s.ident == "RetryBudget") => {
+                        Some(e)
+                    }
+                    _ => None,
+                };
+            }
+            _ => return None,
         }
     }
 }
@@ -642,6 +675,7 @@ fn example(key: &str) -> &'static str {
         "burst" => "1",
         "rate_key" => "sender",
         "pacer" => "&self.pacer",
+        "budget" => "&self.budget",
         "crate" => "\"my_crate::backoff\"",
         "interval" => "2",
         "value" => "|outcome| ...",

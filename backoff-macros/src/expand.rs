@@ -510,11 +510,23 @@ pub(crate) fn expand_layer(args: &Args, item: &ItemFn, block: &Block) -> Block {
         (TokenStream::new(), quote!(::core::time::Duration::ZERO))
     };
 
+    // Retry budget: shared by every call that names it; the policy holds a handle.
+    let policy = quote! {
+        #k::__private::policy(#max_tries, #max_time, #jitter, #backoff_level, #giveup_level, #seed, #retry_after_max)
+    };
+    let policy = match args.budget.get() {
+        Some(b) => {
+            let kb = at(&k, b.span());
+            quote_spanned!(b.span()=> #kb::__private::with_budget(#policy, &#b))
+        }
+        None => policy,
+    };
+
     let body = quote! {{
         let mut #state = #k::__private::State::new(
             #name,
             #wait,
-            #k::__private::policy(#max_tries, #max_time, #jitter, #backoff_level, #giveup_level, #seed, #retry_after_max),
+            #policy,
         );
         #pacer_init
         #start_clock

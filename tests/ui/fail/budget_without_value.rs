@@ -1,0 +1,8 @@
+use backoff::backoff;
+
+#[backoff(expo, budget)]
+async fn send() -> Result<(), ()> {
+    Ok(())
+}
+
+fn main() {}
