@@ -338,9 +338,20 @@ impl AsyncTag {
 pub trait AsyncHandlerFn<'x, R: ?Sized>: for<'d> AsyncFnOnce(&'d Details<'x, R>) {}
 impl<'x, R: ?Sized, F: for<'d> AsyncFnOnce(&'d Details<'x, R>)> AsyncHandlerFn<'x, R> for F {}
 
-/// Runs an async handler (`async |d| ...`) with its details.
+/// Runs an async fn handler with its details.
 pub async fn async_handler<'x, R: ?Sized, F: AsyncHandlerFn<'x, R>>(details: Details<'x, R>, f: F) {
     f(&details).await;
+}
+
+/// Calls an async closure handler (`async |d| ...`, `|d| async { ... }`): its future may
+/// borrow the details, which the expansion keeps alive until it is done. (The lifetimes are
+/// the caller's, not higher-ranked: a closure typed for one `Details` lifetime stays `Send`.)
+pub fn async_closure_handler<'d, 'a, R: ?Sized, F, O>(details: &'d Details<'a, R>, f: F) -> O
+where
+    F: FnOnce(&'d Details<'a, R>) -> O,
+    O: Future<Output = ()>,
+{
+    f(details)
 }
 
 /// Calls a sync closure handler `|d| ...`: it returns `()` (so `|_| todo!()` needs no

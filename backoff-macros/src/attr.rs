@@ -651,7 +651,14 @@ pub(crate) fn ident_of(expr: &Expr) -> Option<String> {
     }
 }
 
-const JITTER_USAGE: &str = "`full`, `random`, `equal`, `decorrelated`, `none`, or an expression: a `backoff::Jitter` or a `Fn(Duration) -> Duration`";
+/// "`full`, `random`, …, `none`, or an expression: …", from the table.
+fn jitter_usage() -> String {
+    let names = JITTERS.iter().map(|(n, _)| *n).filter(|n| *n != "None");
+    format!(
+        "{}, or an expression: a `backoff::Jitter` or a `Fn(Duration) -> Duration`",
+        list(names)
+    )
+}
 
 fn jitter(cx: &mut Ctxt, value: Expr) -> Option<Jitter> {
     if let Some(name) = ident_of(&value) {
@@ -666,7 +673,10 @@ fn jitter(cx: &mut Ctxt, value: Expr) -> Option<Jitter> {
         if let Some((_, n)) = near {
             cx.error_spanned(
                 value,
-                format_args!("unknown jitter `{name}`; did you mean `{n}`? Use {JITTER_USAGE}"),
+                format_args!(
+                    "unknown jitter `{name}`; did you mean `{n}`? Use {}",
+                    jitter_usage()
+                ),
             );
             return None;
         }
@@ -674,7 +684,7 @@ fn jitter(cx: &mut Ctxt, value: Expr) -> Option<Jitter> {
     if let Expr::Lit(lit) = &value {
         cx.error(
             lit.span(),
-            format_args!("a jitter is a name, not a literal: use {JITTER_USAGE}"),
+            format_args!("a jitter is a name, not a literal: use {}", jitter_usage()),
         );
         return None;
     }
@@ -690,7 +700,8 @@ fn level(cx: &mut Ctxt, key: &str, value: &Expr) -> Option<Option<Level>> {
         cx.error_spanned(
             value,
             format_args!(
-                "`{key}` must be one of `trace`, `debug`, `info`, `warn`, `error`, or `off`"
+                "`{key}` must be one of {}, or `off`",
+                list(LEVELS.iter().filter_map(|(n, l)| l.map(|_| *n)))
             ),
         );
     }

@@ -61,6 +61,12 @@ fn copies(layer: &Layer, block: &Block) -> TokenStream {
                     ReceiverKind::Reference(_, _, m) => Some(m.is_some()),
                     ReceiverKind::Typed(_, ty) => match &**ty {
                         Type::Reference(t) => Some(t.mutability.is_some()),
+                        Type::Path(p)
+                            if p.path.segments.last().is_some_and(|s| s.ident == "Pin") =>
+                        {
+                            out.extend(quote_spanned!(span=> let #this = self.as_mut();));
+                            continue;
+                        }
                         _ => None,
                     },
                     _ => None,

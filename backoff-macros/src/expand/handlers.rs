@@ -6,14 +6,14 @@
 //! but not `Sync`. Only an async handler holds its `Details` while it runs.
 //!
 //! - a closure `|d| ...` is sync: it must return `()` (so `|_| todo!()` needs no annotation);
-//! - `async |d| ...` and `|d| async { ... }` are async (the latter is run as the former);
+//! - `async |d| ...` and `|d| async { ... }` are async: awaited while their `Details` lives;
 //! - any other expression (a fn path, a call making a handler) is sorted by its type: a
 //!   `Fn(&Details<'_, R>)` runs at once, an `AsyncFn(&Details<'_, R>)` is awaited.
 
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
+use syn::Expr;
 use syn::spanned::Spanned;
-use syn::{Expr, ExprClosure};
 
 use super::{Layer, local};
 use crate::attr::Key;
@@ -47,9 +47,12 @@ fn call(layer: &Layer, h: &Expr, details: &TokenStream) -> TokenStream {
     let span = h.span();
     let k = layer.k_at(span);
     match h {
-        Expr::Closure(c) if layer.is_async && is_async_handler(h) => {
-            let h = as_async_closure(c);
-            quote_spanned!(span=> #k::__private::async_handler(#details, #h).await;)
+        Expr::Closure(_) if layer.is_async && is_async_handler(h) => {
+            let details_local = local("details");
+            quote_spanned! {span=>
+                let #details_local = #details;
+                #k::__private::async_closure_handler(&#details_local, #h).await;
+            }
         }
         Expr::Closure(_) => quote_spanned!(span=> #k::__private::call_handler(#details, #h);),
         _ if layer.is_async => {
@@ -73,22 +76,4 @@ fn call(layer: &Layer, h: &Expr, details: &TokenStream) -> TokenStream {
             #k::__private::sync_handler(#k::__private::handler(&#details, #h));
         },
     }
-}
-
-/// `|d| async move { .. }` as `async |d| { .. }`: an async closure may return a future that
-/// borrows its argument, which a closure returning an `async` block may not under a
-/// higher-ranked bound.
-fn as_async_closure(c: &ExprClosure) -> ExprClosure {
-    let mut c = c.clone();
-    if c.asyncness.is_none()
-        && let Expr::Async(a) = &*c.body
-    {
-        c.asyncness = Some(syn::Token![async](a.async_token.span));
-        c.body = Box::new(Expr::Block(syn::ExprBlock {
-            attrs: a.attrs.clone(),
-            label: None,
-            block: a.block.clone(),
-        }));
-    }
-    c
 }
