@@ -6,61 +6,23 @@
 /// # The equivalent code without the attribute
 ///
 /// The attribute keeps the fn's signature and replaces its body with a loop that runs the
-/// original body once per attempt (as an `async` block, or a closure in a sync fn, so `?` and
-/// `return` end the attempt) and asks the runtime's [`State`] what to do next. This
+/// original body once per attempt and asks the runtime's [`State`] what to do next. Each
+/// attempt is an `async move` block (a `move` closure in a sync fn), so `?` and `return` end
+/// the attempt; the arguments the body names are copied into it first (owned ones cloned,
+/// `&mut` ones reborrowed). The judgement (`on = error(...)`), the [`Policy`] and the
+/// handlers are plain code around [`State::decide_with_hint`]. This fn
 ///
 /// ```
-/// # use backoff::backoff;
-/// # #[derive(Debug)] enum SmsError { RateLimited, Server(u16), Rejected(u16) }
-/// # async fn post(_: &str) -> Result<(), SmsError> { Ok(()) }
-/// #[backoff(expo, max_time = 300, jitter = full,
-///           on = error(SmsError::RateLimited | SmsError::Server(_)))]
-/// async fn send_sms(to: &str) -> Result<(), SmsError> {
-///     post(to).await
-/// }
+#[doc = include_str!("../backoff-macros/tests/expand/send_sms.rs")]
 /// ```
 ///
-/// behaves like this hand-written fn:
+/// expands to exactly this (the snapshot `backoff-macros/tests/expand/send_sms.expanded.rs`,
+/// which a test compares with the macro's output; `__private` is the expansion's hidden
+/// module of helpers):
 ///
 /// ```
-/// # #[derive(Debug)] enum SmsError { RateLimited, Server(u16), Rejected(u16) }
-/// # async fn post(_: &str) -> Result<(), SmsError> { Ok(()) }
-/// use std::time::Duration;
-/// use backoff::{Action, Jitter, Policy, Shown, State, Verdict, wait::Expo};
-///
-/// async fn send_sms(to: &str) -> Result<(), SmsError> {
-///     let policy = Policy {
-///         max_time: Some(Duration::from_secs(300)),
-///         jitter: Jitter::Full,
-///         ..Policy::default()
-///     };
-///     let mut state = State::new("send_sms", Expo::default(), policy);
-///     let start = tokio::time::Instant::now(); // only read when max_time or a handler needs it
-///     loop {
-///         let outcome = async { post(to).await }.await;
-///         let elapsed = start.elapsed();
-///         let verdict = match &outcome {
-///             Ok(_) => Verdict::Success,
-///             Err(SmsError::RateLimited | SmsError::Server(_)) => Verdict::Retry,
-///             Err(_) => Verdict::Propagate,
-///         };
-///         // Logs "Backing off send_sms(...) for 1.2s (Err(RateLimited))" or "Giving up ...".
-///         match state.decide(&outcome, verdict, elapsed, &Shown(&outcome)) {
-///             Action::Backoff(wait) => {
-///                 // on_backoff handlers: handler(&state.details(&outcome, elapsed, Some(wait)))
-///                 tokio::time::sleep(wait).await;
-///             }
-///             Action::Success | Action::GiveUp | Action::Propagate => {
-///                 // on_success / on_giveup handlers (none for Propagate)
-///                 return outcome;
-///             }
-///         }
-///     }
-/// }
+#[doc = include_str!("../backoff-macros/tests/expand/send_sms.expanded.rs")]
 /// ```
-///
-/// Owned arguments that the body names are re-bound per attempt
-/// (`let to = to.clone();`) so each attempt sees them as the caller passed them.
 ///
 /// # Misuse is a compile error
 ///

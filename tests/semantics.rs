@@ -259,8 +259,8 @@ async fn async_handler(calls: &Calls, d: &Details<'_, Option<()>>) {
 }
 
 #[backoff(constant, interval = 1, max_tries = 2, jitter = none,
-    on_backoff = [|d| calls.push(format!("sync:{}", d.tries)), |d| async_handler(calls, d)],
-    on_giveup = |d| async_handler(calls, d))]
+    on_backoff = [|d| calls.push(format!("sync:{}", d.tries)), async |d| async_handler(calls, d).await],
+    on_giveup = async |d| async_handler(calls, d).await)]
 async fn handlers(calls: &Calls) -> Option<()> {
     None
 }

@@ -236,3 +236,42 @@ fn arguments_read_only_by_the_attribute_need_no_clone() {
     assert!(!attribute_only_argument(Config { tries: 4 }, &n));
     assert_eq!(n.load(Ordering::SeqCst), 4);
 }
+
+/// Async handlers of every form (an `async fn`, an async closure borrowing `self`, a closure
+/// returning an `async` block) keep the future `Send` when the outcome is `Sync`; sync
+/// handlers and `Send`-only arguments keep it `Send` even when it is not (a `Cell`).
+struct Alerts {
+    sent: std::sync::Mutex<Vec<String>>,
+}
+
+async fn page(d: &backoff::Details<'_, Result<u32, String>>) {
+    tokio::task::yield_now().await;
+    assert!(d.tries >= 1);
+}
+
+impl Alerts {
+    async fn alert(&self, to: &str, d: &backoff::Details<'_, Result<u32, String>>) {
+        tokio::task::yield_now().await;
+        self.sent.lock().unwrap().push(format!("{to}:{}", d.tries));
+    }
+
+    #[backoff(constant, interval = 1, max_tries = 2, jitter = none,
+        on_backoff = [page, async |d| self.alert(to, d).await, |d| async move { assert!(d.wait.is_some()) }],
+        on_giveup = |d| self.sent.lock().unwrap().push(format!("gave up:{}", d.tries)))]
+    async fn send(&self, to: &str, attempt: std::cell::Cell<u32>) -> Result<u32, String> {
+        attempt.set(attempt.get() + 1);
+        tokio::task::yield_now().await;
+        Err(format!("{to}#{}", attempt.get()))
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn handlers_and_cell_arguments_keep_the_future_send() {
+    let alerts = Alerts {
+        sent: std::sync::Mutex::new(Vec::new()),
+    };
+    let fut = assert_send(alerts.send("+1", std::cell::Cell::new(0)));
+    // Each attempt starts from the caller's `Cell`, so both see 1.
+    assert_eq!(fut.await, Err("+1#1".to_owned()));
+    assert_eq!(*alerts.sent.lock().unwrap(), ["+1:1", "gave up:2"]);
+}

@@ -93,28 +93,6 @@ pub fn decay(
     )
 }
 
-/// A policy from the attribute's arguments.
-pub fn policy(
-    max_tries: Option<u32>,
-    max_time: Option<Duration>,
-    jitter: Jitter,
-    backoff_log_level: Option<Level>,
-    giveup_log_level: Option<Level>,
-    seed: Option<u64>,
-    retry_after_max: Option<Duration>,
-) -> Policy {
-    Policy {
-        max_tries,
-        max_time,
-        jitter,
-        backoff_log_level,
-        giveup_log_level,
-        seed,
-        retry_after_max,
-        budget: None,
-    }
-}
-
 /// `retry_after = ...`: the server's wait read from the outcome (or the error), as seconds.
 pub fn retry_after<'o, R: ?Sized, F, S>(outcome: &'o R, f: F) -> Option<Duration>
 where
@@ -182,16 +160,14 @@ impl<T: core::ops::Deref<Target = RetryBudget>> AsBudget for T {
     }
 }
 
-/// `budget = <expr>`: the policy, sharing that budget.
-pub fn with_budget<B: AsBudget + ?Sized>(policy: Policy, budget: &B) -> Policy {
-    Policy {
-        budget: Some(budget.as_budget().clone()),
-        ..policy
-    }
+/// `budget = <expr>`: a handle on that budget for the policy.
+pub fn budget<B: AsBudget + ?Sized>(budget: &B) -> RetryBudget {
+    budget.as_budget().clone()
 }
 
-/// A key for `rate_key = ...`.
-pub fn pace_key(key: impl ToString) -> String {
+/// A key for `rate_key = ...`, read through a reference: the argument it names stays put
+/// for the next attempt.
+pub fn pace_key<K: ToString + ?Sized>(key: &K) -> String {
     key.to_string()
 }
 
@@ -333,43 +309,87 @@ impl<T> ViaOpaque for &Describe<'_, T> {
     }
 }
 
-/// A handler's return value in an async fn: `()` (sync handler) or a future (async handler).
-pub struct Ready;
+/// A handler that is not a closure (a fn path, a call making a handler), in an async fn:
+/// sorted by its type into [`SyncTag`] or [`AsyncTag`].
+pub struct Handler<F>(pub F);
 
-impl Ready {
-    /// Nothing to await.
-    pub fn into_future(self, (): ()) -> std::future::Ready<()> {
+/// Picked first: the handler is a `Fn(&Details<'_, R>)`.
+pub trait SyncHandlerKind<'x, R: ?Sized> {
+    /// Its kind.
+    fn __backoff_handler_kind(&self, _: &Details<'x, R>) -> SyncTag {
+        SyncTag
+    }
+}
+impl<'x, R: ?Sized, F: FnOnce(&Details<'x, R>)> SyncHandlerKind<'x, R> for Handler<F> {}
+
+/// Picked otherwise: the handler must be an `AsyncFn(&Details<'_, R>)`.
+pub trait AsyncHandlerKind<'x, R: ?Sized> {
+    /// Its kind.
+    fn __backoff_handler_kind(&self, _: &Details<'x, R>) -> AsyncTag {
+        AsyncTag
+    }
+}
+impl<'x, R: ?Sized, F> AsyncHandlerKind<'x, R> for &Handler<F> {}
+
+/// A sync handler: called at once; nothing is left to await, and nothing borrows the outcome.
+pub struct SyncTag;
+
+impl SyncTag {
+    /// Calls the handler; the returned future is ready.
+    pub fn run<'x, R: ?Sized, F: FnOnce(&Details<'x, R>)>(
+        self,
+        handler: Handler<F>,
+        details: Details<'x, R>,
+    ) -> std::future::Ready<()> {
+        (handler.0)(&details);
         std::future::ready(())
     }
 }
 
-/// The handler returned a future.
-pub struct Awaited;
+/// An async handler: its future owns the details while it runs.
+pub struct AsyncTag;
 
-impl Awaited {
-    /// The handler's future, to await.
-    pub fn into_future<F: Future<Output = ()>>(self, f: F) -> F {
-        f
+impl AsyncTag {
+    /// The handler's future.
+    pub fn run<'x, R: ?Sized, F: AsyncHandlerFn<'x, R>>(
+        self,
+        handler: Handler<F>,
+        details: Details<'x, R>,
+    ) -> impl Future<Output = ()> {
+        async_handler(details, handler.0)
     }
 }
 
-/// Kind of a handler that returned `()`.
-pub trait UnitHandler {
-    /// Its kind.
-    fn __backoff_kind(&self) -> Ready {
-        Ready
-    }
-}
-impl UnitHandler for () {}
+/// What an async fn's handler must be.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a handler of `backoff::Details<'_, {R}>`",
+    label = "not a handler for this fn",
+    note = "a handler is a `fn(&backoff::Details<'_, R>)` or an `async fn(&backoff::Details<'_, R>)` (or a closure `|d| ...`, `async |d| ...`), where `R` is the fn's return type"
+)]
+pub trait AsyncHandlerFn<'x, R: ?Sized>: for<'d> AsyncFnOnce(&'d Details<'x, R>) {}
+impl<'x, R: ?Sized, F: for<'d> AsyncFnOnce(&'d Details<'x, R>)> AsyncHandlerFn<'x, R> for F {}
 
-/// Kind of a handler that returned a future.
-pub trait AsyncHandler {
-    /// Its kind.
-    fn __backoff_kind(&self) -> Awaited {
-        Awaited
-    }
+/// Runs an async fn handler with its details.
+pub async fn async_handler<'x, R: ?Sized, F: AsyncHandlerFn<'x, R>>(details: Details<'x, R>, f: F) {
+    f(&details).await;
 }
-impl<F: Future<Output = ()>> AsyncHandler for F {}
+
+/// Calls an async closure handler (`async |d| ...`, `|d| async { ... }`): its future may
+/// borrow the details, which the expansion keeps alive until it is done. (The lifetimes are
+/// the caller's, not higher-ranked: a closure typed for one `Details` lifetime stays `Send`.)
+pub fn async_closure_handler<'d, 'a, R: ?Sized, F, O>(details: &'d Details<'a, R>, f: F) -> O
+where
+    F: FnOnce(&'d Details<'a, R>) -> O,
+    O: Future<Output = ()>,
+{
+    f(details)
+}
+
+/// Calls a sync closure handler `|d| ...`: it returns `()` (so `|_| todo!()` needs no
+/// annotation), and the details are gone when it returns.
+pub fn call_handler<'x, R: ?Sized, F: FnOnce(&Details<'x, R>)>(details: Details<'x, R>, f: F) {
+    f(&details);
+}
 
 /// A handler in a sync fn must return `()`.
 #[diagnostic::on_unimplemented(
@@ -399,6 +419,22 @@ pub fn async_now() -> std::time::Instant {
 #[cfg(feature = "tokio")]
 pub fn async_sleep(wait: Duration) -> tokio::time::Sleep {
     tokio::time::sleep(wait)
+}
+
+/// Without tokio there is no default async sleep: an async fn must say `sleep = ...`.
+#[cfg(not(feature = "tokio"))]
+#[diagnostic::on_unimplemented(
+    message = "this async fn needs `sleep = ...`: `backoff` is built without its `tokio` feature, so it has no async sleep of its own",
+    label = "no async sleep for this fn",
+    note = "turn on the `tokio` feature of `backoff`, or name your runtime's sleep and clock: `#[backoff(..., sleep = async_std::task::sleep, clock = std::time::Instant::now)]`"
+)]
+pub trait AsyncSleepNeedsTokio {}
+
+/// Stands in for the default async sleep when tokio is off: it cannot be called, and the
+/// error says what to do.
+#[cfg(not(feature = "tokio"))]
+pub fn async_sleep<W: AsyncSleepNeedsTokio>(_: W) -> std::future::Pending<()> {
+    std::future::pending()
 }
 
 /// The clock of sync retries.

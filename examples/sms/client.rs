@@ -583,7 +583,7 @@ impl SmsClient {
         on = error,
         giveup = SmsError::is_permanent,
         on_backoff = |d| self.note_backoff(d),
-        on_giveup = |d| self.page_oncall(sms, d),
+        on_giveup = async |d| self.page_oncall(sms, d).await,
         backoff_log_level = debug,
         giveup_log_level = warn,
     )]

@@ -30,8 +30,8 @@ fn count() -> u32 {
     tick()
 }
 
-/// A predicate on a `Result` judges the whole value, `Ok` included.
-#[backoff(constant, interval = 0, on = predicate, predicate = |r: &Result<u32, String>| !matches!(r, Ok(n) if *n >= 2))]
+/// `on = outcome`: a predicate on a `Result` judges the whole value, `Ok` included.
+#[backoff(constant, interval = 0, on = outcome, predicate = |r: &Result<u32, String>| !matches!(r, Ok(n) if *n >= 2))]
 fn result_by_value() -> Result<u32, String> {
     Ok(tick())
 }

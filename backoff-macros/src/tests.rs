@@ -1,0 +1,176 @@
+//! The macro never panics, whatever tokens it is given; its expansions of `tests/expand/*.rs`
+//! match the checked-in `*.expanded.rs`.
+
+use proptest::prelude::*;
+
+/// Tokens besides the argument names: values, punctuation, delimiters.
+const OTHER_WORDS: &[&str] = &[
+    "full", "none", "error", "per", "second", "=", ",", "|", "(", ")", "[", "]", "{", "}", "0",
+    "-1", "2.5", "\"x\"", "::", "&", "self", "async", "move", "_", "..", "?", "outcome", "vec",
+    "!",
+];
+
+fn word(i: usize) -> &'static str {
+    let args = crate::attr::ARGS;
+    let i = i % (args.len() + OTHER_WORDS.len());
+    args.get(i)
+        .map(|a| a.name)
+        .unwrap_or_else(|| OTHER_WORDS[i - args.len()])
+}
+
+const ITEMS: &[&str] = &[
+    "async fn f() -> Result<u32, String> { Ok(1) }",
+    "fn f(x: String) -> bool { x.is_empty() }",
+    "fn f(self) -> Option<u8> { None }",
+    "fn f(&mut self, v: &mut Vec<u8>) -> Option<&mut u8> { v.first_mut() }",
+    "const fn f() -> u8 { 1 }",
+    "extern \"C\" fn f() -> u8 { 1 }",
+    "struct S;",
+    "fn f();",
+    "fn f() { }",
+    "async fn f((a, b): (u8, u8), _: u8) -> impl Sized { a + b }",
+    "fn",
+    "",
+    "#[backoff(expo)] fn f() -> bool { true }",
+    "#[backoff(((] fn f() -> bool { true }",
+];
+
+/// The words, with delimiters balanced (an unmatched closer dropped, open ones closed at
+/// the end) so that every case is a token stream rustc could pass.
+fn tokens(words: &[usize]) -> String {
+    let mut out = Vec::new();
+    let mut open = Vec::new();
+    for i in words {
+        let w = word(*i);
+        match w {
+            "(" | "[" | "{" => open.push(match w {
+                "(" => ")",
+                "[" => "]",
+                _ => "}",
+            }),
+            ")" | "]" | "}" => {
+                if open.last() != Some(&w) {
+                    continue;
+                }
+                open.pop();
+            }
+            _ => {}
+        }
+        out.push(w);
+    }
+    out.extend(open.into_iter().rev());
+    out.join(" ")
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+    #[test]
+    fn never_panics(args in proptest::collection::vec(any::<usize>(), 0..24), item in 0..ITEMS.len()) {
+        let args = tokens(&args);
+        // Unbalanced delimiters are not tokens at all: rustc never passes those.
+        let (Ok(args), Ok(item)) = (args.parse::<proc_macro2::TokenStream>(), ITEMS[item].parse::<proc_macro2::TokenStream>()) else {
+            return Ok(());
+        };
+        let out = crate::expand::expand(args, item.clone()).to_string();
+        // Whatever happened, the user's item is still there (expanded or unchanged).
+        if let Ok(syn::Item::Fn(f)) = syn::parse2::<syn::Item>(item) {
+            prop_assert!(out.contains(&f.sig.ident.to_string()));
+        }
+    }
+}
+
+#[test]
+fn an_error_re_emits_the_item_unchanged() {
+    let item: proc_macro2::TokenStream = "fn keep_me() -> bool { true }".parse().unwrap();
+    let out = crate::expand::expand("max_tries = 0".parse().unwrap(), item.clone()).to_string();
+    assert!(out.contains("compile_error"), "{out}");
+    assert!(out.ends_with(&item.to_string()), "{out}");
+}
+
+/// Every argument of the table is in the README's tour, and the tour names no other.
+#[test]
+fn docs_list_every_argument() {
+    let readme = include_str!("../../README.md");
+    let tour = readme
+        .split("## A tour of the attribute")
+        .nth(1)
+        .and_then(|s| s.split("\n```").next())
+        .expect("README has a tour with a table");
+    for arg in crate::attr::ARGS {
+        assert!(
+            tour.contains(&format!("`{}", arg.name))
+                || tour.contains(&format!(", {}", arg.name))
+                || tour.contains(&format!("`{} ", arg.name)),
+            "README's tour does not list `{}`",
+            arg.name
+        );
+    }
+}
+
+/// `tests/expand/NAME.rs` expanded by [`crate::expand::expand`] and pretty-printed must equal
+/// `tests/expand/NAME.expanded.rs`. `BLESS=1 cargo test -p backoff-macros` rewrites them;
+/// read the diff before committing.
+#[test]
+fn expansions_match_snapshots() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/expand");
+    let bless = std::env::var_os("BLESS").is_some();
+    let mut inputs: Vec<_> = std::fs::read_dir(&dir)
+        .expect("tests/expand exists")
+        .map(|e| e.expect("readable dir").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+        .filter(|p| !p.to_string_lossy().ends_with(".expanded.rs"))
+        .collect();
+    inputs.sort();
+    assert!(inputs.len() >= 5, "the snapshots are missing: {inputs:?}");
+    let mut stale = Vec::new();
+    for input in inputs {
+        let source = std::fs::read_to_string(&input).expect("readable input");
+        let expanded = expand_file(&source);
+        let snapshot = input.with_extension("expanded.rs");
+        if bless {
+            std::fs::write(&snapshot, &expanded).expect("writable snapshot");
+        } else if std::fs::read_to_string(&snapshot).ok().as_deref() != Some(expanded.as_str()) {
+            stale.push(snapshot.display().to_string());
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "expansions changed; rerun with BLESS=1 and review: {stale:?}"
+    );
+}
+
+/// The file with every `#[backoff]` fn (free or in an impl) replaced by its expansion.
+fn expand_file(source: &str) -> String {
+    use quote::ToTokens;
+    let mut file = syn::parse_file(source).expect("input parses");
+    fn take_backoff(attrs: &mut Vec<syn::Attribute>) -> Option<proc_macro2::TokenStream> {
+        let i = attrs.iter().position(|a| a.path().is_ident("backoff"))?;
+        let attr = attrs.remove(i);
+        Some(match attr.meta {
+            syn::Meta::List(list) => list.tokens,
+            _ => proc_macro2::TokenStream::new(),
+        })
+    }
+    for item in &mut file.items {
+        match item {
+            syn::Item::Fn(f) => {
+                if let Some(args) = take_backoff(&mut f.attrs) {
+                    let out = crate::expand::expand(args, f.to_token_stream());
+                    *f = syn::parse2(out).expect("expansion parses as a fn");
+                }
+            }
+            syn::Item::Impl(imp) => {
+                for it in &mut imp.items {
+                    if let syn::ImplItem::Fn(f) = it
+                        && let Some(args) = take_backoff(&mut f.attrs)
+                    {
+                        let out = crate::expand::expand(args, f.to_token_stream());
+                        *f = syn::parse2(out).expect("expansion parses as a method");
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    prettyplease::unparse(&file)
+}

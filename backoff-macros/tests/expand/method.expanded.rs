@@ -1,0 +1,107 @@
+use backoff::{Details, backoff};
+struct Counter {
+    calls: u32,
+}
+async fn page(d: &Details<'_, bool>) {
+    eprintln!("gave up after {} tries", d.tries);
+}
+impl Counter {
+    /// `&mut self`: each attempt reborrows it; handlers sync and async.
+    async fn bump_until(&mut self, target: u32) -> bool {
+        #[allow(clippy::needless_update)]
+        let __backoff_policy = ::backoff::__private::Policy {
+            max_tries: ::core::option::Option::Some(::backoff::__private::tries(4)),
+            jitter: ::backoff::__private::Jitter::None,
+            ..::backoff::__private::Policy::default()
+        };
+        let mut __backoff_state = ::backoff::__private::State::new(
+            "bump_until",
+            ::backoff::__private::Constant::new(::backoff::__private::secs(1)),
+            __backoff_policy,
+        );
+        let __backoff_start = ::backoff::__private::async_now();
+        loop {
+            let __backoff_wait = {
+                let __backoff_outcome = {
+                    let __backoff_self = &mut *self;
+                    #[allow(unused_mut)]
+                    let target = ::backoff::__private::CloneArg::clone_arg(&target);
+                    async move {
+                        #[allow(
+                            unknown_lints,
+                            unreachable_code,
+                            clippy::diverging_sub_expression,
+                            clippy::empty_loop,
+                            clippy::let_unit_value
+                        )]
+                        if false {
+                            let __backoff_fake_return: bool = loop {};
+                            return __backoff_fake_return;
+                        }
+                        __backoff_self.calls += 1;
+                        __backoff_self.calls >= target
+                    }
+                }
+                    .await;
+                let __backoff_elapsed = ::backoff::__private::elapsed(
+                    &__backoff_start,
+                    ::backoff::__private::async_now(),
+                );
+                let __backoff_action = {
+                    #[allow(unused_imports)]
+                    use ::backoff::__private::{ViaDebug as _, ViaOpaque as _};
+                    __backoff_state
+                        .decide_with_hint(
+                            &__backoff_outcome,
+                            ::backoff::__private::judge_default::<
+                                bool,
+                            >(&__backoff_outcome),
+                            __backoff_elapsed,
+                            &(&::backoff::__private::Describe(&__backoff_outcome))
+                                .__backoff_describe(),
+                            || ::core::option::Option::None,
+                        )
+                };
+                match __backoff_action {
+                    ::backoff::__private::Action::Backoff(__backoff_wait) => {
+                        ::backoff::__private::call_handler(
+                            __backoff_state
+                                .details(
+                                    &__backoff_outcome,
+                                    __backoff_elapsed,
+                                    ::core::option::Option::Some(__backoff_wait),
+                                ),
+                            |d| eprintln!("{:?}", d.wait),
+                        );
+                        __backoff_wait
+                    }
+                    ::backoff::__private::Action::Success => {
+                        return __backoff_outcome;
+                    }
+                    ::backoff::__private::Action::GiveUp => {
+                        let __backoff_run = {
+                            #[allow(unused_imports)]
+                            use ::backoff::__private::{
+                                AsyncHandlerKind as _, SyncHandlerKind as _,
+                            };
+                            let __backoff_handler = ::backoff::__private::Handler(page);
+                            let __backoff_details = __backoff_state
+                                .details(
+                                    &__backoff_outcome,
+                                    __backoff_elapsed,
+                                    ::core::option::Option::None,
+                                );
+                            (&__backoff_handler)
+                                .__backoff_handler_kind(&__backoff_details)
+                                .run(__backoff_handler, __backoff_details)
+                        };
+                        __backoff_run.await;
+                        return __backoff_outcome;
+                    }
+                    ::backoff::__private::Action::Propagate => return __backoff_outcome,
+                }
+            };
+            ::backoff::__private::async_sleep(__backoff_wait).await;
+        }
+    }
+}

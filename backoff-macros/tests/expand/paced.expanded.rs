@@ -1,0 +1,105 @@
+use backoff::backoff;
+#[derive(Debug)]
+struct Busy;
+async fn deliver(_from: &str, _text: String) -> Result<(), Busy> {
+    Ok(())
+}
+/// One pacer per sender, one attempt per second each; an owned argument the body names is
+/// cloned for each attempt before it starts.
+async fn send(from: &str, text: String) -> Result<(), Busy> {
+    #[allow(clippy::needless_update)]
+    let __backoff_policy = ::backoff::__private::Policy {
+        max_tries: ::core::option::Option::Some(::backoff::__private::tries(8)),
+        seed: ::core::option::Option::Some(::backoff::__private::seed(7)),
+        retry_after_max: ::core::option::Option::Some(::backoff::__private::secs(30)),
+        ..::backoff::__private::Policy::default()
+    };
+    let mut __backoff_state = ::backoff::__private::State::new(
+        "send",
+        ::backoff::__private::Fibo::new(
+            ::core::option::Option::Some(::backoff::__private::secs(30)),
+        ),
+        __backoff_policy,
+    );
+    static __BACKOFF_PACER: ::backoff::__private::OnceLock<
+        ::backoff::__private::Pacer,
+    > = ::backoff::__private::OnceLock::new();
+    let __backoff_pacer: &::backoff::__private::Pacer = __BACKOFF_PACER
+        .get_or_init(|| {
+            ::backoff::__private::Pacer::with_burst(
+                ::backoff::__private::ToF64::to_f64(1),
+                ::core::time::Duration::from_secs(1u64),
+                2,
+            )
+        });
+    loop {
+        __backoff_pacer
+            .ready(
+                ::core::option::Option::Some(
+                    ::backoff::__private::pace_key(&from).as_str(),
+                ),
+            )
+            .await;
+        let __backoff_wait = {
+            let __backoff_outcome = {
+                #[allow(unused_mut)]
+                let text = ::backoff::__private::CloneArg::clone_arg(&text);
+                async move {
+                    #[allow(
+                        unknown_lints,
+                        unreachable_code,
+                        clippy::diverging_sub_expression,
+                        clippy::empty_loop,
+                        clippy::let_unit_value
+                    )]
+                    if false {
+                        let __backoff_fake_return: Result<(), Busy> = loop {};
+                        return __backoff_fake_return;
+                    }
+                    deliver(from, text).await
+                }
+            }
+                .await;
+            let __backoff_elapsed = ::core::time::Duration::ZERO;
+            let __backoff_action = {
+                #[allow(unused_imports)]
+                use ::backoff::__private::{ViaDebug as _, ViaOpaque as _};
+                __backoff_state
+                    .decide_with_hint(
+                        &__backoff_outcome,
+                        ::backoff::__private::judge_default::<
+                            Result<(), Busy>,
+                        >(&__backoff_outcome),
+                        __backoff_elapsed,
+                        &(&::backoff::__private::Describe(&__backoff_outcome))
+                            .__backoff_describe(),
+                        || match <Result<
+                            (),
+                            Busy,
+                        > as ::backoff::__private::IsResult>::as_result(
+                            &__backoff_outcome,
+                        ) {
+                            ::core::result::Result::Err(__backoff_error) => {
+                                ::backoff::__private::retry_after(
+                                    __backoff_error,
+                                    |_: &Busy| Some(5),
+                                )
+                            }
+                            ::core::result::Result::Ok(_) => ::core::option::Option::None,
+                        },
+                    )
+            };
+            match __backoff_action {
+                ::backoff::__private::Action::Backoff(__backoff_wait) => __backoff_wait,
+                ::backoff::__private::Action::Success => {
+                    return __backoff_outcome;
+                }
+                ::backoff::__private::Action::GiveUp => {
+                    return __backoff_outcome;
+                }
+                ::backoff::__private::Action::Propagate => return __backoff_outcome,
+            }
+        };
+        ::backoff::__private::async_sleep(__backoff_wait).await;
+    }
+}

@@ -1,0 +1,73 @@
+use backoff::backoff;
+fn status(_job: &str) -> String {
+    "done".to_owned()
+}
+/// A sync fn and a predicate on its value: poll every 2 s for at most a minute.
+fn poll(job: &str) -> String {
+    #[allow(clippy::needless_update)]
+    let __backoff_policy = ::backoff::__private::Policy {
+        max_time: ::core::option::Option::Some(::backoff::__private::secs(60)),
+        jitter: ::backoff::__private::Jitter::None,
+        ..::backoff::__private::Policy::default()
+    };
+    let mut __backoff_state = ::backoff::__private::State::new(
+        "poll",
+        ::backoff::__private::Constant::new(::backoff::__private::secs(2)),
+        __backoff_policy,
+    );
+    let __backoff_start = ::backoff::__private::sync_now();
+    loop {
+        let __backoff_wait = {
+            let __backoff_outcome = {
+                #[allow(clippy::redundant_closure_call)]
+                (move || {
+                    #[allow(
+                        unknown_lints,
+                        unreachable_code,
+                        clippy::diverging_sub_expression,
+                        clippy::empty_loop,
+                        clippy::let_unit_value
+                    )]
+                    if false {
+                        let __backoff_fake_return: String = loop {};
+                        return __backoff_fake_return;
+                    }
+                    status(job)
+                })()
+            };
+            let __backoff_elapsed = ::backoff::__private::elapsed(
+                &__backoff_start,
+                ::backoff::__private::sync_now(),
+            );
+            let __backoff_action = {
+                #[allow(unused_imports)]
+                use ::backoff::__private::{ViaDebug as _, ViaOpaque as _};
+                __backoff_state
+                    .decide_with_hint(
+                        &__backoff_outcome,
+                        ::backoff::__private::judge_predicate(
+                            ::backoff::__private::predicate(
+                                &__backoff_outcome,
+                                |status: &String| status != "done",
+                            ),
+                        ),
+                        __backoff_elapsed,
+                        &(&::backoff::__private::Describe(&__backoff_outcome))
+                            .__backoff_describe(),
+                        || ::core::option::Option::None,
+                    )
+            };
+            match __backoff_action {
+                ::backoff::__private::Action::Backoff(__backoff_wait) => __backoff_wait,
+                ::backoff::__private::Action::Success => {
+                    return __backoff_outcome;
+                }
+                ::backoff::__private::Action::GiveUp => {
+                    return __backoff_outcome;
+                }
+                ::backoff::__private::Action::Propagate => return __backoff_outcome,
+            }
+        };
+        ::backoff::__private::sync_sleep(__backoff_wait);
+    }
+}

@@ -1,0 +1,112 @@
+use backoff::{Details, backoff};
+#[derive(Debug)]
+enum SmsError {
+    RateLimited,
+    Server(u16),
+    Rejected(u16),
+}
+async fn post(_to: &str) -> Result<(), SmsError> {
+    Ok(())
+}
+fn log_wait(d: &Details<'_, Result<(), SmsError>>) {
+    eprintln!("try {} failed; waiting {:?}", d.tries, d.wait);
+}
+async fn send_sms(to: &str) -> Result<(), SmsError> {
+    #[allow(clippy::needless_update)]
+    let __backoff_policy = ::backoff::__private::Policy {
+        max_time: ::core::option::Option::Some(::backoff::__private::secs(300)),
+        jitter: ::backoff::__private::Jitter::Full,
+        ..::backoff::__private::Policy::default()
+    };
+    let mut __backoff_state = ::backoff::__private::State::new(
+        "send_sms",
+        ::backoff::__private::expo(2, 1, ::core::option::Option::None),
+        __backoff_policy,
+    );
+    let __backoff_start = ::backoff::__private::async_now();
+    loop {
+        let __backoff_wait = {
+            let __backoff_outcome = {
+                async move {
+                    #[allow(
+                        unknown_lints,
+                        unreachable_code,
+                        clippy::diverging_sub_expression,
+                        clippy::empty_loop,
+                        clippy::let_unit_value
+                    )]
+                    if false {
+                        let __backoff_fake_return: Result<(), SmsError> = loop {};
+                        return __backoff_fake_return;
+                    }
+                    post(to).await
+                }
+            }
+                .await;
+            let __backoff_elapsed = ::backoff::__private::elapsed(
+                &__backoff_start,
+                ::backoff::__private::async_now(),
+            );
+            let __backoff_action = {
+                #[allow(unused_imports)]
+                use ::backoff::__private::{ViaDebug as _, ViaOpaque as _};
+                __backoff_state
+                    .decide_with_hint(
+                        &__backoff_outcome,
+                        match <Result<
+                            (),
+                            SmsError,
+                        > as ::backoff::__private::IsResult>::as_result(
+                            &__backoff_outcome,
+                        ) {
+                            ::core::result::Result::Ok(_) => {
+                                ::backoff::__private::Verdict::Success
+                            }
+                            ::core::result::Result::Err(
+                                __backoff_error,
+                            ) if !::core::matches!(
+                                __backoff_error, SmsError::RateLimited | SmsError::Server(_)
+                            ) => ::backoff::__private::Verdict::Propagate,
+                            ::core::result::Result::Err(_) => {
+                                ::backoff::__private::Verdict::Retry
+                            }
+                        },
+                        __backoff_elapsed,
+                        &(&::backoff::__private::Describe(&__backoff_outcome))
+                            .__backoff_describe(),
+                        || ::core::option::Option::None,
+                    )
+            };
+            match __backoff_action {
+                ::backoff::__private::Action::Backoff(__backoff_wait) => {
+                    let __backoff_run = {
+                        #[allow(unused_imports)]
+                        use ::backoff::__private::{
+                            AsyncHandlerKind as _, SyncHandlerKind as _,
+                        };
+                        let __backoff_handler = ::backoff::__private::Handler(log_wait);
+                        let __backoff_details = __backoff_state
+                            .details(
+                                &__backoff_outcome,
+                                __backoff_elapsed,
+                                ::core::option::Option::Some(__backoff_wait),
+                            );
+                        (&__backoff_handler)
+                            .__backoff_handler_kind(&__backoff_details)
+                            .run(__backoff_handler, __backoff_details)
+                    };
+                    __backoff_run.await;
+                    __backoff_wait
+                }
+                ::backoff::__private::Action::Success => {
+                    return __backoff_outcome;
+                }
+                ::backoff::__private::Action::GiveUp => {
+                    return __backoff_outcome;
+                }
+                ::backoff::__private::Action::Propagate => return __backoff_outcome,
+            }
+        };
+        ::backoff::__private::async_sleep(__backoff_wait).await;
+    }
+}
