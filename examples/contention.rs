@@ -1,7 +1,9 @@
 //! The AWS Architecture Blog's "Exponential Backoff and Jitter" simulation (Marc Brooker,
 //! 2015), on this crate's own `expo` generator and `Jitter`: N clients (10 to 100) each update
 //! one optimistic-concurrency row once, backing off after each stale write. A discrete-event
-//! simulation on a virtual clock; 100 runs per point.
+//! simulation on a virtual clock; 100 runs per point. Strategies: no backoff, `expo` without
+//! jitter, with full, equal and decorrelated jitter, and "ramp" (full jitter over ranges that
+//! grow x4 up to 80 ms, then by 80 ms per failure).
 //!
 //! Prints mean completion time and mean calls per point and writes one SVG with both.
 //!

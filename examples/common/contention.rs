@@ -18,7 +18,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use backoff::wait::Expo;
-use backoff::{Action, Jitter, Opaque, Policy, State, Verdict};
+use backoff::{Action, Jitter, Opaque, Policy, State, Verdict, Wait};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
@@ -48,16 +48,21 @@ pub enum Strategy {
     Equal,
     /// `expo`, [`Jitter::Decorrelated`].
     Decorrelated,
+    /// [`Jitter::Full`] over a range that grows x4 while it is below 16 x `BASE` (5, 20,
+    /// 80 ms), then by 16 x `BASE` per failure (160, 240, 320 ms...), capped at `CAP`: any
+    /// iterator of seconds is a generator, so this needs no new API.
+    Ramp,
 }
 
 impl Strategy {
     /// Every strategy, in the table's order.
-    pub const ALL: [Strategy; 5] = [
+    pub const ALL: [Strategy; 6] = [
         Strategy::NoBackoff,
         Strategy::Expo,
         Strategy::Full,
         Strategy::Equal,
         Strategy::Decorrelated,
+        Strategy::Ramp,
     ];
 
     /// A column name.
@@ -68,18 +73,20 @@ impl Strategy {
             Strategy::Full => "full",
             Strategy::Equal => "equal",
             Strategy::Decorrelated => "decorrelated",
+            Strategy::Ramp => "ramp",
         }
     }
 
     /// The wait generator and jitter, exactly as the attribute would build them.
-    fn state(self, seed: u64) -> State<Expo> {
-        let expo = Expo::new(2.0, BASE.as_secs_f64(), Some(CAP));
+    fn state(self, seed: u64) -> State<Gen> {
+        let expo = Gen::Expo(Expo::new(2.0, BASE.as_secs_f64(), Some(CAP)));
         let (wait, jitter) = match self {
-            Strategy::NoBackoff => (Expo::new(2.0, 0.0, None), Jitter::None),
+            Strategy::NoBackoff => (Gen::Expo(Expo::new(2.0, 0.0, None)), Jitter::None),
             Strategy::Expo => (expo, Jitter::None),
             Strategy::Full => (expo, Jitter::Full),
             Strategy::Equal => (expo, Jitter::Equal),
             Strategy::Decorrelated => (expo, Jitter::Decorrelated),
+            Strategy::Ramp => (Gen::Ramp(Box::new(ramp())), Jitter::Full),
         };
         let policy = Policy {
             jitter,
@@ -89,6 +96,31 @@ impl Strategy {
             ..Policy::default()
         };
         State::new("update_row", wait, policy)
+    }
+}
+
+/// The `Ramp` strategy's ranges in seconds: `BASE`, 4 x `BASE`, then 16 x `BASE` x k for
+/// k = 1, 2, 3..., capped at `CAP`.
+pub fn ramp() -> impl Iterator<Item = f64> + Send {
+    let (base, cap) = (BASE.as_secs_f64(), CAP.as_secs_f64());
+    [base, 4.0 * base]
+        .into_iter()
+        .chain((1u32..).map(move |k| 16.0 * base * f64::from(k)))
+        .map(move |s| s.min(cap))
+}
+
+/// The strategies' generators under one type, so every client is a `State<Gen>`.
+enum Gen {
+    Expo(Expo),
+    Ramp(Box<dyn Iterator<Item = f64> + Send>),
+}
+
+impl Wait<()> for Gen {
+    fn next_wait(&mut self, outcome: &()) -> Option<Duration> {
+        match self {
+            Gen::Expo(w) => w.next_wait(outcome),
+            Gen::Ramp(w) => w.next_wait(outcome),
+        }
     }
 }
 
@@ -156,7 +188,7 @@ pub fn run(strategy: Strategy, clients: usize, seed: u64) -> Outcome {
     let mut net = Net {
         rng: StdRng::seed_from_u64(mix(seed, u64::MAX)),
     };
-    let mut states: Vec<State<Expo>> = (0..clients)
+    let mut states: Vec<State<Gen>> = (0..clients)
         .map(|c| strategy.state(mix(seed, c as u64)))
         .collect();
     // (arrival, sequence number for a stable order among equal times, client, message)
@@ -320,6 +352,9 @@ pub fn svg(points: &[Point], path: &Path) -> Result<(), Box<dyn std::error::Erro
             .configure_mesh()
             .x_desc("clients")
             .y_desc(unit)
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .y_labels(8)
+            .y_label_formatter(&|y| format!("{y:.0}"))
             .draw()?;
         for (i, s) in Strategy::ALL.into_iter().enumerate() {
             let color = colors[i % colors.len()];
