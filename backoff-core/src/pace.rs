@@ -130,6 +130,14 @@ impl Pacer {
         Some(slot)
     }
 
+    /// Reserves the next slot and returns how long until it (zero without pacing): the
+    /// builder sleeps that long on its own sleep, so pacing works on any runtime.
+    pub(crate) fn reserve_wait(&self, key: Option<&str>) -> Duration {
+        self.reserve(key).map_or(Duration::ZERO, |slot| {
+            slot.saturating_duration_since(Instant::now())
+        })
+    }
+
     /// Waits (on tokio's clock) until this attempt's slot.
     #[cfg(feature = "tokio")]
     pub async fn ready(&self, key: Option<&str>) {
