@@ -129,17 +129,20 @@ impl fmt::Debug for Limits {
 /// Python's `backoff.expo(base=2, factor=1, max_value=None)`. Bad numbers never panic: a
 /// value that is NaN or negative waits zero, one that overflows waits [`Duration::MAX`]
 /// (before `max_value` caps it).
+#[inline]
 pub fn expo() -> Backoff<Expo> {
     Backoff::new(Expo::default())
 }
 
 /// Fibonacci waits 1, 1, 2, 3, 5… seconds (Python's `backoff.fibo`). Saturates, never
 /// overflows.
+#[inline]
 pub fn fibo() -> Backoff<Fibo> {
     Backoff::new(Fibo::default())
 }
 
 /// The same wait between every attempt (Python's `backoff.constant(interval=1)`).
+#[inline]
 pub fn constant(interval: impl IntoSeconds) -> Backoff<Constant> {
     Backoff::new(Constant::new(interval.into_duration()))
 }
@@ -155,6 +158,7 @@ where
 
 /// Waits that decay: `initial_value * e^(-t * decay_factor)`, floored at `min_value`
 /// (upstream's unreleased `backoff.decay`).
+#[inline]
 pub fn decay() -> Backoff<Decay> {
     Backoff::new(Decay::default())
 }
@@ -171,6 +175,7 @@ impl<W> Backoff<W> {
     /// A policy around any wait generator, with Python's defaults: no limits, full jitter,
     /// logging on. (A `Retry-After` is capped only by [`max_value`](Backoff::max_value) set
     /// through the builder, as the attribute caps it by `max_value`.)
+    #[inline]
     pub fn new(wait: W) -> Self {
         Backoff {
             wait,
@@ -300,20 +305,21 @@ impl<W> Backoff<W> {
     }
 
     /// A fresh run: the per-run limits evaluated now.
-    fn start(self) -> State<W> {
-        let Backoff {
-            wait,
-            mut policy,
-            target,
-            limits,
-        } = self;
-        if let Some(f) = &limits.max_tries {
-            policy.max_tries = Some(f());
+    fn start(mut self) -> State<W> {
+        self.resolve_limits();
+        State::new(self.target, self.wait, self.policy)
+    }
+
+    /// Evaluates the per-run limits (Python evaluates them once per call, before the first
+    /// attempt).
+    #[inline]
+    fn resolve_limits(&mut self) {
+        if let Some(f) = self.limits.max_tries.take() {
+            self.policy.max_tries = Some(f());
         }
-        if let Some(f) = &limits.max_time {
-            policy.max_time = Some(f());
+        if let Some(f) = self.limits.max_time.take() {
+            self.policy.max_time = Some(f());
         }
-        State::new(target, wait, policy)
     }
 }
 

@@ -40,6 +40,10 @@ pub enum Blocking {}
 /// policy's generator `W`, the operation `Op`, the mode `M` ([`Async`] or [`Blocking`]), the
 /// judge `J`, the sleep `S`, the clock `C`, the `Retry-After` reader `A`, the pacer `P` and
 /// the handlers `H`. You never write them: chain the options and await (or `call`).
+///
+/// An async `Retry` is [`IntoFuture`]: `.await` it, or call `.into_future()` to hand it to
+/// `tokio::spawn` or `select!`. The [`RetryFuture`] is `Send` whenever the operation, its
+/// future and outcome, and the options are.
 #[must_use = "a retry does nothing until it is awaited (async) or `.call()`ed (blocking)"]
 pub struct Retry<W, Op, M, J, S, C, A, P, H> {
     backoff: Backoff<W>,
@@ -93,6 +97,7 @@ impl<W> Backoff<W> {
         self.fresh(op)
     }
 
+    #[inline]
     fn fresh<Op, M>(self, op: Op) -> Fresh<W, Op, M> {
         Retry {
             backoff: self,
@@ -340,12 +345,20 @@ where
     type Output = Out<Op>;
     type IntoFuture = RetryFuture<W, Op, J, S, C, A, P, H>;
 
-    fn into_future(self) -> Self::IntoFuture {
-        let state = self.backoff.start();
+    #[inline]
+    fn into_future(mut self) -> Self::IntoFuture {
+        self.backoff.resolve_limits();
         // Elapsed time is read only by `max_time` and by handlers.
-        let start = (state.policy().max_time.is_some() || !H::EMPTY).then(|| self.clock.now());
+        let start = (self.backoff.policy.max_time.is_some() || !H::EMPTY).then(|| self.clock.now());
+        let Backoff {
+            wait,
+            policy,
+            target,
+            ..
+        } = self.backoff;
         RetryFuture {
-            state,
+            // Made in place: a first-try success then copies no state around.
+            state: State::new(target, wait, policy),
             start,
             op: self.op,
             judge: self.judge,
