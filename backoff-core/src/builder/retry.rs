@@ -445,6 +445,7 @@ where
 {
     type Output = Out<Op>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Out<Op>> {
         let mut this = self.project();
         loop {
