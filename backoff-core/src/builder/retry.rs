@@ -44,6 +44,23 @@ pub enum Blocking {}
 /// An async `Retry` is [`IntoFuture`]: `.await` it, or call `.into_future()` to hand it to
 /// `tokio::spawn` or `select!`. The [`RetryFuture`] is `Send` whenever the operation, its
 /// future and outcome, and the options are.
+///
+/// Misuse does not compile: an async handler in a blocking retry,
+///
+/// ```compile_fail
+/// let _ = backoff_core::expo()
+///     .retry_blocking(|| Err::<(), ()>(()))
+///     .on_backoff(|_| async {})
+///     .call();
+/// ```
+///
+/// or judging errors of an operation that returns no `Result`:
+///
+/// ```compile_fail
+/// # async fn run() {
+/// let _ = backoff_core::expo().retry(|| async { true }).when(|_| true).await;
+/// # }
+/// ```
 #[must_use = "a retry does nothing until it is awaited (async) or `.call()`ed (blocking)"]
 pub struct Retry<W, Op, M, J, S, C, A, P, H> {
     backoff: Backoff<W>,
@@ -530,17 +547,21 @@ where
 impl<W, Op, R, J, S, C, A, P, H> Retry<W, Op, Blocking, J, S, C, A, P, H>
 where
     Op: FnMut() -> R,
-    R: fmt::Debug,
-    W: Wait<R>,
-    J: Judge<R>,
-    S: BlockingSleep,
-    C: Now<Blocking>,
-    A: RetryAfterHint<R>,
-    P: Pace,
-    H: BlockingHooks<R>,
 {
     /// Runs the blocking retry loop and returns the last outcome.
-    pub fn call(self) -> R {
+    // The bounds are on the method, so that a wrong option is reported with its own message
+    // (an async handler, an async sleep) rather than as a missing method.
+    pub fn call(self) -> R
+    where
+        R: fmt::Debug,
+        W: Wait<R>,
+        J: Judge<R>,
+        S: BlockingSleep,
+        C: Now<Blocking>,
+        A: RetryAfterHint<R>,
+        P: Pace,
+        H: BlockingHooks<R>,
+    {
         let Retry {
             backoff,
             mut op,
