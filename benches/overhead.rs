@@ -62,15 +62,8 @@ async fn with_builder(x: u64) -> Result<u64, &'static str> {
     backoff::constant(0)
         .max_tries(5)
         .jitter(backoff::Jitter::None)
-        .retry_judged_with_sleep(
-            || op(x),
-            |r| match r {
-                Ok(_) => backoff::Verdict::Success,
-                Err(_) => backoff::Verdict::Retry,
-            },
-            no_sleep,
-            std::time::Instant::now,
-        )
+        .retry(|| op(x))
+        .sleep(no_sleep)
         .await
 }
 

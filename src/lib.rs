@@ -48,9 +48,9 @@ pub use backoff_macros::backoff;
 
 pub use backoff_core::RetryBudget;
 pub use backoff_core::{
-    Action, Backoff, Clock, Details, HookSet, Hooks, IntoHooks, IntoSeconds, Jitter, Level,
-    NoHooks, Opaque, Policy, RetryAfter, Shown, State, Verdict, Wait, constant, decay, expo, fibo,
-    intervals, parse_retry_after, runtime, saturating_secs, sim, wait,
+    Action, Backoff, Clock, Details, IntoSeconds, Jitter, Level, Opaque, Policy, Retry, RetryAfter,
+    RetryFuture, Shown, State, Verdict, Wait, builder, constant, decay, expo, fibo, intervals,
+    parse_retry_after, runtime, saturating_secs, sim, wait,
 };
 pub use backoff_core::{Pacer, Reservation};
 

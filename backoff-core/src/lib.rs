@@ -3,12 +3,12 @@
 //!
 //! Most users depend on the facade crate `backoff` and write `#[backoff(...)]`; everything
 //! here is re-exported there. The [`Backoff`] builder retries without the attribute, through
-//! the same [`State`] machine the attribute's expansion uses.
+//! the same [`State`] machine the attribute's expansion uses: see [`builder`].
 #![warn(missing_docs)]
 
 mod adaptive;
 mod budget;
-mod builder;
+pub mod builder;
 mod jitter;
 mod pace;
 mod ratelimit;
@@ -24,8 +24,7 @@ pub mod __private;
 pub use adaptive::AdaptiveRate;
 pub use budget::RetryBudget;
 pub use builder::{
-    Backoff, Clock, HookSet, Hooks, IntoHooks, NoHooks, constant, decay, expo, fibo, intervals,
-    runtime,
+    Backoff, Clock, Retry, RetryFuture, constant, decay, expo, fibo, intervals, runtime,
 };
 pub use jitter::Jitter;
 pub use pace::{Pacer, Reservation};

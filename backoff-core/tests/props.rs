@@ -155,12 +155,12 @@ proptest! {
             b = b.max_time(t);
         }
         let mut calls = 0u32;
-        let out = b.retry_blocking_judged_with_sleep(
-            || { calls += 1; Err::<(), ()>(()) },
-            |_| Verdict::Retry,
-            |w| clock.sleep(w),
-            || clock.now(),
-        );
+        let out = b
+            .retry_blocking(|| { calls += 1; Err::<(), ()>(()) })
+            .judge(|_| Verdict::Retry)
+            .sleep(|w| clock.sleep(w))
+            .clock(|| clock.now())
+            .call();
         prop_assert_eq!(out, Err(()));
         prop_assert!(calls >= 1 && calls <= max_tries.max(1));
         if let Some(t) = max_time {

@@ -1,34 +1,45 @@
 //! The reference's worked traces through the builder, async on tokio's paused clock and sync
-//! on a simulated clock: exact waits, tries, elapsed, handler order and final outcome.
+//! on a simulated clock: exact waits, tries, elapsed, handler order and final outcome. Then
+//! each option the attribute has, through the builder, tested the way the attribute's are.
 
+use std::future::IntoFuture;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use backoff_core::sim::SimClock;
-use backoff_core::{Backoff, Details, Jitter, Verdict, Wait};
+use backoff_core::{Backoff, Details, Jitter, Pacer, Verdict, Wait};
+use tokio::time::Instant;
 
 const S: fn(u64) -> Duration = Duration::from_secs;
 
-type Log = Arc<Mutex<Vec<String>>>;
+type Out = Result<(), String>;
 
-/// A builder with no jitter and handlers that record `kind:tries:elapsed:wait`.
-fn recorded<W>(b: Backoff<W>, log: &Log) -> Backoff<W, backoff_core::Hooks<Result<(), String>>> {
-    let rec = |kind: &'static str, log: &Log| {
-        let log = log.clone();
-        move |d: &Details<'_, Result<(), String>>| {
-            log.lock().unwrap().push(format!(
-                "{kind}:{}:{}:{}",
-                d.tries,
-                d.elapsed.as_secs_f64(),
-                d.wait
-                    .map_or("-".to_owned(), |w| w.as_secs_f64().to_string())
-            ));
-        }
-    };
-    b.jitter(Jitter::None)
-        .on_success(rec("success", log))
-        .on_backoff(rec("backoff", log))
-        .on_giveup(rec("giveup", log))
+/// An ordered record of calls.
+#[derive(Clone, Default)]
+struct Log(Arc<Mutex<Vec<String>>>);
+
+impl Log {
+    fn push(&self, s: impl Into<String>) {
+        self.0.lock().unwrap().push(s.into());
+    }
+    fn get(&self) -> Vec<String> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+/// A handler that records `kind:tries:elapsed:wait`.
+fn rec<R>(kind: &'static str, log: &Log) -> impl Fn(&Details<'_, R>) + use<R> {
+    let log = log.clone();
+    move |d| {
+        log.push(format!(
+            "{kind}:{}:{}:{}",
+            d.tries,
+            d.elapsed.as_secs_f64(),
+            d.wait
+                .map_or("-".to_owned(), |w| w.as_secs_f64().to_string())
+        ));
+    }
 }
 
 struct Case {
@@ -37,26 +48,26 @@ struct Case {
     elapsed: u64,
 }
 
-async fn run_async<W>(b: Backoff<W>) -> (Case, Vec<String>)
-where
-    W: Wait<Result<(), String>> + Clone,
-{
+async fn run_async<W: Wait<Out>>(b: Backoff<W>) -> (Case, Vec<String>) {
     let log = Log::default();
-    let b = recorded(b, &log);
-    let start = tokio::time::Instant::now();
+    let start = Instant::now();
     let mut calls = 0u32;
     let mut sleeps = Vec::new();
     let mut last = start;
     let out = b
+        .jitter(Jitter::None)
         .retry(|| {
             calls += 1;
-            let now = tokio::time::Instant::now();
+            let now = Instant::now();
             if calls > 1 {
                 sleeps.push((now - last).as_secs());
             }
             last = now;
             async { Err::<(), _>("down".to_owned()) }
         })
+        .on_success(rec("success", &log))
+        .on_backoff(rec("backoff", &log))
+        .on_giveup(rec("giveup", &log))
         .await;
     assert_eq!(out, Err("down".to_owned()));
     let case = Case {
@@ -64,39 +75,32 @@ where
         tries: calls,
         elapsed: start.elapsed().as_secs(),
     };
-    (case, log.lock().unwrap().clone())
+    (case, log.get())
 }
 
-fn run_sync<W>(b: Backoff<W>) -> (Case, Vec<String>)
-where
-    W: Wait<Result<(), String>> + Clone,
-{
+fn run_sync<W: Wait<Out>>(b: Backoff<W>) -> (Case, Vec<String>) {
     let log = Log::default();
-    let b = recorded(b, &log);
     let clock = SimClock::new();
     let mut calls = 0u32;
-    let out = b.retry_blocking_judged_with_sleep(
-        || {
+    let out = b
+        .jitter(Jitter::None)
+        .retry_blocking(|| {
             calls += 1;
             Err::<(), _>("down".to_owned())
-        },
-        |r| {
-            if r.is_err() {
-                Verdict::Retry
-            } else {
-                Verdict::Success
-            }
-        },
-        |w| clock.sleep(w),
-        || clock.now(),
-    );
+        })
+        .sleep(|w| clock.sleep(w))
+        .clock(|| clock.now())
+        .on_success(rec("success", &log))
+        .on_backoff(rec("backoff", &log))
+        .on_giveup(rec("giveup", &log))
+        .call();
     assert_eq!(out, Err("down".to_owned()));
     let case = Case {
         waits: clock.sleeps().iter().map(Duration::as_secs).collect(),
         tries: calls,
         elapsed: clock.now().0.as_secs(),
     };
-    (case, log.lock().unwrap().clone())
+    (case, log.get())
 }
 
 fn check(case: Case, log: Vec<String>, waits: &[u64], tries: u32, elapsed: u64) {
@@ -149,18 +153,22 @@ async fn constant_interval_2_max_tries_4() {
 #[tokio::test(start_paused = true)]
 async fn success_after_failures_calls_on_success_once() {
     let log = Log::default();
-    let b = recorded(backoff_core::expo().max_tries(5), &log);
     let mut calls = 0;
-    let out = b
+    let out = backoff_core::expo()
+        .max_tries(5)
+        .jitter(Jitter::None)
         .retry(|| {
             calls += 1;
             let n = calls;
             async move { if n < 3 { Err("no".to_owned()) } else { Ok(()) } }
         })
+        .on_success(rec("success", &log))
+        .on_backoff(rec("backoff", &log))
+        .on_giveup(rec("giveup", &log))
         .await;
     assert_eq!(out, Ok(()));
     assert_eq!(
-        *log.lock().unwrap(),
+        log.get(),
         ["backoff:1:0:1", "backoff:2:1:2", "success:3:3:-"]
     );
 }
@@ -171,16 +179,34 @@ async fn predicate_retries_while_true_and_returns_the_last_value() {
     let out = backoff_core::constant(1)
         .max_tries(3)
         .jitter(Jitter::None)
-        .retry_while(
-            || {
-                calls += 1;
-                let n = calls;
-                async move { n }
-            },
-            |n| *n < 10,
-        )
+        .retry(|| {
+            calls += 1;
+            let n = calls;
+            async move { n }
+        })
+        .predicate(|n| *n < 10)
         .await;
     assert_eq!((out, calls), (3, 3));
+
+    // Blocking, with the default judgement of `bool` and `Option`.
+    let clock = SimClock::new();
+    let mut polls = 0;
+    let done = backoff_core::constant(2)
+        .max_tries(5)
+        .jitter(Jitter::None)
+        .retry_blocking(|| {
+            polls += 1;
+            polls == 3
+        })
+        .sleep(|w| clock.sleep(w))
+        .call();
+    assert!(done);
+    assert_eq!(clock.sleeps(), [S(2), S(2)]);
+    let none = backoff_core::constant(0)
+        .max_tries(2)
+        .retry_blocking(|| None::<u8>)
+        .call();
+    assert_eq!(none, None);
 }
 
 #[tokio::test(start_paused = true)]
@@ -188,8 +214,8 @@ async fn elapsed_is_taken_when_the_attempt_ends() {
     // Each attempt takes 4 s, waits are 1 s, max_time = 10. Attempt 2 ends at t=9: 1 s is
     // left, so the wait is cut to it (no change here) and attempt 3 runs; it ends at t=14,
     // past max_time, and the run gives up then (Python measures elapsed before the call).
-    let start = tokio::time::Instant::now();
-    let ends = Arc::new(Mutex::new(Vec::new()));
+    let start = Instant::now();
+    let ends = Log::default();
     let out = backoff_core::constant(1)
         .max_time(10)
         .jitter(Jitter::None)
@@ -197,22 +223,21 @@ async fn elapsed_is_taken_when_the_attempt_ends() {
             let ends = ends.clone();
             async move {
                 tokio::time::sleep(S(4)).await;
-                ends.lock().unwrap().push(start.elapsed().as_secs());
+                ends.push(start.elapsed().as_secs().to_string());
                 Err::<(), _>("slow")
             }
         })
         .await;
     assert_eq!(out, Err("slow"));
-    assert_eq!(*ends.lock().unwrap(), [4, 9, 14]);
+    assert_eq!(ends.get(), ["4", "9", "14"]);
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_wait_never_sleeps_past_the_deadline() {
-    // Attempts take 3 s, waits 5 s, max_time 10: attempt 1 ends at 3 (wait 5), attempt 2 ends
-    // at 11 >= 10: give up. With attempts of 2 s: ends at 2, wait 5, ends at 9, wait cut to 1,
-    // ends at 12: give up.
-    let start = tokio::time::Instant::now();
-    let ends = Arc::new(Mutex::new(Vec::new()));
+    // Attempts take 2 s, waits 5 s, max_time 10: ends at 2, wait 5, ends at 9, wait cut to
+    // 1, ends at 12: give up.
+    let start = Instant::now();
+    let ends = Log::default();
     let _ = backoff_core::constant(5)
         .max_time(10)
         .jitter(Jitter::None)
@@ -220,17 +245,16 @@ async fn a_wait_never_sleeps_past_the_deadline() {
             let ends = ends.clone();
             async move {
                 tokio::time::sleep(S(2)).await;
-                ends.lock().unwrap().push(start.elapsed().as_secs());
+                ends.push(start.elapsed().as_secs().to_string());
                 Err::<(), _>(())
             }
         })
         .await;
-    assert_eq!(*ends.lock().unwrap(), [2, 9, 12]);
+    assert_eq!(ends.get(), ["2", "9", "12"]);
 }
 
 #[tokio::test(start_paused = true)]
 async fn limits_from_closures_are_evaluated_once_per_run() {
-    use std::sync::atomic::{AtomicU32, Ordering};
     let evals = Arc::new(AtomicU32::new(0));
     let e = evals.clone();
     // Run n allows n + 1 tries.
@@ -241,6 +265,7 @@ async fn limits_from_closures_are_evaluated_once_per_run() {
     for expected in [2, 3, 4] {
         let mut calls = 0;
         let _ = b
+            .clone()
             .retry(|| {
                 calls += 1;
                 async { Err::<(), ()>(()) }
@@ -250,11 +275,382 @@ async fn limits_from_closures_are_evaluated_once_per_run() {
     }
     assert_eq!(evals.load(Ordering::SeqCst), 3);
     // max_time from a closure applies: 1 s waits, cut at 2.5 s.
-    let start = tokio::time::Instant::now();
+    let start = Instant::now();
     let _ = backoff_core::constant(1)
         .jitter(Jitter::None)
         .max_time_with(|| 2.5)
         .retry(|| async { Err::<(), ()>(()) })
         .await;
     assert_eq!(start.elapsed(), Duration::from_millis(2500));
+}
+
+// Judging errors: `when` (the attribute's `on = error(Pattern)`) and `giveup`.
+
+#[derive(Debug, Clone, PartialEq)]
+enum ApiError {
+    Busy,
+    Fatal,
+    Bug,
+    TooMany(Option<u64>),
+}
+
+/// Fails with each error of `script` in turn, then succeeds with the attempt count.
+fn scripted(script: &[ApiError]) -> impl FnMut() -> Result<usize, ApiError> + '_ {
+    let mut i = 0;
+    move || {
+        i += 1;
+        script.get(i - 1).cloned().map_or(Ok(i), Err)
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn when_propagates_other_errors_untouched_and_giveup_ends_the_run() {
+    for (script, out, trail) in [
+        // Retried, then a permanent error: give up at once, with on_giveup.
+        (
+            vec![ApiError::Busy, ApiError::Fatal],
+            Err(ApiError::Fatal),
+            vec!["backoff:1:0:1", "giveup:2:1:-"],
+        ),
+        // An error `when` does not retry: returned at once, no handler at all.
+        (
+            vec![ApiError::Busy, ApiError::Bug],
+            Err(ApiError::Bug),
+            vec!["backoff:1:0:1"],
+        ),
+        (
+            vec![ApiError::Busy],
+            Ok(2),
+            vec!["backoff:1:0:1", "success:2:1:-"],
+        ),
+    ] {
+        // `giveup` before `when` and after it build the same judge.
+        let log = Log::default();
+        let mut op = scripted(&script);
+        let got = backoff_core::constant(1)
+            .max_tries(5)
+            .jitter(Jitter::None)
+            .retry(|| std::future::ready(op()))
+            .giveup(|e| *e == ApiError::Fatal)
+            .when(|e| matches!(e, ApiError::Busy | ApiError::Fatal))
+            .on_success(rec("success", &log))
+            .on_backoff(rec("backoff", &log))
+            .on_giveup(rec("giveup", &log))
+            .await;
+        assert_eq!(got, out);
+        assert_eq!(log.get(), trail);
+
+        let (log, clock) = (Log::default(), SimClock::new());
+        let got = backoff_core::constant(1)
+            .max_tries(5)
+            .jitter(Jitter::None)
+            .retry_blocking(scripted(&script))
+            .when(|e| matches!(e, ApiError::Busy | ApiError::Fatal))
+            .giveup(|e| *e == ApiError::Fatal)
+            .sleep(|w| clock.sleep(w))
+            .clock(|| clock.now())
+            .on_success(rec("success", &log))
+            .on_backoff(rec("backoff", &log))
+            .on_giveup(rec("giveup", &log))
+            .call();
+        assert_eq!(got, out);
+        assert_eq!(log.get(), trail);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn judge_gives_the_verdict_itself() {
+    let log = Log::default();
+    let mut n = 0;
+    let out = backoff_core::constant(1)
+        .jitter(Jitter::None)
+        .retry(|| {
+            n += 1;
+            std::future::ready(n)
+        })
+        .judge(|n| match n {
+            1 => Verdict::Retry,
+            _ => Verdict::Propagate,
+        })
+        .on_backoff(rec("backoff", &log))
+        .on_giveup(rec("giveup", &log))
+        .on_success(rec("success", &log))
+        .await;
+    assert_eq!(out, 2);
+    assert_eq!(log.get(), ["backoff:1:0:1"]);
+}
+
+// Retry-After, capped like the attribute's.
+
+#[tokio::test(start_paused = true)]
+async fn retry_after_replaces_the_wait_unjittered_and_capped() {
+    let script = [
+        ApiError::TooMany(Some(7)),
+        ApiError::TooMany(Some(30)),
+        ApiError::TooMany(None),
+    ];
+    // 7 s as asked; 30 s capped by max_value = 10; no header: expo's 4 s with full jitter.
+    let check = |out: Result<usize, ApiError>, waits: Vec<Duration>| {
+        assert_eq!(out, Ok(4));
+        assert_eq!(waits[..2], [S(7), S(10)]);
+        assert!(waits[2] <= S(4), "{:?}", waits[2]);
+    };
+    let hint = |e: &ApiError| match e {
+        ApiError::TooMany(after) => *after,
+        _ => None,
+    };
+
+    let waits = Log::default();
+    let mut op = scripted(&script);
+    let out = backoff_core::expo()
+        .max_value(10)
+        .max_tries(5)
+        .retry(|| std::future::ready(op()))
+        .retry_after(hint)
+        .on_backoff(|d| waits.push(format!("{}", d.wait.unwrap().as_secs_f64())))
+        .await;
+    let waits = waits.get();
+    check(
+        out,
+        waits
+            .iter()
+            .map(|w| Duration::from_secs_f64(w.parse().unwrap()))
+            .collect(),
+    );
+
+    let clock = SimClock::new();
+    let out = backoff_core::expo()
+        .max_value(10)
+        .max_tries(5)
+        .retry_blocking(scripted(&script))
+        .retry_after(hint)
+        .sleep(|w| clock.sleep(w))
+        .call();
+    check(out, clock.sleeps());
+}
+
+#[tokio::test(start_paused = true)]
+async fn retry_after_is_cut_to_max_time_and_never_revives_a_run() {
+    let start = Instant::now();
+    let mut calls = 0;
+    let out = backoff_core::expo()
+        .max_time(20)
+        .max_tries(3)
+        .retry(|| {
+            calls += 1;
+            std::future::ready(Err::<(), _>(ApiError::TooMany(Some(15))))
+        })
+        .retry_after(|_| Some(15))
+        .await;
+    assert!(out.is_err());
+    // 15 s, then the 5 s left of max_time (not 15); then max_time is spent: give up after 3
+    // tries even though the server would have said 15 again.
+    assert_eq!(start.elapsed(), S(20));
+    assert_eq!(calls, 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn retry_after_from_a_predicate_outcome() {
+    // A poller whose value carries the server's hint.
+    let start = Instant::now();
+    let mut polls = 0;
+    let out = backoff_core::expo()
+        .jitter(Jitter::None)
+        .retry(|| {
+            polls += 1;
+            std::future::ready((polls >= 3, Duration::from_millis(1500)))
+        })
+        .predicate(|(done, _)| !done)
+        .retry_after_outcome(|(_, after)| Some(*after))
+        .await;
+    assert!(out.0);
+    assert_eq!(start.elapsed(), Duration::from_millis(3000));
+}
+
+// Pacing.
+
+#[tokio::test(start_paused = true)]
+async fn pacing_spaces_calls_and_retries_and_keys_have_their_own_budget() {
+    let start = Instant::now();
+    let times = Log::default();
+    let stamp = |label: &str| times.push(format!("{label}@{}", start.elapsed().as_millis()));
+
+    // Two calls at 2/s: 0 and 500.
+    let pacer = Pacer::per_second(2.0);
+    for _ in 0..2 {
+        let _ = backoff_core::expo()
+            .retry(|| {
+                stamp("call");
+                async { Some(()) }
+            })
+            .pacer(&pacer)
+            .await;
+    }
+    // Retries wait for the pacer too: its 1 s beats the generator's 0.1 s.
+    let slow = Pacer::per_second(1.0);
+    let _ = backoff_core::constant(0.1)
+        .jitter(Jitter::None)
+        .max_tries(3)
+        .retry(|| {
+            stamp("retry");
+            async { Err::<(), ()>(()) }
+        })
+        .pacer(&slow)
+        .await;
+    // Keys: 1 per minute each.
+    let minute = Pacer::new(1.0, 60);
+    for key in ["a", "b", "a"] {
+        let _ = backoff_core::expo()
+            .retry(|| {
+                stamp(key);
+                async { true }
+            })
+            .pacer(&minute)
+            .rate_key(key)
+            .await;
+    }
+    assert_eq!(
+        times.get(),
+        [
+            "call@0",
+            "call@500",
+            "retry@500",
+            "retry@1500",
+            "retry@2500",
+            "a@2500",
+            "b@2500",
+            "a@62500"
+        ]
+    );
+}
+
+#[test]
+fn blocking_pacing_sleeps_until_the_slot() {
+    // Real time, kept short: 3 attempts at 100/s cannot start within 20 ms.
+    let pacer = Pacer::per_second(100.0);
+    let sleeps = Log::default();
+    let start = std::time::Instant::now();
+    let out = backoff_core::constant(0)
+        .max_tries(3)
+        .retry_blocking(|| Err::<(), ()>(()))
+        .pacer(&pacer)
+        .sleep(|w| {
+            sleeps.push(format!("{}", w.as_nanos()));
+            std::thread::sleep(w);
+        })
+        .call();
+    assert_eq!(out, Err(()));
+    // The third slot is 20 ms after the first, and each pacing wait sleeps until its slot.
+    assert!(start.elapsed() >= Duration::from_millis(20));
+    // Up to two pacing waits of at most 10 ms (none if the thread was late for its slot),
+    // and the generator's two zero waits.
+    let sleeps: Vec<u128> = sleeps.get().iter().map(|s| s.parse().unwrap()).collect();
+    assert!((2..=4).contains(&sleeps.len()), "{sleeps:?}");
+    assert!(sleeps.iter().all(|&n| n <= 10_000_000), "{sleeps:?}");
+}
+
+// Handlers, sync and async.
+
+#[tokio::test(start_paused = true)]
+async fn async_handlers_are_awaited_in_order_before_the_wait() {
+    let start = Instant::now();
+    let log = Log::default();
+    let at = |what: &str| format!("{what}@{}", start.elapsed().as_millis());
+    let out = backoff_core::constant(1)
+        .jitter(Jitter::None)
+        .max_tries(2)
+        .retry(|| {
+            log.push(at("attempt"));
+            async { Err::<(), &str>("down") }
+        })
+        .on_backoff(|d| log.push(at(&format!("sync{}", d.tries))))
+        .on_backoff(|d| {
+            // Copy out what the future needs: it may not borrow `d`.
+            let (tries, log) = (d.tries, log.clone());
+            async move {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                log.push(format!("async{tries}@{}", start.elapsed().as_millis()));
+            }
+        })
+        .on_backoff(|_| log.push(at("after")))
+        .on_giveup(|d| {
+            let error = d.error().copied();
+            let log = log.clone();
+            async move { log.push(format!("giveup {error:?}")) }
+        })
+        .await;
+    assert_eq!(out, Err("down"));
+    assert_eq!(
+        log.get(),
+        [
+            "attempt@0",
+            "sync1@0",
+            "async1@250",
+            "after@250",
+            "attempt@1250",
+            "giveup Some(\"down\")"
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_future_is_send_when_the_outcome_is_send_but_not_sync() {
+    // `Box<dyn Error + Send>` is not `Sync`: no borrow of the outcome lives across an await.
+    type Flaky = Result<u32, Box<dyn std::error::Error + Send>>;
+    let handle = tokio::spawn(
+        backoff_core::constant(1)
+            .jitter(Jitter::None)
+            .max_tries(3)
+            .retry(|| async {
+                let e: Box<dyn std::error::Error + Send> = Box::new(std::io::Error::other("down"));
+                Err::<u32, _>(e) as Flaky
+            })
+            .on_backoff(|d| {
+                let tries = d.tries;
+                async move { tokio::time::sleep(Duration::from_millis(tries.into())).await }
+            })
+            .on_giveup(|d| assert!(d.error().is_some()))
+            // To spawn (or select on) a retry without awaiting it here, make it a future.
+            .into_future(),
+    );
+    assert!(handle.await.unwrap().is_err());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_custom_async_sleep_and_clock() {
+    // The async loop on a simulated clock: another runtime's sleep and clock.
+    let clock = SimClock::new();
+    let log = Log::default();
+    let out = backoff_core::expo()
+        .max_time(10)
+        .jitter(Jitter::None)
+        .retry(|| async { Err::<(), _>("down".to_owned()) })
+        .sleep(|w| clock.sleep_async(w))
+        .clock(|| clock.now())
+        .on_giveup(rec("giveup", &log))
+        .await;
+    assert!(out.is_err());
+    assert_eq!(clock.sleeps(), [S(1), S(2), S(4), S(3)]);
+    assert_eq!(log.get(), ["giveup:5:10:-"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn seed_makes_jitter_reproducible() {
+    let run = |seed| async move {
+        let clock = SimClock::new();
+        let _ = backoff_core::expo()
+            .max_tries(6)
+            .seed(seed)
+            .retry(|| async { None::<()> })
+            .sleep(|w| clock.sleep_async(w))
+            .await;
+        clock.sleeps()
+    };
+    let (a, b, c) = (run(7).await, run(7).await, run(8).await);
+    assert_eq!(a, b);
+    assert_ne!(a, c);
+    // Full jitter: each wait within [0, 2^n].
+    for (n, w) in a.iter().enumerate() {
+        assert!(*w <= S(1 << n), "{a:?}");
+    }
 }

@@ -184,6 +184,17 @@ impl Pacer {
         self.reserve(key).ready_blocking()
     }
 
+    /// Reserves the next slot, takes it, and returns how long until it (zero without pacing):
+    /// the builder sleeps that long on its own sleep, so pacing works on any runtime. (Unlike
+    /// [`ready`](Pacer::ready), the slot is taken at once: a builder run dropped while it
+    /// sleeps towards its slot does not give the slot back.)
+    pub(crate) fn reserve_wait(&self, key: Option<&str>) -> Duration {
+        let reservation = self.reserve(key);
+        let wait = reservation.wait();
+        reservation.consume();
+        wait
+    }
+
     fn give_back(&self, held: Held) {
         let Some(quota) = self.quota else { return };
         let Backend::Local(local) = &self.backend;

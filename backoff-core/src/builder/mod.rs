@@ -1,0 +1,348 @@
+//! The builder, for retrying without the attribute: one entry point and chained options, the
+//! way `backon` reads, over the same decision core as the attribute
+//! ([`State::decide_with_hint`]).
+//!
+//! A run is written in three parts:
+//!
+//! 1. the policy, which does not depend on the operation: a wait generator ([`expo`],
+//!    [`fibo`], [`constant`], [`intervals`], [`decay`], [`runtime`] or [`Backoff::new`]) and
+//!    its limits, jitter, seed and logging;
+//! 2. the operation: [`Backoff::retry`] for an async one (the result is a future),
+//!    [`Backoff::retry_blocking`] for a sync one (run it with [`Retry::call`]);
+//! 3. how the operation is judged and run, now that its outcome type is known (so closures
+//!    need no type annotations): [`when`](Retry::when), [`giveup`](Retry::giveup),
+//!    [`predicate`](Retry::predicate), [`judge`](Retry::judge),
+//!    [`retry_after`](Retry::retry_after), [`pacer`](Retry::pacer) and
+//!    [`rate_key`](Retry::rate_key), [`sleep`](Retry::sleep), [`clock`](Retry::clock), and the
+//!    handlers [`on_success`](Retry::on_success), [`on_backoff`](Retry::on_backoff) and
+//!    [`on_giveup`](Retry::on_giveup), sync or async.
+//!
+//! ```
+//! # #[derive(Debug)] enum ApiError { RateLimited(Option<u64>), Server(u16), BadRequest }
+//! # async fn send(_: &str) -> Result<u32, ApiError> { Ok(1) }
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+//! let pacer = backoff_core::Pacer::per_second(20.0);
+//! let id = backoff_core::expo()
+//!     .max_value(32)
+//!     .max_time(300)
+//!     .retry(|| send("+15550100"))
+//!     .when(|e| matches!(e, ApiError::RateLimited(_) | ApiError::Server(_)))
+//!     .retry_after(|e| match e {
+//!         ApiError::RateLimited(after) => *after,
+//!         _ => None,
+//!     })
+//!     .pacer(&pacer)
+//!     .on_backoff(|d| eprintln!("retrying in {:?} after {:?}", d.wait, d.outcome))
+//!     .await;
+//! # assert_eq!(id.unwrap(), 1);
+//! # }
+//! ```
+//!
+//! The same run for a blocking operation:
+//!
+//! ```
+//! # fn send(_: &str) -> Result<u32, std::io::Error> { Ok(1) }
+//! let id = backoff_core::expo()
+//!     .max_tries(5)
+//!     .retry_blocking(|| send("+15550100"))
+//!     .on_giveup(|d| eprintln!("gave up after {} tries", d.tries))
+//!     .call();
+//! # assert_eq!(id.unwrap(), 1);
+//! ```
+//!
+//! Nothing is allocated per run unless you ask for it: the options are stored by type (an
+//! async handler's future lives inside the retry future, not in a box), and the clock is read
+//! only when `max_time` or a handler needs it.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tracing::Level;
+
+use crate::jitter::Jitter;
+use crate::secs::IntoSeconds;
+use crate::state::{Policy, State};
+use crate::wait::{Constant, Decay, Expo, Fibo, Intervals, Runtime};
+
+mod hooks;
+mod parts;
+mod retry;
+
+pub use hooks::{AsyncHooks, BlockingHooks, Deferred, HandlerOutput, Hook, Immediate, NoHooks};
+pub use parts::{
+    Always, AsyncOp, AsyncSleep, Auto, BlockingSleep, DefaultClock, DefaultSleep, ErrorHint,
+    ErrorJudge, Errors, Judge, Judged, Mode, Never, NoHint, NoKey, NoPacer, Now, OutcomeHint, Pace,
+    PaceKey, Paced, Predicate, RetryAfterHint, Test,
+};
+pub use retry::{Async, Blocking, Retry, RetryFuture};
+
+/// A retry policy: a wait generator `W` with its limits, jitter and logging. It does not
+/// depend on the operation; [`retry`](Backoff::retry) or
+/// [`retry_blocking`](Backoff::retry_blocking) takes the operation and returns a [`Retry`]
+/// on which the rest is chained.
+///
+/// `retry` consumes the policy, so nothing is copied per run; clone it to run it again (a
+/// clone is cheap: the generator, a few numbers, and reference counts for closures).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+/// let mut calls = 0;
+/// let result: Result<u32, &str> = backoff_core::expo()
+///     .max_tries(3)
+///     .jitter(backoff_core::Jitter::None)
+///     .retry(|| {
+///         calls += 1;
+///         let n = calls;
+///         async move { if n < 3 { Err("busy") } else { Ok(n) } }
+///     })
+///     .await;
+/// assert_eq!(result, Ok(3));
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Backoff<W> {
+    wait: W,
+    policy: Policy,
+    target: &'static str,
+    limits: Limits,
+}
+
+/// Limits evaluated once per run (Python's callable `max_tries`/`max_time`).
+#[derive(Clone, Default)]
+struct Limits {
+    max_tries: Option<Arc<dyn Fn() -> u32 + Send + Sync>>,
+    max_time: Option<Arc<dyn Fn() -> Duration + Send + Sync>>,
+}
+
+impl fmt::Debug for Limits {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Limits")
+            .field("max_tries", &self.max_tries.as_ref().map(|_| ".."))
+            .field("max_time", &self.max_time.as_ref().map(|_| ".."))
+            .finish()
+    }
+}
+
+/// Exponential waits `factor * base^n`: 1, 2, 4, 8… seconds by default.
+///
+/// Python's `backoff.expo(base=2, factor=1, max_value=None)`. Bad numbers never panic: a
+/// value that is NaN or negative waits zero, one that overflows waits [`Duration::MAX`]
+/// (before `max_value` caps it).
+#[inline]
+pub fn expo() -> Backoff<Expo> {
+    Backoff::new(Expo::default())
+}
+
+/// Fibonacci waits 1, 1, 2, 3, 5… seconds (Python's `backoff.fibo`). Saturates, never
+/// overflows.
+#[inline]
+pub fn fibo() -> Backoff<Fibo> {
+    Backoff::new(Fibo::default())
+}
+
+/// The same wait between every attempt (Python's `backoff.constant(interval=1)`).
+#[inline]
+pub fn constant(interval: impl IntoSeconds) -> Backoff<Constant> {
+    Backoff::new(Constant::new(interval.into_duration()))
+}
+
+/// A finite list of waits; the run gives up when it runs out (Python's
+/// `backoff.constant(interval=[...])`).
+pub fn intervals<I: IntoIterator>(waits: I) -> Backoff<Intervals>
+where
+    I::Item: IntoSeconds,
+{
+    Backoff::new(Intervals::new(waits))
+}
+
+/// Waits that decay: `initial_value * e^(-t * decay_factor)`, floored at `min_value`
+/// (upstream's unreleased `backoff.decay`).
+#[inline]
+pub fn decay() -> Backoff<Decay> {
+    Backoff::new(Decay::default())
+}
+
+/// Waits computed from the failed outcome (Python's `backoff.runtime(value=...)`), given the
+/// whole outcome (`&Result<T, E>` for a fallible operation). Returning `None` gives up.
+/// For a server's `Retry-After` on top of another generator, see
+/// [`Retry::retry_after`].
+pub fn runtime<F>(value: F) -> Backoff<Runtime<F>> {
+    Backoff::new(Runtime(value))
+}
+
+impl<W> Backoff<W> {
+    /// A policy around any wait generator, with Python's defaults: no limits, full jitter,
+    /// logging on. (A `Retry-After` is capped only by [`max_value`](Backoff::max_value) set
+    /// through the builder, as the attribute caps it by `max_value`.)
+    #[inline]
+    pub fn new(wait: W) -> Self {
+        Backoff {
+            wait,
+            policy: Policy::default(),
+            target: "retry",
+            limits: Limits::default(),
+        }
+    }
+}
+
+impl Backoff<Expo> {
+    /// The base of the exponent (default 2).
+    pub fn base(mut self, base: impl Into<f64>) -> Self {
+        self.wait.base = base.into();
+        self
+    }
+    /// The multiplier, in seconds (default 1).
+    pub fn factor(mut self, factor: impl IntoSeconds) -> Self {
+        self.wait.factor = factor.into_duration().as_secs_f64();
+        self
+    }
+    /// The cap: once a wait is not below it, every later wait is this. It caps a server's
+    /// `Retry-After` too, as the attribute's `max_value` does.
+    pub fn max_value(mut self, max_value: impl IntoSeconds) -> Self {
+        let max = max_value.into_duration();
+        self.wait.max_value = Some(max);
+        self.policy.retry_after_max = Some(max);
+        self
+    }
+}
+
+impl Backoff<Fibo> {
+    /// The cap: once a wait is not below it, every later wait is this. It caps a server's
+    /// `Retry-After` too, as the attribute's `max_value` does.
+    pub fn max_value(mut self, max_value: impl IntoSeconds) -> Self {
+        let max = max_value.into_duration();
+        self.wait.max_value = Some(max);
+        self.policy.retry_after_max = Some(max);
+        self
+    }
+}
+
+impl Backoff<Decay> {
+    /// The first wait, in seconds (default 1).
+    pub fn initial_value(mut self, value: impl IntoSeconds) -> Self {
+        self.wait.initial_value = value.into_duration().as_secs_f64();
+        self
+    }
+    /// How fast the waits shrink (default 1).
+    pub fn decay_factor(mut self, factor: impl Into<f64>) -> Self {
+        self.wait.decay_factor = factor.into();
+        self
+    }
+    /// The floor.
+    pub fn min_value(mut self, min_value: impl IntoSeconds) -> Self {
+        self.wait.min_value = Some(min_value.into_duration());
+        self
+    }
+}
+
+impl<W> Backoff<W> {
+    /// At most this many attempts in all. `0` acts as `1`: the first attempt always runs and
+    /// nothing can loop forever (Python loops forever on `max_tries=0`).
+    pub fn max_tries(mut self, max_tries: u32) -> Self {
+        self.policy.max_tries = Some(max_tries);
+        self.limits.max_tries = None;
+        self
+    }
+
+    /// Give up once this much time has passed; the last wait is cut to what remains.
+    pub fn max_time(mut self, max_time: impl IntoSeconds) -> Self {
+        self.policy.max_time = Some(max_time.into_duration());
+        self.limits.max_time = None;
+        self
+    }
+
+    /// `max_tries` computed at the start of each run (Python's callable `max_tries`).
+    pub fn max_tries_with(mut self, f: impl Fn() -> u32 + Send + Sync + 'static) -> Self {
+        self.limits.max_tries = Some(Arc::new(f));
+        self
+    }
+
+    /// `max_time` computed at the start of each run (Python's callable `max_time`), in
+    /// seconds or as a `Duration`, saturating as [`max_time`](Backoff::max_time) does.
+    pub fn max_time_with<S: IntoSeconds>(
+        mut self,
+        f: impl Fn() -> S + Send + Sync + 'static,
+    ) -> Self {
+        self.limits.max_time = Some(Arc::new(move || f().into_duration()));
+        self
+    }
+
+    /// The jitter (default [`Jitter::Full`]).
+    pub fn jitter(mut self, jitter: Jitter) -> Self {
+        self.policy.jitter = jitter;
+        self
+    }
+
+    /// Seeds the jitter's randomness so a run is reproducible.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.policy.seed = Some(seed);
+        self
+    }
+
+    /// The name in log lines and [`Details::target`](crate::Details::target) (default
+    /// `retry`).
+    pub fn target(mut self, target: &'static str) -> Self {
+        self.target = target;
+        self
+    }
+
+    /// The level of "Backing off" events (default INFO); `None` silences them.
+    pub fn backoff_log_level(mut self, level: Option<Level>) -> Self {
+        self.policy.backoff_log_level = level;
+        self
+    }
+
+    /// The level of "Giving up" events (default ERROR); `None` silences them.
+    pub fn giveup_log_level(mut self, level: Option<Level>) -> Self {
+        self.policy.giveup_log_level = level;
+        self
+    }
+
+    /// The policy as configured.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// A fresh run: the per-run limits evaluated now.
+    fn start(mut self) -> State<W> {
+        self.resolve_limits();
+        State::new(self.target, self.wait, self.policy)
+    }
+
+    /// Evaluates the per-run limits (Python evaluates them once per call, before the first
+    /// attempt).
+    #[inline]
+    fn resolve_limits(&mut self) {
+        if let Some(f) = self.limits.max_tries.take() {
+            self.policy.max_tries = Some(f());
+        }
+        if let Some(f) = self.limits.max_time.take() {
+            self.policy.max_time = Some(f());
+        }
+    }
+}
+
+/// A monotonic instant: `std::time::Instant`, `tokio::time::Instant`, or your runtime's.
+#[diagnostic::on_unimplemented(
+    message = "a clock must give instants that `backoff::Clock` can subtract, found `{Self}`",
+    label = "not an instant",
+    note = "`clock = ...` returns `std::time::Instant`, `tokio::time::Instant`, `backoff::sim::SimInstant`, or your type implementing `backoff::Clock`"
+)]
+pub trait Clock {
+    /// Time from `earlier` to `self`, zero if `earlier` is later.
+    fn since(&self, earlier: &Self) -> Duration;
+}
+
+impl Clock for std::time::Instant {
+    fn since(&self, earlier: &Self) -> Duration {
+        self.saturating_duration_since(*earlier)
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl Clock for tokio::time::Instant {
+    fn since(&self, earlier: &Self) -> Duration {
+        self.saturating_duration_since(*earlier)
+    }
+}

@@ -1,0 +1,388 @@
+//! The options a [`Retry`](super::Retry) is built from, each stored by type: how an outcome
+//! is judged, where a server's wait is read, the pacer, the sleep and the clock. The unit
+//! types are the defaults.
+
+use std::future::Future;
+use std::time::Duration;
+
+use crate::__private::{DefaultJudge, judge_predicate};
+use crate::pace::Pacer;
+use crate::secs::IntoSeconds;
+use crate::state::Verdict;
+
+use super::Clock;
+use super::retry::{Async, Blocking};
+
+// The operation.
+
+/// An async operation: a closure returning a future, called once per attempt.
+pub trait AsyncOp {
+    /// The attempt's future.
+    type Fut: Future;
+    /// Starts an attempt.
+    fn call(&mut self) -> Self::Fut;
+}
+
+impl<F: FnMut() -> Fut, Fut: Future> AsyncOp for F {
+    type Fut = Fut;
+    fn call(&mut self) -> Fut {
+        self()
+    }
+}
+
+/// What an attempt of `Op` returns in this mode ([`Async`] or [`Blocking`]).
+pub trait Mode<Op> {
+    /// The outcome that is judged, logged, handed to handlers and returned.
+    type Outcome;
+}
+
+impl<Op: AsyncOp> Mode<Op> for Async {
+    type Outcome = <Op::Fut as Future>::Output;
+}
+
+impl<Op: FnMut() -> R, R> Mode<Op> for Blocking {
+    type Outcome = R;
+}
+
+// Judging.
+
+/// How an outcome is judged: the builder's `when`/`giveup`, `predicate` and `judge`.
+#[diagnostic::on_unimplemented(
+    message = "this retry cannot judge an outcome of type `{R}`",
+    label = "no judgement for `{R}`",
+    note = "`Result` retries on `Err`, `bool` on `false`, `Option` on `None`; for any other type say when to retry with `.predicate(|value| ...)` (true means retry) or `.judge(|value| Verdict::...)`"
+)]
+pub trait Judge<R: ?Sized> {
+    /// The verdict on one attempt's outcome.
+    fn verdict(&self, outcome: &R) -> Verdict;
+}
+
+/// The default judgement, the attribute's: `Result` fails on `Err`, `bool` on `false`,
+/// `Option` on `None`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Auto;
+
+impl<R: DefaultJudge> Judge<R> for Auto {
+    #[inline]
+    fn verdict(&self, outcome: &R) -> Verdict {
+        crate::__private::judge_default(outcome)
+    }
+}
+
+/// Judges the errors of a `Result`: `when` says which are retried (the others propagate at
+/// once, untouched, with no handler and no log line: Python's exception outside
+/// `exception`), `giveup` which of those end the run (with `on_giveup`).
+#[derive(Clone, Copy, Debug)]
+pub struct Errors<Wh, G> {
+    pub(crate) when: Wh,
+    pub(crate) giveup: G,
+}
+
+/// A test on an error: a closure `Fn(&E) -> bool`, or [`Always`]/[`Never`].
+pub trait Test<E: ?Sized> {
+    /// The answer.
+    fn test(&self, error: &E) -> bool;
+}
+
+impl<E: ?Sized, F: Fn(&E) -> bool> Test<E> for F {
+    #[inline]
+    fn test(&self, error: &E) -> bool {
+        self(error)
+    }
+}
+
+/// Every error is retried (the default `when`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Always;
+
+impl<E: ?Sized> Test<E> for Always {
+    #[inline]
+    fn test(&self, _: &E) -> bool {
+        true
+    }
+}
+
+/// No error gives up early (the default `giveup`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Never;
+
+impl<E: ?Sized> Test<E> for Never {
+    #[inline]
+    fn test(&self, _: &E) -> bool {
+        false
+    }
+}
+
+impl<T, E, Wh: Test<E>, G: Test<E>> Judge<Result<T, E>> for Errors<Wh, G> {
+    #[inline]
+    fn verdict(&self, outcome: &Result<T, E>) -> Verdict {
+        match outcome {
+            Ok(_) => Verdict::Success,
+            Err(e) if !self.when.test(e) => Verdict::Propagate,
+            Err(e) if self.giveup.test(e) => Verdict::GiveUp,
+            Err(_) => Verdict::Retry,
+        }
+    }
+}
+
+/// The judges that `.when` and `.giveup` refine: [`Auto`] (a `Result` retried on every
+/// error) and [`Errors`].
+pub trait ErrorJudge {
+    /// The `when` so far.
+    type When;
+    /// The `giveup` so far.
+    type GiveUp;
+    /// Both parts.
+    fn parts(self) -> Errors<Self::When, Self::GiveUp>;
+}
+
+impl ErrorJudge for Auto {
+    type When = Always;
+    type GiveUp = Never;
+    fn parts(self) -> Errors<Always, Never> {
+        Errors {
+            when: Always,
+            giveup: Never,
+        }
+    }
+}
+
+impl<Wh, G> ErrorJudge for Errors<Wh, G> {
+    type When = Wh;
+    type GiveUp = G;
+    fn parts(self) -> Self {
+        self
+    }
+}
+
+/// `.predicate(f)`: the whole outcome is a failure to retry when `f` says true (Python's
+/// `on_predicate`).
+#[derive(Clone, Copy, Debug)]
+pub struct Predicate<F>(pub(crate) F);
+
+impl<R: ?Sized, F: Fn(&R) -> bool> Judge<R> for Predicate<F> {
+    #[inline]
+    fn verdict(&self, outcome: &R) -> Verdict {
+        judge_predicate((self.0)(outcome))
+    }
+}
+
+/// `.judge(f)`: `f` gives the [`Verdict`] itself.
+#[derive(Clone, Copy, Debug)]
+pub struct Judged<F>(pub(crate) F);
+
+impl<R: ?Sized, F: Fn(&R) -> Verdict> Judge<R> for Judged<F> {
+    #[inline]
+    fn verdict(&self, outcome: &R) -> Verdict {
+        (self.0)(outcome)
+    }
+}
+
+// A server's wait (Retry-After).
+
+/// Where a server-requested wait is read: nowhere ([`NoHint`]), from a `Result`'s error
+/// ([`ErrorHint`]) or from the whole outcome ([`OutcomeHint`]).
+pub trait RetryAfterHint<R: ?Sized> {
+    /// Whether this ever gives a wait.
+    const ACTIVE: bool = true;
+    /// The server's wait for this failed outcome, if it gave one.
+    fn hint(&self, outcome: &R) -> Option<Duration>;
+}
+
+/// No `Retry-After` (the default).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoHint;
+
+impl<R: ?Sized> RetryAfterHint<R> for NoHint {
+    const ACTIVE: bool = false;
+    #[inline]
+    fn hint(&self, _: &R) -> Option<Duration> {
+        None
+    }
+}
+
+/// `.retry_after(f)`: `f` reads the server's wait (seconds or a `Duration`) from the error.
+#[derive(Clone, Copy, Debug)]
+pub struct ErrorHint<F>(pub(crate) F);
+
+impl<T, E, F, S> RetryAfterHint<Result<T, E>> for ErrorHint<F>
+where
+    F: Fn(&E) -> Option<S>,
+    S: IntoSeconds,
+{
+    fn hint(&self, outcome: &Result<T, E>) -> Option<Duration> {
+        match outcome {
+            Err(e) => (self.0)(e).map(IntoSeconds::into_duration),
+            Ok(_) => None,
+        }
+    }
+}
+
+/// `.retry_after_outcome(f)`: `f` reads the server's wait from the whole outcome.
+#[derive(Clone, Copy, Debug)]
+pub struct OutcomeHint<F>(pub(crate) F);
+
+impl<R: ?Sized, F, S> RetryAfterHint<R> for OutcomeHint<F>
+where
+    F: Fn(&R) -> Option<S>,
+    S: IntoSeconds,
+{
+    fn hint(&self, outcome: &R) -> Option<Duration> {
+        (self.0)(outcome).map(IntoSeconds::into_duration)
+    }
+}
+
+// Pacing.
+
+/// A pacer step before each attempt: [`NoPacer`] (the default) or [`Paced`].
+pub trait Pace {
+    /// Whether there is a pacer at all.
+    const ACTIVE: bool = true;
+    /// Reserves this attempt's slot and returns how long until it.
+    fn reserve(&self) -> Duration;
+}
+
+/// No pacing (the default).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoPacer;
+
+impl Pace for NoPacer {
+    const ACTIVE: bool = false;
+    fn reserve(&self) -> Duration {
+        Duration::ZERO
+    }
+}
+
+/// `.pacer(&pacer)`, with an optional [`rate_key`](super::Retry::rate_key).
+#[derive(Clone, Copy, Debug)]
+pub struct Paced<'p, K> {
+    pub(crate) pacer: &'p Pacer,
+    pub(crate) key: K,
+}
+
+/// A pacing key: [`NoKey`] (the pacer's shared budget) or anything that is a `str`.
+pub trait PaceKey {
+    /// The key, `None` for the shared budget.
+    fn key(&self) -> Option<&str>;
+}
+
+/// The pacer's shared budget (no `rate_key`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoKey;
+
+impl PaceKey for NoKey {
+    fn key(&self) -> Option<&str> {
+        None
+    }
+}
+
+impl<K: AsRef<str>> PaceKey for K {
+    fn key(&self) -> Option<&str> {
+        Some(self.as_ref())
+    }
+}
+
+impl<K: PaceKey> Pace for Paced<'_, K> {
+    fn reserve(&self) -> Duration {
+        self.pacer.reserve_wait(self.key.key())
+    }
+}
+
+// Sleeping.
+
+/// The default sleep: tokio's in async code (so `tokio::time::pause` governs it), the
+/// thread's in blocking code.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DefaultSleep;
+
+/// A sleep for async retries: `.sleep(f)` with `f: Fn(Duration) -> impl Future<Output = ()>`,
+/// or [`DefaultSleep`] with the `tokio` feature.
+#[diagnostic::on_unimplemented(
+    message = "an async retry needs an async sleep, found `{Self}`",
+    label = "not an async sleep",
+    note = "pass your runtime's sleep: `.sleep(async_std::task::sleep)`; without the `tokio` feature there is no default"
+)]
+pub trait AsyncSleep {
+    /// The sleep's future.
+    type Fut: Future<Output = ()>;
+    /// Sleeps for `wait`.
+    fn sleep(&self, wait: Duration) -> Self::Fut;
+}
+
+impl<F: Fn(Duration) -> Fut, Fut: Future<Output = ()>> AsyncSleep for F {
+    type Fut = Fut;
+    fn sleep(&self, wait: Duration) -> Fut {
+        self(wait)
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl AsyncSleep for DefaultSleep {
+    type Fut = tokio::time::Sleep;
+    fn sleep(&self, wait: Duration) -> tokio::time::Sleep {
+        tokio::time::sleep(wait)
+    }
+}
+
+/// A sleep for blocking retries: `.sleep(f)` with `f: Fn(Duration)`, or [`DefaultSleep`].
+#[diagnostic::on_unimplemented(
+    message = "a blocking retry needs a sleep that returns `()`, found `{Self}`",
+    label = "not a blocking sleep",
+    note = "an async sleep cannot run here: use `.retry(op)` for an async operation"
+)]
+pub trait BlockingSleep {
+    /// Sleeps for `wait`.
+    fn sleep(&self, wait: Duration);
+}
+
+impl<F: Fn(Duration)> BlockingSleep for F {
+    fn sleep(&self, wait: Duration) {
+        self(wait);
+    }
+}
+
+impl BlockingSleep for DefaultSleep {
+    fn sleep(&self, wait: Duration) {
+        std::thread::sleep(wait);
+    }
+}
+
+// The clock.
+
+/// The default clock: tokio's in async code (so paused time works), the standard monotonic
+/// clock in blocking code, as the attribute's.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DefaultClock;
+
+/// A clock for mode `M`: `.clock(f)` with `f: Fn() -> I` and `I:` [`Clock`], or
+/// [`DefaultClock`].
+pub trait Now<M> {
+    /// Its instants.
+    type Instant: Clock;
+    /// The current instant.
+    fn now(&self) -> Self::Instant;
+}
+
+impl<M, F: Fn() -> I, I: Clock> Now<M> for F {
+    type Instant = I;
+    fn now(&self) -> I {
+        self()
+    }
+}
+
+impl Now<Async> for DefaultClock {
+    #[cfg(feature = "tokio")]
+    type Instant = tokio::time::Instant;
+    #[cfg(not(feature = "tokio"))]
+    type Instant = std::time::Instant;
+    fn now(&self) -> Self::Instant {
+        crate::__private::async_now()
+    }
+}
+
+impl Now<Blocking> for DefaultClock {
+    type Instant = std::time::Instant;
+    fn now(&self) -> std::time::Instant {
+        std::time::Instant::now()
+    }
+}

@@ -1,0 +1,601 @@
+//! [`Retry`]: an operation with its policy and options; awaited (async) or
+//! [`call`](Retry::call)ed (blocking). Both loops ask [`State::decide_with_hint`], as the
+//! attribute's expansion does.
+
+use std::fmt;
+use std::future::{Future, IntoFuture};
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use pin_project_lite::pin_project;
+
+use crate::pace::Pacer;
+use crate::secs::IntoSeconds;
+use crate::state::{Action, Details, Shown, State, Verdict};
+use crate::wait::Wait;
+
+use super::hooks::{AsyncHooks, BlockingHooks, HandlerOutput, Hook, NoHooks, On};
+use super::parts::{
+    AsyncOp, AsyncSleep, Auto, BlockingSleep, DefaultClock, DefaultSleep, ErrorHint, ErrorJudge,
+    Errors, Judge, Judged, Mode, NoHint, NoKey, NoPacer, Now, OutcomeHint, Pace, Paced, Predicate,
+    RetryAfterHint,
+};
+use super::{Backoff, Clock};
+
+/// Marks a [`Retry`] of an async operation: await it.
+#[derive(Clone, Copy, Debug)]
+pub enum Async {}
+
+/// Marks a [`Retry`] of a blocking operation: run it with [`call`](Retry::call).
+#[derive(Clone, Copy, Debug)]
+pub enum Blocking {}
+
+/// An operation, its policy, and how to judge, pace, sleep, time and report it: made by
+/// [`Backoff::retry`] (await it) or [`Backoff::retry_blocking`] (run it with
+/// [`call`](Retry::call)).
+///
+/// The type parameters are the options, each stored by type so nothing is boxed: the
+/// policy's generator `W`, the operation `Op`, the mode `M` ([`Async`] or [`Blocking`]), the
+/// judge `J`, the sleep `S`, the clock `C`, the `Retry-After` reader `A`, the pacer `P` and
+/// the handlers `H`. You never write them: chain the options and await (or `call`).
+///
+/// An async `Retry` is [`IntoFuture`]: `.await` it, or call `.into_future()` to hand it to
+/// `tokio::spawn` or `select!`. The [`RetryFuture`] is `Send` whenever the operation, its
+/// future and outcome, and the options are.
+///
+/// Misuse does not compile: an async handler in a blocking retry,
+///
+/// ```compile_fail
+/// let _ = backoff_core::expo()
+///     .retry_blocking(|| Err::<(), ()>(()))
+///     .on_backoff(|_| async {})
+///     .call();
+/// ```
+///
+/// or judging errors of an operation that returns no `Result`:
+///
+/// ```compile_fail
+/// # async fn run() {
+/// let _ = backoff_core::expo().retry(|| async { true }).when(|_| true).await;
+/// # }
+/// ```
+#[must_use = "a retry does nothing until it is awaited (async) or `.call()`ed (blocking)"]
+pub struct Retry<W, Op, M, J, S, C, A, P, H> {
+    backoff: Backoff<W>,
+    op: Op,
+    judge: J,
+    sleep: S,
+    clock: C,
+    hint: A,
+    pacer: P,
+    hooks: H,
+    mode: PhantomData<fn() -> M>,
+}
+
+impl<W: fmt::Debug, Op, M, J: fmt::Debug, S, C, A, P: fmt::Debug, H> fmt::Debug
+    for Retry<W, Op, M, J, S, C, A, P, H>
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Retry")
+            .field("backoff", &self.backoff)
+            .field("judge", &self.judge)
+            .field("pacer", &self.pacer)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A fresh [`Retry`] in mode `M` with the default options.
+type Fresh<W, Op, M> = Retry<W, Op, M, Auto, DefaultSleep, DefaultClock, NoHint, NoPacer, NoHooks>;
+
+impl<W> Backoff<W> {
+    /// Retries an async operation: `op` is called for each attempt and its future awaited.
+    /// Chain the options on the result, then `.await` it.
+    ///
+    /// By default a `Result` is retried on `Err`, a `bool` on `false` and an `Option` on
+    /// `None`; waits sleep on tokio and time is read from tokio's clock (so
+    /// `tokio::time::pause` governs both).
+    pub fn retry<Op, Fut>(self, op: Op) -> Fresh<W, Op, Async>
+    where
+        Op: FnMut() -> Fut,
+        Fut: Future,
+    {
+        self.fresh(op)
+    }
+
+    /// Retries a blocking operation: `op` is called for each attempt. Chain the options on
+    /// the result, then run it with [`call`](Retry::call). Waits sleep the thread and time is
+    /// read from the standard monotonic clock.
+    pub fn retry_blocking<Op, R>(self, op: Op) -> Fresh<W, Op, Blocking>
+    where
+        Op: FnMut() -> R,
+    {
+        self.fresh(op)
+    }
+
+    #[inline]
+    fn fresh<Op, M>(self, op: Op) -> Fresh<W, Op, M> {
+        Retry {
+            backoff: self,
+            op,
+            judge: Auto,
+            sleep: DefaultSleep,
+            clock: DefaultClock,
+            hint: NoHint,
+            pacer: NoPacer,
+            hooks: NoHooks,
+            mode: PhantomData,
+        }
+    }
+}
+
+/// Rebuilds a `Retry` with one option replaced.
+macro_rules! with {
+    ($s:ident, judge: $v:expr) => {
+        with!(@ $s, $v, $s.sleep, $s.clock, $s.hint, $s.pacer, $s.hooks)
+    };
+    ($s:ident, sleep: $v:expr) => {
+        with!(@ $s, $s.judge, $v, $s.clock, $s.hint, $s.pacer, $s.hooks)
+    };
+    ($s:ident, clock: $v:expr) => {
+        with!(@ $s, $s.judge, $s.sleep, $v, $s.hint, $s.pacer, $s.hooks)
+    };
+    ($s:ident, hint: $v:expr) => {
+        with!(@ $s, $s.judge, $s.sleep, $s.clock, $v, $s.pacer, $s.hooks)
+    };
+    ($s:ident, pacer: $v:expr) => {
+        with!(@ $s, $s.judge, $s.sleep, $s.clock, $s.hint, $v, $s.hooks)
+    };
+    ($s:ident, hooks: $v:expr) => {
+        with!(@ $s, $s.judge, $s.sleep, $s.clock, $s.hint, $s.pacer, $v)
+    };
+    (@ $s:ident, $judge:expr, $sleep:expr, $clock:expr, $hint:expr, $pacer:expr, $hooks:expr) => {
+        Retry {
+            judge: $judge,
+            sleep: $sleep,
+            clock: $clock,
+            hint: $hint,
+            pacer: $pacer,
+            hooks: $hooks,
+            backoff: $s.backoff,
+            op: $s.op,
+            mode: PhantomData,
+        }
+    };
+}
+
+// Each option is a type parameter (nothing is boxed), so the options' signatures are long.
+#[allow(clippy::type_complexity)]
+impl<W, Op, M: Mode<Op>, J, S, C, A, P, H> Retry<W, Op, M, J, S, C, A, P, H> {
+    /// Judges the whole outcome with `failed` (Python's `on_predicate`): true means retry;
+    /// the last outcome is returned when the run gives up. For a `Result` this sees `Ok` and
+    /// `Err` alike.
+    pub fn predicate<F>(self, failed: F) -> Retry<W, Op, M, Predicate<F>, S, C, A, P, H>
+    where
+        F: Fn(&M::Outcome) -> bool,
+    {
+        with!(self, judge: Predicate(failed))
+    }
+
+    /// Judges each outcome with `judge`: [`Verdict::Retry`], [`Verdict::GiveUp`] (handlers
+    /// and the give-up log line run), [`Verdict::Propagate`] (returned at once, no handler, no
+    /// log line) or [`Verdict::Success`].
+    pub fn judge<F>(self, judge: F) -> Retry<W, Op, M, Judged<F>, S, C, A, P, H>
+    where
+        F: Fn(&M::Outcome) -> Verdict,
+    {
+        with!(self, judge: Judged(judge))
+    }
+
+    /// A server-requested wait read from the whole outcome (seconds or a `Duration`), asked
+    /// only when the run goes on; see [`retry_after`](Retry::retry_after) for a `Result`'s
+    /// error.
+    pub fn retry_after_outcome<F, T>(self, f: F) -> Retry<W, Op, M, J, S, C, OutcomeHint<F>, P, H>
+    where
+        F: Fn(&M::Outcome) -> Option<T>,
+        T: IntoSeconds,
+    {
+        with!(self, hint: OutcomeHint(f))
+    }
+
+    /// Waits for `pacer` before every attempt, retries included (the attribute's
+    /// `pacer = ...`); [`rate_key`](Retry::rate_key) picks a per-key budget. The pacing wait
+    /// sleeps on this retry's [`sleep`](Retry::sleep).
+    pub fn pacer(self, pacer: &Pacer) -> Retry<W, Op, M, J, S, C, A, Paced<'_, NoKey>, H> {
+        with!(self, pacer: Paced { pacer, key: NoKey })
+    }
+
+    /// How to sleep: async, `Fn(Duration) -> impl Future<Output = ()>` (your runtime's sleep);
+    /// blocking, `Fn(Duration)`. Used for the backoff waits and the pacer's.
+    pub fn sleep<F, O>(self, sleep: F) -> Retry<W, Op, M, J, F, C, A, P, H>
+    where
+        F: Fn(Duration) -> O,
+    {
+        with!(self, sleep: sleep)
+    }
+
+    /// The monotonic clock that `max_time` and [`Details::elapsed`] read: a function
+    /// returning any [`Clock`] instant (e.g. a [`SimClock`](crate::sim::SimClock)'s).
+    pub fn clock<F, I>(self, now: F) -> Retry<W, Op, M, J, S, F, A, P, H>
+    where
+        F: Fn() -> I,
+        I: Clock,
+    {
+        with!(self, clock: now)
+    }
+
+    /// Adds a handler called when an attempt succeeds. Handlers get the [`Details`] and
+    /// return `()` or, in async code, a future (which must not borrow the details: copy out
+    /// what it needs first). They run in the order added.
+    pub fn on_success<F, O, K>(self, f: F) -> Retry<W, Op, M, J, S, C, A, P, Hook<H, F, O, K>>
+    where
+        F: Fn(&Details<'_, M::Outcome>) -> O,
+        O: HandlerOutput<K>,
+    {
+        with!(self, hooks: Hook::new(self.hooks, On::Success, f))
+    }
+
+    /// Adds a handler called before each wait ([`Details::wait`] is set). See
+    /// [`on_success`](Retry::on_success).
+    pub fn on_backoff<F, O, K>(self, f: F) -> Retry<W, Op, M, J, S, C, A, P, Hook<H, F, O, K>>
+    where
+        F: Fn(&Details<'_, M::Outcome>) -> O,
+        O: HandlerOutput<K>,
+    {
+        with!(self, hooks: Hook::new(self.hooks, On::Backoff, f))
+    }
+
+    /// Adds a handler called when the run gives up. See [`on_success`](Retry::on_success).
+    pub fn on_giveup<F, O, K>(self, f: F) -> Retry<W, Op, M, J, S, C, A, P, Hook<H, F, O, K>>
+    where
+        F: Fn(&Details<'_, M::Outcome>) -> O,
+        O: HandlerOutput<K>,
+    {
+        with!(self, hooks: Hook::new(self.hooks, On::GiveUp, f))
+    }
+}
+
+// Each option is a type parameter (nothing is boxed), so the options' signatures are long.
+#[allow(clippy::type_complexity)]
+impl<W, Op, M, T, E, J, S, C, A, P, H> Retry<W, Op, M, J, S, C, A, P, H>
+where
+    M: Mode<Op, Outcome = Result<T, E>>,
+{
+    /// Retries only the errors for which `retry` is true (the attribute's
+    /// `on = error(Pattern)`); any other error is returned at once, untouched, with no
+    /// handler and no log line (Python's exception outside `exception`).
+    pub fn when<F>(self, retry: F) -> Retry<W, Op, M, Errors<F, J::GiveUp>, S, C, A, P, H>
+    where
+        F: Fn(&E) -> bool,
+        J: ErrorJudge,
+    {
+        let giveup = self.judge.parts().giveup;
+        with!(self, judge: Errors { when: retry, giveup })
+    }
+
+    /// Gives up at once on the errors for which `giveup` is true (Python's `giveup`):
+    /// `on_giveup` handlers and the give-up log line run.
+    pub fn giveup<F>(self, giveup: F) -> Retry<W, Op, M, Errors<J::When, F>, S, C, A, P, H>
+    where
+        F: Fn(&E) -> bool,
+        J: ErrorJudge,
+    {
+        let when = self.judge.parts().when;
+        with!(self, judge: Errors { when, giveup })
+    }
+
+    /// A server-requested wait (`Retry-After`, seconds or a `Duration`) read from the error:
+    /// when it gives one, it replaces the generator's jittered wait, cut to the generator's
+    /// `max_value` and to what remains of `max_time`. It is asked only when the run goes on.
+    pub fn retry_after<F, Secs>(self, f: F) -> Retry<W, Op, M, J, S, C, ErrorHint<F>, P, H>
+    where
+        F: Fn(&E) -> Option<Secs>,
+        Secs: IntoSeconds,
+    {
+        with!(self, hint: ErrorHint(f))
+    }
+}
+
+impl<'p, W, Op, M, J, S, C, A, H> Retry<W, Op, M, J, S, C, A, Paced<'p, NoKey>, H> {
+    /// Paces on `key`'s own budget (the attribute's `rate_key`): keep the key set bounded (a
+    /// sender, not a request id).
+    pub fn rate_key<K: AsRef<str>>(self, key: K) -> Retry<W, Op, M, J, S, C, A, Paced<'p, K>, H> {
+        let pacer = self.pacer.pacer;
+        with!(self, pacer: Paced { pacer, key })
+    }
+}
+
+/// The pacer step before an attempt: reserves the slot; the caller then sleeps the returned
+/// time. Queued time is not failure time: the state takes it off `elapsed`, as the
+/// attribute's expansion does.
+fn pace<W, P: Pace>(pacer: &P, state: &mut State<W>) -> Duration {
+    let queued = pacer.reserve();
+    state.add_queued(queued);
+    queued
+}
+
+/// The decision after an attempt: the same call as the attribute's expansion makes.
+#[inline]
+fn decide<W, R, J, A>(
+    state: &mut State<W>,
+    judge: &J,
+    hint: &A,
+    outcome: &R,
+    elapsed: Duration,
+) -> Action
+where
+    W: Wait<R>,
+    R: fmt::Debug,
+    J: Judge<R>,
+    A: RetryAfterHint<R>,
+{
+    state.decide_with_hint(
+        outcome,
+        judge.verdict(outcome),
+        elapsed,
+        &Shown(outcome),
+        || hint.hint(outcome),
+    )
+}
+
+fn wait_of(action: Action) -> Option<Duration> {
+    match action {
+        Action::Backoff(wait) => Some(wait),
+        _ => None,
+    }
+}
+
+/// The outcome of an async operation.
+type Out<Op> = <<Op as AsyncOp>::Fut as Future>::Output;
+
+impl<W, Op, J, S, C, A, P, H> IntoFuture for Retry<W, Op, Async, J, S, C, A, P, H>
+where
+    Op: AsyncOp,
+    Out<Op>: fmt::Debug,
+    W: Wait<Out<Op>>,
+    J: Judge<Out<Op>>,
+    S: AsyncSleep,
+    C: Now<Async>,
+    A: RetryAfterHint<Out<Op>>,
+    P: Pace,
+    H: AsyncHooks<Out<Op>>,
+{
+    type Output = Out<Op>;
+    type IntoFuture = RetryFuture<W, Op, J, S, C, A, P, H>;
+
+    #[inline]
+    fn into_future(mut self) -> Self::IntoFuture {
+        self.backoff.resolve_limits();
+        // Elapsed time is read only by `max_time` and by handlers.
+        let start = (self.backoff.policy.max_time.is_some() || !H::EMPTY).then(|| self.clock.now());
+        let Backoff {
+            wait,
+            policy,
+            target,
+            ..
+        } = self.backoff;
+        RetryFuture {
+            // Made in place: a first-try success then copies no state around.
+            state: State::new(target, wait, policy),
+            start,
+            op: self.op,
+            judge: self.judge,
+            sleep: self.sleep,
+            clock: self.clock,
+            hint: self.hint,
+            pacer: self.pacer,
+            hooks: self.hooks,
+            outcome: None,
+            elapsed: Duration::ZERO,
+            action: Action::Success,
+            done: 0,
+            phase: Phase::Start,
+        }
+    }
+}
+
+pin_project! {
+    /// The future of an async [`Retry`]: the retry loop as a state machine that pacing, each
+    /// attempt, the handlers and each wait step through.
+    #[must_use = "futures do nothing unless awaited"]
+    pub struct RetryFuture<W, Op, J, S, C, A, P, H>
+    where
+        Op: AsyncOp,
+        S: AsyncSleep,
+        C: Now<Async>,
+    {
+        state: State<W>,
+        start: Option<C::Instant>,
+        op: Op,
+        judge: J,
+        sleep: S,
+        clock: C,
+        hint: A,
+        pacer: P,
+        #[pin]
+        hooks: H,
+        outcome: Option<Out<Op>>,
+        elapsed: Duration,
+        action: Action,
+        done: usize,
+        #[pin]
+        phase: Phase<Op::Fut, S::Fut>,
+    }
+}
+
+pin_project! {
+    #[project = PhaseProj]
+    enum Phase<F, Z> {
+        Start,
+        Pacing { #[pin] sleep: Z },
+        Attempt { #[pin] fut: F },
+        Handlers,
+        Sleeping { #[pin] sleep: Z },
+        Done,
+    }
+}
+
+impl<W, Op, J, S, C, A, P, H> fmt::Debug for RetryFuture<W, Op, J, S, C, A, P, H>
+where
+    W: fmt::Debug,
+    Op: AsyncOp,
+    S: AsyncSleep,
+    C: Now<Async>,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RetryFuture")
+            .field("state", &self.state)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<W, Op, J, S, C, A, P, H> Future for RetryFuture<W, Op, J, S, C, A, P, H>
+where
+    Op: AsyncOp,
+    Out<Op>: fmt::Debug,
+    W: Wait<Out<Op>>,
+    J: Judge<Out<Op>>,
+    S: AsyncSleep,
+    C: Now<Async>,
+    A: RetryAfterHint<Out<Op>>,
+    P: Pace,
+    H: AsyncHooks<Out<Op>>,
+{
+    type Output = Out<Op>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Out<Op>> {
+        let mut this = self.project();
+        loop {
+            match this.phase.as_mut().project() {
+                PhaseProj::Start => {
+                    if P::ACTIVE {
+                        let queued = pace(this.pacer, this.state);
+                        if !queued.is_zero() {
+                            let sleep = this.sleep.sleep(queued);
+                            this.phase.set(Phase::Pacing { sleep });
+                            continue;
+                        }
+                    }
+                    let fut = this.op.call();
+                    this.phase.set(Phase::Attempt { fut });
+                }
+                PhaseProj::Pacing { sleep } => {
+                    ready!(sleep.poll(cx));
+                    let fut = this.op.call();
+                    this.phase.set(Phase::Attempt { fut });
+                }
+                PhaseProj::Attempt { fut } => {
+                    let outcome = ready!(fut.poll(cx));
+                    this.phase.set(Phase::Handlers);
+                    let elapsed = match this.start {
+                        Some(start) => this.clock.now().since(start),
+                        None => Duration::ZERO,
+                    };
+                    let action = decide(this.state, this.judge, this.hint, &outcome, elapsed);
+                    match action {
+                        Action::Backoff(wait) if H::EMPTY => {
+                            let sleep = this.sleep.sleep(wait);
+                            this.phase.set(Phase::Sleeping { sleep });
+                        }
+                        Action::Propagate => {
+                            this.phase.set(Phase::Done);
+                            return Poll::Ready(outcome);
+                        }
+                        _ if H::EMPTY => {
+                            this.phase.set(Phase::Done);
+                            return Poll::Ready(outcome);
+                        }
+                        _ => {
+                            *this.outcome = Some(outcome);
+                            *this.elapsed = elapsed;
+                            *this.action = action;
+                            *this.done = 0;
+                        }
+                    }
+                }
+                PhaseProj::Handlers => {
+                    let action = *this.action;
+                    if let Some(outcome) = this.outcome.as_ref() {
+                        let details = this.state.details(outcome, *this.elapsed, wait_of(action));
+                        ready!(
+                            this.hooks
+                                .as_mut()
+                                .poll_run(action, this.done, &details, cx)
+                        );
+                    }
+                    if let Action::Backoff(wait) = action {
+                        *this.outcome = None;
+                        let sleep = this.sleep.sleep(wait);
+                        this.phase.set(Phase::Sleeping { sleep });
+                    } else if let Some(outcome) = this.outcome.take() {
+                        this.phase.set(Phase::Done);
+                        return Poll::Ready(outcome);
+                    } else {
+                        panic!("`RetryFuture` polled after completion");
+                    }
+                }
+                PhaseProj::Sleeping { sleep } => {
+                    ready!(sleep.poll(cx));
+                    this.phase.set(Phase::Start);
+                }
+                PhaseProj::Done => panic!("`RetryFuture` polled after completion"),
+            }
+        }
+    }
+}
+
+impl<W, Op, R, J, S, C, A, P, H> Retry<W, Op, Blocking, J, S, C, A, P, H>
+where
+    Op: FnMut() -> R,
+{
+    /// Runs the blocking retry loop and returns the last outcome.
+    // The bounds are on the method, so that a wrong option is reported with its own message
+    // (an async handler, an async sleep) rather than as a missing method.
+    pub fn call(self) -> R
+    where
+        R: fmt::Debug,
+        W: Wait<R>,
+        J: Judge<R>,
+        S: BlockingSleep,
+        C: Now<Blocking>,
+        A: RetryAfterHint<R>,
+        P: Pace,
+        H: BlockingHooks<R>,
+    {
+        let Retry {
+            backoff,
+            mut op,
+            judge,
+            sleep,
+            clock,
+            hint,
+            pacer,
+            hooks,
+            mode: _,
+        } = self;
+        let mut state = backoff.start();
+        let start = (state.policy().max_time.is_some() || !H::EMPTY).then(|| clock.now());
+        loop {
+            if P::ACTIVE {
+                let queued = pace(&pacer, &mut state);
+                if !queued.is_zero() {
+                    sleep.sleep(queued);
+                }
+            }
+            let outcome = op();
+            let elapsed = start
+                .as_ref()
+                .map_or(Duration::ZERO, |start| clock.now().since(start));
+            let action = decide(&mut state, &judge, &hint, &outcome, elapsed);
+            if action != Action::Propagate && !H::EMPTY {
+                hooks.run(action, &state.details(&outcome, elapsed, wait_of(action)));
+            }
+            match action {
+                Action::Backoff(wait) => sleep.sleep(wait),
+                _ => return outcome,
+            }
+        }
+    }
+}
