@@ -90,6 +90,8 @@ pub use backoff_core::{
     NoHooks, Opaque, Policy, RetryAfter, Shown, State, Verdict, Wait, constant, decay, expo, fibo,
     intervals, parse_retry_after, runtime, saturating_secs, sim, wait,
 };
+#[cfg(feature = "redis")]
+pub use backoff_core::{RedisPacerBuilder, redis};
 
 #[doc(hidden)]
 pub mod __private {

@@ -9,6 +9,8 @@
 mod builder;
 mod jitter;
 mod pace;
+#[cfg(feature = "redis")]
+mod pace_redis;
 mod retry_after;
 mod secs;
 pub mod sim;
@@ -24,6 +26,11 @@ pub use builder::{
 };
 pub use jitter::Jitter;
 pub use pace::Pacer;
+#[cfg(feature = "redis")]
+pub use pace_redis::RedisPacerBuilder;
+/// The `redis` crate this one builds on, for [`RedisPacerBuilder::new`]'s client.
+#[cfg(feature = "redis")]
+pub use redis;
 pub use retry_after::{RetryAfter, parse_retry_after};
 pub use secs::{IntoSeconds, saturating_secs};
 pub use state::{Action, Details, Opaque, Policy, Shown, State, Verdict};

@@ -57,6 +57,10 @@ pub struct Pacer {
     quota: Option<(Duration, Duration)>,
     shared: Mutex<Schedule>,
     keyed: Mutex<HashMap<String, Schedule>>,
+    /// A budget shared through Redis, which then does all the pacing (`quota` stays for
+    /// `interval()`).
+    #[cfg(feature = "redis")]
+    redis: Option<Box<crate::pace_redis::RedisPacer>>,
 }
 
 impl fmt::Debug for Pacer {
@@ -97,7 +101,15 @@ impl Pacer {
             quota: interval.map(|i| (i, i.saturating_mul(burst.max(1) - 1))),
             shared: Mutex::new(Schedule::default()),
             keyed: Mutex::new(HashMap::new()),
+            #[cfg(feature = "redis")]
+            redis: None,
         }
+    }
+
+    /// Paces through Redis.
+    #[cfg(feature = "redis")]
+    pub(crate) fn set_redis(&mut self, redis: Box<crate::pace_redis::RedisPacer>) {
+        self.redis = Some(redis);
     }
 
     /// The interval between attempts, `None` when this pacer paces nothing.
@@ -133,6 +145,11 @@ impl Pacer {
     /// Waits (on tokio's clock) until this attempt's slot.
     #[cfg(feature = "tokio")]
     pub async fn ready(&self, key: Option<&str>) {
+        #[cfg(feature = "redis")]
+        if let Some(redis) = &self.redis {
+            redis.ready(key).await;
+            return;
+        }
         if let Some(slot) = self.reserve(key)
             && slot > Instant::now()
         {
@@ -142,6 +159,11 @@ impl Pacer {
 
     /// Blocks the thread until this attempt's slot.
     pub fn ready_blocking(&self, key: Option<&str>) {
+        #[cfg(feature = "redis")]
+        if let Some(redis) = &self.redis {
+            redis.ready_blocking(key);
+            return;
+        }
         if let Some(slot) = self.reserve(key) {
             let wait = slot.saturating_duration_since(Instant::now());
             if !wait.is_zero() {

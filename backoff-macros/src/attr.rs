@@ -559,20 +559,23 @@ impl Args {
                 "`rate` makes a pacer and `pacer` supplies one: give one of them",
             );
         }
-        if self.rate.get().is_none() {
-            for (slot, name) in [
-                (self.burst.span(), "burst"),
-                (self.rate_key.span(), "rate_key"),
-            ] {
-                if let Some(span) = slot {
-                    cx.error(
-                        span,
-                        format_args!(
-                            "`{name}` shapes the pacing of `rate = N per second`; add `rate`"
-                        ),
-                    );
-                }
-            }
+        if self.rate.get().is_none()
+            && let Some(span) = self.burst.span()
+        {
+            cx.error(
+                span,
+                "`burst` shapes the pacing of `rate = N per second`; add `rate`",
+            );
+        }
+        // A supplied pacer (a Redis one, say) has keyed budgets as well.
+        if self.rate.get().is_none()
+            && self.pacer.get().is_none()
+            && let Some(span) = self.rate_key.span()
+        {
+            cx.error(
+                span,
+                "`rate_key` picks a budget of the fn's pacer; add `rate = N per second` or `pacer = <expr>`",
+            );
         }
         if self.logger.get().is_some() {
             for level in [&self.backoff_log_level, &self.giveup_log_level] {
