@@ -251,9 +251,19 @@ fn blocking_callers_share_the_budget() {
     let mut starts: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
     starts.sort();
     // Burst 2: two at once, then 50 ms apart: the last at 200 ms.
-    assert!(starts[1] < Duration::from_millis(40), "{starts:?}");
-    assert!(starts[5] >= Duration::from_millis(195), "{starts:?}");
-    assert!(starts[5] < Duration::from_millis(300), "{starts:?}");
+    // (Counted from the first start: connecting can take a while on a loaded machine.)
+    assert!(
+        starts[1] - starts[0] < Duration::from_millis(30),
+        "{starts:?}"
+    );
+    assert!(
+        starts[5] - starts[0] >= Duration::from_millis(170),
+        "{starts:?}"
+    );
+    assert!(
+        starts[5] - starts[0] < Duration::from_millis(300),
+        "{starts:?}"
+    );
 }
 
 /// The attribute takes a Redis pacer like any other.
@@ -362,12 +372,13 @@ async fn redis_restarting_mid_run() {
         }
     }
     assert_eq!(starts.len(), 45);
-    // Never faster than the rate, not even where the pacing moves to local and back (a
-    // wake-up late by a few ms shortens the next gap by as much), never stuck: 45 calls at
+    // Never a burst, not even where the pacing moves to local and back (slots stay on their
+    // grid, so a late start, such as the first after the restart, shortens the next gap by
+    // as much: a fresh schedule would start two within a few ms), never stuck: 45 calls at
     // 20/s plus the outage's timeouts.
     let close = starts
         .windows(2)
-        .filter(|w| w[1] - w[0] < Duration::from_millis(30))
+        .filter(|w| w[1] - w[0] < Duration::from_millis(20))
         .count();
     assert_eq!(close, 0, "{starts:?}");
     let total = starts[44];
