@@ -53,6 +53,8 @@ pub use backoff_core::{
     parse_retry_after, runtime, saturating_secs, sim, wait,
 };
 pub use backoff_core::{Pacer, Reservation};
+#[cfg(feature = "redis")]
+pub use backoff_core::{RedisPacerBuilder, redis};
 
 #[doc(hidden)]
 pub mod __private {

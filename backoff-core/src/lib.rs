@@ -12,6 +12,8 @@ pub mod builder;
 mod jitter;
 mod pace;
 mod ratelimit;
+#[cfg(feature = "redis")]
+mod pace_redis;
 mod retry_after;
 mod secs;
 pub mod sim;
@@ -29,6 +31,11 @@ pub use builder::{
 pub use jitter::Jitter;
 pub use pace::{Pacer, Reservation};
 pub use ratelimit::{Feedback, Hints, Quota, RateFeedback};
+#[cfg(feature = "redis")]
+pub use pace_redis::RedisPacerBuilder;
+/// The `redis` crate this one builds on, for [`RedisPacerBuilder::new`]'s client.
+#[cfg(feature = "redis")]
+pub use redis;
 pub use retry_after::{RetryAfter, parse_retry_after};
 pub use secs::{IntoSeconds, saturating_secs};
 pub use state::{Action, Details, Opaque, Policy, Shown, State, Verdict};

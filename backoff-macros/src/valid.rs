@@ -89,18 +89,23 @@ impl Args {
                 "`budget = RetryBudget::new(..)` makes a new budget for every call, which bounds nothing: make it once and share it (a field of your client, a `static`) and write `budget = &self.budget`",
             );
         }
-        if self.rate().is_none() {
-            for key in [Key::Burst, Key::RateKey] {
-                if let Some(span) = self.span(key) {
-                    cx.error(
-                        span,
-                        format_args!(
-                            "`{}` shapes the pacing of `rate = N per second`; add `rate`",
-                            key.name()
-                        ),
-                    );
-                }
-            }
+        if self.rate().is_none()
+            && let Some(span) = self.span(Key::Burst)
+        {
+            cx.error(
+                span,
+                "`burst` shapes the pacing of `rate = N per second`; add `rate`",
+            );
+        }
+        // A supplied pacer (a Redis one, say) has keyed budgets as well.
+        if self.rate().is_none()
+            && self.get(Key::Pacer).is_none()
+            && let Some(span) = self.span(Key::RateKey)
+        {
+            cx.error(
+                span,
+                "`rate_key` picks a budget of the fn's pacer; add `rate = N per second` or `pacer = <expr>`",
+            );
         }
         if self.get(Key::Logger).is_some() {
             for key in [Key::BackoffLogLevel, Key::GiveupLogLevel] {

@@ -52,6 +52,10 @@ pub struct Pacer {
     /// How far apart slots are; `None` paces nothing.
     quota: Option<Quota>,
     backend: Backend,
+    /// A budget shared through Redis, which then does the pacing of `ready` and
+    /// `ready_blocking` (`quota` stays for `interval()`).
+    #[cfg(feature = "redis")]
+    redis: Option<Box<crate::pace_redis::RedisPacer>>,
 }
 
 /// Where the schedules live. Only in this process for now; a shared store (several
@@ -128,7 +132,15 @@ impl Pacer {
                 shared: Mutex::new(Schedule::default()),
                 keyed: Mutex::new(Keyed::default()),
             }),
+            #[cfg(feature = "redis")]
+            redis: None,
         }
+    }
+
+    /// Paces through Redis.
+    #[cfg(feature = "redis")]
+    pub(crate) fn set_redis(&mut self, redis: Box<crate::pace_redis::RedisPacer>) {
+        self.redis = Some(redis);
     }
 
     /// The interval between attempts, `None` when this pacer paces nothing.
@@ -176,11 +188,19 @@ impl Pacer {
     /// `Details::elapsed`.
     #[cfg(feature = "tokio")]
     pub async fn ready(&self, key: Option<&str>) -> Duration {
+        #[cfg(feature = "redis")]
+        if let Some(redis) = &self.redis {
+            return redis.ready(key).await;
+        }
         self.reserve(key).ready().await
     }
 
     /// Blocks the thread until this attempt's slot, and returns how long that took.
     pub fn ready_blocking(&self, key: Option<&str>) -> Duration {
+        #[cfg(feature = "redis")]
+        if let Some(redis) = &self.redis {
+            return redis.ready_blocking(key);
+        }
         self.reserve(key).ready_blocking()
     }
 
