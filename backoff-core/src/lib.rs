@@ -11,9 +11,9 @@ mod budget;
 pub mod builder;
 mod jitter;
 mod pace;
-mod ratelimit;
 #[cfg(feature = "redis")]
 mod pace_redis;
+mod ratelimit;
 mod retry_after;
 mod secs;
 pub mod sim;
@@ -30,9 +30,9 @@ pub use builder::{
 };
 pub use jitter::Jitter;
 pub use pace::{Pacer, Reservation};
-pub use ratelimit::{Feedback, Hints, Quota, RateFeedback};
 #[cfg(feature = "redis")]
 pub use pace_redis::RedisPacerBuilder;
+pub use ratelimit::{Feedback, Hints, Quota, RateFeedback};
 /// The `redis` crate this one builds on, for [`RedisPacerBuilder::new`]'s client.
 #[cfg(feature = "redis")]
 pub use redis;
