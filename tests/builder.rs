@@ -248,3 +248,18 @@ async fn queued_time_is_not_counted_in_max_time() {
     );
     assert_eq!(start.elapsed(), Duration::from_secs(7));
 }
+
+#[test]
+fn a_paced_retry_future_is_send() {
+    fn is_send<T: Send>(_: &T) {}
+    let pacer = backoff::Pacer::per_second(1.0);
+    let budget = backoff::RetryBudget::new(0.2);
+    let fut = std::future::IntoFuture::into_future(
+        backoff::expo()
+            .budget(&budget)
+            .retry(|| async { Ok::<_, ()>(()) })
+            .pacer(&pacer)
+            .rate_key(String::from("ann")),
+    );
+    is_send(&fut);
+}
