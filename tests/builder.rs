@@ -106,3 +106,160 @@ fn the_log_line_comes_before_the_users_handler() {
     assert!(lines[1].contains("user handler"), "{lines:#?}");
     assert!(lines[2].contains("Giving up"), "{lines:#?}");
 }
+
+// The retry budget (`.budget`), as the attribute's `budget = ...`.
+
+#[tokio::test(start_paused = true)]
+async fn a_spent_budget_makes_a_run_give_up_at_once() {
+    let (captured, _guard) = capture();
+    // No floor, no ratio: the budget never grants a retry.
+    let spent = backoff::RetryBudget::new(0.0).min_per_sec(0.0);
+    let (calls, start) = (Calls::default(), Instant::now());
+    let out = backoff::constant(1)
+        .max_tries(5)
+        .jitter(backoff::Jitter::None)
+        .budget(&spent)
+        .retry(|| std::future::ready(attempt(&calls, start)))
+        .on_backoff(|d| record(&calls, "backoff", d))
+        .on_giveup(|d| record(&calls, "giveup", d))
+        .await;
+    assert_eq!(out, Err("429".to_owned()));
+    assert_eq!(
+        calls.get(),
+        ["attempt t=0", "giveup tries=1 elapsed=0 wait=-"]
+    );
+    assert_eq!(start.elapsed(), std::time::Duration::ZERO);
+    let lines = captured.lines();
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    assert!(
+        lines[0].contains("Giving up retry(...) after 1 tries: retry budget exhausted"),
+        "{}",
+        lines[0]
+    );
+
+    // The first attempt never depends on the budget: a success goes through, in both modes.
+    let ok = backoff::expo()
+        .budget(&spent)
+        .retry(|| async { Ok::<_, ()>(7) })
+        .await;
+    let blocking = Calls::default();
+    let failed = backoff::constant(1)
+        .max_tries(5)
+        .budget(&spent)
+        .retry_blocking(|| attempt(&blocking, start))
+        .on_giveup(|d| blocking.push(format!("giveup tries={}", d.tries)))
+        .sleep(|_| panic!("a spent budget sleeps no wait"))
+        .call();
+    assert_eq!((ok, failed), (Ok(7), Err("429".to_owned())));
+    assert_eq!(blocking.get(), ["attempt t=0", "giveup tries=1"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn runs_share_the_budget_their_first_attempts_fill() {
+    // Each first attempt deposits half a token; each retry costs one.
+    let budget = backoff::RetryBudget::new(0.5).min_per_sec(0.0);
+    let policy = backoff::constant(1)
+        .max_tries(3)
+        .jitter(backoff::Jitter::None)
+        .budget(&budget);
+    let mut tries = Vec::new();
+    for _ in 0..4 {
+        let calls = Calls::default();
+        let start = Instant::now();
+        let _ = policy
+            .clone()
+            .retry(|| std::future::ready(attempt(&calls, start)))
+            .await;
+        tries.push(calls.get().len());
+    }
+    // 0.5: no retry; 1.0: one retry (spent); 0.5: none; 1.0: one.
+    assert_eq!(tries, [1, 2, 1, 2]);
+    assert_eq!(budget.earned(), 0.0);
+}
+
+// Pacing: the builder paces as the attribute does.
+
+#[tokio::test(start_paused = true)]
+async fn a_run_cancelled_before_its_slot_gives_the_slot_back() {
+    use std::time::Duration;
+    for key in [None, Some("ann")] {
+        let pacer = backoff::Pacer::per_second(1.0);
+        let (times, start) = (Calls::default(), Instant::now());
+        let run = || {
+            let times = &times;
+            let retry = backoff::constant(0)
+                .max_tries(1)
+                .retry(move || {
+                    times.push(start.elapsed().as_millis().to_string());
+                    async { Ok::<_, ()>(()) }
+                })
+                .pacer(&pacer);
+            async move {
+                match key {
+                    Some(key) => retry.rate_key(key).await,
+                    None => retry.await,
+                }
+            }
+        };
+        run().await.unwrap(); // the slot at 0
+        let mut done = 0;
+        for _ in 0..100 {
+            let call = tokio::time::timeout(Duration::from_millis(1), run());
+            done += u32::from(call.await.is_ok());
+        }
+        // Each of the 100 waited 1 ms for its slot at 1 s and was dropped.
+        assert_eq!(done, 0);
+        assert_eq!(start.elapsed(), Duration::from_millis(100));
+        // The slot at 1 s is free again (it was at 101 s when dropped runs kept theirs).
+        run().await.unwrap();
+        run().await.unwrap();
+        assert_eq!(times.get(), ["0", "1000", "2000"], "{key:?}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn queued_time_is_not_counted_in_max_time() {
+    use std::time::Duration;
+    let pacer = backoff::Pacer::per_second(1.0);
+    for _ in 0..5 {
+        pacer.reserve(None).consume(); // slots 0..4 s taken: the run's first is at 5 s
+    }
+    let (calls, start) = (Calls::default(), Instant::now());
+    let out = backoff::constant(1)
+        .max_time(2)
+        .jitter(backoff::Jitter::None)
+        .retry(|| std::future::ready(attempt(&calls, start)))
+        .pacer(&pacer)
+        .on_backoff(|d| record(&calls, "backoff", d))
+        .on_giveup(|d| record(&calls, "giveup", d))
+        .await;
+    assert_eq!(out, Err("429".to_owned()));
+    // 5 s queued before the first attempt, none counted: 3 attempts within max_time's 2 s.
+    assert_eq!(
+        calls.get(),
+        [
+            "attempt t=5",
+            "backoff tries=1 elapsed=0 wait=1",
+            "attempt t=6",
+            "backoff tries=2 elapsed=1 wait=1",
+            "attempt t=7",
+            "giveup tries=3 elapsed=2 wait=-",
+        ]
+    );
+    assert_eq!(start.elapsed(), Duration::from_secs(7));
+}
+
+#[test]
+fn a_paced_retry_future_is_send() {
+    fn is_send<T: Send>(_: &T) {}
+    let pacer = backoff::Pacer::per_second(1.0);
+    let budget = backoff::RetryBudget::new(0.2);
+    let fut = std::future::IntoFuture::into_future(
+        backoff::expo()
+            .budget(&budget)
+            .retry(|| async { Ok::<_, ()>(()) })
+            .pacer(&pacer)
+            .rate_key(String::from("ann")),
+    );
+    is_send(&fut);
+}

@@ -289,6 +289,73 @@ async fn the_attribute_paces_through_redis() {
     assert!(exists);
 }
 
+/// The builder paces through Redis too: its attempt waits for a slot that another pacer on
+/// the same budget took (a local pacer would start at once), async and blocking, keyed or not.
+#[tokio::test]
+async fn the_builder_paces_through_redis() {
+    let Some(url) = redis_url() else { return };
+    for key in [None, Some("ann")] {
+        let name = fresh("builder");
+        let ours = Pacer::redis(url.as_str(), &name, 2.0, 1).unwrap();
+        let other = Pacer::redis(url.as_str(), &name, 2.0, 1).unwrap();
+        other.ready(key).await; // the slot now; the next is 500 ms later
+        let t0 = Instant::now();
+        let started = Mutex::new(None);
+        let retry = backoff::constant(0)
+            .max_tries(1)
+            .retry(|| {
+                started.lock().unwrap().get_or_insert(t0.elapsed());
+                async { Ok::<_, ()>(()) }
+            })
+            .pacer(&ours);
+        match key {
+            Some(key) => retry.rate_key(key).await,
+            None => retry.await,
+        }
+        .unwrap();
+        let started = started.lock().unwrap().unwrap();
+        // Up to half a round trip early (the slot is on Redis's clock), never at once.
+        assert!(
+            started >= Duration::from_millis(450),
+            "{key:?}: {started:?}"
+        );
+        assert!(
+            started <= Duration::from_millis(1000),
+            "{key:?}: {started:?}"
+        );
+        let redis_key = match key {
+            Some(key) => format!("backoff:{name}:{key}"),
+            None => format!("backoff:{name}"),
+        };
+        let exists: bool = connection(&url).exists(redis_key).unwrap();
+        assert!(exists, "{key:?}");
+    }
+}
+
+#[test]
+fn the_blocking_builder_paces_through_redis() {
+    let Some(url) = redis_url() else { return };
+    let name = fresh("builder-blocking");
+    let ours = Pacer::redis(url.as_str(), &name, 2.0, 1).unwrap();
+    let other = Pacer::redis(url.as_str(), &name, 2.0, 1).unwrap();
+    other.ready_blocking(None);
+    let t0 = std::time::Instant::now();
+    let mut started = None;
+    backoff::constant(0)
+        .max_tries(1)
+        .retry_blocking(|| {
+            started.get_or_insert(t0.elapsed());
+            Ok::<_, ()>(())
+        })
+        .pacer(&ours)
+        .sleep(|_| panic!("a Redis pacer times its own wait"))
+        .call()
+        .unwrap();
+    let started = started.unwrap();
+    assert!(started >= Duration::from_millis(450), "{started:?}");
+    assert!(started <= Duration::from_millis(1000), "{started:?}");
+}
+
 /// A key that holds something else makes the script fail: the pacer paces locally.
 #[tokio::test]
 async fn a_foreign_key_falls_back_to_local_pacing() {

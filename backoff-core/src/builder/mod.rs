@@ -6,7 +6,7 @@
 //!
 //! 1. the policy, which does not depend on the operation: a wait generator ([`expo`],
 //!    [`fibo`], [`constant`], [`intervals`], [`decay`], [`runtime`] or [`Backoff::new`]) and
-//!    its limits, jitter, seed and logging;
+//!    its limits, jitter, seed, logging and [retry budget](Backoff::budget);
 //! 2. the operation: [`Backoff::retry`] for an async one (the result is a future),
 //!    [`Backoff::retry_blocking`] for a sync one (run it with [`Retry::call`]);
 //! 3. how the operation is judged and run, now that its outcome type is known (so closures
@@ -60,6 +60,7 @@ use std::time::Duration;
 
 use tracing::Level;
 
+use crate::budget::RetryBudget;
 use crate::jitter::Jitter;
 use crate::secs::IntoSeconds;
 use crate::state::{Policy, State};
@@ -73,7 +74,7 @@ pub use hooks::{AsyncHooks, BlockingHooks, Deferred, HandlerOutput, Hook, Immedi
 pub use parts::{
     Always, AsyncOp, AsyncSleep, Auto, BlockingSleep, DefaultClock, DefaultSleep, ErrorHint,
     ErrorJudge, Errors, Judge, Judged, Mode, Never, NoHint, NoKey, NoPacer, Now, OutcomeHint, Pace,
-    PaceKey, Paced, Predicate, RetryAfterHint, Test,
+    PaceKey, Paced, PacedWait, Predicate, RetryAfterHint, Slot, Test,
 };
 pub use retry::{Async, Blocking, Retry, RetryFuture};
 
@@ -296,6 +297,28 @@ impl<W> Backoff<W> {
     /// The level of "Giving up" events (default ERROR); `None` silences them.
     pub fn giveup_log_level(mut self, level: Option<Level>) -> Self {
         self.policy.giveup_log_level = level;
+        self
+    }
+
+    /// A retry budget shared with other runs (the attribute's `budget = ...`): each run's
+    /// first attempt deposits into it and never depends on it; a retry that everything else
+    /// allows withdraws from it, and when it is spent the run gives up at once (its
+    /// `on_giveup` handlers run and its last outcome is returned). The handle is cheap to
+    /// clone: every policy that names the same budget shares it.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// let budget = backoff_core::RetryBudget::new(0.2).min_per_sec(0.0);
+    /// let result: Result<(), &str> = backoff_core::expo()
+    ///     .max_tries(5)
+    ///     .budget(&budget)
+    ///     .retry(|| async { Err("down") })
+    ///     .await;
+    /// assert_eq!(result, Err("down")); // gave up after one try: 0.2 of a token is no retry
+    /// # }
+    /// ```
+    pub fn budget(mut self, budget: &RetryBudget) -> Self {
+        self.policy.budget = Some(budget.clone());
         self
     }
 

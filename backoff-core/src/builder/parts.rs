@@ -6,7 +6,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use crate::__private::{DefaultJudge, judge_predicate};
-use crate::pace::Pacer;
+use crate::pace::{Pacer, Reservation};
 use crate::secs::IntoSeconds;
 use crate::state::Verdict;
 
@@ -234,12 +234,35 @@ where
 
 // Pacing.
 
-/// A pacer step before each attempt: [`NoPacer`] (the default) or [`Paced`].
+/// How an attempt waits for its slot ([`Pace::reserve`]).
+#[derive(Debug)]
+pub enum Slot<R, F> {
+    /// The slot is free: the attempt starts now.
+    Free,
+    /// Sleep this long on the retry's sleep, holding the reservation `R`: dropped before the
+    /// slot (the retry future dropped while it sleeps), it gives the slot back.
+    Sleep(Duration, R),
+    /// Await this future, which waits for the slot and returns the time queued (a pacer
+    /// shared through Redis: it sleeps on tokio).
+    Wait(F),
+}
+
+/// A pacer step before each attempt: [`NoPacer`] (the default) or [`Paced`]. It paces as
+/// the attribute's `pacer = ...` does ([`Pacer::ready`], [`Pacer::ready_blocking`]).
 pub trait Pace {
     /// Whether there is a pacer at all.
     const ACTIVE: bool = true;
-    /// Reserves this attempt's slot and returns how long until it.
-    fn reserve(&self) -> Duration;
+    /// The reservation an attempt holds while it sleeps towards its slot.
+    type Held;
+    /// The wait for a slot that the pacer times itself (Redis).
+    type Fut: Future<Output = Duration>;
+    /// Reserves this attempt's slot.
+    fn reserve(&self) -> Slot<Self::Held, Self::Fut>;
+    /// The slot is reached: it stays taken.
+    fn take(held: Self::Held);
+    /// The blocking step: waits for the slot (sleeping with `sleep` for a local pacer) and
+    /// returns the time queued.
+    fn ready_blocking<F: FnOnce(Duration)>(&self, sleep: F) -> Duration;
 }
 
 /// No pacing (the default).
@@ -248,7 +271,13 @@ pub struct NoPacer;
 
 impl Pace for NoPacer {
     const ACTIVE: bool = false;
-    fn reserve(&self) -> Duration {
+    type Held = ();
+    type Fut = std::future::Ready<Duration>;
+    fn reserve(&self) -> Slot<(), Self::Fut> {
+        Slot::Free
+    }
+    fn take((): ()) {}
+    fn ready_blocking<F: FnOnce(Duration)>(&self, _: F) -> Duration {
         Duration::ZERO
     }
 }
@@ -282,9 +311,53 @@ impl<K: AsRef<str>> PaceKey for K {
     }
 }
 
-impl<K: PaceKey> Pace for Paced<'_, K> {
-    fn reserve(&self) -> Duration {
-        self.pacer.reserve_wait(self.key.key())
+/// The wait a [`Paced`] step awaits: [`Pacer::ready`]'s future through Redis, boxed (one
+/// allocation per paced attempt, only for a Redis pacer). Without the `redis` feature it is
+/// never made.
+#[cfg(feature = "redis")]
+pub type PacedWait<'p> = crate::pace::RedisReady<'p>;
+/// The wait a [`Paced`] step awaits: never made without the `redis` feature.
+#[cfg(not(feature = "redis"))]
+pub type PacedWait<'p> = std::future::Ready<Duration>;
+
+impl<'p, K: PaceKey> Pace for Paced<'p, K> {
+    type Held = Reservation<'p>;
+    type Fut = PacedWait<'p>;
+
+    #[inline]
+    fn reserve(&self) -> Slot<Reservation<'p>, PacedWait<'p>> {
+        #[cfg(feature = "redis")]
+        if let Some(fut) = self.pacer.redis_ready(self.key.key()) {
+            return Slot::Wait(fut);
+        }
+        let reservation = self.pacer.reserve(self.key.key());
+        let wait = reservation.wait();
+        if wait.is_zero() {
+            reservation.consume();
+            Slot::Free
+        } else {
+            Slot::Sleep(wait, reservation)
+        }
+    }
+
+    #[inline]
+    fn take(held: Reservation<'p>) {
+        held.consume();
+    }
+
+    fn ready_blocking<F: FnOnce(Duration)>(&self, sleep: F) -> Duration {
+        #[cfg(feature = "redis")]
+        if self.pacer.paces_through_redis() {
+            return self.pacer.ready_blocking(self.key.key());
+        }
+        let reservation = self.pacer.reserve(self.key.key());
+        let wait = reservation.wait();
+        if !wait.is_zero() {
+            // A sleep that panics drops the reservation first: the slot goes back.
+            sleep(wait);
+        }
+        reservation.consume();
+        wait
     }
 }
 

@@ -20,7 +20,7 @@ use super::hooks::{AsyncHooks, BlockingHooks, HandlerOutput, Hook, NoHooks, On};
 use super::parts::{
     AsyncOp, AsyncSleep, Auto, BlockingSleep, DefaultClock, DefaultSleep, ErrorHint, ErrorJudge,
     Errors, Judge, Judged, Mode, NoHint, NoKey, NoPacer, Now, OutcomeHint, Pace, Paced, Predicate,
-    RetryAfterHint,
+    RetryAfterHint, Slot,
 };
 use super::{Backoff, Clock};
 
@@ -201,7 +201,11 @@ impl<W, Op, M: Mode<Op>, J, S, C, A, P, H> Retry<W, Op, M, J, S, C, A, P, H> {
 
     /// Waits for `pacer` before every attempt, retries included (the attribute's
     /// `pacer = ...`); [`rate_key`](Retry::rate_key) picks a per-key budget. The pacing wait
-    /// sleeps on this retry's [`sleep`](Retry::sleep).
+    /// sleeps on this retry's [`sleep`](Retry::sleep), holding the slot's
+    /// [`Reservation`](crate::Reservation): a run dropped before its slot gives the slot back,
+    /// as the attribute's does. A pacer shared through Redis times its own wait on tokio (async)
+    /// or the thread (blocking), as [`Pacer::ready`] does; that wait is boxed, one allocation
+    /// per paced attempt. Time queued is not counted in `max_time` or [`Details::elapsed`].
     pub fn pacer(self, pacer: &Pacer) -> Retry<W, Op, M, J, S, C, A, Paced<'_, NoKey>, H> {
         with!(self, pacer: Paced { pacer, key: NoKey })
     }
@@ -306,15 +310,6 @@ impl<'p, W, Op, M, J, S, C, A, H> Retry<W, Op, M, J, S, C, A, Paced<'p, NoKey>, 
     }
 }
 
-/// The pacer step before an attempt: reserves the slot; the caller then sleeps the returned
-/// time. Queued time is not failure time: the state takes it off `elapsed`, as the
-/// attribute's expansion does.
-fn pace<W, P: Pace>(pacer: &P, state: &mut State<W>) -> Duration {
-    let queued = pacer.reserve();
-    state.add_queued(queued);
-    queued
-}
-
 /// The decision after an attempt: the same call as the attribute's expansion makes.
 #[inline]
 fn decide<W, R, J, A>(
@@ -404,6 +399,7 @@ pin_project! {
         Op: AsyncOp,
         S: AsyncSleep,
         C: Now<Async>,
+        P: Pace,
     {
         state: State<W>,
         start: Option<C::Instant>,
@@ -420,15 +416,19 @@ pin_project! {
         action: Action,
         done: usize,
         #[pin]
-        phase: Phase<Op::Fut, S::Fut>,
+        phase: Phase<Op::Fut, S::Fut, P::Held, P::Fut>,
     }
 }
 
 pin_project! {
     #[project = PhaseProj]
-    enum Phase<F, Z> {
+    enum Phase<F, Z, R, Q> {
         Start,
-        Pacing { #[pin] sleep: Z },
+        // Sleeping towards the slot, holding its reservation: dropped here, the retry
+        // future gives the slot back (as the attribute's `Pacer::ready` does).
+        Pacing { #[pin] sleep: Z, held: Option<R> },
+        // Waiting for a slot that the pacer times itself (Redis).
+        Queuing { #[pin] fut: Q },
         Attempt { #[pin] fut: F },
         Handlers,
         Sleeping { #[pin] sleep: Z },
@@ -442,6 +442,7 @@ where
     Op: AsyncOp,
     S: AsyncSleep,
     C: Now<Async>,
+    P: Pace,
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RetryFuture")
@@ -471,18 +472,38 @@ where
             match this.phase.as_mut().project() {
                 PhaseProj::Start => {
                     if P::ACTIVE {
-                        let queued = pace(this.pacer, this.state);
-                        if !queued.is_zero() {
-                            let sleep = this.sleep.sleep(queued);
-                            this.phase.set(Phase::Pacing { sleep });
-                            continue;
+                        match this.pacer.reserve() {
+                            Slot::Free => {}
+                            Slot::Sleep(wait, held) => {
+                                // Queued time is not failure time: the state takes it off
+                                // `elapsed`, as the attribute's expansion does.
+                                this.state.add_queued(wait);
+                                let sleep = this.sleep.sleep(wait);
+                                let held = Some(held);
+                                this.phase.set(Phase::Pacing { sleep, held });
+                                continue;
+                            }
+                            Slot::Wait(fut) => {
+                                this.phase.set(Phase::Queuing { fut });
+                                continue;
+                            }
                         }
                     }
                     let fut = this.op.call();
                     this.phase.set(Phase::Attempt { fut });
                 }
-                PhaseProj::Pacing { sleep } => {
+                PhaseProj::Pacing { sleep, held } => {
                     ready!(sleep.poll(cx));
+                    // Taken before the phase changes: dropping it would give the slot back.
+                    if let Some(held) = held.take() {
+                        P::take(held);
+                    }
+                    let fut = this.op.call();
+                    this.phase.set(Phase::Attempt { fut });
+                }
+                PhaseProj::Queuing { fut } => {
+                    let queued = ready!(fut.poll(cx));
+                    this.state.add_queued(queued);
                     let fut = this.op.call();
                     this.phase.set(Phase::Attempt { fut });
                 }
@@ -579,10 +600,8 @@ where
         let start = (state.policy().max_time.is_some() || !H::EMPTY).then(|| clock.now());
         loop {
             if P::ACTIVE {
-                let queued = pace(&pacer, &mut state);
-                if !queued.is_zero() {
-                    sleep.sleep(queued);
-                }
+                let queued = pacer.ready_blocking(|wait| sleep.sleep(wait));
+                state.add_queued(queued);
             }
             let outcome = op();
             let elapsed = start

@@ -204,15 +204,22 @@ impl Pacer {
         self.reserve(key).ready_blocking()
     }
 
-    /// Reserves the next slot, takes it, and returns how long until it (zero without pacing):
-    /// the builder sleeps that long on its own sleep, so pacing works on any runtime. (Unlike
-    /// [`ready`](Pacer::ready), the slot is taken at once: a builder run dropped while it
-    /// sleeps towards its slot does not give the slot back.)
-    pub(crate) fn reserve_wait(&self, key: Option<&str>) -> Duration {
-        let reservation = self.reserve(key);
-        let wait = reservation.wait();
-        reservation.consume();
-        wait
+    /// Whether this pacer paces through Redis.: the future of
+    /// [`ready`](Pacer::ready), boxed so the retry future can hold it (its key is copied in),
+    /// `None` for a local pacer (the builder then holds a [`Reservation`] while it sleeps).
+    #[cfg(feature = "redis")]
+    pub(crate) fn paces_through_redis(&self) -> bool {
+        self.redis.is_some()
+    }
+
+    /// The builder's pacing step when this pacer paces through Redis: the future of
+    /// [`ready`](Pacer::ready), boxed so the retry future can hold it (its key is copied in),
+    /// `None` for a local pacer (the builder then holds a [`Reservation`] while it sleeps).
+    #[cfg(feature = "redis")]
+    pub(crate) fn redis_ready(&self, key: Option<&str>) -> Option<RedisReady<'_>> {
+        let redis = self.redis.as_deref()?;
+        let key = key.map(str::to_owned);
+        Some(Box::pin(async move { redis.ready(key.as_deref()).await }))
     }
 
     fn give_back(&self, held: Held) {
@@ -221,6 +228,11 @@ impl Pacer {
         local.give_back(held, quota);
     }
 }
+
+/// [`Pacer::ready`]'s future through Redis, boxed (the builder's pacing step holds it).
+#[cfg(feature = "redis")]
+pub(crate) type RedisReady<'p> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Duration> + Send + 'p>>;
 
 impl Local {
     fn reserve(&self, key: Option<&str>, now: Instant, quota: Quota) -> (Ticket, Option<Arc<str>>) {
