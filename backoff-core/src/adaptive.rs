@@ -120,7 +120,7 @@ const MAX_RATE: f64 = 1e9;
 const MIN_RATE: f64 = 1e-6;
 
 /// A rate controller that learns the server's limit from how attempts went, for a pacer to
-/// follow. See the [module docs](self) for the algorithm and why.
+/// follow. The algorithm and its reasoning are in the module documentation (`backoff-core/src/adaptive.rs`).
 ///
 /// ```
 /// # #[cfg(feature = "tokio")] {

@@ -65,7 +65,7 @@ const NANOS_PER_SEC: f64 = 1e9;
 /// A share of traffic that retries may add, shared by every call that names it.
 ///
 /// A cheap handle (an `Arc` inside): clone it into every client, or keep it in a field and
-/// write `#[backoff(..., budget = &self.budget)]`. See the [module docs](self) for the
+/// write `#[backoff(..., budget = &self.budget)]`. See the module documentation (`backoff-core/src/budget.rs`) for the
 /// semantics and the bound it guarantees.
 ///
 /// ```
