@@ -33,13 +33,16 @@ async fn send(from: &str, text: String) -> Result<(), Busy> {
             )
         });
     loop {
-        __backoff_pacer
-            .ready(
-                ::core::option::Option::Some(
-                    ::backoff::__private::pace_key(&from).as_str(),
-                ),
-            )
-            .await;
+        __backoff_state
+            .add_queued(
+                __backoff_pacer
+                    .ready(
+                        ::core::option::Option::Some(
+                            ::backoff::__private::pace_key(&from).as_str(),
+                        ),
+                    )
+                    .await,
+            );
         let __backoff_wait = {
             let __backoff_outcome = {
                 #[allow(unused_mut)]
