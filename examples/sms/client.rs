@@ -443,6 +443,13 @@ impl SmsClient {
         self.honour_retry_after
     }
 
+    /// This client with `pacer` in place of the one its [`Pacing`] made: the same rate shared
+    /// through Redis (`--redis`), so several processes keep to one limit together.
+    pub fn with_pacer(mut self, pacer: Pacer) -> Self {
+        self.pacer = pacer;
+        self
+    }
+
     /// The pacer's interval between attempts; `None` when not pacing.
     pub fn pace_interval(&self) -> Option<Duration> {
         self.pacer.interval()

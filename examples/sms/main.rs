@@ -6,6 +6,7 @@
 //!                            [--base-url URL] [--max-time S] [--timeout S] [--concurrency C]
 //!                            [--oncall NUMBER] [--fail-first N] [--drop-first N]
 //!                            [--fault KIND=P]... [--fault-seed N] [--serve-only ADDR]
+//!                            [--redis URL [--redis-key NAME]] [--workers K]
 //! ```
 //!
 //! The parts: `client.rs` is the `#[backoff]` client (the code the article is about),
@@ -35,6 +36,15 @@
 //! `503=P`) makes it fail that fraction of message requests at random, from `--fault-seed N`.
 //! `--serve-only ADDR` runs just the stand-in, on `ADDR`, for clients started elsewhere.
 //!
+//! Several workers. `--redis URL` paces through a budget shared in Redis (at the key
+//! `backoff:<NAME>`, `--redis-key`, default `sms`) in place of the client's own pacer, at the
+//! same rate less the same headroom; it needs the `redis` feature
+//! (`cargo run --features redis --example sms -- --redis redis://127.0.0.1:6379/ ...`).
+//! `--workers K` runs K processes of this executable against one stand-in (the embedded one,
+//! or `--base-url`), worker `i` sending messages `i, i+K, ...` (`--worker-index i`), and sums
+//! their summaries into one (with `workers=K` at the end); the exit status is 1 if any worker
+//! failed. `scripts/workers.sh` compares 4 workers sharing Redis with 4 pacing alone.
+//!
 //! Each message carries an idempotency key made once per message; `--timeout` (default 10 s)
 //! bounds each request. The progress line shows the retries by cause (429, 5xx, connection,
 //! timeout) and the replays the server reported (a retried key it had already sent).
@@ -51,6 +61,7 @@ mod client;
 mod progress;
 #[cfg(test)]
 mod tests;
+mod workers;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -81,13 +92,17 @@ struct Options {
     faults: Vec<standin::Fault>,
     fault_seed: u64,
     serve_only: Option<String>,
+    redis: Option<String>,
+    redis_key: String,
+    workers: usize,
+    worker_index: Option<usize>,
 }
 
 const USAGE: &str = "usage: sms [--count N | --to-file FILE] [--text TEXT] [--rate R] [--burst B] \
 [--no-pace] [--headroom PERCENT] [--retry-after on|off] \
 [--base-url URL] [--max-time SECONDS] [--timeout SECONDS] [--concurrency C] [--oncall NUMBER] \
 [--fail-first N] [--drop-first N] [--fault accept-then-drop=P|slow=P:SECONDS|reset=P|500=P|503=P]... \
-[--fault-seed N] [--serve-only ADDR]";
+[--fault-seed N] [--serve-only ADDR] [--redis URL] [--redis-key NAME] [--workers K]";
 
 fn parse_options() -> Result<Options, String> {
     let mut o = Options {
@@ -109,6 +124,10 @@ fn parse_options() -> Result<Options, String> {
         faults: Vec::new(),
         fault_seed: 0,
         serve_only: None,
+        redis: None,
+        redis_key: "sms".to_owned(),
+        workers: 1,
+        worker_index: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -147,6 +166,10 @@ fn parse_options() -> Result<Options, String> {
             "--fault" => o.faults.push(value.parse().map_err(|e| bad(&e))?),
             "--fault-seed" => o.fault_seed = value.parse().map_err(|e| bad(&e))?,
             "--serve-only" => o.serve_only = Some(value),
+            "--redis" => o.redis = Some(value),
+            "--redis-key" => o.redis_key = value,
+            "--workers" => o.workers = value.parse().map_err(|e| bad(&e))?,
+            "--worker-index" => o.worker_index = Some(value.parse().map_err(|e| bad(&e))?),
             _ => return Err(format!("unknown flag {flag}\n{USAGE}")),
         }
     }
@@ -165,6 +188,23 @@ fn parse_options() -> Result<Options, String> {
         return Err(format!(
             "--timeout must be a positive number of seconds\n{USAGE}"
         ));
+    }
+    if o.workers == 0 {
+        return Err(format!("--workers must be at least 1\n{USAGE}"));
+    }
+    if o.worker_index.is_some_and(|i| i >= o.workers) {
+        return Err(format!("--worker-index must be below --workers\n{USAGE}"));
+    }
+    if o.redis.is_some() && !o.pace {
+        return Err(format!(
+            "--redis paces through Redis: it does not go with --no-pace\n{USAGE}"
+        ));
+    }
+    #[cfg(not(feature = "redis"))]
+    if o.redis.is_some() {
+        return Err("--redis needs the example built with the `redis` feature: \
+cargo run --features redis --example sms -- --redis URL ..."
+            .to_owned());
     }
     Ok(o)
 }
@@ -214,7 +254,10 @@ async fn main() -> ExitCode {
 
 async fn run() -> Result<ExitCode, String> {
     let o = parse_options()?;
-    let recipients = recipients(&o)?;
+    let mut recipients = recipients(&o)?;
+    if let Some(i) = o.worker_index {
+        recipients = workers::share(&recipients, i, o.workers);
+    }
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     let key = standin::private_key_from_env()?;
     let faults = standin::Faults::new(o.faults.clone(), o.fault_seed)?;
@@ -240,6 +283,7 @@ async fn run() -> Result<ExitCode, String> {
         return Ok(ExitCode::SUCCESS);
     }
 
+    let parent = o.workers > 1 && o.worker_index.is_none();
     // The API: the real one at --base-url, or the embedded stand-in.
     let (base_url, application_id, key, standin) = match &o.base_url {
         Some(url) => {
@@ -288,6 +332,10 @@ async fn run() -> Result<ExitCode, String> {
         }
     };
 
+    if parent {
+        return run_parent(&o, &base_url, &application_id, &key, standin.as_ref()).await;
+    }
+
     let pacing = if o.pace {
         Pacing::To {
             rate: o.rate,
@@ -317,9 +365,19 @@ async fn run() -> Result<ExitCode, String> {
         timeout: Duration::from_secs_f64(o.timeout),
     })
     .map_err(|e| format!("cannot build the client: {e}"))?;
+    let client = match &o.redis {
+        Some(url) => client.with_pacer(workers::redis_pacer(url, &o.redis_key, pacing)?),
+        None => client,
+    };
     let client = Arc::new(client);
     let concurrency = o.concurrency.unwrap_or(recipients.len());
     eprintln!("{}", describe_mode(&client, concurrency));
+    if let Some(url) = &o.redis {
+        eprintln!(
+            "pacer shared through Redis at {url}, budget {:?}",
+            o.redis_key
+        );
+    }
 
     let bar = ProgressBar::new(recipients.len() as u64);
     bar.set_style(
@@ -441,4 +499,59 @@ at most {} per key), {} replays, {} key conflicts, {} calls to on-call",
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// `--workers K`: runs the workers against `base_url`, prints the stand-in's counts (when it
+/// runs here) and the summed summary.
+async fn run_parent(
+    o: &Options,
+    base_url: &str,
+    application_id: &str,
+    key: &str,
+    standin: Option<&standin::StandIn>,
+) -> Result<ExitCode, String> {
+    eprintln!(
+        "{} workers, pacing {}",
+        o.workers,
+        match (&o.redis, o.pace) {
+            (_, false) => "off".to_owned(),
+            (Some(url), true) => format!("shared through Redis at {url} (budget {})", o.redis_key),
+            (None, true) => "each on its own".to_owned(),
+        }
+    );
+    let env = [
+        ("VONAGE_APPLICATION_ID", application_id),
+        ("VONAGE_PRIVATE_KEY", key),
+    ];
+    let (totals, ok) = workers::run_children(o.workers, base_url, &env).await?;
+    let physical = (totals.total as usize).saturating_sub(o.burst.max(1) as usize) as f64 / o.rate;
+    if physical > 0.0 {
+        println!(
+            "at {} request/s, burst {}, {} messages take {physical:.1} s at best; this took {:.3} times that",
+            o.rate,
+            o.burst,
+            totals.total,
+            totals.elapsed.as_secs_f64() / physical
+        );
+    }
+    if let Some(server) = standin {
+        let st = server.stats();
+        println!(
+            "stand-in: {} requests, {} throttled (429); {} messages delivered ({} duplicates, at most {} per key), {} replays",
+            st.requests,
+            st.throttled,
+            st.delivered,
+            st.duplicates,
+            st.max_deliveries_per_key,
+            st.replayed
+        );
+    }
+    println!("{totals}");
+    Ok(
+        if ok && totals.workers == o.workers && totals.is_success() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        },
+    )
 }

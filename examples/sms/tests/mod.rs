@@ -9,6 +9,7 @@
 mod client;
 mod faults;
 mod pacing;
+mod workers;
 
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
