@@ -6,6 +6,7 @@
 //!                            [--base-url URL] [--max-time S] [--timeout S] [--concurrency C]
 //!                            [--oncall NUMBER] [--fail-first N] [--drop-first N]
 //!                            [--fault KIND=P]... [--fault-seed N] [--serve-only ADDR]
+//!                            [--rate-headers off|ietf|x] [--rate-schedule T:RATE,...]
 //!                            [--redis URL [--redis-key NAME]] [--workers K]
 //! ```
 //!
@@ -35,6 +36,12 @@
 //! `--fault KIND=P` (repeatable; `accept-then-drop=P`, `slow=P:SECONDS`, `reset=P`, `500=P`,
 //! `503=P`) makes it fail that fraction of message requests at random, from `--fault-seed N`.
 //! `--serve-only ADDR` runs just the stand-in, on `ADDR`, for clients started elsewhere.
+//! `--rate-headers ietf|x` makes the stand-in say its limit and its bucket's state on every
+//! answer that passed the bucket (the IETF draft's `RateLimit-Policy` / `RateLimit`, or
+//! `X-RateLimit-Limit` / `-Remaining` / `-Reset`; `off` by default), and
+//! `--rate-schedule T:RATE,...` changes its limit `T` seconds after the first request
+//! (`--rate 2 --rate-schedule 20:1`: 2/s, then 1/s from 20 s on). Both are the stand-in's
+//! alone: the client's pacing still follows `--rate`.
 //!
 //! Several workers. `--redis URL` paces through a budget shared in Redis (at the key
 //! `backoff:<NAME>`, `--redis-key`, default `sms`) in place of the client's own pacer, at the
@@ -91,6 +98,8 @@ struct Options {
     timeout: f64,
     faults: Vec<standin::Fault>,
     fault_seed: u64,
+    rate_headers: standin::RateHeaders,
+    rate_schedule: standin::RateSchedule,
     serve_only: Option<String>,
     redis: Option<String>,
     redis_key: String,
@@ -102,7 +111,8 @@ const USAGE: &str = "usage: sms [--count N | --to-file FILE] [--text TEXT] [--ra
 [--no-pace] [--headroom PERCENT] [--retry-after on|off] \
 [--base-url URL] [--max-time SECONDS] [--timeout SECONDS] [--concurrency C] [--oncall NUMBER] \
 [--fail-first N] [--drop-first N] [--fault accept-then-drop=P|slow=P:SECONDS|reset=P|500=P|503=P]... \
-[--fault-seed N] [--serve-only ADDR] [--redis URL] [--redis-key NAME] [--workers K]";
+[--fault-seed N] [--serve-only ADDR] [--rate-headers off|ietf|x] [--rate-schedule T:RATE,...] \
+[--redis URL] [--redis-key NAME] [--workers K]";
 
 fn parse_options() -> Result<Options, String> {
     let mut o = Options {
@@ -123,6 +133,8 @@ fn parse_options() -> Result<Options, String> {
         timeout: 10.0,
         faults: Vec::new(),
         fault_seed: 0,
+        rate_headers: standin::RateHeaders::Off,
+        rate_schedule: standin::RateSchedule::none(),
         serve_only: None,
         redis: None,
         redis_key: "sms".to_owned(),
@@ -166,6 +178,8 @@ fn parse_options() -> Result<Options, String> {
             "--fault" => o.faults.push(value.parse().map_err(|e| bad(&e))?),
             "--fault-seed" => o.fault_seed = value.parse().map_err(|e| bad(&e))?,
             "--serve-only" => o.serve_only = Some(value),
+            "--rate-headers" => o.rate_headers = value.parse().map_err(|e| bad(&e))?,
+            "--rate-schedule" => o.rate_schedule = value.parse().map_err(|e| bad(&e))?,
             "--redis" => o.redis = Some(value),
             "--redis-key" => o.redis_key = value,
             "--workers" => o.workers = value.parse().map_err(|e| bad(&e))?,
@@ -275,6 +289,8 @@ async fn run() -> Result<ExitCode, String> {
             rate: o.rate,
             burst: o.burst,
             retry_after: true,
+            rate_headers: o.rate_headers,
+            rate_schedule: o.rate_schedule.clone(),
             faults,
         };
         standin::serve_only(addr, config)
@@ -303,24 +319,26 @@ async fn run() -> Result<ExitCode, String> {
                 }
             };
             let public = standin::public_key_pem(&key).map_err(|e| e.to_string())?;
-            let server = standin::StandIn::start(standin::Config {
+            let config = standin::Config {
                 application_id: id.clone(),
                 public_key_pem: public,
                 rate: o.rate,
                 burst: o.burst,
                 retry_after: true,
+                rate_headers: o.rate_headers,
+                rate_schedule: o.rate_schedule.clone(),
                 faults: faults.clone(),
-            })
-            .await
-            .map_err(|e| format!("cannot start the stand-in API: {e}"))?;
+            };
+            let limit = config.describe_limit();
+            let server = standin::StandIn::start(config)
+                .await
+                .map_err(|e| format!("cannot start the stand-in API: {e}"))?;
             server.fail_next_requests(o.fail_first);
             server.drop_next_connections(o.drop_first);
             let faults: Vec<String> = faults.list().iter().map(|f| f.to_string()).collect();
             eprintln!(
-                "stand-in Messages API at {} ({} request/s, burst {}; faults: {}; seed {})",
+                "stand-in Messages API at {} ({limit}; faults: {}; seed {})",
                 server.base_url(),
-                o.rate,
-                o.burst,
                 if faults.is_empty() {
                     "none".to_owned()
                 } else {

@@ -54,6 +54,8 @@ fn standin_config(rate: f64, burst: u32, retry_after: bool) -> standin::Config {
         rate,
         burst,
         retry_after,
+        rate_headers: standin::RateHeaders::Off,
+        rate_schedule: standin::RateSchedule::none(),
         faults: standin::Faults::none(),
     }
 }
