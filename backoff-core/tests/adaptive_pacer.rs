@@ -599,3 +599,34 @@ async fn the_builder_observes() {
     assert!(!out.throttled);
     assert_eq!(blocking.learned_rate(None), Some(50.0));
 }
+
+/// Not tuned to one limit or to instant responses: the bounds hold from 0.2/s to 50/s (60
+/// messages, or a minute of traffic at the faster limits) with responses taking 0 to 200 ms.
+/// (10 % is more than 6 requests above 1/s.)
+#[tokio::test(start_paused = true)]
+async fn other_limits_and_latencies() {
+    for latency in [0, 50, 200] {
+        let latency = Duration::from_millis(latency);
+        for (rate, n) in [(0.2, 60), (0.5, 60), (3.0, 181), (10.0, 601), (50.0, 3001)] {
+            let schedule = [(0, rate)];
+            let ideal = ideal(n, &schedule);
+            let name = format!("{rate}/s, {n} messages, latency {latency:?}");
+            let o = run(n, &schedule, Headers::Off, latency).await;
+            let tenth = n as u32 / 9;
+            check(&format!("no headers, {name}"), &o, ideal, 1.15, tenth);
+            for headers in [Headers::Ietf, Headers::X] {
+                let o = run(n, &schedule, headers, latency).await;
+                check(&format!("{headers:?}, {name}"), &o, ideal, 1.05, 2);
+            }
+        }
+    }
+}
+
+/// The limit rises from 1/s to 3/s at 20 s: gentle probes find it.
+#[tokio::test(start_paused = true)]
+async fn limit_rises() {
+    let schedule = [(0, 1.0), (20, 3.0)];
+    let ideal = ideal(150, &schedule);
+    let o = run(150, &schedule, Headers::Off, Duration::ZERO).await;
+    check("no headers, 1/s then 3/s at 20 s", &o, ideal, 1.3, 15);
+}
