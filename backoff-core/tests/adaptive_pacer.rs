@@ -630,3 +630,22 @@ async fn limit_rises() {
     let o = run(150, &schedule, Headers::Off, Duration::ZERO).await;
     check("no headers, 1/s then 3/s at 20 s", &o, ideal, 1.3, 15);
 }
+
+/// A blocking caller on a thread whose tokio clock is paused (a blocking retry inside a
+/// paused test) does not wait forever: it sleeps the wait once, as a fixed pacer does.
+#[test]
+fn ready_blocking_under_a_paused_clock_ends() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    let _guard = rt.enter();
+    let pacer = Pacer::adaptive_with(AdaptiveRate::new().initial(Some(50.0)));
+    let t0 = std::time::Instant::now();
+    pacer.ready_blocking(None);
+    pacer.ready_blocking(None);
+    let waited = t0.elapsed();
+    assert!(waited >= Duration::from_millis(19), "{waited:?}");
+    assert!(waited < Duration::from_millis(500), "{waited:?}");
+}

@@ -234,11 +234,19 @@ impl Lane {
                 *last = Some(now);
                 return now.saturating_duration_since(start);
             }
-            last = self
+            let (guard, timeout) = self
                 .changed_blocking
                 .wait_timeout(last, slot.saturating_duration_since(now))
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .0;
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            last = guard;
+            if timeout.timed_out() {
+                // Slept the whole wait the clock asked for: the slot is this caller's, even
+                // should the clock not have moved (tokio's, paused, on this thread: looping
+                // would never end).
+                let now = Instant::now();
+                *last = Some(slot.max(now));
+                return now.saturating_duration_since(start);
+            }
         }
     }
 }

@@ -20,6 +20,10 @@
 //! attempts that ran or still hold slots, as if the cancelled calls had never been made (with
 //! burst 1, at most one interval past the earliest slot that keeps to the rate), and the
 //! attempts that run always keep to the rate (`schedule.rs` says why).
+//!
+//! An adaptive pacer ([`Pacer::adaptive`]) reserves nothing ahead: its callers queue and
+//! the head of the queue reads the rate learned so far when it computes its slot, so a change
+//! reaches every caller already queued (`learned.rs` says how).
 
 mod learned;
 mod schedule;
@@ -47,6 +51,15 @@ type Instant = PacerInstant;
 
 /// A rate limit to pace attempts to: `Pacer::per_second(20.0)`,
 /// `Pacer::new(1.0, Duration::from_secs(60))`.
+///
+/// Three kinds, behind the same [`ready`](Pacer::ready), [`ready_blocking`](Pacer::ready_blocking)
+/// and [`reserve`](Pacer::reserve):
+///
+/// - a fixed rate in this process (`per_second`, `new`, `with_burst`, `unlimited`);
+/// - a fixed rate shared through Redis by every process naming the same budget
+///   (`Pacer::redis`, with the `redis` feature);
+/// - a rate learned from the server ([`Pacer::adaptive`]), told how each attempt went with
+///   [`observe`](Pacer::observe). [`observe`](Pacer::observe) is a no-op on the other two.
 ///
 /// Bad rates never panic: a rate that is zero, negative, NaN or infinite paces nothing (the
 /// pacer lets every attempt through at once; the attribute rejects such literals at compile
