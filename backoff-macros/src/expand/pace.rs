@@ -41,7 +41,16 @@ pub(crate) fn pacer(layer: &Layer) -> TokenStream {
     match layer.args.expr(Key::Pacer) {
         Some(p) => {
             let kp = layer.k_at(p.span());
-            quote_spanned!(p.span()=> let #pacer: &#kp::__private::Pacer = #kp::__private::pacer(&#p);)
+            // Bound first, so that `pacer = &self.pacer` (a temporary reference) lives on.
+            // (The argument is located at the expression, where a type error then points.)
+            let arg = proc_macro2::Ident::new(
+                "__backoff_pacer",
+                proc_macro2::Span::mixed_site().located_at(p.span()),
+            );
+            quote_spanned! {p.span()=>
+                let #pacer = &#p;
+                let #pacer: &#kp::__private::Pacer = #kp::__private::pacer(#arg);
+            }
         }
         None => TokenStream::new(),
     }

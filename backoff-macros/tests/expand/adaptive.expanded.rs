@@ -115,8 +115,9 @@ impl Client {
             ::backoff::__private::Constant::new(::backoff::__private::secs(1)),
             __backoff_policy,
         );
+        let __backoff_pacer = &self.pacer;
         let __backoff_pacer: &::backoff::__private::Pacer = ::backoff::__private::pacer(
-            &self.pacer,
+            __backoff_pacer,
         );
         loop {
             __backoff_state
