@@ -255,6 +255,32 @@ where
     })
 }
 
+/// Failed attempts and wall time of `TASKS` tasks retrying for one hour of paused (virtual)
+/// time: the cost of each failed attempt, tokio's timer included.
+fn throughput<F, Fut>(spawn_one: F) -> (usize, f64)
+where
+    F: Fn(u64) -> Fut,
+    Fut: Future + Send + 'static,
+    Fut::Output: Send + 'static,
+{
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .expect("runtime");
+    let wall = std::time::Instant::now();
+    rt.block_on(async {
+        for i in 0..TASKS {
+            drop(tokio::spawn(spawn_one(i as u64 + 1)));
+        }
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+    });
+    let attempts = ATTEMPTS.load(Ordering::Relaxed);
+    let wall = wall.elapsed().as_secs_f64();
+    drop(rt);
+    (attempts, wall)
+}
+
 /// Resident set size, from `/proc/self/statm` (0 where there is none).
 fn rss_bytes() -> usize {
     std::fs::read_to_string("/proc/self/statm")
@@ -295,8 +321,45 @@ fn measure_task(kind: &str) -> (f64, f64) {
     }
 }
 
+/// The contenders of the throughput table.
+const THROUGHPUT_KINDS: &[&str] = &["hand-written loop", "backon", "#[backoff]", "builder"];
+
+fn measure_throughput(kind: &str) -> (usize, f64) {
+    match kind {
+        "hand-written loop" => throughput(hand_tokio),
+        "backon" => throughput(backon_tokio),
+        "#[backoff]" => throughput(attr_tokio),
+        "builder" => throughput(builder_tokio),
+        _ => panic!("unknown throughput kind {kind}"),
+    }
+}
+
+/// Runs this binary again with `args` and returns the two numbers it prints.
+fn child(args: &[&str]) -> (f64, f64) {
+    let exe = std::env::current_exe().expect("own path");
+    let out = std::process::Command::new(exe)
+        .args(args)
+        .output()
+        .expect("child run");
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut nums = text
+        .split_whitespace()
+        .map(|n| n.parse::<f64>().expect("number"));
+    (nums.next().expect("first"), nums.next().expect("second"))
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--throughput") {
+        let (attempts, wall) = measure_throughput(&args[i + 1]);
+        println!("{attempts} {wall:.3}");
+        return;
+    }
     // A child run: one contender's memory per task, printed as "heap rss".
     if let Some(i) = args.iter().position(|a| a == "--task") {
         let (heap, rss) = measure_task(&args[i + 1]);
@@ -370,28 +433,36 @@ fn main() {
     println!();
     println!("| task | heap live (bytes/task) | vs bare | RSS delta (bytes/task) | vs bare |");
     println!("|---|---|---|---|---|");
-    let exe = std::env::current_exe().expect("own path");
     let mut bare = None;
     for kind in TASK_KINDS {
-        let out = std::process::Command::new(&exe)
-            .args(["--task", kind])
-            .output()
-            .expect("child run");
-        assert!(
-            out.status.success(),
-            "{kind}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let text = String::from_utf8_lossy(&out.stdout);
-        let mut nums = text
-            .split_whitespace()
-            .map(|n| n.parse::<f64>().expect("number"));
-        let (heap, rss) = (nums.next().expect("heap"), nums.next().expect("rss"));
+        let (heap, rss) = child(&["--task", kind]);
         let (bh, br) = *bare.get_or_insert((heap, rss));
         println!(
             "| {kind} | {heap:.0} | {:+.0} | {rss:.0} | {:+.0} |",
             heap - bh,
             rss - br
+        );
+    }
+    if args.iter().any(|a| a == "--no-throughput") {
+        return;
+    }
+    println!();
+    println!(
+        "Failed attempts of {TASKS} tasks retrying for one hour of paused time (tokio sleep; \
+         backon's jitter differs, so its count does too; one process each)"
+    );
+    println!();
+    println!("| contender | failed attempts | wall (s) | ns per attempt | vs hand |");
+    println!("|---|---|---|---|---|");
+    let mut hand = None;
+    for kind in THROUGHPUT_KINDS {
+        let (attempts, wall) = child(&["--throughput", kind]);
+        let per = wall * 1e9 / attempts;
+        let h = *hand.get_or_insert(per);
+        println!(
+            "| {kind} | {:.2} M | {wall:.1} | {per:.0} | {:.2}x |",
+            attempts / 1e6,
+            per / h
         );
     }
 }
