@@ -427,6 +427,15 @@ fn main() {
     }
     println!();
     println!(
+        "Of which the decision state: State<Expo> {} bytes (Policy {}, Expo {}, Jitter {}); \
+         a hand loop keeps a u32",
+        size_of::<backoff::State<backoff::wait::Expo>>(),
+        size_of::<backoff::Policy>(),
+        size_of::<backoff::wait::Expo>(),
+        size_of::<backoff::Jitter>(),
+    );
+    println!();
+    println!(
         "Memory per retrying task ({TASKS} tasks in their first backoff sleep, tokio sleep, \
          current-thread runtime, paused time; one process each)"
     );
