@@ -52,7 +52,9 @@ pub use backoff_core::{
     RetryFuture, Shown, State, Verdict, Wait, builder, constant, decay, expo, fibo, intervals,
     parse_retry_after, runtime, saturating_secs, sim, wait,
 };
-pub use backoff_core::{Pacer, Reservation};
+pub use backoff_core::{
+    AdaptiveRate, Feedback, Hints, Pacer, PacerInstant, Quota, RateFeedback, Reservation,
+};
 #[cfg(feature = "redis")]
 pub use backoff_core::{RedisPacerBuilder, redis};
 

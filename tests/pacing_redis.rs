@@ -232,6 +232,67 @@ async fn dropped_reservations_are_given_back() {
     assert!(early.is_err());
 }
 
+/// `Pacer::reserve` on a Redis pacer reserves in Redis (it used to reserve in a local
+/// schedule that nothing else saw): another pacer on the same budget queues behind the
+/// reservation, and a reservation dropped unused is given back in Redis. Blocking (no
+/// runtime: the give-back is a blocking round trip).
+#[test]
+fn reservations_hold_redis_slots() {
+    let Some(url) = redis_url() else { return };
+    let name = fresh("reserve");
+    let a = Pacer::redis(url.as_str(), &name, 1.0, 1).unwrap(); // 1 s apart
+    let b = Pacer::redis(url.as_str(), &name, 1.0, 1).unwrap();
+    // Slots on this process's clock, compared with each other (each is late by its own
+    // round trip at most: a loaded machine moves them all alike).
+    let slot = |r: &backoff::Reservation<'_>| std::time::Instant::now() + r.wait();
+    let ms = |later: std::time::Instant, earlier: std::time::Instant| {
+        later.duration_since(earlier).as_millis() as i64
+            - earlier.duration_since(later).as_millis() as i64
+    };
+    a.reserve(None).consume(); // slot 0
+    let first = a.reserve(None); // slot 1 s
+    let at_first = slot(&first);
+    let second = b.reserve(None); // slot 2 s, seen through Redis
+    assert!(
+        (800..=1200).contains(&ms(slot(&second), at_first)),
+        "{second:?}"
+    );
+    drop(second); // the latest: the budget is as before it
+    drop(first); // and again
+    let again = b.reserve(None); // slot 1 s again
+    assert!(
+        (-200..=200).contains(&ms(slot(&again), at_first)),
+        "{again:?}"
+    );
+    again.consume();
+    let next = a.reserve(None);
+    assert!(
+        (800..=1200).contains(&ms(slot(&next), at_first)),
+        "{next:?}"
+    );
+}
+
+/// The same in async code: the give-back is spawned on the runtime.
+#[tokio::test]
+async fn reservations_hold_redis_slots_async() {
+    let Some(url) = redis_url() else { return };
+    let name = fresh("reserve-async");
+    let a = Pacer::redis(url.as_str(), &name, 2.0, 1).unwrap(); // 500 ms apart
+    let b = Pacer::redis(url.as_str(), &name, 2.0, 1).unwrap();
+    a.ready(None).await; // slot 0 (and the async connection)
+    let t0 = Instant::now();
+    let held = a.reserve(None); // slot 500
+    assert!(held.wait() > Duration::from_millis(250), "{held:?}");
+    drop(held);
+    tokio::time::sleep(Duration::from_millis(50)).await; // the release's round trip
+    b.ready(None).await; // slot 500 again, not 1000
+    let at = t0.elapsed();
+    assert!(at < Duration::from_millis(800), "{at:?}");
+    // A reservation used with `ready` waits for its Redis slot (1000).
+    let waited = a.reserve(None).ready().await;
+    assert!(waited >= Duration::from_millis(250), "{waited:?}");
+}
+
 /// The blocking form paces through Redis too.
 #[test]
 fn blocking_callers_share_the_budget() {

@@ -297,8 +297,15 @@ impl AdaptiveRate {
     /// (without this, the requests already in flight when a probe is refused are all refused
     /// too, and each would cut the rate again).
     pub fn observe(&self, feedback: &Feedback, sent: Instant, now: Instant) {
+        self.observe_changed(feedback, sent, now);
+    }
+
+    /// [`observe`](AdaptiveRate::observe), telling whether what a pacer reads changed: the
+    /// rate or the time before which nothing starts.
+    pub(crate) fn observe_changed(&self, feedback: &Feedback, sent: Instant, now: Instant) -> bool {
         let config = &self.config;
         let mut s = self.lock();
+        let hold_before = s.hold;
         let paced = match (s.last_sent, s.published.and_then(interval_of)) {
             (Some(prev), Some(interval)) => {
                 sent.saturating_duration_since(prev).as_secs_f64() <= interval.as_secs_f64() * PACED
@@ -337,6 +344,7 @@ impl AdaptiveRate {
             s.hold = None;
         }
         let rate = s.effective(config);
+        let changed = rate != s.published || s.hold != hold_before;
         if rate != s.published {
             s.published = rate;
             tracing::event!(
@@ -348,6 +356,7 @@ impl AdaptiveRate {
                 "paced rate changed",
             );
         }
+        changed
     }
 }
 

@@ -29,7 +29,7 @@ pub use builder::{
     Backoff, Clock, Retry, RetryFuture, constant, decay, expo, fibo, intervals, runtime,
 };
 pub use jitter::Jitter;
-pub use pace::{Pacer, Reservation};
+pub use pace::{Pacer, PacerInstant, Reservation};
 #[cfg(feature = "redis")]
 pub use pace_redis::RedisPacerBuilder;
 pub use ratelimit::{Feedback, Hints, Quota, RateFeedback};

@@ -561,6 +561,62 @@ impl RedisPacer {
         }
     }
 
+    /// Reserves a slot without waiting for it ([`Pacer::reserve`]): one blocking round trip;
+    /// while Redis is out, a slot of the local view (not given back), or, failing closed, it
+    /// blocks until Redis answers. Returns the slot, and how to give it back.
+    pub(crate) fn reserve_held(&self, key: Option<&str>) -> (Instant, Option<Box<RedisHeld>>) {
+        let redis_key = self.key_for(key);
+        loop {
+            if self.should_try() {
+                match self.reserve_blocking(&redis_key) {
+                    Ok(r) => {
+                        self.answered();
+                        let slot = r.slot_here();
+                        self.note(&redis_key, slot);
+                        let held = (!r.wait().is_zero()).then(|| {
+                            Box::new(RedisHeld {
+                                key: redis_key,
+                                reservation: r,
+                                hole: self.hole_name(),
+                            })
+                        });
+                        return (slot, held);
+                    }
+                    Err(e) => self.failed(&e),
+                }
+            }
+            match self.on_outage {
+                OnOutage::PaceLocally => return (self.reserve_locally(&redis_key), None),
+                OnOutage::Wait => std::thread::sleep(PROBE_EVERY),
+            }
+        }
+    }
+
+    /// Gives back a slot reserved by [`reserve_held`](RedisPacer::reserve_held) and not
+    /// reached: spawned on tokio when a runtime is running, else one blocking round trip.
+    /// Best effort, as every give-back: one that does not arrive errs on the slow side.
+    pub(crate) fn release_held(&self, held: RedisHeld) {
+        let RedisHeld {
+            key,
+            reservation: r,
+            hole,
+        } = held;
+        if let Ok(handle) = tokio::runtime::Handle::try_current()
+            && let Ok(manager) = self.manager()
+        {
+            handle.spawn(release(manager, key, r, hole, self.timeout));
+            return;
+        }
+        let mut slot = self.blocking.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(con) = slot.as_mut() {
+            let mut call = release_script().key(&key);
+            call.arg(r.slot).arg(r.tat).arg(r.prev).arg(&hole);
+            if call.invoke::<i64>(con).is_err() {
+                *slot = None;
+            }
+        }
+    }
+
     /// The blocking form of [`RedisPacer::ready`].
     pub(crate) fn ready_blocking(&self, key: Option<&str>) -> Duration {
         let start = std::time::Instant::now();
@@ -610,6 +666,14 @@ fn timed_out() -> RedisError {
         std::io::ErrorKind::TimedOut,
         "no answer within the pacer's timeout",
     ))
+}
+
+/// A slot reserved in Redis by [`Pacer::reserve`], to give back if unused.
+#[derive(Debug)]
+pub(crate) struct RedisHeld {
+    key: String,
+    reservation: Reservation,
+    hole: String,
 }
 
 /// Gives back a slot reserved in Redis if dropped before it comes (the caller was cancelled

@@ -13,7 +13,8 @@
 //!    need no type annotations): [`when`](Retry::when), [`giveup`](Retry::giveup),
 //!    [`predicate`](Retry::predicate), [`judge`](Retry::judge),
 //!    [`retry_after`](Retry::retry_after), [`pacer`](Retry::pacer) and
-//!    [`rate_key`](Retry::rate_key), [`sleep`](Retry::sleep), [`clock`](Retry::clock), and the
+//!    [`rate_key`](Retry::rate_key) (and, for an adaptive pacer, [`observe`](Retry::observe)),
+//!    [`sleep`](Retry::sleep), [`clock`](Retry::clock), and the
 //!    handlers [`on_success`](Retry::on_success), [`on_backoff`](Retry::on_backoff) and
 //!    [`on_giveup`](Retry::on_giveup), sync or async.
 //!
@@ -73,8 +74,9 @@ mod retry;
 pub use hooks::{AsyncHooks, BlockingHooks, Deferred, HandlerOutput, Hook, Immediate, NoHooks};
 pub use parts::{
     Always, AsyncOp, AsyncSleep, Auto, BlockingSleep, DefaultClock, DefaultSleep, ErrorHint,
-    ErrorJudge, Errors, Judge, Judged, Mode, Never, NoHint, NoKey, NoPacer, Now, OutcomeHint, Pace,
-    PaceKey, Paced, PacedWait, Predicate, RetryAfterHint, Slot, Test,
+    ErrorJudge, Errors, Judge, Judged, Mode, Never, NoHint, NoKey, NoObserve, NoPacer, Now,
+    Observe, ObserveOutput, Observes, OutcomeHint, Pace, PaceKey, Paced, PacedWait, Predicate,
+    RetryAfterHint, Slot, Test,
 };
 pub use retry::{Async, Blocking, Retry, RetryFuture};
 

@@ -2,11 +2,13 @@
 //! is judged, where a server's wait is read, the pacer, the sleep and the clock. The unit
 //! types are the defaults.
 
+use std::fmt;
 use std::future::Future;
 use std::time::Duration;
 
 use crate::__private::{DefaultJudge, judge_predicate};
-use crate::pace::{Pacer, Reservation};
+use crate::pace::{Pacer, PacerInstant, Reservation};
+use crate::ratelimit::RateFeedback;
 use crate::secs::IntoSeconds;
 use crate::state::Verdict;
 
@@ -282,11 +284,70 @@ impl Pace for NoPacer {
     }
 }
 
-/// `.pacer(&pacer)`, with an optional [`rate_key`](super::Retry::rate_key).
-#[derive(Clone, Copy, Debug)]
-pub struct Paced<'p, K> {
+/// `.pacer(&pacer)`, with an optional [`rate_key`](super::Retry::rate_key) and an optional
+/// way to tell an adaptive pacer how each attempt went ([`observe`](super::Retry::observe),
+/// [`observe_output`](super::Retry::observe_output)).
+#[derive(Clone, Copy)]
+pub struct Paced<'p, K, O = NoObserve> {
     pub(crate) pacer: &'p Pacer,
     pub(crate) key: K,
+    pub(crate) observer: O,
+}
+
+impl<K: fmt::Debug, O> fmt::Debug for Paced<'_, K, O> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Paced")
+            .field("pacer", &self.pacer)
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The pacer is not told how attempts went (the default).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoObserve;
+
+/// `.observe(f)`: `f` reads an attempt's [`Feedback`](crate::Feedback) from its outcome
+/// (anything that is [`RateFeedback`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Observe<F>(pub(crate) F);
+
+/// `.observe_output()`: the outcome is its own [`RateFeedback`] (say
+/// `Result<reqwest::Response, reqwest::Error>`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ObserveOutput;
+
+/// How a pacing step tells its pacer the outcome of each attempt: for an adaptive pacer
+/// ([`Pacer::observe`]); a no-op for the others and when not asked.
+pub trait Observes<R: ?Sized> {
+    /// Whether anything is observed (the attempt's start is read only then).
+    const OBSERVES: bool = false;
+    /// Tells the pacer how the attempt that started at `sent` went.
+    fn observe(&self, _outcome: &R, _sent: PacerInstant) {}
+}
+
+impl<R: ?Sized> Observes<R> for NoPacer {}
+
+impl<R: ?Sized, K> Observes<R> for Paced<'_, K, NoObserve> {}
+
+impl<R: ?Sized, K: PaceKey, F, O> Observes<R> for Paced<'_, K, Observe<F>>
+where
+    F: Fn(&R) -> O,
+    O: RateFeedback,
+{
+    const OBSERVES: bool = true;
+    fn observe(&self, outcome: &R, sent: PacerInstant) {
+        let feedback = (self.observer.0)(outcome).feedback();
+        self.pacer.observe(self.key.key(), &feedback, sent);
+    }
+}
+
+impl<R: RateFeedback + ?Sized, K: PaceKey> Observes<R> for Paced<'_, K, ObserveOutput> {
+    const OBSERVES: bool = true;
+    fn observe(&self, outcome: &R, sent: PacerInstant) {
+        self.pacer
+            .observe(self.key.key(), &outcome.feedback(), sent);
+    }
 }
 
 /// A pacing key: [`NoKey`] (the pacer's shared budget) or anything that is a `str`.
@@ -311,23 +372,24 @@ impl<K: AsRef<str>> PaceKey for K {
     }
 }
 
-/// The wait a [`Paced`] step awaits: [`Pacer::ready`]'s future through Redis, boxed (one
-/// allocation per paced attempt, only for a Redis pacer). Without the `redis` feature it is
-/// never made.
-#[cfg(feature = "redis")]
-pub type PacedWait<'p> = crate::pace::RedisReady<'p>;
-/// The wait a [`Paced`] step awaits: never made without the `redis` feature.
-#[cfg(not(feature = "redis"))]
+/// The wait a [`Paced`] step awaits for a pacer that times its own waits (Redis, adaptive):
+/// [`Pacer::ready`]'s future, boxed (one allocation per paced attempt, only for such a
+/// pacer).
+#[cfg(feature = "tokio")]
+pub type PacedWait<'p> = crate::pace::QueuedReady<'p>;
+/// The wait a [`Paced`] step awaits: never made without the `tokio` feature (an adaptive
+/// pacer then sleeps on the retry's sleep until its estimated slot).
+#[cfg(not(feature = "tokio"))]
 pub type PacedWait<'p> = std::future::Ready<Duration>;
 
-impl<'p, K: PaceKey> Pace for Paced<'p, K> {
+impl<'p, K: PaceKey, O> Pace for Paced<'p, K, O> {
     type Held = Reservation<'p>;
     type Fut = PacedWait<'p>;
 
     #[inline]
     fn reserve(&self) -> Slot<Reservation<'p>, PacedWait<'p>> {
-        #[cfg(feature = "redis")]
-        if let Some(fut) = self.pacer.redis_ready(self.key.key()) {
+        #[cfg(feature = "tokio")]
+        if let Some(fut) = self.pacer.queued_ready(self.key.key()) {
             return Slot::Wait(fut);
         }
         let reservation = self.pacer.reserve(self.key.key());
@@ -346,8 +408,7 @@ impl<'p, K: PaceKey> Pace for Paced<'p, K> {
     }
 
     fn ready_blocking<F: FnOnce(Duration)>(&self, sleep: F) -> Duration {
-        #[cfg(feature = "redis")]
-        if self.pacer.paces_through_redis() {
+        if self.pacer.queues() {
             return self.pacer.ready_blocking(self.key.key());
         }
         let reservation = self.pacer.reserve(self.key.key());

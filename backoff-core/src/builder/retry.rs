@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use pin_project_lite::pin_project;
 
-use crate::pace::Pacer;
+use crate::pace::{Pacer, PacerInstant};
 use crate::secs::IntoSeconds;
 use crate::state::{Action, Details, Shown, State, Verdict};
 use crate::wait::Wait;
@@ -19,8 +19,8 @@ use crate::wait::Wait;
 use super::hooks::{AsyncHooks, BlockingHooks, HandlerOutput, Hook, NoHooks, On};
 use super::parts::{
     AsyncOp, AsyncSleep, Auto, BlockingSleep, DefaultClock, DefaultSleep, ErrorHint, ErrorJudge,
-    Errors, Judge, Judged, Mode, NoHint, NoKey, NoPacer, Now, OutcomeHint, Pace, Paced, Predicate,
-    RetryAfterHint, Slot,
+    Errors, Judge, Judged, Mode, NoHint, NoKey, NoObserve, NoPacer, Now, Observe, ObserveOutput,
+    Observes, OutcomeHint, Pace, Paced, Predicate, RetryAfterHint, Slot,
 };
 use super::{Backoff, Clock};
 
@@ -207,7 +207,7 @@ impl<W, Op, M: Mode<Op>, J, S, C, A, P, H> Retry<W, Op, M, J, S, C, A, P, H> {
     /// or the thread (blocking), as [`Pacer::ready`] does; that wait is boxed, one allocation
     /// per paced attempt. Time queued is not counted in `max_time` or [`Details::elapsed`].
     pub fn pacer(self, pacer: &Pacer) -> Retry<W, Op, M, J, S, C, A, Paced<'_, NoKey>, H> {
-        with!(self, pacer: Paced { pacer, key: NoKey })
+        with!(self, pacer: Paced { pacer, key: NoKey, observer: NoObserve })
     }
 
     /// How to sleep: async, `Fn(Duration) -> impl Future<Output = ()>` (your runtime's sleep);
@@ -301,12 +301,65 @@ where
     }
 }
 
-impl<'p, W, Op, M, J, S, C, A, H> Retry<W, Op, M, J, S, C, A, Paced<'p, NoKey>, H> {
+impl<'p, W, Op, M, J, S, C, A, O, H> Retry<W, Op, M, J, S, C, A, Paced<'p, NoKey, O>, H> {
     /// Paces on `key`'s own budget (the attribute's `rate_key`): keep the key set bounded (a
-    /// sender, not a request id).
-    pub fn rate_key<K: AsRef<str>>(self, key: K) -> Retry<W, Op, M, J, S, C, A, Paced<'p, K>, H> {
-        let pacer = self.pacer.pacer;
-        with!(self, pacer: Paced { pacer, key })
+    /// sender, not a request id). An adaptive pacer learns each key's rate apart.
+    pub fn rate_key<K: AsRef<str>>(
+        self,
+        key: K,
+    ) -> Retry<W, Op, M, J, S, C, A, Paced<'p, K, O>, H> {
+        let Paced {
+            pacer, observer, ..
+        } = self.pacer;
+        with!(self, pacer: Paced { pacer, key, observer })
+    }
+}
+
+// Each option is a type parameter (nothing is boxed), so the options' signatures are long.
+#[allow(clippy::type_complexity)]
+impl<'p, W, Op, M: Mode<Op>, J, S, C, A, K, H>
+    Retry<W, Op, M, J, S, C, A, Paced<'p, K, NoObserve>, H>
+{
+    /// Tells the pacer how each attempt went, for an adaptive pacer ([`Pacer::adaptive`])
+    /// to learn the server's limit from: `f` reads the attempt's [`Feedback`](crate::Feedback)
+    /// (or anything [`RateFeedback`](crate::RateFeedback)) from its outcome, and the pacer is
+    /// told ([`Pacer::observe`]) as soon as the attempt returns, with the attempt's start
+    /// (after its pacing wait) as `sent`. A no-op for a fixed-rate or Redis pacer.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// use backoff_core::{Feedback, Pacer};
+    ///
+    /// let pacer = Pacer::adaptive();
+    /// let status: Result<u16, u16> = backoff_core::expo()
+    ///     .retry(|| async { Ok(200) })
+    ///     .pacer(&pacer)
+    ///     .observe(|out: &Result<u16, u16>| match out {
+    ///         Ok(s) | Err(s) => Feedback::from_status(*s, &[("RateLimit-Policy", "\"d\";q=5;w=1")], std::time::SystemTime::now()),
+    ///     })
+    ///     .await;
+    /// assert_eq!(status, Ok(200));
+    /// assert_eq!(pacer.learned_rate(None), Some(5.0));
+    /// # }
+    /// ```
+    pub fn observe<F, O>(self, f: F) -> Retry<W, Op, M, J, S, C, A, Paced<'p, K, Observe<F>>, H>
+    where
+        F: Fn(&M::Outcome) -> O,
+        O: crate::RateFeedback,
+    {
+        let Paced { pacer, key, .. } = self.pacer;
+        with!(self, pacer: Paced { pacer, key, observer: Observe(f) })
+    }
+
+    /// [`observe`](Retry::observe) when the outcome is its own
+    /// [`RateFeedback`](crate::RateFeedback): `Result<reqwest::Response, reqwest::Error>`,
+    /// `http::Response<B>`, [`Feedback`](crate::Feedback), or a `Result` of those.
+    pub fn observe_output(self) -> Retry<W, Op, M, J, S, C, A, Paced<'p, K, ObserveOutput>, H>
+    where
+        M::Outcome: crate::RateFeedback,
+    {
+        let Paced { pacer, key, .. } = self.pacer;
+        with!(self, pacer: Paced { pacer, key, observer: ObserveOutput })
     }
 }
 
@@ -353,7 +406,7 @@ where
     S: AsyncSleep,
     C: Now<Async>,
     A: RetryAfterHint<Out<Op>>,
-    P: Pace,
+    P: Pace + Observes<Out<Op>>,
     H: AsyncHooks<Out<Op>>,
 {
     type Output = Out<Op>;
@@ -381,6 +434,7 @@ where
             hint: self.hint,
             pacer: self.pacer,
             hooks: self.hooks,
+            sent: None,
             outcome: None,
             elapsed: Duration::ZERO,
             action: Action::Success,
@@ -411,6 +465,8 @@ pin_project! {
         pacer: P,
         #[pin]
         hooks: H,
+        // The start of the attempt in flight, for an adaptive pacer.
+        sent: Option<PacerInstant>,
         outcome: Option<Out<Op>>,
         elapsed: Duration,
         action: Action,
@@ -460,7 +516,7 @@ where
     S: AsyncSleep,
     C: Now<Async>,
     A: RetryAfterHint<Out<Op>>,
-    P: Pace,
+    P: Pace + Observes<Out<Op>>,
     H: AsyncHooks<Out<Op>>,
 {
     type Output = Out<Op>;
@@ -489,6 +545,9 @@ where
                             }
                         }
                     }
+                    if P::OBSERVES {
+                        *this.sent = Some(Pacer::now());
+                    }
                     let fut = this.op.call();
                     this.phase.set(Phase::Attempt { fut });
                 }
@@ -498,18 +557,27 @@ where
                     if let Some(held) = held.take() {
                         P::take(held);
                     }
+                    if P::OBSERVES {
+                        *this.sent = Some(Pacer::now());
+                    }
                     let fut = this.op.call();
                     this.phase.set(Phase::Attempt { fut });
                 }
                 PhaseProj::Queuing { fut } => {
                     let queued = ready!(fut.poll(cx));
                     this.state.add_queued(queued);
+                    if P::OBSERVES {
+                        *this.sent = Some(Pacer::now());
+                    }
                     let fut = this.op.call();
                     this.phase.set(Phase::Attempt { fut });
                 }
                 PhaseProj::Attempt { fut } => {
                     let outcome = ready!(fut.poll(cx));
                     this.phase.set(Phase::Handlers);
+                    if let Some(sent) = this.sent.take() {
+                        this.pacer.observe(&outcome, sent);
+                    }
                     let elapsed = match this.start {
                         Some(start) => this.clock.now().since(start),
                         None => Duration::ZERO,
@@ -582,7 +650,7 @@ where
         S: BlockingSleep,
         C: Now<Blocking>,
         A: RetryAfterHint<R>,
-        P: Pace,
+        P: Pace + Observes<R>,
         H: BlockingHooks<R>,
     {
         let Retry {
@@ -603,7 +671,11 @@ where
                 let queued = pacer.ready_blocking(|wait| sleep.sleep(wait));
                 state.add_queued(queued);
             }
+            let sent = P::OBSERVES.then(Pacer::now);
             let outcome = op();
+            if let Some(sent) = sent {
+                pacer.observe(&outcome, sent);
+            }
             let elapsed = start
                 .as_ref()
                 .map_or(Duration::ZERO, |start| clock.now().since(start));

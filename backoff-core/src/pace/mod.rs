@@ -20,7 +20,12 @@
 //! attempts that ran or still hold slots, as if the cancelled calls had never been made (with
 //! burst 1, at most one interval past the earliest slot that keeps to the rate), and the
 //! attempts that run always keep to the rate (`schedule.rs` says why).
+//!
+//! An adaptive pacer ([`Pacer::adaptive`]) reserves nothing ahead: its callers queue and
+//! the head of the queue reads the rate learned so far when it computes its slot, so a change
+//! reaches every caller already queued (`learned.rs` says how).
 
+mod learned;
 mod schedule;
 
 use std::collections::HashMap;
@@ -28,16 +33,33 @@ use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use crate::adaptive::AdaptiveRate;
+use crate::ratelimit::Feedback;
 use crate::secs::IntoSeconds;
+use learned::Learned;
 use schedule::{Quota, Schedule, Ticket};
 
+/// The pacers' clock ([`Pacer::now`]): `tokio::time::Instant` with the `tokio` feature (so
+/// `tokio::time::pause` governs pacing), else `std::time::Instant`.
 #[cfg(feature = "tokio")]
-type Instant = tokio::time::Instant;
+pub type PacerInstant = tokio::time::Instant;
+/// The pacers' clock ([`Pacer::now`]): `tokio::time::Instant` with the `tokio` feature (so
+/// `tokio::time::pause` governs pacing), else `std::time::Instant`.
 #[cfg(not(feature = "tokio"))]
-type Instant = std::time::Instant;
+pub type PacerInstant = std::time::Instant;
+type Instant = PacerInstant;
 
 /// A rate limit to pace attempts to: `Pacer::per_second(20.0)`,
 /// `Pacer::new(1.0, Duration::from_secs(60))`.
+///
+/// Three kinds, behind the same [`ready`](Pacer::ready), [`ready_blocking`](Pacer::ready_blocking)
+/// and [`reserve`](Pacer::reserve):
+///
+/// - a fixed rate in this process (`per_second`, `new`, `with_burst`, `unlimited`);
+/// - a fixed rate shared through Redis by every process naming the same budget
+///   (`Pacer::redis`, with the `redis` feature);
+/// - a rate learned from the server ([`Pacer::adaptive`]), told how each attempt went with
+///   [`observe`](Pacer::observe). [`observe`](Pacer::observe) is a no-op on the other two.
 ///
 /// Bad rates never panic: a rate that is zero, negative, NaN or infinite paces nothing (the
 /// pacer lets every attempt through at once; the attribute rejects such literals at compile
@@ -49,19 +71,21 @@ type Instant = std::time::Instant;
 /// 64 keys), so the map stays bounded by the keys still queued or used within the last
 /// interval, not by every key ever seen.
 pub struct Pacer {
-    /// How far apart slots are; `None` paces nothing.
+    /// How far apart slots are; `None` paces nothing (and for an adaptive pacer, which
+    /// reads its interval from what it learned).
     quota: Option<Quota>,
     backend: Backend,
-    /// A budget shared through Redis, which then does the pacing of `ready` and
-    /// `ready_blocking` (`quota` stays for `interval()`).
-    #[cfg(feature = "redis")]
-    redis: Option<Box<crate::pace_redis::RedisPacer>>,
 }
 
-/// Where the schedules live. Only in this process for now; a shared store (several
-/// processes behind one limit) and an adaptive limit are the variants to come.
+/// Where the schedules live and how slots are given.
 enum Backend {
+    /// GCRA reservations in this process's memory.
     Local(Local),
+    /// GCRA reservations in Redis, shared by every process naming the same budget.
+    #[cfg(feature = "redis")]
+    Redis(Box<crate::pace_redis::RedisPacer>),
+    /// A rate learned from the server; nothing reserved ahead (`learned.rs`).
+    Adaptive(Box<Learned>),
 }
 
 /// Schedules kept in this process's memory.
@@ -132,20 +156,97 @@ impl Pacer {
                 shared: Mutex::new(Schedule::default()),
                 keyed: Mutex::new(Keyed::default()),
             }),
-            #[cfg(feature = "redis")]
-            redis: None,
+        }
+    }
+
+    /// A pacer that learns the server's limit from how attempts went, with
+    /// [`AdaptiveRate::new`]'s defaults (starting at one request per second, no floor, no
+    /// ceiling): tell it each attempt's outcome with [`observe`](Pacer::observe).
+    ///
+    /// It reserves nothing ahead: callers queue first come, first served, and the caller at
+    /// the head of the queue starts one *current* interval after the previous start (and not
+    /// before a pause the server asked for), so when the learned rate changes, every caller
+    /// already queued follows the new rate at once. Burst is 1. With a key (`rate_key`),
+    /// each key learns its own rate (an [`AdaptiveRate::fresh`] copy of the tunables); a key
+    /// unused for a minute may be forgotten once there are 64 or more.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// use backoff_core::{Feedback, Pacer};
+    ///
+    /// let pacer = Pacer::adaptive();
+    /// pacer.ready(None).await;
+    /// let sent = Pacer::now();
+    /// // ... send the request; its response said the policy is 10 per second:
+    /// let fields = [("RateLimit-Policy", r#""default";q=10;w=1"#)];
+    /// let feedback = Feedback::from_status(200, &fields, std::time::SystemTime::now());
+    /// pacer.observe(None, &feedback, sent);
+    /// assert_eq!(pacer.learned_rate(None), Some(10.0));
+    /// # }
+    /// ```
+    pub fn adaptive() -> Self {
+        Pacer::adaptive_with(AdaptiveRate::new())
+    }
+
+    /// An adaptive pacer (see [`adaptive`](Pacer::adaptive)) with your tunables:
+    /// `Pacer::adaptive_with(AdaptiveRate::new().initial(None).ceiling(50.0))`.
+    pub fn adaptive_with(rate: AdaptiveRate) -> Self {
+        Pacer {
+            quota: None,
+            backend: Backend::Adaptive(Box::new(Learned::new(rate))),
         }
     }
 
     /// Paces through Redis.
     #[cfg(feature = "redis")]
     pub(crate) fn set_redis(&mut self, redis: Box<crate::pace_redis::RedisPacer>) {
-        self.redis = Some(redis);
+        self.backend = Backend::Redis(redis);
     }
 
-    /// The interval between attempts, `None` when this pacer paces nothing.
+    /// The pacers' clock now: the instant to pass to [`observe`](Pacer::observe) as the
+    /// attempt's start (read it right after [`ready`](Pacer::ready) returns).
+    pub fn now() -> PacerInstant {
+        Instant::now()
+    }
+
+    /// The interval between attempts, `None` when this pacer paces nothing. For an
+    /// adaptive pacer, the interval of its shared (unkeyed) learned rate now.
     pub fn interval(&self) -> Option<Duration> {
-        self.quota.map(|q| q.interval)
+        match &self.backend {
+            Backend::Adaptive(learned) => learned.shared().rate.interval(),
+            _ => self.quota.map(|q| q.interval),
+        }
+    }
+
+    /// Whether this pacer learns its rate ([`Pacer::adaptive`]).
+    pub fn is_adaptive(&self) -> bool {
+        matches!(self.backend, Backend::Adaptive(_))
+    }
+
+    /// The rate an adaptive pacer paces `key` to now, in requests per second (before it
+    /// has learned anything, its initial guess); `None` for a fixed-rate or Redis pacer, for
+    /// a key never seen (or forgotten), and while it paces nothing (no initial rate and
+    /// nothing learned yet).
+    pub fn learned_rate(&self, key: Option<&str>) -> Option<f64> {
+        let Backend::Adaptive(learned) = &self.backend else {
+            return None;
+        };
+        learned.existing(key)?.rate.rate()
+    }
+
+    /// Tells an adaptive pacer how the attempt that started at `sent` went (`feedback`: was
+    /// it throttled, and what rate-limit fields did its response carry): its response has
+    /// just arrived. `sent` is [`Pacer::now`] read when the attempt started, after
+    /// [`ready`](Pacer::ready). Callers waiting for their slot follow a change of the rate
+    /// at once.
+    ///
+    /// A no-op for a fixed-rate pacer and for a Redis pacer (their rate is given).
+    /// Unkeyed, it takes one lock (two when the rate changes) and allocates nothing; a key
+    /// not seen before gets its own learned rate.
+    pub fn observe(&self, key: Option<&str>, feedback: &Feedback, sent: PacerInstant) {
+        if let Backend::Adaptive(learned) = &self.backend {
+            learned.lane(key).observe(feedback, sent);
+        }
     }
 
     /// Reserves the next slot (in `key`'s own budget, if given) without waiting for it.
@@ -166,72 +267,139 @@ impl Pacer {
     /// drop(next); // too long to wait: the slot goes back
     /// assert!(pacer.reserve(None).wait() <= Duration::from_secs(1));
     /// ```
+    ///
+    /// By backend:
+    ///
+    /// - **Local** (`per_second`, `new`, `with_burst`): the slot is reserved in this
+    ///   process at once.
+    /// - **Redis** ([`Pacer::redis`]): the slot is reserved in Redis, in one *blocking*
+    ///   round trip bounded by the pacer's timeout (while Redis is out, in this process's
+    ///   view of the budget, as `ready` does); dropped before its slot, it is given back
+    ///   (another round trip, spawned on tokio when a runtime is running). In async code,
+    ///   prefer [`ready`](Pacer::ready), which does not block the thread.
+    /// - **Adaptive** ([`Pacer::adaptive`]): nothing is reserved ahead (a slot fixed now
+    ///   would not follow the rate learned meanwhile). The reservation holds no slot:
+    ///   [`wait`](Reservation::wait) is when a caller arriving now would start if nobody
+    ///   queued ahead of it (an estimate: callers queued in [`ready`](Pacer::ready) go
+    ///   first); [`ready`](Reservation::ready) and
+    ///   [`ready_blocking`](Reservation::ready_blocking) queue then, as `Pacer::ready`
+    ///   does; [`consume`](Reservation::consume) counts an attempt starting now (the next
+    ///   slot is one interval later); dropped, it gives nothing back, having held nothing.
     pub fn reserve(&self, key: Option<&str>) -> Reservation<'_> {
-        let held = self.quota.map(|quota| {
-            let now = Instant::now();
-            let Backend::Local(local) = &self.backend;
-            let (ticket, key) = local.reserve(key, now, quota);
-            Held {
-                ticket,
-                reserved_at: now,
-                key,
+        let now = Instant::now();
+        let held = match &self.backend {
+            Backend::Local(local) => self.quota.map(|quota| {
+                let (ticket, key) = local.reserve(key, now, quota);
+                Held::Local {
+                    ticket,
+                    reserved_at: now,
+                    key,
+                }
+            }),
+            #[cfg(feature = "redis")]
+            Backend::Redis(redis) => {
+                let (slot, release) = redis.reserve_held(key);
+                Some(Held::Redis {
+                    slot,
+                    reserved_at: now,
+                    release,
+                })
             }
-        });
+            Backend::Adaptive(learned) => Some(Held::Deferred {
+                estimate: learned.lane(key).estimate(now),
+                reserved_at: now,
+                key: key.map(Box::from),
+            }),
+        };
         Reservation { pacer: self, held }
     }
 
     /// Waits (on tokio's clock) until this attempt's slot, and returns how long that took.
     ///
     /// The slot is reserved when the future is first polled; dropping the future before the
-    /// slot is reached gives it back. The time queued is measured on the pacer's clock (zero
+    /// slot is reached gives it back (an adaptive pacer reserves nothing: a caller dropped
+    /// while queued leaves no trace). The time queued is measured on the pacer's clock (zero
     /// when the slot was free), and is what the attribute leaves out of `max_time` and
     /// `Details::elapsed`.
     #[cfg(feature = "tokio")]
     pub async fn ready(&self, key: Option<&str>) -> Duration {
-        #[cfg(feature = "redis")]
-        if let Some(redis) = &self.redis {
-            return redis.ready(key).await;
+        match &self.backend {
+            Backend::Local(_) => self.reserve(key).ready().await,
+            #[cfg(feature = "redis")]
+            Backend::Redis(redis) => redis.ready(key).await,
+            Backend::Adaptive(learned) => learned.lane(key).ready().await,
         }
-        self.reserve(key).ready().await
     }
 
     /// Blocks the thread until this attempt's slot, and returns how long that took.
     pub fn ready_blocking(&self, key: Option<&str>) -> Duration {
-        #[cfg(feature = "redis")]
-        if let Some(redis) = &self.redis {
-            return redis.ready_blocking(key);
+        match &self.backend {
+            Backend::Local(_) => self.reserve(key).ready_blocking(),
+            #[cfg(feature = "redis")]
+            Backend::Redis(redis) => redis.ready_blocking(key),
+            Backend::Adaptive(learned) => learned.lane(key).ready_blocking(),
         }
-        self.reserve(key).ready_blocking()
     }
 
-    /// Whether this pacer paces through Redis.: the future of
-    /// [`ready`](Pacer::ready), boxed so the retry future can hold it (its key is copied in),
-    /// `None` for a local pacer (the builder then holds a [`Reservation`] while it sleeps).
-    #[cfg(feature = "redis")]
-    pub(crate) fn paces_through_redis(&self) -> bool {
-        self.redis.is_some()
+    /// Whether this pacer times its own waits (Redis, adaptive): the builder then awaits
+    /// [`queued_ready`](Pacer::queued_ready) or calls [`ready_blocking`](Pacer::ready_blocking)
+    /// instead of sleeping on a [`Reservation`].
+    pub(crate) fn queues(&self) -> bool {
+        !matches!(self.backend, Backend::Local(_))
     }
 
-    /// The builder's pacing step when this pacer paces through Redis: the future of
-    /// [`ready`](Pacer::ready), boxed so the retry future can hold it (its key is copied in),
-    /// `None` for a local pacer (the builder then holds a [`Reservation`] while it sleeps).
-    #[cfg(feature = "redis")]
-    pub(crate) fn redis_ready(&self, key: Option<&str>) -> Option<RedisReady<'_>> {
-        let redis = self.redis.as_deref()?;
+    /// The builder's pacing step when this pacer times its own wait (Redis, adaptive): the
+    /// future of [`ready`](Pacer::ready), boxed so the retry future can hold it (its key is
+    /// copied in), `None` for a local pacer (the builder then holds a [`Reservation`] while
+    /// it sleeps).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn queued_ready(&self, key: Option<&str>) -> Option<QueuedReady<'_>> {
+        if !self.queues() {
+            return None;
+        }
         let key = key.map(str::to_owned);
-        Some(Box::pin(async move { redis.ready(key.as_deref()).await }))
+        Some(Box::pin(async move { self.ready(key.as_deref()).await }))
     }
 
     fn give_back(&self, held: Held) {
-        let Some(quota) = self.quota else { return };
-        let Backend::Local(local) = &self.backend;
-        local.give_back(held, quota);
+        match (held, &self.backend) {
+            (
+                Held::Local {
+                    ticket,
+                    reserved_at: _,
+                    key,
+                },
+                Backend::Local(local),
+            ) => {
+                if let Some(quota) = self.quota {
+                    local.give_back(ticket, key, quota);
+                }
+            }
+            #[cfg(feature = "redis")]
+            (Held::Redis { slot, release, .. }, Backend::Redis(redis)) => {
+                if let Some(release) = release
+                    && slot > Instant::now()
+                {
+                    redis.release_held(*release);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The lane of an adaptive pacer.
+    fn lane(&self, key: Option<&str>) -> Option<learned::LaneRef<'_>> {
+        match &self.backend {
+            Backend::Adaptive(learned) => Some(learned.lane(key)),
+            _ => None,
+        }
     }
 }
 
-/// [`Pacer::ready`]'s future through Redis, boxed (the builder's pacing step holds it).
-#[cfg(feature = "redis")]
-pub(crate) type RedisReady<'p> =
+/// [`Pacer::ready`]'s future for a pacer that times its own waits, boxed (the builder's
+/// pacing step holds it).
+#[cfg(feature = "tokio")]
+pub(crate) type QueuedReady<'p> =
     std::pin::Pin<Box<dyn std::future::Future<Output = Duration> + Send + 'p>>;
 
 impl Local {
@@ -261,13 +429,13 @@ impl Local {
         (ticket, Some(name))
     }
 
-    fn give_back(&self, held: Held, quota: Quota) {
+    fn give_back(&self, ticket: Ticket, key: Option<Arc<str>>, quota: Quota) {
         let now = Instant::now();
-        match held.key {
-            None => lock(&self.shared).give_back(held.ticket, now, quota),
+        match key {
+            None => lock(&self.shared).give_back(ticket, now, quota),
             Some(key) => {
                 if let Some(entry) = lock(&self.keyed).map.get_mut(&key) {
-                    entry.schedule.give_back(held.ticket, now, quota);
+                    entry.schedule.give_back(ticket, now, quota);
                 }
             }
         }
@@ -282,15 +450,54 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// What a reservation holds until it is used or given back.
 #[derive(Debug)]
-struct Held {
-    ticket: Ticket,
-    reserved_at: Instant,
-    key: Option<Arc<str>>,
+enum Held {
+    /// A slot of a local schedule.
+    Local {
+        ticket: Ticket,
+        reserved_at: Instant,
+        key: Option<Arc<str>>,
+    },
+    /// A slot reserved in Redis (`release`: how to give it back; `None` for a slot of the
+    /// local view during an outage, which is not given back).
+    #[cfg(feature = "redis")]
+    Redis {
+        slot: Instant,
+        reserved_at: Instant,
+        release: Option<Box<crate::pace_redis::RedisHeld>>,
+    },
+    /// Nothing (an adaptive pacer): the slot is taken when the reservation is used.
+    Deferred {
+        /// When a caller arriving at the reservation would have started.
+        estimate: Instant,
+        reserved_at: Instant,
+        key: Option<Box<str>>,
+    },
+}
+
+impl Held {
+    fn reserved_at(&self) -> Instant {
+        match self {
+            Held::Local { reserved_at, .. } | Held::Deferred { reserved_at, .. } => *reserved_at,
+            #[cfg(feature = "redis")]
+            Held::Redis { reserved_at, .. } => *reserved_at,
+        }
+    }
+
+    /// The slot (for a deferred reservation, the estimate made when it was reserved).
+    fn slot(&self) -> Instant {
+        match self {
+            Held::Local { ticket, .. } => ticket.slot,
+            Held::Deferred { estimate, .. } => *estimate,
+            #[cfg(feature = "redis")]
+            Held::Redis { slot, .. } => *slot,
+        }
+    }
 }
 
 /// A slot reserved on a [`Pacer`] ([`Pacer::reserve`]): use it with
 /// [`ready`](Reservation::ready), [`ready_blocking`](Reservation::ready_blocking) or
 /// [`consume`](Reservation::consume); drop it unused and the slot goes back to the pacer.
+/// On an adaptive pacer it holds no slot ([`Pacer::reserve`] says what it does there).
 #[must_use = "a reservation dropped unused gives its slot back at once"]
 pub struct Reservation<'a> {
     pacer: &'a Pacer,
@@ -308,56 +515,85 @@ impl fmt::Debug for Reservation<'_> {
 
 impl Reservation<'_> {
     /// How long until the slot, from now (zero once it is reached, and always for a pacer
-    /// that paces nothing).
+    /// that paces nothing). On an adaptive pacer, how long a caller arriving now would wait
+    /// if nobody queued ahead of it, at the rate learned by now.
     pub fn wait(&self) -> Duration {
-        self.held.as_ref().map_or(Duration::ZERO, |h| {
-            h.ticket.slot.saturating_duration_since(Instant::now())
-        })
+        let now = Instant::now();
+        match &self.held {
+            None => Duration::ZERO,
+            Some(Held::Deferred { key, .. }) => self
+                .pacer
+                .lane(key.as_deref())
+                .map_or(Duration::ZERO, |lane| {
+                    lane.estimate(now).saturating_duration_since(now)
+                }),
+            Some(held) => held.slot().saturating_duration_since(now),
+        }
     }
 
     /// How far after the reservation the slot lies: the time this caller is scheduled to
-    /// queue (zero when the slot was free).
+    /// queue (zero when the slot was free). On an adaptive pacer, the estimate made when it
+    /// was reserved.
     pub fn queued(&self) -> Duration {
         self.held.as_ref().map_or(Duration::ZERO, |h| {
-            h.ticket.slot.saturating_duration_since(h.reserved_at)
+            h.slot().saturating_duration_since(h.reserved_at())
         })
     }
 
     /// Uses the slot now, without waiting for it: the caller has waited some other way (or
-    /// chooses to go early). The slot stays taken.
+    /// chooses to go early). The slot stays taken. On an adaptive pacer, counts an attempt
+    /// starting now: the next one starts an interval later.
     pub fn consume(mut self) {
-        self.held = None;
+        if let Some(Held::Deferred { key, .. }) = self.held.take()
+            && let Some(lane) = self.pacer.lane(key.as_deref())
+        {
+            lane.take_now();
+        }
     }
 
     /// Waits (on tokio's clock) until the slot, uses it, and returns the time since the
-    /// reservation. Dropping the future before the slot gives the slot back.
+    /// reservation. Dropping the future before the slot gives the slot back. On an adaptive
+    /// pacer, queues as [`Pacer::ready`] does.
     #[cfg(feature = "tokio")]
     pub async fn ready(mut self) -> Duration {
         let Some(held) = &self.held else {
             return Duration::ZERO;
         };
-        let (slot, since) = (held.ticket.slot, held.reserved_at);
-        if slot <= since {
-            self.held = None;
-            return Duration::ZERO;
+        let since = held.reserved_at();
+        if let Held::Deferred { key, .. } = held {
+            if let Some(lane) = self.pacer.lane(key.as_deref()) {
+                lane.ready().await;
+            }
+        } else {
+            let slot = held.slot();
+            if slot <= since {
+                self.held = None;
+                return Duration::ZERO;
+            }
+            tokio::time::sleep_until(slot).await;
         }
-        tokio::time::sleep_until(slot).await;
         self.held = None;
         Instant::now().saturating_duration_since(since)
     }
 
     /// Blocks the thread until the slot, uses it, and returns the time since the reservation.
+    /// On an adaptive pacer, queues as [`Pacer::ready_blocking`] does.
     pub fn ready_blocking(mut self) -> Duration {
         let Some(held) = self.held.take() else {
             return Duration::ZERO;
         };
-        let (slot, since) = (held.ticket.slot, held.reserved_at);
-        if slot <= since {
-            return Duration::ZERO;
-        }
-        let wait = slot.saturating_duration_since(Instant::now());
-        if !wait.is_zero() {
-            std::thread::sleep(wait);
+        let since = held.reserved_at();
+        if let Held::Deferred { key, .. } = &held {
+            self.pacer.ready_blocking(key.as_deref());
+        } else {
+            let slot = held.slot();
+            if slot <= since {
+                return Duration::ZERO;
+            }
+            let wait = slot.saturating_duration_since(Instant::now());
+            if !wait.is_zero() {
+                std::thread::sleep(wait);
+            }
         }
         Instant::now().saturating_duration_since(since)
     }
@@ -376,7 +612,9 @@ mod tests {
     use super::*;
 
     fn keys(pacer: &Pacer) -> usize {
-        let Backend::Local(local) = &pacer.backend;
+        let Backend::Local(local) = &pacer.backend else {
+            unreachable!()
+        };
         lock(&local.keyed).map.len()
     }
 
@@ -408,11 +646,36 @@ mod tests {
         for i in 0..MIN_SWEEP {
             pacer.reserve(Some(&format!("k{i}"))).consume();
         }
-        let Backend::Local(local) = &pacer.backend;
+        let Backend::Local(local) = &pacer.backend else {
+            unreachable!()
+        };
         assert!(!lock(&local.keyed).map.contains_key("a"));
         assert_eq!(keys(&pacer), MIN_SWEEP);
         pacer.reserve(Some("a")).consume(); // a new schedule for "a": slot now
         drop(old);
         assert_eq!(pacer.reserve(Some("a")).wait(), Duration::from_secs(1));
+    }
+
+    /// Adaptive keys unused for a minute are forgotten when the map doubles; a key in use
+    /// keeps what it learned.
+    #[tokio::test(start_paused = true)]
+    async fn unused_adaptive_keys_are_forgotten() {
+        let pacer = Pacer::adaptive();
+        let Backend::Adaptive(learned) = &pacer.backend else {
+            unreachable!()
+        };
+        let fields = [("RateLimit-Policy", r#""d";q=5;w=1"#)];
+        let five = Feedback::from_status(200, &fields, std::time::SystemTime::now());
+        pacer.observe(Some("kept"), &five, Pacer::now());
+        for i in 0..1000 {
+            pacer.ready(Some(&format!("k{i}"))).await;
+            pacer.ready(Some("kept")).await;
+            tokio::time::advance(Duration::from_secs(1)).await;
+        }
+        // About 60 keys used within the last minute; sweeps at twice what they left.
+        assert!(learned.keys() <= 2 * 62, "{}", learned.keys());
+        assert_eq!(pacer.learned_rate(Some("kept")), Some(5.0));
+        assert_eq!(pacer.learned_rate(Some("k999")), Some(1.0));
+        assert_eq!(pacer.learned_rate(Some("k0")), None, "forgotten");
     }
 }
