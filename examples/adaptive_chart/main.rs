@@ -26,7 +26,6 @@ use serde::Deserialize;
 #[derive(Deserialize)]
 struct RunFile {
     count: usize,
-    rate: f64,
     burst: u32,
     rate_headers: String,
     rate_schedule: String,
@@ -192,18 +191,22 @@ fn run() -> Result<bool, String> {
     Ok(all_ok)
 }
 
-/// The width of the window the send rate is counted over, seconds (centred on each point).
+/// The width of the window the send rate is measured over, seconds (centred on each point).
 const WINDOW: f64 = 5.0;
 
-/// Requests per second in a window of [`WINDOW`] centred on `t` (clipped to the run: the
-/// window's part inside `[0, end]` is what the count is divided by).
-fn rate_at(times: &[f64], t: f64, end: f64) -> f64 {
-    let (a, b) = ((t - WINDOW / 2.0).max(0.0), (t + WINDOW / 2.0).min(end));
-    if b <= a {
-        return 0.0;
-    }
-    let n = times.iter().filter(|&&x| x >= a && x < b).count();
-    n as f64 / (b - a)
+/// The send rate around `t`: the mean rate of the requests that arrived in a window of
+/// [`WINDOW`] centred on `t`, `(n - 1) / (last - first)` (counting `n / WINDOW` instead
+/// aliases: a steady 1/s puts 4, 5 or 6 requests in 5 s, depending on the phase). `None`
+/// with fewer than two requests in the window.
+fn rate_at(times: &[f64], t: f64) -> Option<f64> {
+    let (a, b) = (t - WINDOW / 2.0, t + WINDOW / 2.0);
+    let inside: Vec<f64> = times
+        .iter()
+        .copied()
+        .filter(|&x| x >= a && x <= b)
+        .collect();
+    let (first, last) = (inside.first()?, inside.last()?);
+    (inside.len() >= 2 && last > first).then(|| (inside.len() - 1) as f64 / (last - first))
 }
 
 fn draw(cases: &[Case], path: &Path) -> Result<(), Box<dyn std::error::Error>> {
@@ -230,12 +233,12 @@ fn draw(cases: &[Case], path: &Path) -> Result<(), Box<dyn std::error::Error>> {
         let times: Vec<f64> = st.arrivals.iter().map(|a| a.t_s).collect();
         let last = times.last().copied().unwrap_or(0.0);
         let rates: Vec<(f64, f64)> = (0..=(last * 10.0) as usize)
-            .map(|i| {
+            .filter_map(|i| {
                 let t = i as f64 / 10.0;
-                (t, rate_at(&times, t, last))
+                rate_at(&times, t).map(|r| (t, r))
             })
             .collect();
-        let top = rates.iter().map(|r| r.1).fold(limit_top, f64::max).max(1.0) * 1.25;
+        let top = rates.iter().map(|r| r.1).fold(limit_top, f64::max).max(1.0) * 2.0;
         let run = &case.run;
         let mut chart = ChartBuilder::on(&panel)
             .caption(
@@ -257,6 +260,7 @@ fn draw(cases: &[Case], path: &Path) -> Result<(), Box<dyn std::error::Error>> {
         chart
             .configure_mesh()
             .x_desc("seconds since the first request")
+            .x_label_formatter(&|x| format!("{x:.0}"))
             .y_desc("requests / s")
             .light_line_style(WHITE.mix(0.0))
             .draw()?;
@@ -268,7 +272,10 @@ fn draw(cases: &[Case], path: &Path) -> Result<(), Box<dyn std::error::Error>> {
             steps.push((to, l.rate));
         }
         chart
-            .draw_series(LineSeries::new(steps, BLACK.stroke_width(2)))?
+            .draw_series(LineSeries::new(
+                steps,
+                RGBColor(140, 140, 140).stroke_width(4),
+            ))?
             .label(format!(
                 "server's limit (burst {}){}",
                 run.burst,
@@ -278,13 +285,17 @@ fn draw(cases: &[Case], path: &Path) -> Result<(), Box<dyn std::error::Error>> {
                     format!(", stated in {} rate headers", run.rate_headers)
                 }
             ))
-            .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], BLACK.stroke_width(2)));
+            .legend(|(x, y)| {
+                PathElement::new(
+                    [(x, y), (x + 20, y)],
+                    RGBColor(140, 140, 140).stroke_width(4),
+                )
+            });
         let blue = RGBColor(30, 90, 200);
         chart
             .draw_series(LineSeries::new(rates, blue.stroke_width(2)))?
             .label(format!(
-                "client's send rate ({WINDOW:.0} s window); at {} request/s the stand-in's rate",
-                run.rate
+                "client's send rate (mean over a {WINDOW:.0} s window)"
             ))
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], blue.stroke_width(2)));
         // Each arrival, near the bottom: 202 green, 429 red (and higher).
