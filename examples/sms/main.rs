@@ -566,11 +566,10 @@ async fn run() -> Result<ExitCode, String> {
     // The bucket starts full: `burst` go at once, then one every 1/rate (as the schedule has
     // it, from the first request on).
     let physical = ideal_seconds(summary.total, o.rate, o.burst, &o.rate_schedule);
-    let limit = if o.rate_schedule.is_empty() {
-        format!("at {} request/s", o.rate)
-    } else {
-        format!("at {} request/s then {}", o.rate, o.rate_schedule)
-    };
+    let mut limit = format!("at {} request/s", o.rate);
+    for c in o.rate_schedule.changes() {
+        limit += &format!(", {}/s from {} s", c.rate, c.after.as_secs_f64());
+    }
     if physical > 0.0 {
         println!(
             "{limit}, burst {}, {} messages take {physical:.1} s at best; this took {:.3} times that",
