@@ -13,7 +13,7 @@
 # the verdict, the AWS SDK's adaptive mode for reference) and draws docs/adaptive.svg: each
 # case's send rate over time against the server's limit (examples/adaptive_chart).
 #
-#   scripts/adaptive.sh              # about 70 s
+#   scripts/adaptive.sh              # about 1.5 minutes
 #   COUNT=30 scripts/adaptive.sh
 #   SERIAL=1 scripts/adaptive.sh     # one case after the other (about 4 minutes)
 #
