@@ -45,13 +45,13 @@ pub struct Sent {
     pub message_uuid: String,
     /// What the answer said about the rate limit (its rate-limit fields), for an adaptive
     /// pacer to learn from.
-    pub rate: Feedback,
+    pub feedback: Feedback,
 }
 
 /// An accepted message tells the pacer what its answer's rate-limit fields said.
 impl RateFeedback for Sent {
     fn feedback(&self) -> Feedback {
-        self.rate.clone()
+        self.feedback.clone()
     }
 }
 
@@ -695,7 +695,7 @@ impl SmsClient {
                         .as_str()
                         .unwrap_or_default()
                         .to_owned(),
-                    rate,
+                    feedback: rate,
                 })
             }
             Err(e) => {

@@ -133,7 +133,7 @@ fn outcomes_tell_the_pacer() {
     let fields = [("RateLimit-Policy", r#""default";q=5;w=1"#)];
     let sent = Sent {
         message_uuid: "m".to_owned(),
-        rate: Feedback::from_status(202, &fields, std::time::SystemTime::now()),
+        feedback: Feedback::from_status(202, &fields, std::time::SystemTime::now()),
     };
     assert_eq!(
         sent.feedback().hints.limit.and_then(|q| q.rate()),
