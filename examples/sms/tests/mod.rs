@@ -6,6 +6,7 @@
 //! runs keep both CPUs busy, so each runs alone: they take [`alone`], every other networked
 //! test [`shared`].
 
+mod adaptive;
 mod client;
 mod faults;
 mod pacing;
