@@ -109,7 +109,10 @@ impl<'a> Rules<'a> {
     /// `next` gives the wait before the next attempt (the generator's, jittered, or the
     /// server's), or `None` when the generator is exhausted; it is called only when the
     /// verdict and the limits let the run go on.
-    #[inline]
+    ///
+    /// The part a success takes is always inlined: a first-try success costs a count and a
+    /// comparison, whatever the rest of the rules say.
+    #[inline(always)]
     fn decide(
         &self,
         tries: &mut u32,
@@ -125,11 +128,23 @@ impl<'a> Rules<'a> {
             budget.deposit();
         }
         match verdict {
-            Verdict::Success => return Action::Success,
-            Verdict::Propagate => return Action::Propagate,
-            Verdict::GiveUp => return self.give_up(*tries, shown),
-            Verdict::Retry => {}
+            Verdict::Success => Action::Success,
+            Verdict::Propagate => Action::Propagate,
+            Verdict::GiveUp => self.give_up(*tries, shown),
+            Verdict::Retry => self.retry(*tries, elapsed, shown, next),
         }
+    }
+
+    /// A failure worth retrying: the limits, the next wait, the budget, the log line.
+    #[inline]
+    fn retry(
+        &self,
+        tries: u32,
+        elapsed: Duration,
+        shown: &dyn fmt::Display,
+        next: impl FnOnce(u32) -> Option<Duration>,
+    ) -> Action {
+        let tries = &tries;
         let out_of_tries = self.max_tries.is_some_and(|max| *tries >= max);
         let remaining = match self.max_time {
             Some(max) if elapsed >= max => return self.give_up(*tries, shown),
@@ -445,7 +460,7 @@ impl<P, M: Default, Q: Queue> Run<P, M, Q> {
 
     /// [`State::decide_with_hint`], with the constant parts passed in: `rules`, the
     /// generator's parameters `schedule` and the `jitter`.
-    #[inline]
+    #[inline(always)]
     #[allow(clippy::too_many_arguments)]
     pub fn decide<R: ?Sized, S, J>(
         &mut self,
