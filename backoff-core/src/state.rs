@@ -458,14 +458,16 @@ impl<P, M: Default, Q: Queue> Run<P, M, Q> {
         }
     }
 
-    /// [`State::decide_with_hint`], with the constant parts passed in: `rules`, the
-    /// generator's parameters `schedule` and the `jitter`.
+    /// [`State::decide_with_hint`], with the constant parts passed in: `parts` makes the
+    /// `rules` and the generator's parameters (called only when the run fails: a success
+    /// builds neither), `budget` is the rules' budget (deposited into by the first attempt),
+    /// `jitter` the jitter.
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
-    pub fn decide<R: ?Sized, S, J>(
+    pub fn decide<'r, R: ?Sized, S, J>(
         &mut self,
-        rules: &Rules<'_>,
-        schedule: S,
+        budget: Option<&RetryBudget>,
+        parts: impl FnOnce() -> (Rules<'r>, S),
         jitter: &J,
         outcome: &R,
         verdict: Verdict,
@@ -477,15 +479,29 @@ impl<P, M: Default, Q: Queue> Run<P, M, Q> {
         S: Schedule<R, Progress = P>,
         J: Spread<Memory = M>,
     {
-        let elapsed = elapsed.saturating_sub(self.queued.queued());
-        let (progress, memory) = (&mut self.progress, &mut self.memory);
-        rules.decide(&mut self.tries, verdict, elapsed, shown, |tries| {
-            let value = schedule.next_wait(progress, outcome)?;
-            Some(match hint() {
-                Some(server) => rules.server(server),
-                None => jitter.spread(value, memory, || unit_draw(rules.seed, tries)),
-            })
-        })
+        self.tries = self.tries.saturating_add(1);
+        if self.tries == 1
+            && let Some(budget) = budget
+        {
+            budget.deposit();
+        }
+        match verdict {
+            Verdict::Success => Action::Success,
+            Verdict::Propagate => Action::Propagate,
+            Verdict::GiveUp => parts().0.give_up(self.tries, shown),
+            Verdict::Retry => {
+                let (rules, schedule) = parts();
+                let elapsed = elapsed.saturating_sub(self.queued.queued());
+                let (progress, memory) = (&mut self.progress, &mut self.memory);
+                rules.retry(self.tries, elapsed, shown, |tries| {
+                    let value = schedule.next_wait(progress, outcome)?;
+                    Some(match hint() {
+                        Some(server) => rules.server(server),
+                        None => jitter.spread(value, memory, || unit_draw(rules.seed, tries)),
+                    })
+                })
+            }
+        }
     }
 }
 
@@ -638,8 +654,8 @@ mod tests {
         let mut actions = Vec::new();
         for _ in 0..3 {
             actions.push(run.decide(
-                &rules,
-                Expo::default(),
+                None,
+                || (rules, Expo::default()),
                 &Full,
                 &outcome,
                 Verdict::Retry,
@@ -712,7 +728,7 @@ mod tests {
             [2, 2, 2]
         );
         let list = [Duration::from_secs(1), Duration::from_secs(3)];
-        assert_eq!(take(Steps(&list), 0, 3), [1, 3, u64::MAX]);
+        assert_eq!(take(Steps(list), 0, 3), [1, 3, u64::MAX]);
         // A saturated Fibonacci step stays cheap and saturated however far the run goes.
         let mut far = u32::MAX - 1;
         assert_eq!(

@@ -219,18 +219,18 @@ impl<R: ?Sized> Schedule<R> for Constant {
     }
 }
 
-/// A list of waits rebuilt at each decision (the attribute's `interval = [..]`): only the
-/// position in it is kept between attempts.
+/// A list of waits rebuilt at each decision (the attribute's `interval = [..]`, an array):
+/// only the position in it is kept between attempts.
 #[derive(Clone, Copy, Debug)]
-pub struct Steps<'a>(pub &'a [Duration]);
+pub struct Steps<A>(pub A);
 
-impl<R: ?Sized> Schedule<R> for Steps<'_> {
+impl<R: ?Sized, A: AsRef<[Duration]>> Schedule<R> for Steps<A> {
     type Progress = u32;
     #[inline]
     fn next_wait(self, next: &mut u32, _: &R) -> Option<Duration> {
         let wait = usize::try_from(*next)
             .ok()
-            .and_then(|i| self.0.get(i))
+            .and_then(|i| self.0.as_ref().get(i))
             .copied();
         *next = next.saturating_add(1);
         wait

@@ -12,7 +12,7 @@ pub(crate) fn retry_loop(layer: &Layer, block: &Block) -> Block {
     let [state, outcome, elapsed, action, wait] =
         ["state", "outcome", "elapsed", "action", "wait"].map(local);
     let mut hoist = super::policy::Hoist::default();
-    let rules = super::policy::rules(layer, &mut hoist);
+    let (rules, budget) = super::policy::rules(layer, &mut hoist);
     let jitter = super::policy::jitter(layer, &mut hoist);
     let (schedule, progress) = super::wait::wait(layer, &mut hoist);
     let once = &hoist.lets;
@@ -48,8 +48,8 @@ pub(crate) fn retry_loop(layer: &Layer, block: &Block) -> Block {
                     #[allow(unused_imports)]
                     use #k::__private::{ViaDebug as _, ViaOpaque as _};
                     #state.decide(
-                        #rules,
-                        #schedule,
+                        #budget,
+                        || (#rules, #schedule),
                         #jitter,
                         &#outcome,
                         #verdict,

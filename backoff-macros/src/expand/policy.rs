@@ -70,8 +70,10 @@ fn is_literal(e: &Expr) -> bool {
     }
 }
 
-/// `&Rules { .. }` for the decision; the fields left at their default are left out.
-pub(crate) fn rules(layer: &Layer, hoist: &mut Hoist) -> TokenStream {
+/// `(Rules { .. }, budget)` for the decision: the rules, with the fields left at their
+/// default left out, and the budget (`Option<&RetryBudget>`) that the first attempt deposits
+/// into.
+pub(crate) fn rules(layer: &Layer, hoist: &mut Hoist) -> (TokenStream, TokenStream) {
     let k = &layer.k;
     let args = layer.args;
     let name = layer.sig.ident.to_string();
@@ -117,17 +119,23 @@ pub(crate) fn rules(layer: &Layer, hoist: &mut Hoist) -> TokenStream {
     {
         fields.push(quote!(retry_after_max: #max));
     }
-    if let Some(b) = args.expr(Key::Budget) {
-        let kb = layer.k_at(b.span());
-        let budget = hoist.keep(quote_spanned!(b.span()=> #kb::__private::budget(&#b)));
-        fields.push(quote!(budget: ::core::option::Option::Some(&#budget)));
-    }
-    quote! {
-        &#k::__private::Rules {
+    let budget = match args.expr(Key::Budget) {
+        Some(b) => {
+            let kb = layer.k_at(b.span());
+            let budget = hoist.keep(quote_spanned!(b.span()=> #kb::__private::budget(&#b)));
+            let budget = some(quote!(&#budget));
+            fields.push(quote!(budget: #budget));
+            budget
+        }
+        None => none(),
+    };
+    let rules = quote! {
+        #k::__private::Rules {
             #(#fields,)*
             ..#k::__private::Rules::new(#name)
         }
-    }
+    };
+    (rules, budget)
 }
 
 /// `&J` for the decision: a named jitter is a constant; a function or a `Jitter` value is

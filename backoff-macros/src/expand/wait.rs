@@ -51,7 +51,7 @@ pub(crate) fn wait(layer: &Layer, hoist: &mut Hoist) -> (TokenStream, TokenStrea
                         let secs = secs_of(&layer.k_at(item.span()), item);
                         hoist.value(item, secs.clone(), secs)
                     });
-                    (quote!(#k::__private::Steps(&[#(#items),*])), zero)
+                    (quote!(#k::__private::Steps([#(#items),*])), zero)
                 }
                 // `vec![value; n]`: a list made once per call.
                 None => (

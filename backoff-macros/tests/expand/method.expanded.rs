@@ -47,14 +47,17 @@ impl Counter {
                     use ::backoff::__private::{ViaDebug as _, ViaOpaque as _};
                     __backoff_state
                         .decide(
-                            &::backoff::__private::Rules {
-                                max_tries: ::core::option::Option::Some(
-                                    ::backoff::__private::tries(4),
+                            ::core::option::Option::None,
+                            || (
+                                ::backoff::__private::Rules {
+                                    max_tries: ::core::option::Option::Some(
+                                        ::backoff::__private::tries(4),
+                                    ),
+                                    ..::backoff::__private::Rules::new("bump_until")
+                                },
+                                ::backoff::__private::Constant::new(
+                                    ::backoff::__private::secs(1),
                                 ),
-                                ..::backoff::__private::Rules::new("bump_until")
-                            },
-                            ::backoff::__private::Constant::new(
-                                ::backoff::__private::secs(1),
                             ),
                             &::backoff::__private::jitters::None,
                             &__backoff_outcome,

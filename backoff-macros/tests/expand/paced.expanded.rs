@@ -61,20 +61,23 @@ async fn send(from: &str, text: String) -> Result<(), Busy> {
                 use ::backoff::__private::{ViaDebug as _, ViaOpaque as _};
                 __backoff_state
                     .decide(
-                        &::backoff::__private::Rules {
-                            max_tries: ::core::option::Option::Some(
-                                ::backoff::__private::tries(8),
+                        ::core::option::Option::None,
+                        || (
+                            ::backoff::__private::Rules {
+                                max_tries: ::core::option::Option::Some(
+                                    ::backoff::__private::tries(8),
+                                ),
+                                seed: ::core::option::Option::Some(
+                                    ::backoff::__private::seed(7),
+                                ),
+                                retry_after_max: ::core::option::Option::Some(
+                                    ::backoff::__private::secs(30),
+                                ),
+                                ..::backoff::__private::Rules::new("send")
+                            },
+                            ::backoff::__private::Fibo::new(
+                                ::core::option::Option::Some(::backoff::__private::secs(30)),
                             ),
-                            seed: ::core::option::Option::Some(
-                                ::backoff::__private::seed(7),
-                            ),
-                            retry_after_max: ::core::option::Option::Some(
-                                ::backoff::__private::secs(30),
-                            ),
-                            ..::backoff::__private::Rules::new("send")
-                        },
-                        ::backoff::__private::Fibo::new(
-                            ::core::option::Option::Some(::backoff::__private::secs(30)),
                         ),
                         &::backoff::__private::jitters::Full,
                         &__backoff_outcome,

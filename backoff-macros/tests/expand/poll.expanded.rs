@@ -39,14 +39,17 @@ fn poll(job: &str) -> String {
                 use ::backoff::__private::{ViaDebug as _, ViaOpaque as _};
                 __backoff_state
                     .decide(
-                        &::backoff::__private::Rules {
-                            max_time: ::core::option::Option::Some(
-                                ::backoff::__private::secs(60),
+                        ::core::option::Option::None,
+                        || (
+                            ::backoff::__private::Rules {
+                                max_time: ::core::option::Option::Some(
+                                    ::backoff::__private::secs(60),
+                                ),
+                                ..::backoff::__private::Rules::new("poll")
+                            },
+                            ::backoff::__private::Constant::new(
+                                ::backoff::__private::secs(2),
                             ),
-                            ..::backoff::__private::Rules::new("poll")
-                        },
-                        ::backoff::__private::Constant::new(
-                            ::backoff::__private::secs(2),
                         ),
                         &::backoff::__private::jitters::None,
                         &__backoff_outcome,

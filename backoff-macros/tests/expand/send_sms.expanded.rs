@@ -47,13 +47,20 @@ async fn send_sms(to: &str) -> Result<(), SmsError> {
                 use ::backoff::__private::{ViaDebug as _, ViaOpaque as _};
                 __backoff_state
                     .decide(
-                        &::backoff::__private::Rules {
-                            max_time: ::core::option::Option::Some(
-                                ::backoff::__private::secs(300),
+                        ::core::option::Option::None,
+                        || (
+                            ::backoff::__private::Rules {
+                                max_time: ::core::option::Option::Some(
+                                    ::backoff::__private::secs(300),
+                                ),
+                                ..::backoff::__private::Rules::new("send_sms")
+                            },
+                            ::backoff::__private::expo(
+                                2,
+                                1,
+                                ::core::option::Option::None,
                             ),
-                            ..::backoff::__private::Rules::new("send_sms")
-                        },
-                        ::backoff::__private::expo(2, 1, ::core::option::Option::None),
+                        ),
                         &::backoff::__private::jitters::Full,
                         &__backoff_outcome,
                         match <Result<

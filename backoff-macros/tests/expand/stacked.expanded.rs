@@ -61,20 +61,23 @@ fn fetch(id: u32) -> Result<Option<u32>, String> {
                                 use ::backoff::__private::{ViaDebug as _, ViaOpaque as _};
                                 __backoff_state
                                     .decide(
-                                        &::backoff::__private::Rules {
-                                            max_tries: ::core::option::Option::Some(
-                                                ::backoff::__private::tries(3),
+                                        ::core::option::Option::None,
+                                        || (
+                                            ::backoff::__private::Rules {
+                                                max_tries: ::core::option::Option::Some(
+                                                    ::backoff::__private::tries(3),
+                                                ),
+                                                backoff_log_level: ::core::option::Option::Some(
+                                                    ::backoff::__private::Level::DEBUG,
+                                                ),
+                                                giveup_log_level: ::core::option::Option::None,
+                                                ..::backoff::__private::Rules::new("fetch")
+                                            },
+                                            ::backoff::__private::expo(
+                                                2,
+                                                1,
+                                                ::core::option::Option::None,
                                             ),
-                                            backoff_log_level: ::core::option::Option::Some(
-                                                ::backoff::__private::Level::DEBUG,
-                                            ),
-                                            giveup_log_level: ::core::option::Option::None,
-                                            ..::backoff::__private::Rules::new("fetch")
-                                        },
-                                        ::backoff::__private::expo(
-                                            2,
-                                            1,
-                                            ::core::option::Option::None,
                                         ),
                                         &::backoff::__private::jitters::Full,
                                         &__backoff_outcome,
@@ -113,14 +116,17 @@ fn fetch(id: u32) -> Result<Option<u32>, String> {
                 use ::backoff::__private::{ViaDebug as _, ViaOpaque as _};
                 __backoff_state
                     .decide(
-                        &::backoff::__private::Rules {
-                            max_tries: ::core::option::Option::Some(
-                                ::backoff::__private::tries(10),
+                        ::core::option::Option::None,
+                        || (
+                            ::backoff::__private::Rules {
+                                max_tries: ::core::option::Option::Some(
+                                    ::backoff::__private::tries(10),
+                                ),
+                                ..::backoff::__private::Rules::new("fetch")
+                            },
+                            ::backoff::__private::Constant::new(
+                                ::backoff::__private::secs(5),
                             ),
-                            ..::backoff::__private::Rules::new("fetch")
-                        },
-                        ::backoff::__private::Constant::new(
-                            ::backoff::__private::secs(5),
                         ),
                         &::backoff::__private::jitters::Full,
                         &__backoff_outcome,
