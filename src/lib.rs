@@ -6,11 +6,14 @@
 /// # The equivalent code without the attribute
 ///
 /// The attribute keeps the fn's signature and replaces its body with a loop that runs the
-/// original body once per attempt and asks the runtime's [`State`] what to do next. Each
+/// original body once per attempt and asks the runtime what to do next (the decision that
+/// [`State`] and the builder make too; the future keeps only the tries and the generator's
+/// progress, see "State kept in the future vs recomputed" in the crate docs). Each
 /// attempt is an `async move` block (a `move` closure in a sync fn), so `?` and `return` end
 /// the attempt; the arguments the body names are copied into it first (owned ones cloned,
-/// `&mut` ones reborrowed). The judgement (`on = error(...)`), the [`Policy`] and the
-/// handlers are plain code around [`State::decide_with_hint`]. This fn
+/// `&mut` ones reborrowed). The judgement (`on = error(...)`), the limits (literals written
+/// in place, other expressions evaluated once per call) and the handlers are plain code
+/// around that decision. This fn
 ///
 /// ```
 #[doc = include_str!("../backoff-macros/tests/expand/send_sms.rs")]

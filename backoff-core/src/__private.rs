@@ -5,10 +5,15 @@ use std::future::Future;
 use std::time::Duration;
 
 pub use crate::builder::Clock;
-pub use crate::jitter::Jitter;
+pub use crate::jitter::named as jitters;
+pub use crate::jitter::{FnJitter, Jitter, Spread};
 pub use crate::secs::IntoSeconds;
-pub use crate::state::{Action, Details, Opaque, Policy, Shown, State, Verdict};
-pub use crate::wait::{Constant, Decay, Expo, Fibo, Intervals, OnErr, Runtime, Wait};
+pub use crate::state::{
+    Action, Details, Opaque, Policy, Queued, Rules, Run, Shown, State, Unpaced, Verdict,
+};
+pub use crate::wait::{
+    Constant, Decay, Expo, Fibo, Intervals, OnErr, Runtime, Schedule, Steps, Stored, Wait,
+};
 pub use ::core;
 pub use tracing::Level;
 
@@ -193,9 +198,16 @@ impl<F: Fn(Duration) -> Duration + Send + Sync + 'static> IntoJitter for F {
     }
 }
 
-/// `jitter = <expr>`.
+/// `jitter = <expr>`, evaluated once per call. (Its type is `Jitter` whatever the
+/// expression, so a wrong one is one error; a function is boxed. `jitter = |v| ...` is not:
+/// see [`jitter_fn`].)
 pub fn jitter(value: impl IntoJitter) -> Jitter {
     value.into_jitter()
+}
+
+/// `jitter = |v| ...`: the closure, its argument typed.
+pub fn jitter_fn<F: Fn(Duration) -> Duration>(f: F) -> FnJitter<F> {
+    FnJitter(f)
 }
 
 /// How the expansion judges an outcome when `on` names no predicate: `Result` fails on `Err`,

@@ -7,8 +7,6 @@ use std::time::Duration;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
-use crate::secs::{between, scale};
-
 /// How a generated wait `v` is randomised before it is cut to what remains of `max_time`.
 ///
 /// | variant | wait |
@@ -101,21 +99,151 @@ impl JitterState {
     }
 
     pub(crate) fn apply(&mut self, jitter: &Jitter, v: Duration) -> Duration {
-        match jitter {
+        let source = &mut self.source;
+        jitter.spread(v, &mut self.decorrelated, || source.unit())
+    }
+}
+
+/// A jitter as the attribute's expansion applies it: the named ones are types of their own
+/// (so a run that cannot be decorrelated keeps no memory for it), a function is called in
+/// place (no `Arc`, no allocation), and a [`Jitter`] value decides at run time.
+pub trait Spread {
+    /// What the jitter remembers between waits of one run: nothing, or for `Decorrelated`
+    /// the first generated wait and the previous wait.
+    type Memory: Default;
+
+    /// The jittered wait for a generated wait `v`; `unit` is a uniform draw from `[0, 1)`,
+    /// called at most once.
+    fn spread(
+        &self,
+        v: Duration,
+        memory: &mut Self::Memory,
+        unit: impl FnOnce() -> f64,
+    ) -> Duration;
+}
+
+impl Spread for Jitter {
+    type Memory = Option<(Duration, Duration)>;
+
+    fn spread(
+        &self,
+        v: Duration,
+        memory: &mut Self::Memory,
+        unit: impl FnOnce() -> f64,
+    ) -> Duration {
+        match self {
             Jitter::None => v,
-            Jitter::Full => scale(v, self.source.unit()),
-            Jitter::Random => v.saturating_add(scale(Duration::from_secs(1), self.source.unit())),
-            Jitter::Equal => {
-                let half = v / 2;
-                half.saturating_add(scale(v - half, self.source.unit()))
-            }
-            Jitter::Decorrelated => {
-                let (base, prev) = *self.decorrelated.get_or_insert((v, v));
-                let wait = between(base, prev.saturating_mul(3), self.source.unit()).min(v);
-                self.decorrelated = Some((base, wait));
-                wait
-            }
+            Jitter::Full => Full.spread(v, &mut (), unit),
+            Jitter::Random => Random.spread(v, &mut (), unit),
+            Jitter::Equal => Equal.spread(v, &mut (), unit),
+            Jitter::Decorrelated => Decorrelated.spread(v, memory, unit),
             Jitter::Custom(f) => f(v),
+        }
+    }
+}
+
+/// The named jitters as types, for the attribute's `jitter = full` and the like.
+pub mod named {
+    use std::time::Duration;
+
+    use super::Spread;
+    use crate::secs::{between, scale};
+
+    /// `jitter = none`.
+    #[derive(Clone, Copy, Debug)]
+    pub struct None;
+    /// `jitter = full`: uniform in `[0, v]`.
+    #[derive(Clone, Copy, Debug)]
+    pub struct Full;
+    /// `jitter = random`: `v` plus uniform in `[0, 1 s]`.
+    #[derive(Clone, Copy, Debug)]
+    pub struct Random;
+    /// `jitter = equal`: `v/2` plus uniform in `[0, v/2]`.
+    #[derive(Clone, Copy, Debug)]
+    pub struct Equal;
+    /// `jitter = decorrelated`: `min(v, uniform(base, 3 * previous))`.
+    #[derive(Clone, Copy, Debug)]
+    pub struct Decorrelated;
+
+    impl Spread for None {
+        type Memory = ();
+        #[inline]
+        fn spread(&self, v: Duration, (): &mut (), _: impl FnOnce() -> f64) -> Duration {
+            v
+        }
+    }
+
+    impl Spread for Full {
+        type Memory = ();
+        #[inline]
+        fn spread(&self, v: Duration, (): &mut (), unit: impl FnOnce() -> f64) -> Duration {
+            scale(v, unit())
+        }
+    }
+
+    impl Spread for Random {
+        type Memory = ();
+        #[inline]
+        fn spread(&self, v: Duration, (): &mut (), unit: impl FnOnce() -> f64) -> Duration {
+            v.saturating_add(scale(Duration::from_secs(1), unit()))
+        }
+    }
+
+    impl Spread for Equal {
+        type Memory = ();
+        #[inline]
+        fn spread(&self, v: Duration, (): &mut (), unit: impl FnOnce() -> f64) -> Duration {
+            let half = v / 2;
+            half.saturating_add(scale(v - half, unit()))
+        }
+    }
+
+    impl Spread for Decorrelated {
+        type Memory = Option<(Duration, Duration)>;
+        fn spread(
+            &self,
+            v: Duration,
+            memory: &mut Self::Memory,
+            unit: impl FnOnce() -> f64,
+        ) -> Duration {
+            let (base, prev) = *memory.get_or_insert((v, v));
+            let wait = between(base, prev.saturating_mul(3), unit()).min(v);
+            *memory = Some((base, wait));
+            wait
+        }
+    }
+}
+
+use named::{Decorrelated, Equal, Full, Random};
+
+/// A function of the generated wait, called in place: `jitter = |v| ...`.
+#[derive(Clone, Copy, Debug)]
+pub struct FnJitter<F>(pub F);
+
+impl<F: Fn(Duration) -> Duration> Spread for FnJitter<F> {
+    type Memory = ();
+    #[inline]
+    fn spread(&self, v: Duration, (): &mut (), _: impl FnOnce() -> f64) -> Duration {
+        (self.0)(v)
+    }
+}
+
+/// A uniform draw from `[0, 1)` for the `n`th decision of a run: from the thread's generator,
+/// or, with a seed, a pure function of (seed, n) (SplitMix64), so that a seeded run keeps no
+/// generator between its waits and the same seed gives the same waits.
+#[inline]
+pub(crate) fn unit_draw(seed: Option<u64>, n: u32) -> f64 {
+    match seed {
+        None => rand::rng().random::<f64>(),
+        Some(seed) => {
+            let mut z = seed.wrapping_add(u64::from(n).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^= z >> 31;
+            // The top 53 bits as a fraction of 2^53: uniform in [0, 1).
+            #[allow(clippy::cast_precision_loss)]
+            let u = (z >> 11) as f64 / (1u64 << 53) as f64;
+            u
         }
     }
 }

@@ -7,8 +7,8 @@ use std::time::Duration;
 use tracing::Level;
 
 use crate::budget::RetryBudget;
-use crate::jitter::{Jitter, JitterState};
-use crate::wait::Wait;
+use crate::jitter::{Jitter, JitterState, Spread, unit_draw};
+use crate::wait::{Schedule, Wait};
 
 /// The limits, jitter and logging of a retry loop; the part of a configuration that is not
 /// the wait generator. Cheap to clone.
@@ -47,6 +47,164 @@ impl Default for Policy {
             budget: None,
         }
     }
+}
+
+impl Policy {
+    /// The policy as the decisions read it.
+    fn rules<'a>(&'a self, target: &'a str) -> Rules<'a> {
+        Rules {
+            target,
+            max_tries: self.max_tries,
+            max_time: self.max_time,
+            backoff_log_level: self.backoff_log_level,
+            giveup_log_level: self.giveup_log_level,
+            seed: self.seed,
+            retry_after_max: self.retry_after_max,
+            budget: self.budget.as_ref(),
+        }
+    }
+}
+
+/// What every decision of a run reads and none changes: a [`Policy`] without its jitter,
+/// borrowed. The attribute's expansion rebuilds it at each decision from its literals (which
+/// costs nothing) and from the values it evaluated once per call; so none of it is kept in
+/// the caller's future.
+#[derive(Clone, Copy, Debug)]
+pub struct Rules<'a> {
+    /// The retried function's name.
+    pub target: &'a str,
+    /// [`Policy::max_tries`].
+    pub max_tries: Option<u32>,
+    /// [`Policy::max_time`].
+    pub max_time: Option<Duration>,
+    /// [`Policy::backoff_log_level`].
+    pub backoff_log_level: Option<Level>,
+    /// [`Policy::giveup_log_level`].
+    pub giveup_log_level: Option<Level>,
+    /// [`Policy::seed`].
+    pub seed: Option<u64>,
+    /// [`Policy::retry_after_max`].
+    pub retry_after_max: Option<Duration>,
+    /// [`Policy::budget`].
+    pub budget: Option<&'a RetryBudget>,
+}
+
+impl<'a> Rules<'a> {
+    /// The defaults of [`Policy::default`] for `target`.
+    #[must_use]
+    pub const fn new(target: &'a str) -> Self {
+        Rules {
+            target,
+            max_tries: None,
+            max_time: None,
+            backoff_log_level: Some(Level::INFO),
+            giveup_log_level: Some(Level::ERROR),
+            seed: None,
+            retry_after_max: None,
+            budget: None,
+        }
+    }
+
+    /// The decision after an attempt, `tries` counting it; `elapsed` excludes queueing.
+    /// `next` gives the wait before the next attempt (the generator's, jittered, or the
+    /// server's), or `None` when the generator is exhausted; it is called only when the
+    /// verdict and the limits let the run go on.
+    ///
+    /// The part a success takes is always inlined: a first-try success costs a count and a
+    /// comparison, whatever the rest of the rules say.
+    #[inline(always)]
+    fn decide(
+        &self,
+        tries: &mut u32,
+        verdict: Verdict,
+        elapsed: Duration,
+        shown: &dyn fmt::Display,
+        next: impl FnOnce(u32) -> Option<Duration>,
+    ) -> Action {
+        *tries = tries.saturating_add(1);
+        if *tries == 1
+            && let Some(budget) = self.budget
+        {
+            budget.deposit();
+        }
+        match verdict {
+            Verdict::Success => Action::Success,
+            Verdict::Propagate => Action::Propagate,
+            Verdict::GiveUp => self.give_up(*tries, shown),
+            Verdict::Retry => self.retry(*tries, elapsed, shown, next),
+        }
+    }
+
+    /// A failure worth retrying: the limits, the next wait, the budget, the log line.
+    #[inline]
+    fn retry(
+        &self,
+        tries: u32,
+        elapsed: Duration,
+        shown: &dyn fmt::Display,
+        next: impl FnOnce(u32) -> Option<Duration>,
+    ) -> Action {
+        let tries = &tries;
+        let out_of_tries = self.max_tries.is_some_and(|max| *tries >= max);
+        let remaining = match self.max_time {
+            Some(max) if elapsed >= max => return self.give_up(*tries, shown),
+            Some(max) => max - elapsed,
+            None => Duration::MAX,
+        };
+        if out_of_tries {
+            return self.give_up(*tries, shown);
+        }
+        let Some(wait) = next(*tries) else {
+            return self.give_up(*tries, shown);
+        };
+        let wait = wait.min(remaining);
+        if let Some(budget) = self.budget
+            && !budget.withdraw()
+        {
+            return self.budget_spent(*tries, shown);
+        }
+        if let Some(level) = self.backoff_log_level
+            && on(level)
+        {
+            log_backoff(level, self.target, wait, shown);
+        }
+        Action::Backoff(wait)
+    }
+
+    /// A server-requested wait, cut to `retry_after_max`.
+    #[inline]
+    fn server(&self, wait: Duration) -> Duration {
+        wait.min(self.retry_after_max.unwrap_or(Duration::MAX))
+    }
+
+    fn give_up(&self, tries: u32, shown: &dyn fmt::Display) -> Action {
+        if let Some(level) = self.giveup_log_level
+            && on(level)
+        {
+            log_giveup(level, self.target, tries, shown);
+        }
+        Action::GiveUp
+    }
+
+    /// Gives up a retry that the limits allowed but the budget did not.
+    fn budget_spent(&self, tries: u32, shown: &dyn fmt::Display) -> Action {
+        if let Some(level) = self.giveup_log_level
+            && on(level)
+        {
+            log_budget_spent(level, self.target, tries, shown);
+        }
+        Action::GiveUp
+    }
+}
+
+/// Whether anything may record an event at `level`: with no subscriber, or one whose
+/// maximum level is below it, a log line costs this one check, and the outcome is never
+/// formatted. (A subscriber that filters per event is asked by `tracing` itself, still
+/// before any formatting.)
+#[inline]
+fn on(level: Level) -> bool {
+    level <= tracing::level_filters::STATIC_MAX_LEVEL
+        && level <= tracing::level_filters::LevelFilter::current()
 }
 
 /// How the caller judged one attempt's outcome.
@@ -210,59 +368,149 @@ impl<W> State<W> {
         W: Wait<R>,
     {
         let elapsed = elapsed.saturating_sub(self.queued);
+        let rules = self.policy.rules(self.target);
+        let (wait, jitter) = (&mut self.wait, &mut self.jitter);
+        rules.decide(&mut self.tries, verdict, elapsed, shown, |_| {
+            let value = wait.next_wait(outcome)?;
+            Some(match hint() {
+                Some(server) => rules.server(server),
+                None => jitter.apply(&self.policy.jitter, value),
+            })
+        })
+    }
+}
+
+/// One run of the attribute's retry loop: all that its future keeps between attempts.
+///
+/// The tries so far, the generator's progress `P` (a `u32` for the built-in generators,
+/// the whole generator for one of yours), what the jitter remembers `M` (nothing but for
+/// decorrelated jitter) and the time queued for a pacer `Q` (only when the fn is paced).
+/// Everything constant (the [`Rules`], the generator's parameters, the jitter) is passed
+/// to [`decide`](Run::decide) instead.
+#[derive(Debug)]
+pub struct Run<P, M = (), Q = Unpaced> {
+    tries: u32,
+    progress: P,
+    memory: M,
+    queued: Q,
+}
+
+/// The time a run spent queued for a pacer: none.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Unpaced;
+
+/// The time a run spent queued for a pacer, in nanoseconds (saturating).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Queued(u64);
+
+/// What a [`Run`] knows of time queued for a pacer.
+pub trait Queue: Default {
+    /// The total so far.
+    fn queued(&self) -> Duration;
+}
+
+impl Queue for Unpaced {
+    #[inline]
+    fn queued(&self) -> Duration {
+        Duration::ZERO
+    }
+}
+
+impl Queue for Queued {
+    #[inline]
+    fn queued(&self) -> Duration {
+        Duration::from_nanos(self.0)
+    }
+}
+
+impl<P, M: Default, Q: Queue> Run<P, M, Q> {
+    /// A fresh run from the generator's initial progress.
+    #[inline]
+    pub fn new(progress: P) -> Self {
+        Run {
+            tries: 0,
+            progress,
+            memory: M::default(),
+            queued: Q::default(),
+        }
+    }
+
+    /// Attempts decided so far.
+    pub fn tries(&self) -> u32 {
+        self.tries
+    }
+
+    /// The details for a handler about the attempt just decided, as [`State::details`].
+    #[inline]
+    pub fn details<'a, R: ?Sized>(
+        &self,
+        target: &'a str,
+        outcome: &'a R,
+        elapsed: Duration,
+        wait: Option<Duration>,
+    ) -> Details<'a, R> {
+        Details {
+            target,
+            tries: self.tries,
+            elapsed: elapsed.saturating_sub(self.queued.queued()),
+            wait,
+            outcome,
+        }
+    }
+
+    /// [`State::decide_with_hint`], with the constant parts passed in: `parts` makes the
+    /// `rules` and the generator's parameters (called only when the run fails: a success
+    /// builds neither), `budget` is the rules' budget (deposited into by the first attempt),
+    /// `jitter` the jitter.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    pub fn decide<'r, R: ?Sized, S, J>(
+        &mut self,
+        budget: Option<&RetryBudget>,
+        parts: impl FnOnce() -> (Rules<'r>, S),
+        jitter: &J,
+        outcome: &R,
+        verdict: Verdict,
+        elapsed: Duration,
+        shown: &dyn fmt::Display,
+        hint: impl FnOnce() -> Option<Duration>,
+    ) -> Action
+    where
+        S: Schedule<R, Progress = P>,
+        J: Spread<Memory = M>,
+    {
         self.tries = self.tries.saturating_add(1);
         if self.tries == 1
-            && let Some(budget) = &self.policy.budget
+            && let Some(budget) = budget
         {
             budget.deposit();
         }
         match verdict {
-            Verdict::Success => return Action::Success,
-            Verdict::Propagate => return Action::Propagate,
-            Verdict::GiveUp => return self.give_up(shown),
-            Verdict::Retry => {}
+            Verdict::Success => Action::Success,
+            Verdict::Propagate => Action::Propagate,
+            Verdict::GiveUp => parts().0.give_up(self.tries, shown),
+            Verdict::Retry => {
+                let (rules, schedule) = parts();
+                let elapsed = elapsed.saturating_sub(self.queued.queued());
+                let (progress, memory) = (&mut self.progress, &mut self.memory);
+                rules.retry(self.tries, elapsed, shown, |tries| {
+                    let value = schedule.next_wait(progress, outcome)?;
+                    Some(match hint() {
+                        Some(server) => rules.server(server),
+                        None => jitter.spread(value, memory, || unit_draw(rules.seed, tries)),
+                    })
+                })
+            }
         }
-        let out_of_tries = self.policy.max_tries.is_some_and(|max| self.tries >= max);
-        let remaining = match self.policy.max_time {
-            Some(max) if elapsed >= max => return self.give_up(shown),
-            Some(max) => max - elapsed,
-            None => Duration::MAX,
-        };
-        if out_of_tries {
-            return self.give_up(shown);
-        }
-        let Some(value) = self.wait.next_wait(outcome) else {
-            return self.give_up(shown);
-        };
-        let wait = match hint() {
-            Some(server) => server.min(self.policy.retry_after_max.unwrap_or(Duration::MAX)),
-            None => self.jitter.apply(&self.policy.jitter, value),
-        }
-        .min(remaining);
-        if let Some(budget) = &self.policy.budget
-            && !budget.withdraw()
-        {
-            return self.budget_spent(shown);
-        }
-        if let Some(level) = self.policy.backoff_log_level {
-            log_backoff(level, self.target, wait, shown);
-        }
-        Action::Backoff(wait)
     }
+}
 
-    fn give_up(&self, shown: &dyn fmt::Display) -> Action {
-        if let Some(level) = self.policy.giveup_log_level {
-            log_giveup(level, self.target, self.tries, shown);
-        }
-        Action::GiveUp
-    }
-
-    /// Gives up a retry that the limits allowed but the budget did not.
-    fn budget_spent(&self, shown: &dyn fmt::Display) -> Action {
-        if let Some(level) = self.policy.giveup_log_level {
-            log_budget_spent(level, self.target, self.tries, shown);
-        }
-        Action::GiveUp
+impl<P, M> Run<P, M, Queued> {
+    /// Records time spent queued for a pacer, as [`State::add_queued`].
+    #[inline]
+    pub fn add_queued(&mut self, d: Duration) {
+        let nanos = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        self.queued.0 = self.queued.0.saturating_add(nanos);
     }
 }
 
@@ -278,6 +526,8 @@ macro_rules! at_level {
     };
 }
 
+#[cold]
+#[inline(never)]
 fn log_backoff(level: Level, target: &str, wait: Duration, shown: &dyn fmt::Display) {
     at_level!(
         level,
@@ -288,6 +538,8 @@ fn log_backoff(level: Level, target: &str, wait: Duration, shown: &dyn fmt::Disp
     );
 }
 
+#[cold]
+#[inline(never)]
 fn log_giveup(level: Level, target: &str, tries: u32, shown: &dyn fmt::Display) {
     at_level!(
         level,
@@ -297,6 +549,8 @@ fn log_giveup(level: Level, target: &str, tries: u32, shown: &dyn fmt::Display) 
     );
 }
 
+#[cold]
+#[inline(never)]
 fn log_budget_spent(level: Level, target: &str, tries: u32, shown: &dyn fmt::Display) {
     at_level!(
         level,
@@ -322,5 +576,180 @@ pub struct Opaque(pub &'static str);
 impl fmt::Display for Opaque {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "<{}>", self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+    use std::fmt;
+    use std::time::Duration;
+
+    use tracing::field::{Field, Visit};
+    use tracing::span::{Attributes, Id, Record};
+    use tracing::{Event, Level, Metadata, Subscriber};
+
+    use super::{Action, Rules, Run, Shown, Unpaced, Verdict};
+    use crate::jitter::named::{Decorrelated, Full};
+    use crate::wait::{Constant, Expo, Fibo, Schedule, Steps};
+
+    thread_local! {
+        static DEBUGS: Cell<u32> = const { Cell::new(0) };
+    }
+
+    /// An outcome that counts how often it is formatted.
+    struct Counted;
+
+    impl fmt::Debug for Counted {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            DEBUGS.with(|c| c.set(c.get() + 1));
+            f.write_str("Counted")
+        }
+    }
+
+    /// Records events up to `max`, formatting every field as a real subscriber would.
+    /// `hint` says whether it tells `tracing` its maximum level up front.
+    struct Up {
+        max: Level,
+        hint: bool,
+    }
+
+    struct Format;
+    impl Visit for Format {
+        fn record_debug(&mut self, _: &Field, value: &dyn fmt::Debug) {
+            let _ = format!("{value:?}");
+        }
+    }
+
+    impl Subscriber for Up {
+        fn enabled(&self, m: &Metadata<'_>) -> bool {
+            *m.level() <= self.max
+        }
+        fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
+            self.hint
+                .then(|| tracing::level_filters::LevelFilter::from_level(self.max))
+        }
+        fn new_span(&self, _: &Attributes<'_>) -> Id {
+            Id::from_u64(1)
+        }
+        fn record(&self, _: &Id, _: &Record<'_>) {}
+        fn record_follows_from(&self, _: &Id, _: &Id) {}
+        fn event(&self, e: &Event<'_>) {
+            e.record(&mut Format);
+        }
+        fn enter(&self, _: &Id) {}
+        fn exit(&self, _: &Id) {}
+    }
+
+    /// Two failures (each logged "Backing off" at INFO) and a give-up at `max_tries = 3`
+    /// (logged at ERROR); the number of times the outcome was formatted.
+    fn run_and_count() -> u32 {
+        DEBUGS.with(|c| c.set(0));
+        let rules = Rules {
+            max_tries: Some(3),
+            ..Rules::new("f")
+        };
+        let mut run = Run::<u32>::new(0);
+        let outcome = Counted;
+        let mut actions = Vec::new();
+        for _ in 0..3 {
+            actions.push(run.decide(
+                None,
+                || (rules, Expo::default()),
+                &Full,
+                &outcome,
+                Verdict::Retry,
+                Duration::ZERO,
+                &Shown(&outcome),
+                || None,
+            ));
+        }
+        assert!(matches!(
+            actions[..],
+            [Action::Backoff(_), Action::Backoff(_), Action::GiveUp]
+        ));
+        DEBUGS.with(Cell::get)
+    }
+
+    #[test]
+    fn logging_formats_nothing_without_a_subscriber_or_below_its_level() {
+        assert_eq!(run_and_count(), 0, "no subscriber");
+        for hint in [true, false] {
+            let warn = Up {
+                max: Level::WARN,
+                hint,
+            };
+            // The two INFO lines are skipped before any formatting; the ERROR one is
+            // recorded (which shows the count works).
+            let n = tracing::subscriber::with_default(warn, run_and_count);
+            assert_eq!(n, 1, "max WARN, hint {hint}");
+            let off = Up {
+                max: Level::TRACE,
+                hint,
+            };
+            let n = tracing::subscriber::with_default(off, run_and_count);
+            assert_eq!(n, 3, "everything on, hint {hint}");
+        }
+    }
+
+    #[test]
+    fn a_run_keeps_only_what_changes() {
+        // Tries and the generator's step; the rest is passed to each decision.
+        assert_eq!(size_of::<Run<u32>>(), 8);
+        assert_eq!(size_of::<Run<()>>(), 4);
+        assert_eq!(size_of::<Run<u32, (), super::Queued>>(), 16);
+        assert_eq!(
+            size_of::<Run<u32, <Decorrelated as crate::jitter::Spread>::Memory, Unpaced>>(),
+            40
+        );
+    }
+
+    /// The split generators give the same waits as the whole ones (Python's sequences).
+    #[test]
+    fn split_generators_match_their_sequences() {
+        fn take<S: Schedule<()> + Clone>(s: S, mut p: S::Progress, n: usize) -> Vec<u64> {
+            (0..n)
+                .map(|_| {
+                    s.clone()
+                        .next_wait(&mut p, &())
+                        .map_or(u64::MAX, |d| d.as_secs())
+                })
+                .collect()
+        }
+        let max = Some(Duration::from_secs(5));
+        assert_eq!(take(Fibo::new(max), 0, 8), [1, 1, 2, 3, 5, 5, 5, 5]);
+        assert_eq!(take(Fibo::new(None), 0, 8), [1, 1, 2, 3, 5, 8, 13, 21]);
+        assert_eq!(
+            take(Expo::new(2.0, 1.0, Some(Duration::from_secs(10))), 0, 6),
+            [1, 2, 4, 8, 10, 10]
+        );
+        assert_eq!(
+            take(Constant::new(Duration::from_secs(2)), (), 3),
+            [2, 2, 2]
+        );
+        let list = [Duration::from_secs(1), Duration::from_secs(3)];
+        assert_eq!(take(Steps(list), 0, 3), [1, 3, u64::MAX]);
+        // A saturated Fibonacci step stays cheap and saturated however far the run goes.
+        let mut far = u32::MAX - 1;
+        assert_eq!(
+            Schedule::<()>::next_wait(Fibo::new(None), &mut far, &()),
+            Some(Duration::MAX)
+        );
+    }
+
+    /// A seeded run's draws depend on (seed, try) only: reproducible, and spread over [0, 1).
+    #[test]
+    fn seeded_draws_are_reproducible_and_spread() {
+        use crate::jitter::unit_draw;
+        let a: Vec<f64> = (1..=1000).map(|n| unit_draw(Some(7), n)).collect();
+        let b: Vec<f64> = (1..=1000).map(|n| unit_draw(Some(7), n)).collect();
+        let c: Vec<f64> = (1..=1000).map(|n| unit_draw(Some(8), n)).collect();
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert!(a.iter().all(|u| (0.0..1.0).contains(u)));
+        let mean = a.iter().sum::<f64>() / 1000.0;
+        assert!((0.45..0.55).contains(&mean), "{mean}");
+        let low = a.iter().filter(|u| **u < 0.1).count();
+        assert!((60..140).contains(&low), "{low}");
     }
 }

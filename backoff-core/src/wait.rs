@@ -17,6 +17,43 @@ pub trait Wait<R: ?Sized> {
     fn next_wait(&mut self, outcome: &R) -> Option<Duration>;
 }
 
+/// A generator split in two, as the attribute's expansion uses it: the parameters (`self`,
+/// rebuilt at each decision from the attribute's literals, or from values evaluated once per
+/// call) and the progress (kept in the caller's future between attempts). [`Stored`] makes
+/// any [`Wait`] one, whole generator kept.
+pub trait Schedule<R: ?Sized> {
+    /// What changes between waits.
+    type Progress;
+    /// The wait before the next attempt, or `None` to give up.
+    fn next_wait(self, progress: &mut Self::Progress, outcome: &R) -> Option<Duration>;
+}
+
+/// A whole [`Wait`] kept as the progress: user-supplied generators, `runtime(value = ...)`.
+pub struct Stored<W>(std::marker::PhantomData<fn() -> W>);
+
+impl<W> Stored<W> {
+    /// The marker.
+    #[inline]
+    #[must_use]
+    pub const fn new() -> Self {
+        Stored(std::marker::PhantomData)
+    }
+}
+
+impl<W> Default for Stored<W> {
+    fn default() -> Self {
+        Stored::new()
+    }
+}
+
+impl<R: ?Sized, W: Wait<R>> Schedule<R> for Stored<W> {
+    type Progress = W;
+    #[inline]
+    fn next_wait(self, wait: &mut W, outcome: &R) -> Option<Duration> {
+        wait.next_wait(outcome)
+    }
+}
+
 /// Any iterator of seconds is a finite (or endless) generator: Python's `constant(interval=[..])`
 /// and any user-supplied generator.
 impl<R: ?Sized, I> Wait<R> for I
@@ -58,20 +95,39 @@ impl Expo {
     }
 }
 
-impl<R: ?Sized> Wait<R> for Expo {
-    fn next_wait(&mut self, _: &R) -> Option<Duration> {
+impl Expo {
+    /// The wait at step `n`, advancing `n` unless the cap is reached.
+    #[inline]
+    fn step(&self, n: &mut u32) -> Duration {
         let value = if self.factor == 0.0 {
             Duration::ZERO
         } else {
-            saturating_secs(self.factor * self.base.powf(f64::from(self.n)))
+            saturating_secs(self.factor * self.base.powf(f64::from(*n)))
         };
         match self.max_value {
-            Some(max) if value >= max => Some(max),
+            Some(max) if value >= max => max,
             _ => {
-                self.n = self.n.saturating_add(1);
-                Some(value)
+                *n = n.saturating_add(1);
+                value
             }
         }
+    }
+}
+
+impl<R: ?Sized> Wait<R> for Expo {
+    fn next_wait(&mut self, _: &R) -> Option<Duration> {
+        let mut n = self.n;
+        let wait = self.step(&mut n);
+        self.n = n;
+        Some(wait)
+    }
+}
+
+impl<R: ?Sized> Schedule<R> for Expo {
+    type Progress = u32;
+    #[inline]
+    fn next_wait(self, n: &mut u32, _: &R) -> Option<Duration> {
+        Some(self.step(n))
     }
 }
 
@@ -96,6 +152,29 @@ impl Fibo {
             max_value,
             a: Duration::from_secs(1),
             b: Duration::from_secs(1),
+        }
+    }
+}
+
+impl<R: ?Sized> Schedule<R> for Fibo {
+    /// How many waits were taken (the cap is not a step).
+    type Progress = u32;
+    fn next_wait(self, n: &mut u32, _: &R) -> Option<Duration> {
+        // The `n`th number, walked from (1, 1): once it saturates it stays `Duration::MAX`,
+        // so the walk is at most a hundred steps whatever `n`.
+        let (mut a, mut b) = (self.a, self.b);
+        for _ in 0..*n {
+            if a == Duration::MAX {
+                break;
+            }
+            (a, b) = (b, a.saturating_add(b));
+        }
+        match self.max_value {
+            Some(max) if a >= max => Some(max),
+            _ => {
+                *n = n.saturating_add(1);
+                Some(a)
+            }
         }
     }
 }
@@ -129,6 +208,32 @@ impl Constant {
 impl<R: ?Sized> Wait<R> for Constant {
     fn next_wait(&mut self, _: &R) -> Option<Duration> {
         Some(self.interval)
+    }
+}
+
+impl<R: ?Sized> Schedule<R> for Constant {
+    type Progress = ();
+    #[inline]
+    fn next_wait(self, (): &mut (), _: &R) -> Option<Duration> {
+        Some(self.interval)
+    }
+}
+
+/// A list of waits rebuilt at each decision (the attribute's `interval = [..]`, an array):
+/// only the position in it is kept between attempts.
+#[derive(Clone, Copy, Debug)]
+pub struct Steps<A>(pub A);
+
+impl<R: ?Sized, A: AsRef<[Duration]>> Schedule<R> for Steps<A> {
+    type Progress = u32;
+    #[inline]
+    fn next_wait(self, next: &mut u32, _: &R) -> Option<Duration> {
+        let wait = usize::try_from(*next)
+            .ok()
+            .and_then(|i| self.0.as_ref().get(i))
+            .copied();
+        *next = next.saturating_add(1);
+        wait
     }
 }
 
@@ -189,21 +294,39 @@ impl Decay {
     }
 }
 
-impl<R: ?Sized> Wait<R> for Decay {
-    fn next_wait(&mut self, _: &R) -> Option<Duration> {
-        let exponent = -f64::from(self.t) * self.decay_factor;
+impl Decay {
+    #[inline]
+    fn step(&self, t: &mut u32) -> Duration {
+        let exponent = -f64::from(*t) * self.decay_factor;
         let value = if self.initial_value == 0.0 {
             Duration::ZERO
         } else {
             saturating_secs(self.initial_value * exponent.exp())
         };
         match self.min_value {
-            Some(min) if value <= min => Some(min),
+            Some(min) if value <= min => min,
             _ => {
-                self.t = self.t.saturating_add(1);
-                Some(value)
+                *t = t.saturating_add(1);
+                value
             }
         }
+    }
+}
+
+impl<R: ?Sized> Wait<R> for Decay {
+    fn next_wait(&mut self, _: &R) -> Option<Duration> {
+        let mut t = self.t;
+        let wait = self.step(&mut t);
+        self.t = t;
+        Some(wait)
+    }
+}
+
+impl<R: ?Sized> Schedule<R> for Decay {
+    type Progress = u32;
+    #[inline]
+    fn next_wait(self, t: &mut u32, _: &R) -> Option<Duration> {
+        Some(self.step(t))
     }
 }
 

@@ -9,11 +9,19 @@ use crate::attr::Key;
 /// The body of one layer: a retry loop around `block`.
 pub(crate) fn retry_loop(layer: &Layer, block: &Block) -> Block {
     let k = &layer.k;
-    let name = layer.sig.ident.to_string();
-    let [state, policy, outcome, elapsed, action, wait] =
-        ["state", "policy", "outcome", "elapsed", "action", "wait"].map(local);
-    let wait_gen = super::wait::wait(layer);
-    let policy_value = super::policy::policy(layer);
+    let [state, outcome, elapsed, action, wait] =
+        ["state", "outcome", "elapsed", "action", "wait"].map(local);
+    let mut hoist = super::policy::Hoist::default();
+    let (rules, budget) = super::policy::rules(layer, &mut hoist);
+    let jitter = super::policy::jitter(layer, &mut hoist);
+    let (schedule, progress) = super::wait::wait(layer, &mut hoist);
+    let once = &hoist.lets;
+    // Time queued for a pacer is kept only by a paced run.
+    let queue = if layer.args.rate().is_some() || layer.args.get(Key::Pacer).is_some() {
+        quote!(#k::__private::Queued)
+    } else {
+        quote!(#k::__private::Unpaced)
+    };
     let pacer = super::pace::pacer(layer);
     let pace = super::pace::pace(layer);
     let observe = super::pace::observe(layer);
@@ -27,9 +35,8 @@ pub(crate) fn retry_loop(layer: &Layer, block: &Block) -> Block {
     let on_giveup = handlers(layer, Key::OnGiveup, &super::none());
     let sleep = super::sleep::sleep(layer);
     let body = quote! {{
-        #[allow(clippy::needless_update)]
-        let #policy = #policy_value;
-        let mut #state = #k::__private::State::new(#name, #wait_gen, #policy);
+        #once
+        let mut #state = #k::__private::Run::<_, _, #queue>::new(#progress);
         #pacer
         #start
         loop {
@@ -38,10 +45,14 @@ pub(crate) fn retry_loop(layer: &Layer, block: &Block) -> Block {
                 let #outcome = #attempt;
                 #observe
                 let #elapsed = #read_elapsed;
+                #[allow(clippy::needless_update)]
                 let #action = {
                     #[allow(unused_imports)]
                     use #k::__private::{ViaDebug as _, ViaOpaque as _};
-                    #state.decide_with_hint(
+                    #state.decide(
+                        #budget,
+                        || (#rules, #schedule),
+                        #jitter,
                         &#outcome,
                         #verdict,
                         #elapsed,

@@ -33,7 +33,8 @@ pub(crate) fn handlers(layer: &Layer, key: Key, wait: &TokenStream) -> TokenStre
     let state = local("state");
     let outcome = local("outcome");
     let elapsed = local("elapsed");
-    let details = quote!(#state.details(&#outcome, #elapsed, #wait));
+    let name = layer.sig.ident.to_string();
+    let details = quote!(#state.details(#name, &#outcome, #elapsed, #wait));
     layer
         .args
         .handlers(key)

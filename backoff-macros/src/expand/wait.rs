@@ -1,49 +1,92 @@
-//! The wait generator, evaluated once per call.
+//! The wait generator: its parameters, rebuilt at each decision (a literal in place, any
+//! other expression evaluated once per call), and its progress, the only part the caller's
+//! future keeps. A generator of yours (`wait = ...`) and `runtime(value = ...)` are kept
+//! whole, made once per call.
 
 use proc_macro2::TokenStream;
 use quote::{ToTokens, quote, quote_spanned};
-use syn::Expr;
+use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
+use syn::{Expr, Token};
 
+use super::policy::Hoist;
 use super::{Layer, none, some};
 use crate::attr::{Gen, Key};
 
-/// `Expo::new(..)`, `Fibo::new(..)`, `Intervals::new([..])`…: the `Wait` of this layer.
-pub(crate) fn wait(layer: &Layer) -> TokenStream {
+/// `(schedule, progress)`: the `Schedule` passed to each decision, and the progress a run
+/// starts from.
+pub(crate) fn wait(layer: &Layer, hoist: &mut Hoist) -> (TokenStream, TokenStream) {
     let k = &layer.k;
     let args = layer.args;
-    let param = |key: Key, default: TokenStream| -> TokenStream {
-        args.expr(key).map_or(default, ToTokens::to_token_stream)
-    };
+    let zero = quote!(0u32);
+    let mut param =
+        |key: Key, default: TokenStream, once: fn(&TokenStream, &Expr) -> TokenStream| match args
+            .expr(key)
+        {
+            Some(e) => {
+                let kc = layer.k_at(e.span());
+                hoist.value(e, e.to_token_stream(), once(&kc, e))
+            }
+            None => default,
+        };
+    let f64_of: fn(&TokenStream, &Expr) -> TokenStream =
+        |k, e| quote_spanned!(e.span()=> #k::__private::ToF64::to_f64(#e));
+    let secs_of: fn(&TokenStream, &Expr) -> TokenStream =
+        |k, e| quote_spanned!(e.span()=> #k::__private::secs(#e));
     match args.gen_kind() {
         Gen::Expo => {
-            let base = param(Key::Base, quote!(2));
-            let factor = param(Key::Factor, quote!(1));
-            let max = max_value(layer).unwrap_or_else(none);
-            quote!(#k::__private::expo(#base, #factor, #max))
+            let base = param(Key::Base, quote!(2), f64_of);
+            let factor = param(Key::Factor, quote!(1), secs_of);
+            let max = hoist.max_value(layer).unwrap_or_else(none);
+            (quote!(#k::__private::expo(#base, #factor, #max)), zero)
         }
         Gen::Fibo => {
-            let max = max_value(layer).unwrap_or_else(none);
-            quote!(#k::__private::Fibo::new(#max))
+            let max = hoist.max_value(layer).unwrap_or_else(none);
+            (quote!(#k::__private::Fibo::new(#max)), zero)
         }
         Gen::Constant => match args.expr(Key::Interval) {
-            Some(e @ (Expr::Array(_) | Expr::Macro(_))) if is_list(e) => {
-                quote!(#k::__private::Intervals::new(#e))
+            Some(e @ (Expr::Array(_) | Expr::Macro(_))) if is_list(e) => match elements(e) {
+                Some(items) => {
+                    let items = items.iter().map(|item| {
+                        let secs = secs_of(&layer.k_at(item.span()), item);
+                        hoist.value(item, secs.clone(), secs)
+                    });
+                    (quote!(#k::__private::Steps([#(#items),*])), zero)
+                }
+                // `vec![value; n]`: a list made once per call.
+                None => (
+                    quote!(#k::__private::Stored::new()),
+                    quote!(#k::__private::Intervals::new(#e)),
+                ),
+            },
+            Some(e) => {
+                let secs = secs_of(&layer.k_at(e.span()), e);
+                let secs = hoist.value(e, secs.clone(), secs);
+                (quote!(#k::__private::Constant::new(#secs)), quote!(()))
             }
-            Some(e) => quote!(#k::__private::Constant::new(#k::__private::secs(#e))),
-            None => quote!(#k::__private::Constant::new(#k::__private::secs(1))),
+            None => (
+                quote!(#k::__private::Constant::new(#k::__private::secs(1))),
+                quote!(()),
+            ),
         },
         Gen::Decay => {
-            let init = param(Key::InitialValue, quote!(1));
-            let factor = param(Key::DecayFactor, quote!(1));
+            let init = param(Key::InitialValue, quote!(1), secs_of);
+            let factor = param(Key::DecayFactor, quote!(1), f64_of);
             let min = match args.expr(Key::MinValue) {
-                Some(e) => some(quote!(#k::__private::secs(#e))),
+                Some(e) => {
+                    let secs = quote!(#k::__private::secs(#e));
+                    some(hoist.value(e, secs.clone(), secs))
+                }
                 None => none(),
             };
-            quote!(#k::__private::decay(#init, #factor, #min))
+            (quote!(#k::__private::decay(#init, #factor, #min)), zero)
         }
-        Gen::Runtime => runtime(layer),
-        Gen::Custom => param(Key::Wait, quote!(())),
+        Gen::Runtime => (quote!(#k::__private::Stored::new()), runtime(layer)),
+        Gen::Custom => (
+            quote!(#k::__private::Stored::new()),
+            args.expr(Key::Wait)
+                .map_or_else(|| quote!(()), ToTokens::to_token_stream),
+        ),
     }
 }
 
@@ -55,12 +98,26 @@ fn is_list(e: &Expr) -> bool {
     }
 }
 
-/// `max_value` of `expo` and `fibo`, as `Option<Duration>`; it also caps `retry_after`.
-pub(crate) fn max_value(layer: &Layer) -> Option<TokenStream> {
+/// The items of `[a, b]` or `vec![a, b]`; `None` for `vec![a; n]`.
+fn elements(e: &Expr) -> Option<Vec<Expr>> {
+    match e {
+        Expr::Array(a) => Some(a.elems.iter().cloned().collect()),
+        Expr::Macro(m) => m
+            .mac
+            .parse_body_with(Punctuated::<Expr, Token![,]>::parse_terminated)
+            .ok()
+            .map(|items| items.into_iter().collect()),
+        _ => None,
+    }
+}
+
+/// `max_value` of `expo` and `fibo`: its expression and `secs(..)` of it; it also caps
+/// `retry_after`.
+pub(crate) fn max_value<'a>(layer: &'a Layer) -> Option<(&'a Expr, TokenStream)> {
     let k = &layer.k;
     match layer.args.expr(Key::MaxValue) {
         Some(e) if matches!(layer.args.gen_kind(), Gen::Expo | Gen::Fibo) => {
-            Some(some(quote!(#k::__private::secs(#e))))
+            Some((e, quote!(#k::__private::secs(#e))))
         }
         _ => None,
     }

@@ -8,17 +8,11 @@ async fn page(d: &Details<'_, bool>) {
 impl Counter {
     /// `&mut self`: each attempt reborrows it; handlers sync and async.
     async fn bump_until(&mut self, target: u32) -> bool {
-        #[allow(clippy::needless_update)]
-        let __backoff_policy = ::backoff::__private::Policy {
-            max_tries: ::core::option::Option::Some(::backoff::__private::tries(4)),
-            jitter: ::backoff::__private::Jitter::None,
-            ..::backoff::__private::Policy::default()
-        };
-        let mut __backoff_state = ::backoff::__private::State::new(
-            "bump_until",
-            ::backoff::__private::Constant::new(::backoff::__private::secs(1)),
-            __backoff_policy,
-        );
+        let mut __backoff_state = ::backoff::__private::Run::<
+            _,
+            _,
+            ::backoff::__private::Unpaced,
+        >::new(());
         let __backoff_start = ::backoff::__private::async_now();
         loop {
             let __backoff_wait = {
@@ -47,11 +41,25 @@ impl Counter {
                     &__backoff_start,
                     ::backoff::__private::async_now(),
                 );
+                #[allow(clippy::needless_update)]
                 let __backoff_action = {
                     #[allow(unused_imports)]
                     use ::backoff::__private::{ViaDebug as _, ViaOpaque as _};
                     __backoff_state
-                        .decide_with_hint(
+                        .decide(
+                            ::core::option::Option::None,
+                            || (
+                                ::backoff::__private::Rules {
+                                    max_tries: ::core::option::Option::Some(
+                                        ::backoff::__private::tries(4),
+                                    ),
+                                    ..::backoff::__private::Rules::new("bump_until")
+                                },
+                                ::backoff::__private::Constant::new(
+                                    ::backoff::__private::secs(1),
+                                ),
+                            ),
+                            &::backoff::__private::jitters::None,
                             &__backoff_outcome,
                             ::backoff::__private::judge_default::<
                                 bool,
@@ -67,6 +75,7 @@ impl Counter {
                         ::backoff::__private::call_handler(
                             __backoff_state
                                 .details(
+                                    "bump_until",
                                     &__backoff_outcome,
                                     __backoff_elapsed,
                                     ::core::option::Option::Some(__backoff_wait),
@@ -87,6 +96,7 @@ impl Counter {
                             let __backoff_handler = ::backoff::__private::Handler(page);
                             let __backoff_details = __backoff_state
                                 .details(
+                                    "bump_until",
                                     &__backoff_outcome,
                                     __backoff_elapsed,
                                     ::core::option::Option::None,

@@ -7,20 +7,11 @@ async fn deliver(_from: &str, _text: String) -> Result<(), Busy> {
 /// One pacer per sender, one attempt per second each; an owned argument the body names is
 /// cloned for each attempt before it starts.
 async fn send(from: &str, text: String) -> Result<(), Busy> {
-    #[allow(clippy::needless_update)]
-    let __backoff_policy = ::backoff::__private::Policy {
-        max_tries: ::core::option::Option::Some(::backoff::__private::tries(8)),
-        seed: ::core::option::Option::Some(::backoff::__private::seed(7)),
-        retry_after_max: ::core::option::Option::Some(::backoff::__private::secs(30)),
-        ..::backoff::__private::Policy::default()
-    };
-    let mut __backoff_state = ::backoff::__private::State::new(
-        "send",
-        ::backoff::__private::Fibo::new(
-            ::core::option::Option::Some(::backoff::__private::secs(30)),
-        ),
-        __backoff_policy,
-    );
+    let mut __backoff_state = ::backoff::__private::Run::<
+        _,
+        _,
+        ::backoff::__private::Queued,
+    >::new(0u32);
     static __BACKOFF_PACER: ::backoff::__private::OnceLock<
         ::backoff::__private::Pacer,
     > = ::backoff::__private::OnceLock::new();
@@ -64,11 +55,31 @@ async fn send(from: &str, text: String) -> Result<(), Busy> {
             }
                 .await;
             let __backoff_elapsed = ::core::time::Duration::ZERO;
+            #[allow(clippy::needless_update)]
             let __backoff_action = {
                 #[allow(unused_imports)]
                 use ::backoff::__private::{ViaDebug as _, ViaOpaque as _};
                 __backoff_state
-                    .decide_with_hint(
+                    .decide(
+                        ::core::option::Option::None,
+                        || (
+                            ::backoff::__private::Rules {
+                                max_tries: ::core::option::Option::Some(
+                                    ::backoff::__private::tries(8),
+                                ),
+                                seed: ::core::option::Option::Some(
+                                    ::backoff::__private::seed(7),
+                                ),
+                                retry_after_max: ::core::option::Option::Some(
+                                    ::backoff::__private::secs(30),
+                                ),
+                                ..::backoff::__private::Rules::new("send")
+                            },
+                            ::backoff::__private::Fibo::new(
+                                ::core::option::Option::Some(::backoff::__private::secs(30)),
+                            ),
+                        ),
+                        &::backoff::__private::jitters::Full,
                         &__backoff_outcome,
                         ::backoff::__private::judge_default::<
                             Result<(), Busy>,

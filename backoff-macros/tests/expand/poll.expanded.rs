@@ -4,17 +4,11 @@ fn status(_job: &str) -> String {
 }
 /// A sync fn and a predicate on its value: poll every 2 s for at most a minute.
 fn poll(job: &str) -> String {
-    #[allow(clippy::needless_update)]
-    let __backoff_policy = ::backoff::__private::Policy {
-        max_time: ::core::option::Option::Some(::backoff::__private::secs(60)),
-        jitter: ::backoff::__private::Jitter::None,
-        ..::backoff::__private::Policy::default()
-    };
-    let mut __backoff_state = ::backoff::__private::State::new(
-        "poll",
-        ::backoff::__private::Constant::new(::backoff::__private::secs(2)),
-        __backoff_policy,
-    );
+    let mut __backoff_state = ::backoff::__private::Run::<
+        _,
+        _,
+        ::backoff::__private::Unpaced,
+    >::new(());
     let __backoff_start = ::backoff::__private::sync_now();
     loop {
         let __backoff_wait = {
@@ -39,11 +33,25 @@ fn poll(job: &str) -> String {
                 &__backoff_start,
                 ::backoff::__private::sync_now(),
             );
+            #[allow(clippy::needless_update)]
             let __backoff_action = {
                 #[allow(unused_imports)]
                 use ::backoff::__private::{ViaDebug as _, ViaOpaque as _};
                 __backoff_state
-                    .decide_with_hint(
+                    .decide(
+                        ::core::option::Option::None,
+                        || (
+                            ::backoff::__private::Rules {
+                                max_time: ::core::option::Option::Some(
+                                    ::backoff::__private::secs(60),
+                                ),
+                                ..::backoff::__private::Rules::new("poll")
+                            },
+                            ::backoff::__private::Constant::new(
+                                ::backoff::__private::secs(2),
+                            ),
+                        ),
+                        &::backoff::__private::jitters::None,
                         &__backoff_outcome,
                         ::backoff::__private::judge_predicate(
                             ::backoff::__private::predicate(

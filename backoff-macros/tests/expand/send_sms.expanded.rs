@@ -12,17 +12,11 @@ fn log_wait(d: &Details<'_, Result<(), SmsError>>) {
     eprintln!("try {} failed; waiting {:?}", d.tries, d.wait);
 }
 async fn send_sms(to: &str) -> Result<(), SmsError> {
-    #[allow(clippy::needless_update)]
-    let __backoff_policy = ::backoff::__private::Policy {
-        max_time: ::core::option::Option::Some(::backoff::__private::secs(300)),
-        jitter: ::backoff::__private::Jitter::Full,
-        ..::backoff::__private::Policy::default()
-    };
-    let mut __backoff_state = ::backoff::__private::State::new(
-        "send_sms",
-        ::backoff::__private::expo(2, 1, ::core::option::Option::None),
-        __backoff_policy,
-    );
+    let mut __backoff_state = ::backoff::__private::Run::<
+        _,
+        _,
+        ::backoff::__private::Unpaced,
+    >::new(0u32);
     let __backoff_start = ::backoff::__private::async_now();
     loop {
         let __backoff_wait = {
@@ -47,11 +41,27 @@ async fn send_sms(to: &str) -> Result<(), SmsError> {
                 &__backoff_start,
                 ::backoff::__private::async_now(),
             );
+            #[allow(clippy::needless_update)]
             let __backoff_action = {
                 #[allow(unused_imports)]
                 use ::backoff::__private::{ViaDebug as _, ViaOpaque as _};
                 __backoff_state
-                    .decide_with_hint(
+                    .decide(
+                        ::core::option::Option::None,
+                        || (
+                            ::backoff::__private::Rules {
+                                max_time: ::core::option::Option::Some(
+                                    ::backoff::__private::secs(300),
+                                ),
+                                ..::backoff::__private::Rules::new("send_sms")
+                            },
+                            ::backoff::__private::expo(
+                                2,
+                                1,
+                                ::core::option::Option::None,
+                            ),
+                        ),
+                        &::backoff::__private::jitters::Full,
                         &__backoff_outcome,
                         match <Result<
                             (),
@@ -87,6 +97,7 @@ async fn send_sms(to: &str) -> Result<(), SmsError> {
                         let __backoff_handler = ::backoff::__private::Handler(log_wait);
                         let __backoff_details = __backoff_state
                             .details(
+                                "send_sms",
                                 &__backoff_outcome,
                                 __backoff_elapsed,
                                 ::core::option::Option::Some(__backoff_wait),

@@ -5,16 +5,11 @@ fn fetch_once(id: u32) -> Result<Option<u32>, String> {
 /// The outer layer polls until the value is there (`Ok(None)` is retried); the inner one
 /// retries errors, which pass through the outer layer untouched.
 fn fetch(id: u32) -> Result<Option<u32>, String> {
-    #[allow(clippy::needless_update)]
-    let __backoff_policy = ::backoff::__private::Policy {
-        max_tries: ::core::option::Option::Some(::backoff::__private::tries(10)),
-        ..::backoff::__private::Policy::default()
-    };
-    let mut __backoff_state = ::backoff::__private::State::new(
-        "fetch",
-        ::backoff::__private::Constant::new(::backoff::__private::secs(5)),
-        __backoff_policy,
-    );
+    let mut __backoff_state = ::backoff::__private::Run::<
+        _,
+        _,
+        ::backoff::__private::Unpaced,
+    >::new(());
     loop {
         let __backoff_wait = {
             let __backoff_outcome = {
@@ -33,22 +28,11 @@ fn fetch(id: u32) -> Result<Option<u32>, String> {
                         let __backoff_fake_return: Result<Option<u32>, String> = loop {};
                         return __backoff_fake_return;
                     }
-                    #[allow(clippy::needless_update)]
-                    let __backoff_policy = ::backoff::__private::Policy {
-                        max_tries: ::core::option::Option::Some(
-                            ::backoff::__private::tries(3),
-                        ),
-                        backoff_log_level: ::core::option::Option::Some(
-                            ::backoff::__private::Level::DEBUG,
-                        ),
-                        giveup_log_level: ::core::option::Option::None,
-                        ..::backoff::__private::Policy::default()
-                    };
-                    let mut __backoff_state = ::backoff::__private::State::new(
-                        "fetch",
-                        ::backoff::__private::expo(2, 1, ::core::option::Option::None),
-                        __backoff_policy,
-                    );
+                    let mut __backoff_state = ::backoff::__private::Run::<
+                        _,
+                        _,
+                        ::backoff::__private::Unpaced,
+                    >::new(0u32);
                     loop {
                         let __backoff_wait = {
                             let __backoff_outcome = {
@@ -71,11 +55,31 @@ fn fetch(id: u32) -> Result<Option<u32>, String> {
                                 })()
                             };
                             let __backoff_elapsed = ::core::time::Duration::ZERO;
+                            #[allow(clippy::needless_update)]
                             let __backoff_action = {
                                 #[allow(unused_imports)]
                                 use ::backoff::__private::{ViaDebug as _, ViaOpaque as _};
                                 __backoff_state
-                                    .decide_with_hint(
+                                    .decide(
+                                        ::core::option::Option::None,
+                                        || (
+                                            ::backoff::__private::Rules {
+                                                max_tries: ::core::option::Option::Some(
+                                                    ::backoff::__private::tries(3),
+                                                ),
+                                                backoff_log_level: ::core::option::Option::Some(
+                                                    ::backoff::__private::Level::DEBUG,
+                                                ),
+                                                giveup_log_level: ::core::option::Option::None,
+                                                ..::backoff::__private::Rules::new("fetch")
+                                            },
+                                            ::backoff::__private::expo(
+                                                2,
+                                                1,
+                                                ::core::option::Option::None,
+                                            ),
+                                        ),
+                                        &::backoff::__private::jitters::Full,
                                         &__backoff_outcome,
                                         ::backoff::__private::judge_default::<
                                             Result<Option<u32>, String>,
@@ -106,11 +110,25 @@ fn fetch(id: u32) -> Result<Option<u32>, String> {
                 })()
             };
             let __backoff_elapsed = ::core::time::Duration::ZERO;
+            #[allow(clippy::needless_update)]
             let __backoff_action = {
                 #[allow(unused_imports)]
                 use ::backoff::__private::{ViaDebug as _, ViaOpaque as _};
                 __backoff_state
-                    .decide_with_hint(
+                    .decide(
+                        ::core::option::Option::None,
+                        || (
+                            ::backoff::__private::Rules {
+                                max_tries: ::core::option::Option::Some(
+                                    ::backoff::__private::tries(10),
+                                ),
+                                ..::backoff::__private::Rules::new("fetch")
+                            },
+                            ::backoff::__private::Constant::new(
+                                ::backoff::__private::secs(5),
+                            ),
+                        ),
+                        &::backoff::__private::jitters::Full,
                         &__backoff_outcome,
                         match <Result<
                             Option<u32>,
