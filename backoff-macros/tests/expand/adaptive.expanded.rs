@@ -19,16 +19,11 @@ async fn deliver(_from: &str) -> Result<Sent, Refused> {
 /// One learned rate per sender: every attempt's outcome tells the pacer how it went (the
 /// output is `RateFeedback`) before it is judged; the key is computed once per attempt.
 async fn send(from: &str) -> Result<Sent, Refused> {
-    #[allow(clippy::needless_update)]
-    let __backoff_policy = ::backoff::__private::Policy {
-        max_tries: ::core::option::Option::Some(::backoff::__private::tries(5)),
-        ..::backoff::__private::Policy::default()
-    };
-    let mut __backoff_state = ::backoff::__private::State::new(
-        "send",
-        ::backoff::__private::expo(2, 1, ::core::option::Option::None),
-        __backoff_policy,
-    );
+    let mut __backoff_state = ::backoff::__private::Run::<
+        _,
+        _,
+        ::backoff::__private::Queued,
+    >::new(0u32);
     static __BACKOFF_PACER: ::backoff::__private::OnceLock<
         ::backoff::__private::Pacer,
     > = ::backoff::__private::OnceLock::new();
@@ -70,11 +65,27 @@ async fn send(from: &str) -> Result<Sent, Refused> {
                     __backoff_sent,
                 );
             let __backoff_elapsed = ::core::time::Duration::ZERO;
+            #[allow(clippy::needless_update)]
             let __backoff_action = {
                 #[allow(unused_imports)]
                 use ::backoff::__private::{ViaDebug as _, ViaOpaque as _};
                 __backoff_state
-                    .decide_with_hint(
+                    .decide(
+                        ::core::option::Option::None,
+                        || (
+                            ::backoff::__private::Rules {
+                                max_tries: ::core::option::Option::Some(
+                                    ::backoff::__private::tries(5),
+                                ),
+                                ..::backoff::__private::Rules::new("send")
+                            },
+                            ::backoff::__private::expo(
+                                2,
+                                1,
+                                ::core::option::Option::None,
+                            ),
+                        ),
+                        &::backoff::__private::jitters::Full,
                         &__backoff_outcome,
                         ::backoff::__private::judge_default::<
                             Result<Sent, Refused>,
@@ -105,16 +116,11 @@ struct Client {
 impl Client {
     /// The client's own pacer, told by a closure what the output means.
     fn ping(&self) -> bool {
-        #[allow(clippy::needless_update)]
-        let __backoff_policy = ::backoff::__private::Policy {
-            max_tries: ::core::option::Option::Some(::backoff::__private::tries(3)),
-            ..::backoff::__private::Policy::default()
-        };
-        let mut __backoff_state = ::backoff::__private::State::new(
-            "ping",
-            ::backoff::__private::Constant::new(::backoff::__private::secs(1)),
-            __backoff_policy,
-        );
+        let mut __backoff_state = ::backoff::__private::Run::<
+            _,
+            _,
+            ::backoff::__private::Queued,
+        >::new(());
         let __backoff_pacer = &self.pacer;
         let __backoff_pacer: &::backoff::__private::Pacer = ::backoff::__private::pacer(
             __backoff_pacer,
@@ -159,11 +165,25 @@ impl Client {
                         __backoff_sent,
                     );
                 let __backoff_elapsed = ::core::time::Duration::ZERO;
+                #[allow(clippy::needless_update)]
                 let __backoff_action = {
                     #[allow(unused_imports)]
                     use ::backoff::__private::{ViaDebug as _, ViaOpaque as _};
                     __backoff_state
-                        .decide_with_hint(
+                        .decide(
+                            ::core::option::Option::None,
+                            || (
+                                ::backoff::__private::Rules {
+                                    max_tries: ::core::option::Option::Some(
+                                        ::backoff::__private::tries(3),
+                                    ),
+                                    ..::backoff::__private::Rules::new("ping")
+                                },
+                                ::backoff::__private::Constant::new(
+                                    ::backoff::__private::secs(1),
+                                ),
+                            ),
+                            &::backoff::__private::jitters::Full,
                             &__backoff_outcome,
                             ::backoff::__private::judge_default::<
                                 bool,
