@@ -1,0 +1,325 @@
+//! Adaptive pacing shared through Redis, against a real `redis-server` on the real clock.
+//!
+//! Needs `REDIS_URL` (`REDIS_URL=redis://127.0.0.1:6379/ cargo test --features redis --test
+//! pacing_redis_adaptive`, or `.ci/run`, which starts one). Without it the tests pass with one
+//! "skipped" line, except under CI (`CI=true`), where they fail.
+#![cfg(feature = "redis")]
+
+use std::io::Write;
+use std::sync::{Arc, Mutex, Once};
+use std::time::{Duration, Instant, SystemTime};
+
+use backoff::redis::{self, Commands};
+use backoff::{AdaptiveRate, Feedback, Pacer, RedisPacerBuilder};
+
+const HOW: &str = "run `REDIS_URL=redis://127.0.0.1:6379/ cargo test --features redis --test \
+                   pacing_redis_adaptive` (or .ci/run, which starts redis-server)";
+
+fn redis_url() -> Option<String> {
+    match std::env::var("REDIS_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!("REDIS_URL is not set: under CI the Redis tests must run; {HOW}");
+            }
+            static ONCE: Once = Once::new();
+            ONCE.call_once(|| {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "pacing_redis_adaptive: tests skipped (REDIS_URL is not set); {HOW}"
+                );
+            });
+            None
+        }
+    }
+}
+
+/// A budget name no other test (or earlier run) uses.
+fn fresh(name: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    format!("test-{name}-{}-{nanos}", std::process::id())
+}
+
+fn adaptive(url: &str, name: &str, rate: AdaptiveRate) -> Pacer {
+    RedisPacerBuilder::adaptive(redis::Client::open(url).unwrap(), name, rate).build()
+}
+
+fn policy(q: u32) -> Feedback {
+    let fields = [("RateLimit-Policy", format!(r#""d";q={q};w=1"#))];
+    Feedback::from_status(200, &fields, SystemTime::now())
+}
+
+/// A GCRA bucket of burst 1 on the real clock, tolerating [`TOL_MS`] of jitter: the server
+/// both workers send to. A refusal says `Retry-After` in whole seconds, as servers do.
+struct Bucket {
+    interval: Duration,
+    tat: Option<Instant>,
+    first: Option<Instant>,
+    last: Option<Instant>,
+    answered: u32,
+    refused: u32,
+}
+
+impl Bucket {
+    fn new(rate: f64) -> Self {
+        Bucket {
+            interval: Duration::from_secs_f64(1.0 / rate),
+            tat: None,
+            first: None,
+            last: None,
+            answered: 0,
+            refused: 0,
+        }
+    }
+
+    fn handle(&mut self) -> Feedback {
+        let now = Instant::now();
+        self.first.get_or_insert(now);
+        let tat = self.tat.unwrap_or(now);
+        let accepted = now + Duration::from_millis(TOL_MS) >= tat;
+        self.answered += 1;
+        if accepted {
+            self.tat = Some(tat.max(now) + self.interval);
+            self.last = Some(now);
+            return Feedback::accepted();
+        }
+        self.refused += 1;
+        let wait = tat - now;
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        let fields = [("Retry-After", secs.to_string())];
+        Feedback::from_status(429, &fields, SystemTime::now())
+    }
+}
+
+#[derive(Debug)]
+struct Outcome {
+    elapsed: f64,
+    answered: u32,
+    refused: u32,
+    rates: Vec<Option<f64>>,
+}
+
+/// Each worker (pacer) fires `per_worker` messages at once against one bucket at `rate`;
+/// each message waits for its slot, sends, tells its worker's pacer how it went, and on a
+/// 429 sleeps the Retry-After and queues again.
+async fn run(workers: &[Arc<Pacer>], per_worker: usize, rate: f64) -> Outcome {
+    let bucket = Arc::new(Mutex::new(Bucket::new(rate)));
+    let mut tasks = Vec::new();
+    for pacer in workers {
+        for _ in 0..per_worker {
+            let (bucket, pacer) = (bucket.clone(), pacer.clone());
+            tasks.push(tokio::spawn(async move {
+                loop {
+                    pacer.ready(None).await;
+                    let sent = Pacer::now();
+                    let feedback = bucket.lock().unwrap().handle();
+                    pacer.observe(None, &feedback, sent);
+                    if !feedback.throttled {
+                        return;
+                    }
+                    let wait = feedback.hints.retry_after.unwrap_or(Duration::from_secs(1));
+                    tokio::time::sleep(wait).await;
+                }
+            }));
+        }
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let b = bucket.lock().unwrap();
+    Outcome {
+        elapsed: (b.last.unwrap() - b.first.unwrap()).as_secs_f64(),
+        answered: b.answered,
+        refused: b.refused,
+        rates: workers.iter().map(|p| p.learned_rate(None)).collect(),
+    }
+}
+
+/// 5 requests/s, burst 1, unknown to the client; two workers of 20 messages each.
+const RATE: f64 = 5.0;
+/// How early the bucket lets a request come: the spread of a network's delivery (two workers'
+/// sends reach a server with their paths' jitter; on this loaded test machine the delay
+/// between Redis granting a slot and the worker's send varies by up to ~4 ms, and a bucket that
+/// refused a request 1 ms early would refuse any pair of hosts).
+const TOL_MS: u64 = 20;
+const PER_WORKER: usize = 20;
+/// The ideal: 40 messages, the first at once, then one per interval.
+const IDEAL: f64 = (2 * PER_WORKER - 1) as f64 / RATE;
+
+fn tunables() -> AdaptiveRate {
+    AdaptiveRate::new().initial(Some(RATE))
+}
+
+/// Two workers (separate pacers and connections) sharing one adaptive budget learn one rate
+/// and keep to the server's limit together.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_workers_learn_one_rate_and_keep_to_it_together() {
+    let Some(url) = redis_url() else { return };
+    let name = fresh("together");
+    let workers = [
+        Arc::new(adaptive(&url, &name, tunables())),
+        Arc::new(adaptive(&url, &name, tunables())),
+    ];
+    let o = run(&workers, PER_WORKER, RATE).await;
+    // Both replay what is left of the stream, then hold the very same rate.
+    for w in &workers {
+        w.ready(None).await;
+    }
+    let rates: Vec<_> = workers.iter().map(|w| w.learned_rate(None)).collect();
+    let ratio = o.elapsed / IDEAL;
+    eprintln!(
+        "shared through Redis: elapsed {:.2} s = {ratio:.3} x ideal {IDEAL} s; {} requests, \
+         {} answered 429 ({:.1} %); learned {rates:?}",
+        o.elapsed,
+        o.answered,
+        o.refused,
+        100.0 * f64::from(o.refused) / f64::from(o.answered),
+    );
+    assert_eq!(rates[0], rates[1], "both workers learned one rate");
+    let learned = rates[0].unwrap();
+    assert!((3.0..=RATE * 1.2).contains(&learned), "learned {learned}");
+    assert!(ratio <= 1.2, "{ratio:.3} x ideal");
+    assert!(
+        f64::from(o.refused) <= 0.1 * f64::from(o.answered),
+        "{} of {} answered 429",
+        o.refused,
+        o.answered
+    );
+}
+
+/// The same two workers each learning alone (local adaptive pacers): each finds what is
+/// left of the limit by hitting it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_local_adaptive_workers_overshoot() {
+    if redis_url().is_none() {
+        return;
+    }
+    let workers = [
+        Arc::new(Pacer::adaptive_with(tunables())),
+        Arc::new(Pacer::adaptive_with(tunables())),
+    ];
+    // Learning alone, they cut far below the limit after their collisions: bounded here.
+    let deadline = Duration::from_secs_f64(3.0 * IDEAL);
+    let Ok(o) = tokio::time::timeout(deadline, run(&workers, PER_WORKER, RATE)).await else {
+        eprintln!("learning alone: not done within 3 x ideal ({deadline:?})");
+        return;
+    };
+    eprintln!(
+        "learning alone: elapsed {:.2} s = {:.3} x ideal {IDEAL} s; {} requests, {} answered 429 \
+         ({:.1} %); learned {:?}",
+        o.elapsed,
+        o.elapsed / IDEAL,
+        o.answered,
+        o.refused,
+        100.0 * f64::from(o.refused) / f64::from(o.answered),
+        o.rates,
+    );
+    assert!(
+        f64::from(o.refused) > 0.1 * f64::from(o.answered) || o.elapsed > 1.2 * IDEAL,
+        "{o:?}"
+    );
+}
+
+/// What one worker learns reaches the other at its next slot (an advertised policy), and a
+/// keyed budget learns apart from the others.
+#[tokio::test]
+async fn a_lesson_reaches_every_worker_and_keys_learn_apart() {
+    let Some(url) = redis_url() else { return };
+    let name = fresh("lesson");
+    let a = adaptive(&url, &name, AdaptiveRate::new());
+    let b = adaptive(&url, &name, AdaptiveRate::new());
+    a.ready(None).await;
+    a.observe(None, &policy(20), Pacer::now());
+    a.ready(Some("k")).await;
+    a.observe(Some("k"), &policy(7), Pacer::now());
+    // The observation is recorded by a spawned task: give it its round trip.
+    for _ in 0..100 {
+        if a.learned_rate(Some("k")) == Some(7.0) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(a.learned_rate(None), Some(20.0));
+    assert_eq!(b.learned_rate(None), Some(1.0), "not replayed yet");
+    b.ready(None).await;
+    assert_eq!(b.learned_rate(None), Some(20.0));
+    assert_eq!(b.learned_rate(Some("k")), None, "a key not seen");
+    b.ready(Some("k")).await;
+    assert_eq!(b.learned_rate(Some("k")), Some(7.0));
+    b.ready(Some("other")).await;
+    assert_eq!(b.learned_rate(Some("other")), Some(1.0));
+    // A worker that joins later replays the stream.
+    let c = adaptive(&url, &name, AdaptiveRate::new());
+    c.ready(None).await;
+    assert_eq!(c.learned_rate(None), Some(20.0));
+    assert!(c.is_adaptive());
+    assert_eq!(c.interval(), Some(Duration::from_millis(50)));
+}
+
+/// Slots are shared: after one worker's start, the other's next start waits one learned
+/// interval (here 1/s, the default first guess), not zero.
+#[tokio::test]
+async fn slots_are_shared_between_workers() {
+    let Some(url) = redis_url() else { return };
+    let name = fresh("slots");
+    let a = adaptive(&url, &name, AdaptiveRate::new().initial(Some(5.0)));
+    let b = adaptive(&url, &name, AdaptiveRate::new().initial(Some(5.0)));
+    a.ready(None).await;
+    let t0 = Instant::now();
+    b.ready(None).await;
+    let waited = t0.elapsed();
+    assert!(
+        waited >= Duration::from_millis(190) && waited < Duration::from_millis(300),
+        "{waited:?}"
+    );
+}
+
+/// A fixed-rate Redis pacer's `observe` is a no-op: nothing learned, nothing written.
+#[tokio::test]
+async fn fixed_rate_redis_pacer_does_not_learn() {
+    let Some(url) = redis_url() else { return };
+    let name = fresh("fixed");
+    let pacer = Pacer::redis(url.as_str(), &name, 2.0, 1).unwrap();
+    pacer.ready(None).await;
+    pacer.observe(None, &policy(50), Pacer::now());
+    pacer.observe(None, &Feedback::throttled(), Pacer::now());
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert!(!pacer.is_adaptive());
+    assert_eq!(pacer.learned_rate(None), None);
+    assert_eq!(pacer.interval(), Some(Duration::from_millis(500)));
+    let mut con = redis::Client::open(url.as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let exists: bool = con.exists(format!("backoff:{name}:obs")).unwrap();
+    assert!(!exists);
+}
+
+/// With Redis out, the pacer learns and paces on its own, with one warning, and does not
+/// hang: every call is bounded by the timeout.
+#[tokio::test]
+async fn without_redis_it_learns_locally() {
+    if redis_url().is_none() {
+        return;
+    }
+    // A port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap();
+    let pacer = RedisPacerBuilder::adaptive(client, fresh("down"), AdaptiveRate::new())
+        .timeout(Duration::from_millis(50))
+        .build();
+    let t0 = Instant::now();
+    pacer.ready(None).await;
+    pacer.observe(None, &policy(10), Pacer::now());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(pacer.learned_rate(None), Some(10.0));
+    pacer.ready(None).await;
+    assert!(t0.elapsed() < Duration::from_secs(1), "{:?}", t0.elapsed());
+}
