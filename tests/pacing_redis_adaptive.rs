@@ -43,8 +43,12 @@ fn fresh(name: &str) -> String {
     format!("test-{name}-{}-{nanos}", std::process::id())
 }
 
+/// An adaptive pacer through Redis; a timeout of 2 s, not 200 ms: a loaded test machine is
+/// not an outage (the outage test sets its own).
 fn adaptive(url: &str, name: &str, rate: AdaptiveRate) -> Pacer {
-    RedisPacerBuilder::adaptive(redis::Client::open(url).unwrap(), name, rate).build()
+    RedisPacerBuilder::adaptive(redis::Client::open(url).unwrap(), name, rate)
+        .timeout(Duration::from_secs(2))
+        .build()
 }
 
 fn policy(q: u32) -> Feedback {
@@ -100,12 +104,15 @@ struct Outcome {
     answered: u32,
     refused: u32,
     rates: Vec<Option<f64>>,
+    /// Messages accepted by the deadline.
+    done: usize,
 }
 
 /// Each worker (pacer) fires `per_worker` messages at once against one bucket at `rate`;
 /// each message waits for its slot, sends, tells its worker's pacer how it went, and on a
 /// 429 sleeps the Retry-After and queues again.
-async fn run(workers: &[Arc<Pacer>], per_worker: usize, rate: f64) -> Outcome {
+async fn run(workers: &[Arc<Pacer>], per_worker: usize, rate: f64, deadline: Duration) -> Outcome {
+    let until = tokio::time::Instant::now() + deadline;
     let bucket = Arc::new(Mutex::new(Bucket::new(rate)));
     let mut tasks = Vec::new();
     for pacer in workers {
@@ -126,8 +133,16 @@ async fn run(workers: &[Arc<Pacer>], per_worker: usize, rate: f64) -> Outcome {
             }));
         }
     }
+    let mut done = 0;
     for t in tasks {
-        t.await.unwrap();
+        let abort = t.abort_handle();
+        match tokio::time::timeout_at(until, t).await {
+            Ok(r) => {
+                r.unwrap();
+                done += 1;
+            }
+            Err(_) => abort.abort(),
+        }
     }
     let b = bucket.lock().unwrap();
     Outcome {
@@ -135,6 +150,7 @@ async fn run(workers: &[Arc<Pacer>], per_worker: usize, rate: f64) -> Outcome {
         answered: b.answered,
         refused: b.refused,
         rates: workers.iter().map(|p| p.learned_rate(None)).collect(),
+        done,
     }
 }
 
@@ -163,8 +179,11 @@ async fn two_workers_learn_one_rate_and_keep_to_it_together() {
         Arc::new(adaptive(&url, &name, tunables())),
         Arc::new(adaptive(&url, &name, tunables())),
     ];
-    let o = run(&workers, PER_WORKER, RATE).await;
-    // Both replay what is left of the stream, then hold the very same rate.
+    let o = run(&workers, PER_WORKER, RATE, Duration::from_secs(60)).await;
+    assert_eq!(o.done, 2 * PER_WORKER);
+    // Both replay what is left of the stream (once the last observations, recorded by
+    // spawned tasks, are in), then hold the very same rate.
+    tokio::time::sleep(Duration::from_millis(200)).await;
     for w in &workers {
         w.ready(None).await;
     }
@@ -191,8 +210,10 @@ async fn two_workers_learn_one_rate_and_keep_to_it_together() {
 }
 
 /// The same two workers each learning alone (local adaptive pacers): each finds what is
-/// left of the limit by hitting it.
+/// left of the limit by hitting it. A measurement, not a property of the crate, and slow
+/// (up to 4 × ideal): `--ignored` runs it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement for the README (slow)"]
 async fn two_local_adaptive_workers_overshoot() {
     if redis_url().is_none() {
         return;
@@ -202,23 +223,23 @@ async fn two_local_adaptive_workers_overshoot() {
         Arc::new(Pacer::adaptive_with(tunables())),
     ];
     // Learning alone, they cut far below the limit after their collisions: bounded here.
-    let deadline = Duration::from_secs_f64(3.0 * IDEAL);
-    let Ok(o) = tokio::time::timeout(deadline, run(&workers, PER_WORKER, RATE)).await else {
-        eprintln!("learning alone: not done within 3 x ideal ({deadline:?})");
-        return;
-    };
+    let deadline = Duration::from_secs_f64(4.0 * IDEAL);
+    let o = run(&workers, PER_WORKER, RATE, deadline).await;
     eprintln!(
-        "learning alone: elapsed {:.2} s = {:.3} x ideal {IDEAL} s; {} requests, {} answered 429 \
-         ({:.1} %); learned {:?}",
+        "learning alone: {} of {} messages sent within {deadline:?} (4 x ideal), the last at \
+         {:.2} s; {} requests, {} answered 429 ({:.1} %); learned {:?}",
+        o.done,
+        2 * PER_WORKER,
         o.elapsed,
-        o.elapsed / IDEAL,
         o.answered,
         o.refused,
         100.0 * f64::from(o.refused) / f64::from(o.answered),
         o.rates,
     );
     assert!(
-        f64::from(o.refused) > 0.1 * f64::from(o.answered) || o.elapsed > 1.2 * IDEAL,
+        o.done < 2 * PER_WORKER
+            || f64::from(o.refused) > 0.1 * f64::from(o.answered)
+            || o.elapsed > 1.2 * IDEAL,
         "{o:?}"
     );
 }

@@ -12,12 +12,16 @@
 //! the traffic of all workers together, and the stream is that traffic.
 //!
 //! Redis times are mapped to this process's clock with one offset (an *anchor*: Redis's
-//! `TIME` against the local instant halfway through the round trip that read it), fixed at the
-//! first reply and measured again only if the two clocks drift more than 50 ms apart (a step
-//! of Redis's wall clock). The controller uses only differences of the instants it is given,
-//! so a constant offset, however imprecise, changes nothing it learns; it only shifts pauses
-//! the server asked for (`Retry-After`, a reset) by the anchor's error, under a millisecond on
-//! a LAN. A worker that joins replays the last [`JOIN`] observations, which brings it to about
+//! `TIME` against the local instant halfway through the round trip that read it), measured at
+//! the first reply and never again. The controller's decisions depend only on differences of
+//! the instants it is given, so a constant offset, however imprecise, changes nothing it
+//! learns; measuring it again would shift the instants replayed after it by that reply's
+//! delay, and on a loaded machine two workers' controllers then diverged. The assumptions:
+//! Redis's wall clock and this process's monotonic clock run at the same speed (NTP slews by
+//! at most 0.05 %), and Redis's clock is not stepped while the pacer lives (a step shifts
+//! what is replayed after it once, as a reply delay would); the anchor's error (half the first
+//! round trip, connecting included) shifts only pauses the server asked for
+//! (`Retry-After`, a reset), by about a millisecond on a LAN. A worker that joins replays the last [`JOIN`] observations, which brings it to about
 //! the others' rate (not always exactly: the rest of their history is trimmed).
 //!
 //! # Slots: the adaptive rule on Redis's clock
@@ -68,8 +72,6 @@ const BATCH: usize = 512;
 const MAX_SYNC_ROUNDS: u32 = 2;
 /// How long a stream outlives its last observation, ms.
 const STREAM_TTL_MS: u64 = 3_600_000;
-/// The anchor is measured again when the clocks drift further apart than this.
-const REANCHOR: Duration = Duration::from_millis(50);
 /// The largest interval or delay handed to the scripts, µs (as the fixed Redis pacer).
 const MAX_US: u64 = 10_000_000_000_000;
 /// The smallest map size that triggers a sweep of unused keys, and how long a key is kept.
@@ -141,6 +143,23 @@ local out = {'', n(now)}
 entries(KEYS[1], ARGV[1], tonumber(ARGV[2]), out)
 return out
 ";
+
+/// Moves `last` up to Redis's now (the taker has started by now). KEYS: `last`. ARGV: its
+/// expiry (ms).
+const TOUCH: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local last = tonumber(redis.call('GET', KEYS[1]))
+if not last or last < now then
+  redis.call('SET', KEYS[1], string.format('%.0f', now), 'PX', ARGV[1])
+end
+return 0
+";
+
+fn touch_script() -> &'static Script {
+    static S: OnceLock<Script> = OnceLock::new();
+    S.get_or_init(|| Script::new(TOUCH))
+}
 
 fn take_script() -> &'static Script {
     static S: OnceLock<Script> = OnceLock::new();
@@ -480,18 +499,11 @@ impl RedisAdaptive {
         }
     }
 
-    /// Notes Redis's clock `now_us` read during a round trip from `asked` to `answered`.
+    /// Notes Redis's clock `now_us` read during a round trip from `asked` to `answered`: the
+    /// first time only (see the module documentation).
     fn anchor(&self, now_us: i64, asked: Instant, answered: Instant) {
         let mid = asked + answered.saturating_duration_since(asked) / 2;
-        let mut anchor = lock(&self.anchor);
-        let keep = anchor.is_some_and(|(at_us, at)| {
-            let expected = i128::from(at_us)
-                + i128::try_from(mid.saturating_duration_since(at).as_micros()).unwrap_or(0);
-            (expected - i128::from(now_us)).unsigned_abs() <= REANCHOR.as_micros()
-        });
-        if !keep {
-            *anchor = Some((now_us, mid));
-        }
+        lock(&self.anchor).get_or_insert((now_us, mid));
     }
 
     /// Feeds a reply's entries to the lane's controller, each once, in stream order; wakes
@@ -728,6 +740,25 @@ impl RedisAdaptive {
         }
     }
 
+    /// Records, after a slot was taken, that its attempt has started by the time this reaches
+    /// Redis (spawned: off the attempt's path). Redis set `last` when it gave the slot, but
+    /// the attempt starts only when the reply has reached the worker, which a loaded machine
+    /// delays by milliseconds; the next worker's slot counts from whichever is later, so the
+    /// starts of two workers are never closer than the interval by that delay (a bucket of
+    /// burst 1 refused them, and a refusal at the proven rate halves it).
+    fn touch(&self, lane: &Lane) {
+        let Ok(manager) = self.manager() else { return };
+        let interval_ms = lane.rate.interval().map_or(0, |i| micros(i) / 1000);
+        let key = lane.last_key.clone();
+        let timeout = self.timeout;
+        tokio::spawn(async move {
+            let mut manager = manager;
+            let mut call = touch_script().key(&key);
+            call.arg(interval_ms.saturating_add(1000));
+            let _ = tokio::time::timeout(timeout, call.invoke_async::<i64>(&mut manager)).await;
+        });
+    }
+
     /// Queues, waits (on tokio's clock) for the slot Redis gives at the rate learned by now,
     /// and returns the time that took.
     pub(crate) async fn ready(&self, key: Option<&str>) -> Duration {
@@ -756,6 +787,7 @@ impl RedisAdaptive {
                             Some(0) => {
                                 let now = Instant::now();
                                 lane.took(now);
+                                self.touch(&lane);
                                 return now.saturating_duration_since(start);
                             }
                             Some(wait) => until = Some(asked + Duration::from_micros(wait)),
