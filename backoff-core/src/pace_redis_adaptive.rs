@@ -747,11 +747,14 @@ impl RedisAdaptive {
     /// starts of two workers are never closer than the interval by that delay (a bucket of
     /// burst 1 refused them, and a refusal at the proven rate halves it).
     fn touch(&self, lane: &Lane) {
-        let Ok(manager) = self.manager() else { return };
+        let (Ok(handle), Ok(manager)) = (tokio::runtime::Handle::try_current(), self.manager())
+        else {
+            return;
+        };
         let interval_ms = lane.rate.interval().map_or(0, |i| micros(i) / 1000);
         let key = lane.last_key.clone();
         let timeout = self.timeout;
-        tokio::spawn(async move {
+        handle.spawn(async move {
             let mut manager = manager;
             let mut call = touch_script().key(&key);
             call.arg(interval_ms.saturating_add(1000));
