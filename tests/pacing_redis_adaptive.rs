@@ -156,11 +156,13 @@ async fn run(workers: &[Arc<Pacer>], per_worker: usize, rate: f64, deadline: Dur
 
 /// 5 requests/s, burst 1, unknown to the client; two workers of 20 messages each.
 const RATE: f64 = 5.0;
-/// How early the bucket lets a request come: the spread of a network's delivery (two workers'
-/// sends reach a server with their paths' jitter; on this loaded test machine the delay
-/// between Redis granting a slot and the worker's send varies by up to ~4 ms, and a bucket that
-/// refused a request 1 ms early would refuse any pair of hosts).
-const TOL_MS: u64 = 20;
+/// How early the bucket lets a request come: 10 ms, the spread of a network's delivery. Two
+/// workers' sends reach a server through their own paths; here, on a test machine loaded by
+/// 20 runs at once, the time from Redis's slot to the worker's send varies by milliseconds, and
+/// a refusal at the proven rate halves it. (With no tolerance at all, 18 of 20 runs at once
+/// still passed; with 20 ms, a probe 2 % over the limit passes its three trials and becomes
+/// the rate, and is cut later: 10 ms is both realistic and stable, 40 of 40.)
+const TOL_MS: u64 = 10;
 const PER_WORKER: usize = 20;
 /// The ideal: 40 messages, the first at once, then one per interval.
 const IDEAL: f64 = (2 * PER_WORKER - 1) as f64 / RATE;
