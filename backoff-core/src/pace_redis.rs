@@ -217,7 +217,8 @@ impl RedisPacerBuilder {
     /// ignored). With a key (`rate_key`), each key learns its own rate
     /// (`<prefix><name>:<key>:obs`). While Redis is out, each process learns and paces on
     /// its own (or, [`fail_closed`], waits for Redis). `backoff-core/src/pace_redis_adaptive.rs`
-    /// says how and why.
+    /// says how and why. On Redis Cluster, give the name a hash tag (`"{sms}"`): one script
+    /// reads the stream and `last` together.
     ///
     /// [`burst`]: RedisPacerBuilder::burst
     /// [`fail_closed`]: RedisPacerBuilder::fail_closed

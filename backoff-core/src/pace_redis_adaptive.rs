@@ -21,8 +21,12 @@
 //! at most 0.05 %), and Redis's clock is not stepped while the pacer lives (a step shifts
 //! what is replayed after it once, as a reply delay would); the anchor's error (half the first
 //! round trip, connecting included) shifts only pauses the server asked for
-//! (`Retry-After`, a reset), by about a millisecond on a LAN. A worker that joins replays the last [`JOIN`] observations, which brings it to about
-//! the others' rate (not always exactly: the rest of their history is trimmed).
+//! (`Retry-After`, a reset), by about a millisecond on a LAN.
+//!
+//! A worker that joins replays the last [`JOIN`] observations, which brings it to about the
+//! others' rate (not always exactly: the rest of their history is not replayed). So does a
+//! worker back from an outage, having learned alone meanwhile: the workers' rates agree
+//! again as the same observations keep coming, not at once.
 //!
 //! # Slots: the adaptive rule on Redis's clock
 //!
@@ -37,6 +41,13 @@
 //! again, so every slot is taken at the rate learned from every observation recorded before
 //! it (after two such rounds, it takes with what it has: the loop is bounded however fast
 //! observations come).
+//!
+//! Redis sets `last` when it gives the slot, but the attempt starts when the reply reaches
+//! the worker, which a loaded machine delays by milliseconds: a worker whose reply came late
+//! and the next whose reply came early would start closer than the interval, and a bucket of
+//! burst 1 refuses that (a refusal at the proven rate halves it). So a worker, once it has its
+//! slot, also moves `last` up to the moment this reaches Redis (off the attempt's path): the
+//! next slot counts from whichever is later.
 //!
 //! # Outages and bounds
 //!
@@ -741,11 +752,7 @@ impl RedisAdaptive {
     }
 
     /// Records, after a slot was taken, that its attempt has started by the time this reaches
-    /// Redis (spawned: off the attempt's path). Redis set `last` when it gave the slot, but
-    /// the attempt starts only when the reply has reached the worker, which a loaded machine
-    /// delays by milliseconds; the next worker's slot counts from whichever is later, so the
-    /// starts of two workers are never closer than the interval by that delay (a bucket of
-    /// burst 1 refused them, and a refusal at the proven rate halves it).
+    /// Redis (spawned: off the attempt's path; the module documentation says why).
     fn touch(&self, lane: &Lane) {
         let (Ok(handle), Ok(manager)) = (tokio::runtime::Handle::try_current(), self.manager())
         else {
