@@ -1,25 +1,29 @@
 //! What the retry machinery costs, against its peers measured in the same run: a direct call,
-//! a hand-written loop, `backon`, and this crate's builder.
+//! a hand-written loop, `backon`, the `#[backoff]` attribute and this crate's builder.
 //!
 //! Two paths: `first_try` (the operation succeeds at once: the common case, pure overhead) and
-//! `two_retries` (fails twice, then succeeds: the decision path). Every contender sleeps
-//! through a no-op sleep there, since tokio's timer would round each wait up to a millisecond
-//! and drown what is measured.
+//! `two_retries` (fails twice, then succeeds: the decision path). Every contender runs the same
+//! body (`op`) and sleeps through the same no-op sleep, since tokio's timer would round each
+//! wait up to a millisecond and drown what is measured; inputs and outputs go through
+//! `black_box`. Each path is measured for async fns (`async/...` groups, polled by criterion's
+//! tokio executor) and for sync fns (`sync/...` groups, with a no-op blocking sleep).
 //! Logging stays at its default (on, no subscriber installed), as a user would run it.
 //!
-//! Run: `cargo bench --bench overhead`.
+//! Run: `cargo bench --bench overhead`; `scripts/bench.sh` prints the table with the ratios
+//! that issue 12 sets as goals (read from `target/criterion/*/*/new/estimates.json`).
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use backoff::backoff;
-use backon::Retryable;
+use backon::{BlockingRetryable, Retryable};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 static FAILS_LEFT: AtomicU32 = AtomicU32::new(0);
 
-async fn op(x: u64) -> Result<u64, &'static str> {
+/// The body every contender retries: fails while `FAILS_LEFT` says so.
+fn op_sync(x: u64) -> Result<u64, &'static str> {
     if FAILS_LEFT.load(Ordering::Relaxed) > 0 {
         FAILS_LEFT.fetch_sub(1, Ordering::Relaxed);
         Err("busy")
@@ -28,12 +32,20 @@ async fn op(x: u64) -> Result<u64, &'static str> {
     }
 }
 
+async fn op(x: u64) -> Result<u64, &'static str> {
+    op_sync(x)
+}
+
+async fn no_sleep(_: Duration) {}
+
+fn no_sleep_sync(_: Duration) {}
+
+// ---- async contenders ----
+
 #[backoff(constant, interval = 0, max_tries = 5, jitter = none, sleep = no_sleep)]
 async fn attributed(x: u64) -> Result<u64, &'static str> {
     op(x).await
 }
-
-async fn no_sleep(_: Duration) {}
 
 async fn hand_written(x: u64) -> Result<u64, &'static str> {
     let mut tries = 0;
@@ -67,13 +79,52 @@ async fn with_builder(x: u64) -> Result<u64, &'static str> {
         .await
 }
 
+// ---- sync contenders: the same loops, blocking ----
+
+#[backoff(constant, interval = 0, max_tries = 5, jitter = none, sleep = no_sleep_sync)]
+fn attributed_sync(x: u64) -> Result<u64, &'static str> {
+    op_sync(x)
+}
+
+fn hand_written_sync(x: u64) -> Result<u64, &'static str> {
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match op_sync(x) {
+            Ok(v) => return Ok(v),
+            Err(e) if tries >= 5 => return Err(e),
+            Err(_) => no_sleep_sync(Duration::ZERO),
+        }
+    }
+}
+
+fn with_backon_sync(x: u64) -> Result<u64, &'static str> {
+    (|| op_sync(x))
+        .retry(
+            backon::ConstantBuilder::default()
+                .with_delay(Duration::ZERO)
+                .with_max_times(4),
+        )
+        .sleep(no_sleep_sync)
+        .call()
+}
+
+fn with_builder_sync(x: u64) -> Result<u64, &'static str> {
+    backoff::constant(0)
+        .max_tries(5)
+        .jitter(backoff::Jitter::None)
+        .retry_blocking(|| op_sync(x))
+        .sleep(no_sleep_sync)
+        .call()
+}
+
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()
         .expect("runtime");
     for (path, fails) in [("first_try", 0u32), ("two_retries", 2)] {
-        let mut group = c.benchmark_group(path);
+        let mut group = c.benchmark_group(format!("async_{path}"));
         macro_rules! case {
             ($name:literal, $f:expr) => {
                 group.bench_function($name, |b| {
@@ -91,6 +142,26 @@ fn bench(c: &mut Criterion) {
         case!("attribute", attributed);
         case!("builder", with_builder);
         case!("backon", with_backon);
+        group.finish();
+
+        let mut group = c.benchmark_group(format!("sync_{path}"));
+        macro_rules! case_sync {
+            ($name:literal, $f:expr) => {
+                group.bench_function($name, |b| {
+                    b.iter(|| {
+                        FAILS_LEFT.store(fails, Ordering::Relaxed);
+                        black_box($f(black_box(1)))
+                    })
+                });
+            };
+        }
+        if fails == 0 {
+            case_sync!("direct", op_sync);
+        }
+        case_sync!("hand_written", hand_written_sync);
+        case_sync!("attribute", attributed_sync);
+        case_sync!("builder", with_builder_sync);
+        case_sync!("backon", with_backon_sync);
         group.finish();
     }
 }

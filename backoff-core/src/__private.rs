@@ -535,3 +535,57 @@ pub fn sleep_async<T: SleepFuture>(
 pub fn call_sleep<T>(f: impl FnOnce(Duration) -> T, wait: Duration) -> T {
     f(wait)
 }
+
+// Adaptive pacing: the observe step of `rate = adaptive` and `pacer = ..., observe`.
+
+pub use crate::ratelimit::{Feedback, RateFeedback};
+
+/// What the fn returns must tell how the attempt went, when `observe` names no closure.
+#[diagnostic::on_unimplemented(
+    message = "`rate = adaptive` (and a bare `observe`) learn from what the fn returns, but `{Self}` does not tell whether the server throttled the attempt",
+    label = "this return type is not `backoff::RateFeedback`",
+    note = "say how each attempt went with `observe = |out| ...` returning a `backoff::Feedback`, e.g. `observe = |out: &{Self}| if is_429(out) {{ Feedback::throttled() }} else {{ Feedback::accepted() }}`",
+    note = "`Result<reqwest::Response, reqwest::Error>`, `http::Response<B>` and `backoff::Feedback` tell by themselves (features `reqwest`, `http`); so does a `Result` whose `Ok` and `Err` types both implement `backoff::RateFeedback`"
+)]
+pub trait OutputFeedback {
+    /// The attempt's feedback.
+    fn output_feedback(&self) -> Feedback;
+}
+
+impl<T: RateFeedback + ?Sized> OutputFeedback for T {
+    fn output_feedback(&self) -> Feedback {
+        self.feedback()
+    }
+}
+
+/// The observe step without a closure: the outcome's own feedback.
+pub fn feedback_of<R: OutputFeedback + ?Sized>(outcome: &R) -> Feedback {
+    outcome.output_feedback()
+}
+
+/// What an `observe = ...` closure must return.
+#[diagnostic::on_unimplemented(
+    message = "`observe` must return a `backoff::Feedback` (or anything `backoff::RateFeedback`), but it returns `{Self}`",
+    label = "not a `backoff::Feedback`",
+    note = "e.g. `observe = |ok: &bool| if *ok {{ Feedback::accepted() }} else {{ Feedback::throttled() }}`, or `observe = |r| Feedback::from_http(r.status(), r.headers())`"
+)]
+pub trait ObservedFeedback {
+    /// The feedback.
+    fn observed_feedback(&self) -> Feedback;
+}
+
+impl<T: RateFeedback> ObservedFeedback for T {
+    fn observed_feedback(&self) -> Feedback {
+        self.feedback()
+    }
+}
+
+/// The observe step with `observe = |out| ...`, called with the outcome so a closure's argument
+/// type is known.
+pub fn observe_with<'o, R: ?Sized, F, T>(outcome: &'o R, f: F) -> Feedback
+where
+    F: FnOnce(&'o R) -> T,
+    T: ObservedFeedback,
+{
+    f(outcome).observed_feedback()
+}

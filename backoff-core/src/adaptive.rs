@@ -28,9 +28,15 @@
 //!   When responses are slow, `gap` is multiplied by the attempts in flight (rate × smoothed
 //!   response time): a refused probe costs every attempt sent at its rate before the refusal
 //!   came back.
-//! - **Cut**: a throttle at `good` itself means the limit fell (or another client shares
-//!   it): halve the rate at once, forget `good` until three attempts pass at the new rate,
-//!   and keep the probe backoff (the limit just fell, not rose). With no proven rate to fall
+//! - **Edge, then cut**: a first throttle at `good` itself is most often the edge of the
+//!   limit, not a new limit: pacing at exactly a bucket's rate with burst 1, a request that
+//!   arrives 2 ms early (a timer, a scheduler, a loaded machine) finds the bucket a fraction
+//!   of a token short. So it takes 3 % off (`bad` becomes the refused rate, `good` is
+//!   forgotten until three attempts pass at the new one). A second throttle before that
+//!   rate is proven means the limit fell (or another client shares it): halve the rate at
+//!   once, and keep the probe backoff (the limit just fell, not rose). (Halving on the first
+//!   edge throttle, as this did at first, ran half of the real-clock runs of a 1/s batch at
+//!   0.5/s after one unlucky arrival: 1.4-1.6 × the physical time.) With no proven rate to fall
 //!   back on, a `Retry-After` longer than its one-second resolution bounds the cut: a bucket's
 //!   next token comes within it, so its interval is at most the time since the last accepted
 //!   attempt plus that wait.
@@ -95,6 +101,8 @@ type Instant = std::time::Instant;
 const DEFAULT_INITIAL: f64 = 1.0;
 /// The cut when the limit falls.
 const BETA: f64 = 0.5;
+/// The step down after a first throttle at the proven rate: the edge of the limit.
+const EDGE: f64 = 0.97;
 /// Accepted attempts in a row that prove a rate.
 const CONFIRM: u32 = 3;
 /// Accepted attempts at `good` before the first probe, and the most the probe backoff waits.
@@ -534,10 +542,12 @@ impl State {
                 Some("probe refused")
             }
             Some(_) => {
+                // The edge of the limit; a second throttle before the step down is proven
+                // (the arm below) halves.
                 self.bad = Some(rate);
                 self.good = None;
-                self.search = Some(rate * BETA);
-                Some("cut")
+                self.search = Some(rate * EDGE);
+                Some("edge of the limit")
             }
             None => {
                 self.bad = Some(rate);
@@ -687,7 +697,7 @@ mod tests {
     }
 
     #[test]
-    fn a_throttle_at_the_proven_rate_halves_it() {
+    fn a_throttle_at_the_proven_rate_steps_down_and_a_second_halves() {
         let c = AdaptiveRate::new().initial(Some(4.0));
         let mut now = Instant::now();
         c.observe(&ok(), now, now);
@@ -695,16 +705,28 @@ mod tests {
         now += c.interval().unwrap();
         c.observe(&no(), now, now);
         assert_eq!(c.rate(), Some(4.0));
+        // Refused at the proven rate: the edge of the limit, 3 % off.
         now += c.interval().unwrap();
         c.observe(&no(), now, now);
-        assert_eq!(c.rate(), Some(2.0));
+        assert_eq!(c.rate(), Some(4.0 * EDGE));
+        // Refused again before the step down is proven: the limit fell, halve.
+        now += c.interval().unwrap();
+        c.observe(&no(), now, now);
+        assert_eq!(c.rate(), Some(4.0 * EDGE * BETA));
         // An attempt sent before the cut, refused after it, does not cut again.
         c.observe(
             &no(),
             now - Duration::from_millis(10),
             now + Duration::from_millis(100),
         );
-        assert_eq!(c.rate(), Some(2.0));
+        assert_eq!(c.rate(), Some(4.0 * EDGE * BETA));
+        // Three attempts proven at the new rate make it `good`: the next refusal at it is an
+        // edge again (3 % off), not another halving.
+        pass(&c, &mut now, CONFIRM as usize);
+        let proven = c.rate().unwrap();
+        now += c.interval().unwrap();
+        c.observe(&no(), now, now);
+        assert_eq!(c.rate(), Some(proven * EDGE));
     }
 
     #[test]

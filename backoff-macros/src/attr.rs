@@ -47,8 +47,10 @@ pub(crate) enum Kind {
     On,
     /// `none`.
     Logger,
-    /// `<count> per <unit>`.
+    /// `<count> per <unit>`, or `adaptive`.
     Rate,
+    /// Bare (`observe`: the output tells), or `observe = <closure or fn>`.
+    Observe,
     /// A string literal holding a path.
     CratePath,
 }
@@ -114,6 +116,7 @@ arguments! {
     Burst "burst" Kind::Expr, "1";
     RateKey "rate_key" Kind::Expr, "sender";
     Pacer "pacer" Kind::Expr, "&self.pacer";
+    Observe "observe" Kind::Observe, "|out| Feedback::from_http(out.status(), out.headers())";
     Budget "budget" Kind::Expr, "&self.budget";
     Crate "crate" Kind::CratePath, "\"my_crate::backoff\"";
 }
@@ -231,10 +234,12 @@ pub(crate) enum On {
     Outcome,
 }
 
-/// `rate = <count> per <second|minute|hour>`.
-pub(crate) struct Rate {
-    pub(crate) count: Expr,
-    pub(crate) per_secs: u64,
+/// `rate = <count> per <second|minute|hour>`, or `rate = adaptive`.
+pub(crate) enum Rate {
+    /// A fixed rate: `count` attempts per `per_secs` seconds.
+    Fixed { count: Expr, per_secs: u64 },
+    /// A rate learned from how the attempts went (which the expansion then observes).
+    Adaptive,
 }
 
 /// A parsed value.
@@ -353,6 +358,13 @@ impl Args {
         }
     }
 
+    /// Whether each attempt's outcome is fed to the pacer: `rate = adaptive` implies it,
+    /// `observe` asks for it with `pacer = ...`.
+    pub(crate) fn observes(&self) -> bool {
+        matches!(self.rate(), Some(Rate::Adaptive))
+            || (self.get(Key::Observe).is_some() && self.get(Key::Pacer).is_some())
+    }
+
     pub(crate) fn gen_kind(&self) -> Gen {
         self.generator.map_or(Gen::Expo, |(_, g)| g)
     }
@@ -424,6 +436,11 @@ impl Args {
                 }
                 return Ok(());
             }
+            // Bare `observe`: the fn's output tells how the attempt went.
+            Kind::Observe if !meta.input.peek(Token![=]) && !meta.input.peek(syn::token::Paren) => {
+                self.set(cx, def.key, span, Value::Flag, index);
+                return Ok(());
+            }
             _ => {}
         }
         if !meta.input.peek(Token![=]) {
@@ -443,7 +460,7 @@ impl Args {
                 self.set_generator(cx, span, Gen::Custom);
                 Value::Expr(input.parse()?)
             }
-            Kind::Param(_) | Kind::Expr => Value::Expr(input.parse()?),
+            Kind::Param(_) | Kind::Expr | Kind::Observe => Value::Expr(input.parse()?),
             Kind::Handlers => Value::Handlers(match input.parse()? {
                 Expr::Array(array) => array.elems.into_iter().collect(),
                 other => vec![other],
@@ -544,14 +561,18 @@ fn skip_value(meta: &ParseNestedMeta) -> syn::Result<()> {
     Ok(())
 }
 
-fn unknown(cx: &mut Ctxt, span: Span, name: &str) {
-    let best = ARGS
-        .iter()
-        .map(|a| (strsim::damerau_levenshtein(name, a.name), a.name))
+/// The candidate nearest to a misspelt `name`, if one is near enough to be what was meant.
+fn nearest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .map(|c| (strsim::damerau_levenshtein(name, c), c))
         .min()
-        .filter(|(d, k)| *d <= 2.max(k.len() / 3));
-    match best {
-        Some((_, k)) => cx.error(
+        .filter(|(d, c)| *d <= 2.max(c.len() / 3))
+        .map(|(_, c)| c)
+}
+
+fn unknown(cx: &mut Ctxt, span: Span, name: &str) {
+    match nearest(name, ARGS.iter().map(|a| a.name)) {
+        Some(k) => cx.error(
             span,
             format_args!("unknown argument `{name}`; did you mean `{k}`?"),
         ),
@@ -619,9 +640,26 @@ fn parse_on(cx: &mut Ctxt, meta: &ParseNestedMeta) -> syn::Result<Option<On>> {
 
 fn parse_rate(cx: &mut Ctxt, input: ParseStream) -> syn::Result<Option<Rate>> {
     let count: Expr = input.parse()?;
-    let usage = "write the rate as `rate = 1 per second` (or `per minute`, `per hour`); the count may be an expression evaluated at the first call";
+    let usage = "write the rate as `rate = 1 per second` (or `per minute`, `per hour`; the count may be an expression evaluated at the first call), or `rate = adaptive` to learn it from the server's answers";
     if !input.peek(syn::Ident) {
-        cx.error_spanned(&count, usage);
+        match &count {
+            Expr::Path(_) => match ident_of(&count) {
+                Some(name) if name == "adaptive" => return Ok(Some(Rate::Adaptive)),
+                Some(name) if nearest(&name, ["adaptive"].into_iter()).is_some() => cx
+                    .error_spanned(
+                        &count,
+                        format_args!("unknown rate `{name}`; did you mean `rate = adaptive`?"),
+                    ),
+                _ => cx.error_spanned(&count, usage),
+            },
+            Expr::Call(call) if ident_of(&call.func).as_deref() == Some("adaptive") => {
+                cx.error(
+                    call.paren_token.span.join(),
+                    "`rate = adaptive` takes no parameters: for tunables (initial rate, floor, ceiling), keep a `backoff::Pacer::adaptive_with(backoff::AdaptiveRate::new().floor(..))` where every call sees it and write `pacer = <it>, observe`",
+                );
+            }
+            _ => cx.error_spanned(&count, usage),
+        }
         return Ok(None);
     }
     let per: syn::Ident = input.parse()?;
@@ -642,7 +680,7 @@ fn parse_rate(cx: &mut Ctxt, input: ParseStream) -> syn::Result<Option<Rate>> {
             return Ok(None);
         }
     };
-    Ok(Some(Rate { count, per_secs }))
+    Ok(Some(Rate::Fixed { count, per_secs }))
 }
 
 pub(crate) fn ident_of(expr: &Expr) -> Option<String> {

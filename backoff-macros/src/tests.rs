@@ -7,7 +7,7 @@ use proptest::prelude::*;
 const OTHER_WORDS: &[&str] = &[
     "full", "none", "error", "per", "second", "=", ",", "|", "(", ")", "[", "]", "{", "}", "0",
     "-1", "2.5", "\"x\"", "::", "&", "self", "async", "move", "_", "..", "?", "outcome", "vec",
-    "!",
+    "!", "adaptive",
 ];
 
 fn word(i: usize) -> &'static str {

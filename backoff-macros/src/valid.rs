@@ -6,7 +6,7 @@ use quote::ToTokens;
 use syn::spanned::Spanned;
 use syn::{Expr, ItemFn, ReturnType, Type};
 
-use crate::attr::{Args, Gen, Given, Key, Kind, Number, On, Value, list, number};
+use crate::attr::{Args, Gen, Given, Key, Kind, Number, On, Rate, Value, list, number};
 use crate::ctxt::Ctxt;
 use crate::expand::{RetShape, ret_shape};
 
@@ -89,6 +89,25 @@ impl Args {
                 "`budget = RetryBudget::new(..)` makes a new budget for every call, which bounds nothing: make it once and share it (a field of your client, a `static`) and write `budget = &self.budget`",
             );
         }
+        if let (Some(Rate::Adaptive), Some(span)) = (self.rate(), self.span(Key::Burst)) {
+            cx.error(
+                span,
+                "`burst` shapes a fixed `rate = N per second`; `rate = adaptive` starts one attempt at a time at the rate it learns: drop `burst`",
+            );
+        }
+        if let Some(span) = self.span(Key::Observe) {
+            match self.rate() {
+                Some(Rate::Fixed { .. }) => cx.error(
+                    span,
+                    "`observe` feeds a pacer that learns the rate, but `rate = N per second` makes a fixed one, which learns nothing: write `rate = adaptive` (it observes every attempt by itself), or drop `observe`",
+                ),
+                None if self.get(Key::Pacer).is_none() => cx.error(
+                    span,
+                    "`observe` tells the pacer how each attempt went, but this fn has no pacer: add `rate = adaptive` (a pacer per fn that learns the server's limit), or `pacer = <expr>, observe` with your `backoff::Pacer::adaptive()`",
+                ),
+                _ => {}
+            }
+        }
         if self.rate().is_none()
             && let Some(span) = self.span(Key::Burst)
         {
@@ -123,11 +142,13 @@ impl Args {
 /// What one value says, where a literal makes it knowable.
 fn check_value(cx: &mut Ctxt, given: &Given) {
     if let Value::Rate(rate) = &given.value {
-        if let Some(Ok(n)) = number(&rate.count) {
+        if let Rate::Fixed { count, .. } = rate
+            && let Some(Ok(n)) = number(count)
+        {
             let v = n.as_f64();
             if v.is_nan() || v <= 0.0 {
                 cx.error_spanned(
-                    &rate.count,
+                    count,
                     "a rate must be more than zero attempts per unit; leave `rate` out not to pace",
                 );
             }
@@ -176,6 +197,14 @@ fn check_value(cx: &mut Ctxt, given: &Given) {
             seconds(cx, given.key.name(), value, Bound::NonNegative);
         }
         Key::Interval => interval(cx, value),
+        Key::Observe => {
+            if let Expr::Lit(lit) = value {
+                cx.error(
+                    lit.span(),
+                    "`observe` takes a closure or a fn from the fn's output to a `backoff::Feedback` (`observe = |out| Feedback::from_http(out.status(), out.headers())`), or no value at all when the output tells by itself (`backoff::RateFeedback`)",
+                );
+            }
+        }
         Key::Burst => {
             if let Some(Ok(n)) = number(value) {
                 let ok = matches!(n, Number::Int(i) if i >= 1 && i <= i128::from(u32::MAX));

@@ -18,21 +18,42 @@
 //! 429s are rare; a 429's `Retry-After` (when the server sends one) replaces the generator's
 //! wait. [`Pacing::Off`] is the article's backoff-only recipe for comparison: every message
 //! fired at once, each 429 found and then waited out with exponential backoff and full jitter.
+//! [`Pacing::Adaptive`] paces without being told the limit: the pacer learns it from every
+//! answer (`observe` on the attribute: each attempt's outcome is a [`RateFeedback`], its
+//! status, `Retry-After` and rate-limit fields).
 
 use std::fmt;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use backoff::{Details, Pacer, backoff};
+use backoff::{Details, Feedback, Hints, Pacer, RateFeedback, backoff};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::Serialize;
 use serde_json::{Value, json};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// What one message send returns: the message id the API assigned.
-pub type SmsResult = Result<String, SmsError>;
+/// What one message send returns: the message id the API assigned (with what its answer said
+/// about the rate limit).
+pub type SmsResult = Result<Sent, SmsError>;
+
+/// A message the API took.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sent {
+    /// The message id the API assigned.
+    pub message_uuid: String,
+    /// What the answer said about the rate limit (its rate-limit fields), for an adaptive
+    /// pacer to learn from.
+    pub feedback: Feedback,
+}
+
+/// An accepted message tells the pacer what its answer's rate-limit fields said.
+impl RateFeedback for Sent {
+    fn feedback(&self) -> Feedback {
+        self.feedback.clone()
+    }
+}
 
 /// Why a send failed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -49,6 +70,8 @@ pub enum SmsError {
     RateLimited {
         /// The server's `Retry-After` (delay-seconds or an HTTP-date), when it sent one.
         retry_after: Option<Duration>,
+        /// The answer's rate-limit fields (`Retry-After` among them), for an adaptive pacer.
+        hints: Hints,
     },
     /// A `5xx`. Retried.
     Server {
@@ -84,7 +107,7 @@ impl SmsError {
     /// The wait the server asked for: a 429's or a 503's `Retry-After`.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
-            SmsError::RateLimited { retry_after } | SmsError::Server { retry_after, .. } => {
+            SmsError::RateLimited { retry_after, .. } | SmsError::Server { retry_after, .. } => {
                 *retry_after
             }
             _ => None,
@@ -100,12 +123,15 @@ impl fmt::Display for SmsError {
             SmsError::Timeout(e) => write!(f, "timed out: {e}"),
             SmsError::RateLimited {
                 retry_after: Some(wait),
+                ..
             } => write!(
                 f,
                 "429 Too Many Requests (Retry-After: {} s)",
                 wait.as_secs_f64()
             ),
-            SmsError::RateLimited { retry_after: None } => write!(f, "429 Too Many Requests"),
+            SmsError::RateLimited {
+                retry_after: None, ..
+            } => write!(f, "429 Too Many Requests"),
             SmsError::Server { status, detail, .. } | SmsError::Rejected { status, detail } => {
                 write!(f, "{status}: {detail}")
             }
@@ -115,6 +141,27 @@ impl fmt::Display for SmsError {
 }
 
 impl std::error::Error for SmsError {}
+
+/// What a failed attempt tells an adaptive pacer, as [`Feedback::from_status`] reads an
+/// answer: a 429 is throttled (with its fields), and so is a 503 that asks to come back later
+/// (`Retry-After`); anything else passed the server's rate limiter, or never reached it (no
+/// answer: as `reqwest::Error` tells it, not throttled).
+impl RateFeedback for SmsError {
+    fn feedback(&self) -> Feedback {
+        match self {
+            SmsError::RateLimited { hints, .. } => Feedback {
+                throttled: true,
+                hints: hints.clone(),
+            },
+            SmsError::Server {
+                status: 503,
+                retry_after: Some(wait),
+                ..
+            } => Feedback::throttled().with_retry_after(Some(*wait)),
+            _ => Feedback::accepted(),
+        }
+    }
+}
 
 /// How long to keep trying one message.
 #[derive(Clone, Debug)]
@@ -159,34 +206,45 @@ pub enum Pacing {
         /// The fraction of `rate` left unused, `0.02` for 2 %.
         headroom: f64,
     },
+    /// Every attempt, retries included, first waits for an adaptive pacer
+    /// ([`Pacer::adaptive`]), which is not told the limit: it learns it from each answer (429s,
+    /// `Retry-After`, rate-limit fields), starting at one request per second.
+    Adaptive,
 }
 
 impl Pacing {
     /// The headroom the example leaves by default: 2 %.
     pub const DEFAULT_HEADROOM: f64 = 0.02;
 
-    /// The rate the pacer lets through, per second; `None` when not pacing.
+    /// The rate a fixed pacer lets through, per second; `None` when not pacing or when the
+    /// rate is learned.
     pub fn paced_rate(&self) -> Option<f64> {
         match *self {
-            Pacing::Off => None,
+            Pacing::Off | Pacing::Adaptive => None,
             Pacing::To { rate, headroom } => Some(rate * (1.0 - headroom)),
         }
     }
 
     /// The pacer for this mode. `Off` gets one that paces nothing, so the attribute's
-    /// `pacer = self.pacer` works in both modes.
+    /// `pacer = self.pacer` works in every mode (and its `observe` is a no-op but with
+    /// [`Pacing::Adaptive`]).
     fn pacer(&self) -> Pacer {
-        self.paced_rate()
-            .map_or_else(Pacer::unlimited, Pacer::per_second)
+        match self {
+            Pacing::Adaptive => Pacer::adaptive(),
+            _ => self
+                .paced_rate()
+                .map_or_else(Pacer::unlimited, Pacer::per_second),
+        }
     }
 }
 
 impl fmt::Display for Pacing {
-    /// `off`, or the paced rate: `0.980/s`.
+    /// `off`, `adaptive`, or the paced rate: `0.980/s`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.paced_rate() {
-            None => write!(f, "off"),
-            Some(r) => write!(f, "{r:.3}/s"),
+        match (self, self.paced_rate()) {
+            (Pacing::Adaptive, _) => write!(f, "adaptive"),
+            (_, None) => write!(f, "off"),
+            (_, Some(r)) => write!(f, "{r:.3}/s"),
         }
     }
 }
@@ -455,6 +513,12 @@ impl SmsClient {
         self.pacer.interval()
     }
 
+    /// The rate the adaptive pacer ([`Pacing::Adaptive`]) has learned, requests per second;
+    /// `None` for a fixed pacer.
+    pub fn learned_rate(&self) -> Option<f64> {
+        self.pacer.learned_rate(None)
+    }
+
     /// The messages given up so far, with the on-call call placed for each.
     pub fn gave_up(&self) -> Vec<GaveUp> {
         self.gave_up
@@ -520,14 +584,15 @@ impl SmsClient {
     }
 
     /// POSTs `body` to `path` with its own JWT (and `idempotency_key`, if any, as the
-    /// `Idempotency-Key` header); `Ok` carries the JSON of a 2xx answer and whether the server
-    /// marked it a replay of an earlier request with the same key.
+    /// `Idempotency-Key` header); `Ok` carries the JSON of a 2xx answer, whether the server
+    /// marked it a replay of an earlier request with the same key, and what the answer's
+    /// fields said about the rate limit.
     async fn post(
         &self,
         path: &str,
         body: &Value,
         idempotency_key: Option<&str>,
-    ) -> Result<(Value, bool), SmsError> {
+    ) -> Result<(Value, bool, Feedback), SmsError> {
         let token = self.next_token()?;
         let mut request = self
             .http
@@ -550,20 +615,30 @@ impl SmsClient {
         };
         let retry_after = header(reqwest::header::RETRY_AFTER.as_str())
             .and_then(|v| backoff::parse_retry_after(&v, SystemTime::now()));
+        // The status, `Retry-After` and the rate-limit fields, for an adaptive pacer.
+        let fields: Vec<(&str, &str)> = response
+            .headers()
+            .iter()
+            .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)))
+            .collect();
+        let rate = Feedback::from_status(status.as_u16(), &fields, SystemTime::now());
         let replayed = header("idempotent-replayed").is_some_and(|v| v == "true");
         let text = response.text().await.map_err(|e| classify(&e));
         self.sign_ahead();
         let text = text?;
         if status.is_success() {
             let json = serde_json::from_str(&text).unwrap_or(Value::Null);
-            return Ok((json, replayed));
+            return Ok((json, replayed, rate));
         }
         let detail = serde_json::from_str::<Value>(&text)
             .ok()
             .and_then(|v| v["detail"].as_str().map(str::to_owned))
             .unwrap_or(text);
         Err(match status.as_u16() {
-            429 => SmsError::RateLimited { retry_after },
+            429 => SmsError::RateLimited {
+                retry_after,
+                hints: rate.hints,
+            },
             s @ 500..=599 => SmsError::Server {
                 status: s,
                 detail,
@@ -576,6 +651,9 @@ impl SmsClient {
     /// Sends one SMS; returns the message id. Each attempt, retries included, first waits
     /// for this client's pacer (one that paces nothing with [`Pacing::Off`]) and sends the
     /// message's own idempotency key, so a retry after a lost answer is not a second SMS.
+    /// Each attempt's outcome is then told to the pacer (`observe`: the output is a
+    /// [`RateFeedback`]), which an adaptive pacer learns the limit from; a fixed pacer
+    /// ignores it.
     /// Retries 429, 5xx, connection errors and timeouts for up to `retry.max_time`, waiting
     /// what a `Retry-After` asks (when honoured), else with exponential backoff and full
     /// jitter; any other 4xx gives up at once. Giving up pages the on-call engineer.
@@ -586,6 +664,7 @@ impl SmsClient {
         max_time = self.retry.max_time,
         jitter = full,
         pacer = self.pacer,
+        observe,
         retry_after = |e: &SmsError| e.retry_after().filter(|_| self.honour_retry_after),
         on = error,
         giveup = SmsError::is_permanent,
@@ -606,15 +685,18 @@ impl SmsClient {
             .post("/v0.1/messages", &body, Some(&sms.idempotency_key))
             .await
         {
-            Ok((answer, replayed)) => {
+            Ok((answer, replayed, rate)) => {
                 self.stats.sent.fetch_add(1, Ordering::SeqCst);
                 if replayed {
                     self.stats.replays.fetch_add(1, Ordering::SeqCst);
                 }
-                Ok(answer["message_uuid"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned())
+                Ok(Sent {
+                    message_uuid: answer["message_uuid"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                    feedback: rate,
+                })
             }
             Err(e) => {
                 if e.is_ambiguous() {
@@ -707,7 +789,7 @@ impl SmsClient {
             "from": { "type": "phone", "number": self.from },
             "ncco": [{ "action": "talk", "text": say }],
         });
-        let (answer, _) = self.post("/v1/calls", &body, None).await?;
+        let (answer, _, _) = self.post("/v1/calls", &body, None).await?;
         Ok(answer["uuid"].as_str().unwrap_or_default().to_owned())
     }
 }

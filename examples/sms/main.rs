@@ -2,11 +2,12 @@
 //!
 //! ```text
 //! cargo run --example sms -- [--count N | --to-file FILE] [--text TEXT] [--rate R] [--burst B]
-//!                            [--no-pace] [--headroom PERCENT] [--retry-after on|off]
+//!                            [--no-pace | --adaptive] [--headroom PERCENT] [--retry-after on|off]
 //!                            [--base-url URL] [--max-time S] [--timeout S] [--concurrency C]
 //!                            [--oncall NUMBER] [--fail-first N] [--drop-first N]
 //!                            [--fault KIND=P]... [--fault-seed N] [--serve-only ADDR]
-//!                            [--redis URL [--redis-key NAME]] [--workers K]
+//!                            [--rate-headers off|ietf|x] [--rate-schedule T:RATE,...]
+//!                            [--redis URL [--redis-key NAME]] [--workers K] [--stats-json PATH]
 //! ```
 //!
 //! The parts: `client.rs` is the `#[backoff]` client (the code the article is about),
@@ -23,6 +24,14 @@
 //! number of messages), over a connection opened before the batch (not with `--drop-first`).
 //! `scripts/pacing.sh` runs both and prints a table; `docs/pacing.md` has its figures.
 //!
+//! `--adaptive` paces without using `--rate` at all (the stand-in still enforces it): the
+//! client's pacer is `backoff::Pacer::adaptive()`, which starts at one request per second and
+//! learns the limit from each answer (429s, `Retry-After`, and the rate-limit fields of
+//! `--rate-headers ietf|x`). The progress line and the end show the rate learned.
+//! `scripts/adaptive.sh` runs it against each kind of stand-in and draws `docs/adaptive.svg`
+//! from what `--stats-json PATH` writes: the run's figures and the stand-in's `/stats` (every
+//! arrival and the limit over time).
+//!
 //! Configuration comes from the environment: `VONAGE_APPLICATION_ID`, `VONAGE_PRIVATE_KEY` (a
 //! PEM, or the path of one), `VONAGE_NUMBER` (the sender), `ONCALL_NUMBER`.
 //!
@@ -35,6 +44,12 @@
 //! `--fault KIND=P` (repeatable; `accept-then-drop=P`, `slow=P:SECONDS`, `reset=P`, `500=P`,
 //! `503=P`) makes it fail that fraction of message requests at random, from `--fault-seed N`.
 //! `--serve-only ADDR` runs just the stand-in, on `ADDR`, for clients started elsewhere.
+//! `--rate-headers ietf|x` makes the stand-in say its limit and its bucket's state on every
+//! answer that passed the bucket (the IETF draft's `RateLimit-Policy` / `RateLimit`, or
+//! `X-RateLimit-Limit` / `-Remaining` / `-Reset`; `off` by default), and
+//! `--rate-schedule T:RATE,...` changes its limit `T` seconds after the first request
+//! (`--rate 2 --rate-schedule 20:1`: 2/s, then 1/s from 20 s on). Both are the stand-in's
+//! alone: the client's pacing still follows `--rate` (unless `--adaptive`).
 //!
 //! Several workers. `--redis URL` paces through a budget shared in Redis (at the key
 //! `backoff:<NAME>`, `--redis-key`, default `sms`) in place of the client's own pacer, at the
@@ -51,7 +66,7 @@
 //!
 //! The last line printed is
 //! `summary: sent=<n> of <N> attempts=<a> rejected_429=<r> gave_up=<g> unconfirmed=<u>
-//! replays=<p> elapsed_s=<t> pacing=<off|R/s> retry_after=<honoured|ignored>`: `sent` counts
+//! replays=<p> elapsed_s=<t> pacing=<off|adaptive|R/s> retry_after=<honoured|ignored>`: `sent` counts
 //! the messages the server confirmed, once each; `unconfirmed` those given up that an attempt
 //! may have sent all the same (its answer was lost). The exit status is 1 when any message was
 //! given up.
@@ -81,6 +96,7 @@ struct Options {
     rate: f64,
     burst: u32,
     pace: bool,
+    adaptive: bool,
     headroom_percent: f64,
     retry_after: Option<bool>,
     max_time: f64,
@@ -91,18 +107,22 @@ struct Options {
     timeout: f64,
     faults: Vec<standin::Fault>,
     fault_seed: u64,
+    rate_headers: standin::RateHeaders,
+    rate_schedule: standin::RateSchedule,
     serve_only: Option<String>,
     redis: Option<String>,
     redis_key: String,
     workers: usize,
     worker_index: Option<usize>,
+    stats_json: Option<String>,
 }
 
 const USAGE: &str = "usage: sms [--count N | --to-file FILE] [--text TEXT] [--rate R] [--burst B] \
-[--no-pace] [--headroom PERCENT] [--retry-after on|off] \
+[--no-pace | --adaptive] [--headroom PERCENT] [--retry-after on|off] \
 [--base-url URL] [--max-time SECONDS] [--timeout SECONDS] [--concurrency C] [--oncall NUMBER] \
 [--fail-first N] [--drop-first N] [--fault accept-then-drop=P|slow=P:SECONDS|reset=P|500=P|503=P]... \
-[--fault-seed N] [--serve-only ADDR] [--redis URL] [--redis-key NAME] [--workers K]";
+[--fault-seed N] [--serve-only ADDR] [--rate-headers off|ietf|x] [--rate-schedule T:RATE,...] \
+[--redis URL] [--redis-key NAME] [--workers K] [--stats-json PATH]";
 
 fn parse_options() -> Result<Options, String> {
     let mut o = Options {
@@ -113,6 +133,7 @@ fn parse_options() -> Result<Options, String> {
         rate: 1.0,
         burst: 1,
         pace: true,
+        adaptive: false,
         headroom_percent: Pacing::DEFAULT_HEADROOM * 100.0,
         retry_after: None,
         max_time: 300.0,
@@ -123,11 +144,14 @@ fn parse_options() -> Result<Options, String> {
         timeout: 10.0,
         faults: Vec::new(),
         fault_seed: 0,
+        rate_headers: standin::RateHeaders::Off,
+        rate_schedule: standin::RateSchedule::none(),
         serve_only: None,
         redis: None,
         redis_key: "sms".to_owned(),
         workers: 1,
         worker_index: None,
+        stats_json: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -136,6 +160,10 @@ fn parse_options() -> Result<Options, String> {
         }
         if flag == "--no-pace" {
             o.pace = false;
+            continue;
+        }
+        if flag == "--adaptive" {
+            o.adaptive = true;
             continue;
         }
         let value = args
@@ -166,10 +194,13 @@ fn parse_options() -> Result<Options, String> {
             "--fault" => o.faults.push(value.parse().map_err(|e| bad(&e))?),
             "--fault-seed" => o.fault_seed = value.parse().map_err(|e| bad(&e))?,
             "--serve-only" => o.serve_only = Some(value),
+            "--rate-headers" => o.rate_headers = value.parse().map_err(|e| bad(&e))?,
+            "--rate-schedule" => o.rate_schedule = value.parse().map_err(|e| bad(&e))?,
             "--redis" => o.redis = Some(value),
             "--redis-key" => o.redis_key = value,
             "--workers" => o.workers = value.parse().map_err(|e| bad(&e))?,
             "--worker-index" => o.worker_index = Some(value.parse().map_err(|e| bad(&e))?),
+            "--stats-json" => o.stats_json = Some(value),
             _ => return Err(format!("unknown flag {flag}\n{USAGE}")),
         }
     }
@@ -194,6 +225,16 @@ fn parse_options() -> Result<Options, String> {
     }
     if o.worker_index.is_some_and(|i| i >= o.workers) {
         return Err(format!("--worker-index must be below --workers\n{USAGE}"));
+    }
+    if o.adaptive && !o.pace {
+        return Err(format!(
+            "--adaptive paces on a learned rate: it does not go with --no-pace\n{USAGE}"
+        ));
+    }
+    if o.adaptive && o.redis.is_some() {
+        return Err(format!(
+            "--adaptive learns its rate in this process: it does not go with --redis\n{USAGE}"
+        ));
     }
     if o.redis.is_some() && !o.pace {
         return Err(format!(
@@ -226,6 +267,10 @@ fn recipients(o: &Options) -> Result<Vec<String>, String> {
 fn describe_mode(client: &SmsClient, concurrency: usize) -> String {
     let pacing = client.pacing();
     let pace = match (pacing, client.pace_interval()) {
+        (Pacing::Adaptive, _) => format!(
+            "pacing: adaptive (the limit is not told: learned from each answer; now {})",
+            learned(client)
+        ),
         (Pacing::To { rate, headroom }, Some(every)) => format!(
             "pacing: {pacing} ({rate}/s less {}% headroom; one attempt every {:.1} ms, burst 1)",
             headroom * 100.0,
@@ -239,6 +284,69 @@ fn describe_mode(client: &SmsClient, concurrency: usize) -> String {
         "Retry-After ignored"
     };
     format!("{pace}; {ra}; up to {concurrency} messages in flight")
+}
+
+/// The adaptive pacer's learned rate, `1.23/s`, or `-` when there is none.
+fn learned(client: &SmsClient) -> String {
+    client
+        .learned_rate()
+        .map_or_else(|| "-".to_owned(), |r| format!("{r:.3}/s"))
+}
+
+/// The progress line: the client's counts, and the rate learned when pacing adaptively.
+fn progress_line(client: &SmsClient) -> String {
+    let line = progress::message(&client.stats());
+    if client.pacing() == Pacing::Adaptive {
+        format!("{line} rate={}", learned(client))
+    } else {
+        line
+    }
+}
+
+/// When the last of `total` requests could arrive at the earliest, in seconds after the first,
+/// at the stand-in's token bucket: `burst` deep and full at the first request, refilled at
+/// `rate` per second and then as `schedule` says (counted from the first request).
+fn ideal_seconds(total: usize, rate: f64, burst: u32, schedule: &standin::RateSchedule) -> f64 {
+    let burst = f64::from(burst.max(1));
+    // (from, rate) steps, in time order.
+    let mut steps = vec![(0.0, rate)];
+    steps.extend(
+        schedule
+            .changes()
+            .iter()
+            .map(|c| (c.after.as_secs_f64(), c.rate)),
+    );
+    let rate_at = |t: f64| {
+        steps
+            .iter()
+            .rev()
+            .find(|(from, _)| t >= *from)
+            .map_or(rate, |s| s.1)
+    };
+    let (mut t, mut tokens) = (0.0_f64, burst);
+    for n in 0..total {
+        if n > 0 {
+            // Refill, step by step, until one whole token is there.
+            while tokens < 1.0 {
+                let r = rate_at(t);
+                let next_change = steps
+                    .iter()
+                    .map(|s| s.0)
+                    .find(|&from| from > t)
+                    .unwrap_or(f64::INFINITY);
+                let need = (1.0 - tokens) / r;
+                if t + need <= next_change {
+                    t += need;
+                    tokens = 1.0;
+                } else {
+                    tokens = (tokens + (next_change - t) * r).min(burst);
+                    t = next_change;
+                }
+            }
+        }
+        tokens -= 1.0;
+    }
+    t
 }
 
 #[tokio::main]
@@ -275,6 +383,8 @@ async fn run() -> Result<ExitCode, String> {
             rate: o.rate,
             burst: o.burst,
             retry_after: true,
+            rate_headers: o.rate_headers,
+            rate_schedule: o.rate_schedule.clone(),
             faults,
         };
         standin::serve_only(addr, config)
@@ -303,24 +413,26 @@ async fn run() -> Result<ExitCode, String> {
                 }
             };
             let public = standin::public_key_pem(&key).map_err(|e| e.to_string())?;
-            let server = standin::StandIn::start(standin::Config {
+            let config = standin::Config {
                 application_id: id.clone(),
                 public_key_pem: public,
                 rate: o.rate,
                 burst: o.burst,
                 retry_after: true,
+                rate_headers: o.rate_headers,
+                rate_schedule: o.rate_schedule.clone(),
                 faults: faults.clone(),
-            })
-            .await
-            .map_err(|e| format!("cannot start the stand-in API: {e}"))?;
+            };
+            let limit = config.describe_limit();
+            let server = standin::StandIn::start(config)
+                .await
+                .map_err(|e| format!("cannot start the stand-in API: {e}"))?;
             server.fail_next_requests(o.fail_first);
             server.drop_next_connections(o.drop_first);
             let faults: Vec<String> = faults.list().iter().map(|f| f.to_string()).collect();
             eprintln!(
-                "stand-in Messages API at {} ({} request/s, burst {}; faults: {}; seed {})",
+                "stand-in Messages API at {} ({limit}; faults: {}; seed {})",
                 server.base_url(),
-                o.rate,
-                o.burst,
                 if faults.is_empty() {
                     "none".to_owned()
                 } else {
@@ -336,7 +448,9 @@ async fn run() -> Result<ExitCode, String> {
         return run_parent(&o, &base_url, &application_id, &key, standin.as_ref()).await;
     }
 
-    let pacing = if o.pace {
+    let pacing = if o.adaptive {
+        Pacing::Adaptive
+    } else if o.pace {
         Pacing::To {
             rate: o.rate,
             headroom: o.headroom_percent / 100.0,
@@ -390,7 +504,7 @@ async fn run() -> Result<ExitCode, String> {
         let (bar, client) = (bar.clone(), client.clone());
         tokio::spawn(async move {
             loop {
-                bar.set_message(progress::message(&client.stats()));
+                bar.set_message(progress_line(&client));
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         })
@@ -444,14 +558,21 @@ async fn run() -> Result<ExitCode, String> {
         stats.server_waits,
         stats.waited.as_secs_f64()
     );
-    println!("{}", progress::message(&stats));
+    println!("{}", progress_line(&client));
     println!("{}", describe_mode(&client, concurrency));
-    // The bucket starts full: `burst` go at once, then one every 1/rate.
-    let physical = summary.total.saturating_sub(o.burst.max(1) as usize) as f64 / o.rate;
+    if o.adaptive {
+        println!("learned rate: {}", learned(&client));
+    }
+    // The bucket starts full: `burst` go at once, then one every 1/rate (as the schedule has
+    // it, from the first request on).
+    let physical = ideal_seconds(summary.total, o.rate, o.burst, &o.rate_schedule);
+    let mut limit = format!("at {} request/s", o.rate);
+    for c in o.rate_schedule.changes() {
+        limit += &format!(", {}/s from {} s", c.rate, c.after.as_secs_f64());
+    }
     if physical > 0.0 {
         println!(
-            "at {} request/s, burst {}, {} messages take {physical:.1} s at best; this took {:.3} times that",
-            o.rate,
+            "{limit}, burst {}, {} messages take {physical:.1} s at best; this took {:.3} times that",
             o.burst,
             summary.total,
             elapsed.as_secs_f64() / physical
@@ -493,6 +614,27 @@ at most {} per key), {} replays, {} key conflicts, {} calls to on-call",
             );
         }
     }
+    if let Some(path) = &o.stats_json {
+        let report = serde_json::json!({
+            "flags": std::env::args().skip(1).collect::<Vec<_>>(),
+            "count": summary.total,
+            "rate": o.rate,
+            "burst": o.burst,
+            "rate_headers": o.rate_headers.to_string(),
+            "rate_schedule": o.rate_schedule.to_string(),
+            "pacing": summary.pacing.to_string(),
+            "learned_rate": client.learned_rate(),
+            "elapsed_s": elapsed.as_secs_f64(),
+            "ideal_s": physical,
+            "sent": summary.sent,
+            "gave_up": summary.gave_up,
+            "attempts": stats.attempts,
+            "rejected_429": stats.rejected_429,
+            "standin": standin.as_ref().map(|s| s.stats()),
+        });
+        let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
+        std::fs::write(path, text).map_err(|e| format!("--stats-json {path}: {e}"))?;
+    }
     println!("{summary}");
     Ok(if summary.is_success() {
         ExitCode::SUCCESS
@@ -524,7 +666,7 @@ async fn run_parent(
         ("VONAGE_PRIVATE_KEY", key),
     ];
     let (totals, ok) = workers::run_children(o.workers, base_url, &env).await?;
-    let physical = (totals.total as usize).saturating_sub(o.burst.max(1) as usize) as f64 / o.rate;
+    let physical = ideal_seconds(totals.total as usize, o.rate, o.burst, &o.rate_schedule);
     if physical > 0.0 {
         println!(
             "at {} request/s, burst {}, {} messages take {physical:.1} s at best; this took {:.3} times that",

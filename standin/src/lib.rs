@@ -6,7 +6,15 @@
 //! in seconds (the wait until the bucket has a token, rounded up, at least 1) unless told not
 //! to. The bucket is measured at each request's arrival (when the handler is called, before
 //! the body is read and the JWT verified), as a rate-limiting gateway at the edge would, so
-//! the server's own verification time does not shift the requests it counts.
+//! the server's own verification time does not shift the requests it counts. Its clock is
+//! tokio's, so a test on a paused clock moves it with `tokio::time::advance`.
+//!
+//! Rate-limit fields ([`RateHeaders`], `--rate-headers off|ietf|x`, off by default): every
+//! answer that passed the bucket, `202` and `429` alike, says the limit in force and the
+//! bucket's state, in the IETF draft's `RateLimit-Policy` / `RateLimit` or in
+//! `X-RateLimit-Limit` / `-Remaining` / `-Reset`. The limit can change while it runs
+//! ([`RateSchedule`], `--rate-schedule T:RATE,...`): from `T` seconds after the first message
+//! request on, `RATE` requests/s, the burst unchanged and the bucket's tokens kept.
 //!
 //! Idempotency: a message request carrying a key (the `Idempotency-Key` header, else the
 //! body's `client_ref`) is sent on once. A repeat of the key with the same body is answered
@@ -25,6 +33,7 @@
 
 mod faults;
 mod idempotency;
+mod limit;
 
 use std::collections::BTreeMap;
 use std::io;
@@ -33,7 +42,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -49,9 +58,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::time::Instant;
 
 pub use faults::{Fault, Faults};
 pub use idempotency::{IdempotencyStore, KEY_CAPACITY, KEY_TTL, Lookup};
+pub use limit::{RateChange, RateHeaders, RateSchedule, quota};
+
+use limit::{Bucket, Decision, ceil_secs};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -89,18 +102,37 @@ pub struct Config {
     pub application_id: String,
     /// The application's public key (PEM), to verify the JWT signature.
     pub public_key_pem: String,
-    /// Token bucket refill, in requests per second.
+    /// Token bucket refill, in requests per second (until the schedule changes it).
     pub rate: f64,
     /// Token bucket size.
     pub burst: u32,
     /// Whether a 429 carries `Retry-After` (seconds).
     pub retry_after: bool,
+    /// The rate-limit fields every answer that passed the bucket carries (off by default).
+    pub rate_headers: RateHeaders,
+    /// When the rate changes, counted from the first message request (none by default).
+    pub rate_schedule: RateSchedule,
     /// Faults drawn at random for each message request.
     pub faults: Faults,
 }
 
+impl Config {
+    /// `1 request/s, burst 1`, then the schedule and the rate headers when set:
+    /// `2 request/s, burst 1, then 1/s from 20 s; rate headers ietf`.
+    pub fn describe_limit(&self) -> String {
+        let mut text = format!("{} request/s, burst {}", self.rate, self.burst);
+        for c in self.rate_schedule.changes() {
+            text += &format!(", then {}/s from {} s", c.rate, c.after.as_secs_f64());
+        }
+        if self.rate_headers != RateHeaders::Off {
+            text += &format!("; rate headers {}", self.rate_headers);
+        }
+        text
+    }
+}
+
 /// What the stand-in counted, for the example's report and for tests; `GET /stats` serves it.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Stats {
     /// Message requests that reached a handler.
     pub requests: u64,
@@ -136,6 +168,35 @@ pub struct Stats {
     pub dropped_connections: u64,
     /// Voice API calls placed.
     pub calls: u64,
+    /// The limit over time: the configured rate from the first request on (`from_s` 0), then
+    /// each change of the schedule.
+    #[serde(default)]
+    pub limits: Vec<LimitStep>,
+    /// Every message request that reached the token bucket, in the order it saw them: when
+    /// (since the first request), its verdict, and the limit then.
+    #[serde(default)]
+    pub arrivals: Vec<ArrivalRecord>,
+}
+
+/// One step of the limit, in [`Stats::limits`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LimitStep {
+    /// Seconds after the first message request.
+    pub from_s: f64,
+    /// Requests per second from then on.
+    pub rate: f64,
+}
+
+/// One message request that reached the token bucket, in [`Stats::arrivals`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ArrivalRecord {
+    /// Seconds after the first message request.
+    pub t_s: f64,
+    /// `202` if the bucket let it through (what was answered then may still be a `422` or a
+    /// fault, counted above), `429` if not.
+    pub status: u16,
+    /// The limit in force, requests per second.
+    pub rate: f64,
 }
 
 #[derive(Default)]
@@ -159,29 +220,6 @@ fn bump(counter: &AtomicU64) {
     counter.fetch_add(1, Ordering::SeqCst);
 }
 
-struct Bucket {
-    rate: f64,
-    burst: f64,
-    tokens: f64,
-    last: Instant,
-}
-
-impl Bucket {
-    /// Takes a token for a request that arrived `at`, or says how long until one is there.
-    /// (Requests handled out of their order of arrival refill nothing for the earlier one.)
-    fn take(&mut self, at: Instant) -> Result<(), Duration> {
-        let refill = at.saturating_duration_since(self.last).as_secs_f64() * self.rate;
-        self.tokens = (self.tokens + refill).min(self.burst);
-        self.last = self.last.max(at);
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            Ok(())
-        } else {
-            Err(Duration::from_secs_f64((1.0 - self.tokens) / self.rate))
-        }
-    }
-}
-
 /// A message the stand-in sent on.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Delivery {
@@ -200,6 +238,9 @@ struct Shared {
     key: DecodingKey,
     bucket: Mutex<Bucket>,
     retry_after: bool,
+    rate_headers: RateHeaders,
+    /// The configured rate and the schedule, for [`Stats::limits`].
+    limits: Vec<LimitStep>,
     counters: Counters,
     dice: Mutex<faults::Dice>,
     drop_next: AtomicU32,
@@ -250,17 +291,30 @@ impl Shared {
             status_503: get(&c.status_503),
             dropped_connections: get(&c.dropped_connections),
             calls: lock(&self.calls).len() as u64,
+            limits: self.limits.clone(),
+            arrivals: lock(&self.arrivals)
+                .iter()
+                .map(|a| ArrivalRecord {
+                    t_s: a.since_first.as_secs_f64(),
+                    status: if a.admitted { 202 } else { 429 },
+                    rate: a.rate,
+                })
+                .collect(),
         }
     }
 }
 
 /// A message request that reached the token bucket.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Arrival {
     /// When it arrived, since the stand-in started.
     pub at: Duration,
+    /// When it arrived, since the first message request (the origin of the schedule).
+    pub since_first: Duration,
     /// Whether the bucket let it through (else it was answered 429).
     pub admitted: bool,
+    /// The limit in force when it arrived, requests per second.
+    pub rate: f64,
 }
 
 /// Takes one from an armed fault counter, if any is left.
@@ -299,16 +353,27 @@ impl StandIn {
         if !(config.rate > 0.0 && config.rate.is_finite()) {
             return Err(format!("rate must be a positive number, got {}", config.rate).into());
         }
+        let limits = std::iter::once(LimitStep {
+            from_s: 0.0,
+            rate: config.rate,
+        })
+        .chain(config.rate_schedule.changes().iter().map(|c| LimitStep {
+            from_s: c.after.as_secs_f64(),
+            rate: c.rate,
+        }))
+        .collect();
         let shared = Arc::new(Shared {
             application_id: config.application_id,
             key: DecodingKey::from_rsa_pem(config.public_key_pem.as_bytes())?,
-            bucket: Mutex::new(Bucket {
-                rate: config.rate,
-                burst: f64::from(config.burst.max(1)),
-                tokens: f64::from(config.burst.max(1)),
-                last: Instant::now(),
-            }),
+            bucket: Mutex::new(Bucket::new(
+                config.rate,
+                config.burst,
+                &config.rate_schedule,
+                Instant::now(),
+            )),
             retry_after: config.retry_after,
+            rate_headers: config.rate_headers,
+            limits,
             counters: Counters::default(),
             dice: Mutex::new(config.faults.dice()),
             drop_next: AtomicU32::new(0),
@@ -704,6 +769,7 @@ async fn messages(
     request: Request,
 ) -> Response {
     let arrival = Instant::now();
+    lock(&shared.bucket).arrived(arrival);
     bump(&shared.counters.requests);
     let (headers, body, request) = match read_message(&shared, request).await {
         Ok(r) => r,
@@ -745,12 +811,20 @@ async fn messages(
             "injected fault",
         );
     }
-    let throttle = lock(&shared.bucket).take(arrival);
-    lock(&shared.arrivals).push(Arrival {
-        at: arrival.saturating_duration_since(shared.started),
-        admitted: throttle.is_ok(),
-    });
-    if let Err(wait) = throttle {
+    let decision = {
+        let mut bucket = lock(&shared.bucket);
+        let decision: Decision = bucket.take(arrival);
+        lock(&shared.arrivals).push(Arrival {
+            at: arrival.saturating_duration_since(shared.started),
+            since_first: decision.since_first,
+            admitted: decision.admitted,
+            rate: decision.rate,
+        });
+        decision
+    };
+    let mut response = if decision.admitted {
+        send_on(&shared, &conn, fault, &headers, body, request).await
+    } else {
         bump(&shared.counters.throttled);
         let mut response = error(
             StatusCode::TOO_MANY_REQUESTS,
@@ -758,19 +832,31 @@ async fn messages(
             "Please wait, then retry your request",
         );
         if shared.retry_after {
-            let secs = wait.as_secs_f64().ceil().max(1.0).min(u32::MAX.into()) as u32;
+            let secs = ceil_secs(decision.next_token).min(u32::MAX.into()) as u32;
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
-        return response;
-    }
+        response
+    };
+    decision.apply(shared.rate_headers, response.headers_mut());
+    response
+}
 
+/// Sends on a message the bucket let through (once per key), and answers.
+async fn send_on(
+    shared: &Shared,
+    conn: &Conn,
+    fault: Option<Fault>,
+    headers: &HeaderMap,
+    body: Value,
+    request: MessageRequest,
+) -> Response {
     // Sent on at most once per key: the lookup, the send and the store are one step.
-    let key = idempotency_key(&headers, &request);
+    let key = idempotency_key(headers, &request);
     let (id, replayed) = {
         let mut keys = lock(&shared.keys);
-        let now = Instant::now();
+        let now = std::time::Instant::now();
         let found = match &key {
             Some(k) => keys.lookup(k, &body, now),
             None => Lookup::New,
@@ -806,7 +892,7 @@ async fn messages(
     match fault {
         Some(Fault::AcceptThenDrop(_)) => {
             bump(&shared.counters.accept_then_drop);
-            return reset(&conn);
+            return reset(conn);
         }
         Some(Fault::Slow(_, wait)) => {
             bump(&shared.counters.slow);
@@ -890,12 +976,11 @@ pub async fn serve_only(addr: SocketAddr, mut config: Config) -> Result<(), BoxE
     }
     println!("VONAGE_APPLICATION_ID={}", config.application_id);
     let faults: Vec<String> = config.faults.list().iter().map(Fault::to_string).collect();
-    let (rate, burst) = (config.rate, config.burst);
+    let limit = config.describe_limit();
     let seed = config.faults.seed;
     let server = StandIn::start_on(addr, config).await?;
     println!(
-        "stand-in Messages API at {} ({rate} request/s, burst {burst}; faults: {}; seed {seed}); \
-GET /stats for its counts",
+        "stand-in Messages API at {} ({limit}; faults: {}; seed {seed}); GET /stats for its counts",
         server.base_url(),
         if faults.is_empty() {
             "none".to_owned()

@@ -2,8 +2,16 @@
 //!
 //! ```text
 //! cargo run -p backoff-standin -- [--addr 127.0.0.1:8000] [--rate R] [--burst B]
-//!     [--no-retry-after] [--fault KIND=P]... [--fault-seed N]
+//!     [--no-retry-after] [--rate-headers off|ietf|x] [--rate-schedule T:RATE,...]
+//!     [--fault KIND=P]... [--fault-seed N]
 //! ```
+//!
+//! `--rate-headers ietf` adds `RateLimit-Policy: "default";q=Q;w=W` and
+//! `RateLimit: "default";r=R;t=T` to every answer that passed the token bucket (202 and 429
+//! alike), `--rate-headers x` `X-RateLimit-Limit: Q`, `X-RateLimit-Remaining: R` and
+//! `X-RateLimit-Reset: T` (delay-seconds); off by default. `--rate-schedule 20:1` drops the
+//! rate to 1 request/s 20 s after the first message request; several changes go in time
+//! order, `10:2,30:0.5`.
 //!
 //! Prints `VONAGE_APPLICATION_ID=...` (and, when `VONAGE_PRIVATE_KEY` is unset, the path of
 //! the throwaway private key it made, `VONAGE_PRIVATE_KEY=...`) and its URL, then serves until
@@ -11,9 +19,12 @@
 
 use std::process::ExitCode;
 
-use backoff_standin::{Config, DEFAULT_APPLICATION_ID, Fault, Faults, serve_only};
+use backoff_standin::{
+    Config, DEFAULT_APPLICATION_ID, Fault, Faults, RateHeaders, RateSchedule, serve_only,
+};
 
 const USAGE: &str = "usage: standin [--addr ADDR] [--rate R] [--burst B] [--no-retry-after] \
+[--rate-headers off|ietf|x] [--rate-schedule T:RATE,...] \
 [--fault accept-then-drop=P|slow=P:SECONDS|reset=P|500=P|503=P]... [--fault-seed N]";
 
 #[tokio::main(flavor = "current_thread")]
@@ -31,6 +42,7 @@ async fn run() -> Result<(), String> {
     let mut addr = "127.0.0.1:8000".to_owned();
     let (mut rate, mut burst, mut retry_after) = (1.0, 1, true);
     let (mut faults, mut seed) = (Vec::new(), 0u64);
+    let (mut rate_headers, mut rate_schedule) = (RateHeaders::Off, RateSchedule::none());
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         if flag == "--no-retry-after" {
@@ -50,8 +62,13 @@ async fn run() -> Result<(), String> {
             "--burst" => burst = value.parse().map_err(|e| bad(&e))?,
             "--fault" => faults.push(value.parse::<Fault>().map_err(|e| bad(&e))?),
             "--fault-seed" => seed = value.parse().map_err(|e| bad(&e))?,
+            "--rate-headers" => rate_headers = value.parse().map_err(|e| bad(&e))?,
+            "--rate-schedule" => rate_schedule = value.parse().map_err(|e| bad(&e))?,
             _ => return Err(format!("unknown flag {flag}\n{USAGE}")),
         }
+    }
+    if !(rate > 0.0 && f64::is_finite(rate)) {
+        return Err(format!("--rate must be a positive number\n{USAGE}"));
     }
     let addr = addr
         .parse()
@@ -65,6 +82,8 @@ async fn run() -> Result<(), String> {
         rate,
         burst,
         retry_after,
+        rate_headers,
+        rate_schedule,
         faults: Faults::new(faults, seed)?,
     };
     serve_only(addr, config).await.map_err(|e| e.to_string())

@@ -20,6 +20,8 @@ async fn server(fault: Fault) -> (StandIn, String) {
         rate: 1000.0,
         burst: 100,
         retry_after: true,
+        rate_headers: Default::default(),
+        rate_schedule: Default::default(),
         faults: Faults::new(vec![fault], 1).unwrap(),
     };
     let iat = SystemTime::now()

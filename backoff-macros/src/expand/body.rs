@@ -16,6 +16,7 @@ pub(crate) fn retry_loop(layer: &Layer, block: &Block) -> Block {
     let policy_value = super::policy::policy(layer);
     let pacer = super::pace::pacer(layer);
     let pace = super::pace::pace(layer);
+    let observe = super::pace::observe(layer);
     let (start, read_elapsed) = super::sleep::clock(layer);
     let attempt = super::attempt::attempt(layer, block);
     let verdict = super::judge::verdict(layer);
@@ -35,6 +36,7 @@ pub(crate) fn retry_loop(layer: &Layer, block: &Block) -> Block {
             #pace
             let #wait = {
                 let #outcome = #attempt;
+                #observe
                 let #elapsed = #read_elapsed;
                 let #action = {
                     #[allow(unused_imports)]

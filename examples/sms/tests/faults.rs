@@ -27,7 +27,7 @@ fn exactly_once(server: &StandIn, deliveries: &[crate::batch::Delivery]) {
     let accepted = server.accepted();
     assert_eq!(accepted.len(), deliveries.len(), "{accepted:?}");
     for d in deliveries {
-        let id = d.result.as_ref().expect("sent");
+        let id = &d.result.as_ref().expect("sent").message_uuid;
         assert_eq!(accepted[&d.to], std::slice::from_ref(id), "{}", d.to);
     }
     let mut per_key: BTreeMap<String, usize> = BTreeMap::new();
@@ -215,9 +215,9 @@ async fn a_repeated_key_replays_another_body_is_refused() {
         Duration::from_secs(2),
     );
     let first = Sms::new("447700900001", "hello");
-    let id = client.send_sms(&first).await.unwrap();
+    let id = client.send_sms(&first).await.unwrap().message_uuid;
     // The same message again (a retry the client did not know was one): the same id, sent once.
-    assert_eq!(client.send_sms(&first).await.unwrap(), id);
+    assert_eq!(client.send_sms(&first).await.unwrap().message_uuid, id);
     assert_eq!(client.stats().replays, 1);
     // Another message under the same key: refused at once, never sent.
     let mut other = Sms::new("447700900002", "hello");

@@ -6,6 +6,7 @@
 //! runs keep both CPUs busy, so each runs alone: they take [`alone`], every other networked
 //! test [`shared`].
 
+mod adaptive;
 mod client;
 mod faults;
 mod pacing;
@@ -54,6 +55,8 @@ fn standin_config(rate: f64, burst: u32, retry_after: bool) -> standin::Config {
         rate,
         burst,
         retry_after,
+        rate_headers: standin::RateHeaders::Off,
+        rate_schedule: standin::RateSchedule::none(),
         faults: standin::Faults::none(),
     }
 }

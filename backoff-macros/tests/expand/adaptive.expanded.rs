@@ -1,0 +1,193 @@
+use backoff::{Feedback, Pacer, RateFeedback, backoff};
+#[derive(Debug)]
+struct Sent;
+#[derive(Debug)]
+struct Refused;
+impl RateFeedback for Sent {
+    fn feedback(&self) -> Feedback {
+        Feedback::accepted()
+    }
+}
+impl RateFeedback for Refused {
+    fn feedback(&self) -> Feedback {
+        Feedback::throttled()
+    }
+}
+async fn deliver(_from: &str) -> Result<Sent, Refused> {
+    Ok(Sent)
+}
+/// One learned rate per sender: every attempt's outcome tells the pacer how it went (the
+/// output is `RateFeedback`) before it is judged; the key is computed once per attempt.
+async fn send(from: &str) -> Result<Sent, Refused> {
+    #[allow(clippy::needless_update)]
+    let __backoff_policy = ::backoff::__private::Policy {
+        max_tries: ::core::option::Option::Some(::backoff::__private::tries(5)),
+        ..::backoff::__private::Policy::default()
+    };
+    let mut __backoff_state = ::backoff::__private::State::new(
+        "send",
+        ::backoff::__private::expo(2, 1, ::core::option::Option::None),
+        __backoff_policy,
+    );
+    static __BACKOFF_PACER: ::backoff::__private::OnceLock<
+        ::backoff::__private::Pacer,
+    > = ::backoff::__private::OnceLock::new();
+    let __backoff_pacer: &::backoff::__private::Pacer = __BACKOFF_PACER
+        .get_or_init(|| { ::backoff::__private::Pacer::adaptive() });
+    loop {
+        let __backoff_key = ::backoff::__private::pace_key(&from);
+        __backoff_state
+            .add_queued(
+                __backoff_pacer
+                    .ready(::core::option::Option::Some(__backoff_key.as_str()))
+                    .await,
+            );
+        let __backoff_sent = ::backoff::__private::Pacer::now();
+        let __backoff_wait = {
+            let __backoff_outcome = {
+                async move {
+                    #[allow(
+                        unknown_lints,
+                        unreachable_code,
+                        clippy::diverging_sub_expression,
+                        clippy::empty_loop,
+                        clippy::let_unit_value
+                    )]
+                    if false {
+                        let __backoff_fake_return: Result<Sent, Refused> = loop {};
+                        return __backoff_fake_return;
+                    }
+                    deliver(from).await
+                }
+            }
+                .await;
+            __backoff_pacer
+                .observe(
+                    ::core::option::Option::Some(__backoff_key.as_str()),
+                    &::backoff::__private::feedback_of::<
+                        Result<Sent, Refused>,
+                    >(&__backoff_outcome),
+                    __backoff_sent,
+                );
+            let __backoff_elapsed = ::core::time::Duration::ZERO;
+            let __backoff_action = {
+                #[allow(unused_imports)]
+                use ::backoff::__private::{ViaDebug as _, ViaOpaque as _};
+                __backoff_state
+                    .decide_with_hint(
+                        &__backoff_outcome,
+                        ::backoff::__private::judge_default::<
+                            Result<Sent, Refused>,
+                        >(&__backoff_outcome),
+                        __backoff_elapsed,
+                        &(&::backoff::__private::Describe(&__backoff_outcome))
+                            .__backoff_describe(),
+                        || ::core::option::Option::None,
+                    )
+            };
+            match __backoff_action {
+                ::backoff::__private::Action::Backoff(__backoff_wait) => __backoff_wait,
+                ::backoff::__private::Action::Success => {
+                    return __backoff_outcome;
+                }
+                ::backoff::__private::Action::GiveUp => {
+                    return __backoff_outcome;
+                }
+                ::backoff::__private::Action::Propagate => return __backoff_outcome,
+            }
+        };
+        ::backoff::__private::async_sleep(__backoff_wait).await;
+    }
+}
+struct Client {
+    pacer: Pacer,
+}
+impl Client {
+    /// The client's own pacer, told by a closure what the output means.
+    fn ping(&self) -> bool {
+        #[allow(clippy::needless_update)]
+        let __backoff_policy = ::backoff::__private::Policy {
+            max_tries: ::core::option::Option::Some(::backoff::__private::tries(3)),
+            ..::backoff::__private::Policy::default()
+        };
+        let mut __backoff_state = ::backoff::__private::State::new(
+            "ping",
+            ::backoff::__private::Constant::new(::backoff::__private::secs(1)),
+            __backoff_policy,
+        );
+        let __backoff_pacer = &self.pacer;
+        let __backoff_pacer: &::backoff::__private::Pacer = ::backoff::__private::pacer(
+            __backoff_pacer,
+        );
+        loop {
+            __backoff_state
+                .add_queued(
+                    __backoff_pacer.ready_blocking(::core::option::Option::None),
+                );
+            let __backoff_sent = ::backoff::__private::Pacer::now();
+            let __backoff_wait = {
+                let __backoff_outcome = {
+                    #[allow(clippy::redundant_closure_call)]
+                    (move || {
+                        #[allow(
+                            unknown_lints,
+                            unreachable_code,
+                            clippy::diverging_sub_expression,
+                            clippy::empty_loop,
+                            clippy::let_unit_value
+                        )]
+                        if false {
+                            let __backoff_fake_return: bool = loop {};
+                            return __backoff_fake_return;
+                        }
+                        true
+                    })()
+                };
+                __backoff_pacer
+                    .observe(
+                        ::core::option::Option::None,
+                        &::backoff::__private::observe_with(
+                            &__backoff_outcome,
+                            |ok: &bool| {
+                                if *ok {
+                                    Feedback::accepted()
+                                } else {
+                                    Feedback::throttled()
+                                }
+                            },
+                        ),
+                        __backoff_sent,
+                    );
+                let __backoff_elapsed = ::core::time::Duration::ZERO;
+                let __backoff_action = {
+                    #[allow(unused_imports)]
+                    use ::backoff::__private::{ViaDebug as _, ViaOpaque as _};
+                    __backoff_state
+                        .decide_with_hint(
+                            &__backoff_outcome,
+                            ::backoff::__private::judge_default::<
+                                bool,
+                            >(&__backoff_outcome),
+                            __backoff_elapsed,
+                            &(&::backoff::__private::Describe(&__backoff_outcome))
+                                .__backoff_describe(),
+                            || ::core::option::Option::None,
+                        )
+                };
+                match __backoff_action {
+                    ::backoff::__private::Action::Backoff(__backoff_wait) => {
+                        __backoff_wait
+                    }
+                    ::backoff::__private::Action::Success => {
+                        return __backoff_outcome;
+                    }
+                    ::backoff::__private::Action::GiveUp => {
+                        return __backoff_outcome;
+                    }
+                    ::backoff::__private::Action::Propagate => return __backoff_outcome,
+                }
+            };
+            ::backoff::__private::sync_sleep(__backoff_wait);
+        }
+    }
+}

@@ -1,0 +1,8 @@
+use backoff::backoff;
+
+#[backoff(expo, rate = adaptive, observe = 5)]
+async fn send() -> Result<(), ()> {
+    Ok(())
+}
+
+fn main() {}

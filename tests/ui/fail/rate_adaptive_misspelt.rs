@@ -1,0 +1,8 @@
+use backoff::backoff;
+
+#[backoff(expo, rate = adaptiv)]
+async fn send() -> Result<(), ()> {
+    Ok(())
+}
+
+fn main() {}
