@@ -56,8 +56,8 @@ fn policy(q: u32) -> Feedback {
     Feedback::from_status(200, &fields, SystemTime::now())
 }
 
-/// A GCRA bucket of burst 1 on the real clock, tolerating [`TOL_MS`] of jitter: the server
-/// both workers send to. A refusal says `Retry-After` in whole seconds, as servers do.
+/// A GCRA bucket of burst 1 on the real clock, with no tolerance: the server both workers
+/// send to. A refusal says `Retry-After` in whole seconds, as servers do.
 struct Bucket {
     interval: Duration,
     tat: Option<Instant>,
@@ -83,7 +83,7 @@ impl Bucket {
         let now = Instant::now();
         self.first.get_or_insert(now);
         let tat = self.tat.unwrap_or(now);
-        let accepted = now + Duration::from_millis(TOL_MS) >= tat;
+        let accepted = now >= tat;
         self.answered += 1;
         if accepted {
             self.tat = Some(tat.max(now) + self.interval);
@@ -156,13 +156,6 @@ async fn run(workers: &[Arc<Pacer>], per_worker: usize, rate: f64, deadline: Dur
 
 /// 5 requests/s, burst 1, unknown to the client; two workers of 20 messages each.
 const RATE: f64 = 5.0;
-/// How early the bucket lets a request come: 10 ms, the spread of a network's delivery. Two
-/// workers' sends reach a server through their own paths; here, on a test machine loaded by
-/// 20 runs at once, the time from Redis's slot to the worker's send varies by milliseconds, and
-/// a refusal at the proven rate halves it. (With no tolerance at all, 18 of 20 runs at once
-/// still passed; with 20 ms, a probe 2 % over the limit passes its three trials and becomes
-/// the rate, and is cut later: 10 ms is both realistic and stable, 40 of 40.)
-const TOL_MS: u64 = 10;
 const PER_WORKER: usize = 20;
 /// The ideal: 40 messages, the first at once, then one per interval.
 const IDEAL: f64 = (2 * PER_WORKER - 1) as f64 / RATE;

@@ -52,14 +52,19 @@ type Instant = PacerInstant;
 /// A rate limit to pace attempts to: `Pacer::per_second(20.0)`,
 /// `Pacer::new(1.0, Duration::from_secs(60))`.
 ///
-/// Three kinds, behind the same [`ready`](Pacer::ready), [`ready_blocking`](Pacer::ready_blocking)
+/// Four kinds, behind the same [`ready`](Pacer::ready), [`ready_blocking`](Pacer::ready_blocking)
 /// and [`reserve`](Pacer::reserve):
 ///
 /// - a fixed rate in this process (`per_second`, `new`, `with_burst`, `unlimited`);
 /// - a fixed rate shared through Redis by every process naming the same budget
 ///   (`Pacer::redis`, with the `redis` feature);
 /// - a rate learned from the server ([`Pacer::adaptive`]), told how each attempt went with
-///   [`observe`](Pacer::observe). [`observe`](Pacer::observe) is a no-op on the other two.
+///   [`observe`](Pacer::observe);
+/// - a rate learned from the server and shared through Redis: every process naming the same
+///   budget learns the same rate and keeps to it with the others (`Pacer::redis_adaptive`,
+///   `RedisPacerBuilder::adaptive`, with the `redis` feature).
+///
+/// [`observe`](Pacer::observe) is a no-op on the two fixed kinds.
 ///
 /// Bad rates never panic: a rate that is zero, negative, NaN or infinite paces nothing (the
 /// pacer lets every attempt through at once; the attribute rejects such literals at compile
@@ -246,7 +251,7 @@ impl Pacer {
     }
 
     /// The rate an adaptive pacer paces `key` to now, in requests per second (before it
-    /// has learned anything, its initial guess); `None` for a fixed-rate or Redis pacer, for
+    /// has learned anything, its initial guess); `None` for a fixed-rate pacer (local or Redis), for
     /// a key never seen (or forgotten), and while it paces nothing (no initial rate and
     /// nothing learned yet).
     pub fn learned_rate(&self, key: Option<&str>) -> Option<f64> {
@@ -264,7 +269,10 @@ impl Pacer {
     /// [`ready`](Pacer::ready). Callers waiting for their slot follow a change of the rate
     /// at once.
     ///
-    /// A no-op for a fixed-rate pacer and for a Redis pacer (their rate is given).
+    /// A no-op for a fixed-rate pacer, local or Redis (its rate is given). On a pacer shared
+    /// through Redis (`Pacer::redis_adaptive`), the observation goes to Redis, in a task
+    /// spawned on tokio when a runtime is running (else one blocking round trip), and every
+    /// worker learns from it.
     /// Unkeyed, it takes one lock (two when the rate changes) and allocates nothing; a key
     /// not seen before gets its own learned rate.
     pub fn observe(&self, key: Option<&str>, feedback: &Feedback, sent: PacerInstant) {
