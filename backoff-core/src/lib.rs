@@ -13,6 +13,8 @@ mod jitter;
 mod pace;
 #[cfg(feature = "redis")]
 mod pace_redis;
+#[cfg(feature = "redis")]
+mod pace_redis_adaptive;
 mod ratelimit;
 mod retry_after;
 mod secs;

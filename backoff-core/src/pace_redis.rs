@@ -22,7 +22,9 @@ use rand::RngExt;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Client, IntoConnectionInfo, RedisError, RedisResult, Script};
 
+use crate::adaptive::AdaptiveRate;
 use crate::pace::Pacer;
+use crate::pace_redis_adaptive::RedisAdaptive;
 use crate::secs::IntoSeconds;
 
 type Instant = tokio::time::Instant;
@@ -34,7 +36,7 @@ const LOCAL_VIEW_PRUNE: usize = 1024;
 const DEFAULT_TIMEOUT: Duration = Duration::from_millis(200);
 
 /// How often a pacer whose Redis is out tries it again.
-const PROBE_EVERY: Duration = Duration::from_millis(500);
+pub(crate) const PROBE_EVERY: Duration = Duration::from_millis(500);
 
 /// The key prefix by default: a budget named `sms` lives at `backoff:sms`.
 const DEFAULT_PREFIX: &str = "backoff:";
@@ -149,7 +151,7 @@ impl Reservation {
 
 /// What a pacer does while Redis does not answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum OnOutage {
+pub(crate) enum OnOutage {
     /// Pace locally at the same rate (each process on its own) until Redis answers.
     PaceLocally,
     /// Wait for Redis.
@@ -171,6 +173,18 @@ pub struct RedisPacerBuilder {
     prefix: String,
     timeout: Duration,
     on_outage: OnOutage,
+    /// `Some` for an adaptive pacer ([`RedisPacerBuilder::adaptive`]).
+    adaptive: Option<Tunables>,
+}
+
+/// An adaptive builder's tunables; a clone has learned nothing.
+#[derive(Debug)]
+struct Tunables(AdaptiveRate);
+
+impl Clone for Tunables {
+    fn clone(&self) -> Self {
+        Tunables(self.0.fresh())
+    }
 }
 
 impl RedisPacerBuilder {
@@ -186,6 +200,32 @@ impl RedisPacerBuilder {
             prefix: DEFAULT_PREFIX.to_owned(),
             timeout: DEFAULT_TIMEOUT,
             on_outage: OnOutage::PaceLocally,
+            adaptive: None,
+        }
+    }
+
+    /// An adaptive pacer shared through Redis: every process using the budget `name` learns
+    /// the same rate (tell each pacer how its attempts went with
+    /// [`Pacer::observe`]) and all of them together keep to it:
+    /// `RedisPacerBuilder::adaptive(client, "sms", AdaptiveRate::new()).build()`.
+    ///
+    /// Each observation is appended to a Redis stream (`<prefix><name>:obs`, trimmed to about
+    /// 10,000 entries, expiring an hour after the last) that every worker's controller
+    /// replays in the same order, so they all hold the same rate; slots follow the adaptive
+    /// pacer's rule (one interval, at the rate learned *now*, after the latest start of any
+    /// worker, kept at `<prefix><name>:last`) on Redis's clock. Burst is 1 ([`burst`] is
+    /// ignored). With a key (`rate_key`), each key learns its own rate
+    /// (`<prefix><name>:<key>:obs`). While Redis is out, each process learns and paces on
+    /// its own (or, [`fail_closed`], waits for Redis). `backoff-core/src/pace_redis_adaptive.rs`
+    /// says how and why. On Redis Cluster, give the name a hash tag (`"{sms}"`): one script
+    /// reads the stream and `last` together.
+    ///
+    /// [`burst`]: RedisPacerBuilder::burst
+    /// [`fail_closed`]: RedisPacerBuilder::fail_closed
+    pub fn adaptive(client: Client, name: impl Into<String>, rate: AdaptiveRate) -> Self {
+        RedisPacerBuilder {
+            adaptive: Some(Tunables(rate)),
+            ..RedisPacerBuilder::new(client, name, 0.0, Duration::ZERO)
         }
     }
 
@@ -220,6 +260,15 @@ impl RedisPacerBuilder {
     /// The pacer. A rate that paces nothing (zero, negative, NaN, infinite) makes a local
     /// pacer that lets everything through, without Redis.
     pub fn build(self) -> Pacer {
+        if let Some(Tunables(rate)) = self.adaptive {
+            return Pacer::from_redis_adaptive(std::sync::Arc::new(RedisAdaptive::new(
+                self.client,
+                format!("{}{}", self.prefix, self.name),
+                rate,
+                self.timeout,
+                self.on_outage,
+            )));
+        }
         let mut pacer = Pacer::with_burst(self.count, self.per, self.burst);
         if let Some(interval) = pacer.interval() {
             let interval_us = u64::try_from(interval.as_micros())
@@ -271,6 +320,20 @@ impl Pacer {
                 .burst(burst)
                 .build(),
         )
+    }
+}
+
+impl Pacer {
+    /// An adaptive pacer shared through Redis by every process using the budget `name` on
+    /// the server at `url`, with [`AdaptiveRate::new`]'s defaults
+    /// (`Pacer::redis_adaptive("redis://127.0.0.1/", "sms")?`); see
+    /// [`RedisPacerBuilder::adaptive`] for what it does and for the tunables, the prefix, the
+    /// timeout and failing closed.
+    ///
+    /// Errs only on a URL that does not parse; nothing connects until the first attempt.
+    pub fn redis_adaptive(url: impl IntoConnectionInfo, name: &str) -> Result<Pacer, RedisError> {
+        let client = Client::open(url)?;
+        Ok(RedisPacerBuilder::adaptive(client, name, AdaptiveRate::new()).build())
     }
 }
 
@@ -661,7 +724,7 @@ impl std::fmt::Debug for RedisPacer {
     }
 }
 
-fn timed_out() -> RedisError {
+pub(crate) fn timed_out() -> RedisError {
     RedisError::from(std::io::Error::new(
         std::io::ErrorKind::TimedOut,
         "no answer within the pacer's timeout",

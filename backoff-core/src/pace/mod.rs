@@ -52,14 +52,19 @@ type Instant = PacerInstant;
 /// A rate limit to pace attempts to: `Pacer::per_second(20.0)`,
 /// `Pacer::new(1.0, Duration::from_secs(60))`.
 ///
-/// Three kinds, behind the same [`ready`](Pacer::ready), [`ready_blocking`](Pacer::ready_blocking)
+/// Four kinds, behind the same [`ready`](Pacer::ready), [`ready_blocking`](Pacer::ready_blocking)
 /// and [`reserve`](Pacer::reserve):
 ///
 /// - a fixed rate in this process (`per_second`, `new`, `with_burst`, `unlimited`);
 /// - a fixed rate shared through Redis by every process naming the same budget
 ///   (`Pacer::redis`, with the `redis` feature);
 /// - a rate learned from the server ([`Pacer::adaptive`]), told how each attempt went with
-///   [`observe`](Pacer::observe). [`observe`](Pacer::observe) is a no-op on the other two.
+///   [`observe`](Pacer::observe);
+/// - a rate learned from the server and shared through Redis: every process naming the same
+///   budget learns the same rate and keeps to it with the others (`Pacer::redis_adaptive`,
+///   `RedisPacerBuilder::adaptive`, with the `redis` feature).
+///
+/// [`observe`](Pacer::observe) is a no-op on the two fixed kinds.
 ///
 /// Bad rates never panic: a rate that is zero, negative, NaN or infinite paces nothing (the
 /// pacer lets every attempt through at once; the attribute rejects such literals at compile
@@ -86,6 +91,10 @@ enum Backend {
     Redis(Box<crate::pace_redis::RedisPacer>),
     /// A rate learned from the server; nothing reserved ahead (`learned.rs`).
     Adaptive(Box<Learned>),
+    /// A rate learned from the server by every process sharing it through Redis
+    /// (`pace_redis_adaptive.rs`).
+    #[cfg(feature = "redis")]
+    RedisAdaptive(Arc<crate::pace_redis_adaptive::RedisAdaptive>),
 }
 
 /// Schedules kept in this process's memory.
@@ -203,6 +212,17 @@ impl Pacer {
         self.backend = Backend::Redis(redis);
     }
 
+    /// Learns and paces through Redis.
+    #[cfg(feature = "redis")]
+    pub(crate) fn from_redis_adaptive(
+        redis: Arc<crate::pace_redis_adaptive::RedisAdaptive>,
+    ) -> Pacer {
+        Pacer {
+            quota: None,
+            backend: Backend::RedisAdaptive(redis),
+        }
+    }
+
     /// The pacers' clock now: the instant to pass to [`observe`](Pacer::observe) as the
     /// attempt's start (read it right after [`ready`](Pacer::ready) returns).
     pub fn now() -> PacerInstant {
@@ -214,24 +234,33 @@ impl Pacer {
     pub fn interval(&self) -> Option<Duration> {
         match &self.backend {
             Backend::Adaptive(learned) => learned.shared().rate.interval(),
+            #[cfg(feature = "redis")]
+            Backend::RedisAdaptive(redis) => redis.interval(),
             _ => self.quota.map(|q| q.interval),
         }
     }
 
     /// Whether this pacer learns its rate ([`Pacer::adaptive`]).
     pub fn is_adaptive(&self) -> bool {
-        matches!(self.backend, Backend::Adaptive(_))
+        match self.backend {
+            Backend::Adaptive(_) => true,
+            #[cfg(feature = "redis")]
+            Backend::RedisAdaptive(_) => true,
+            _ => false,
+        }
     }
 
     /// The rate an adaptive pacer paces `key` to now, in requests per second (before it
-    /// has learned anything, its initial guess); `None` for a fixed-rate or Redis pacer, for
+    /// has learned anything, its initial guess); `None` for a fixed-rate pacer (local or Redis), for
     /// a key never seen (or forgotten), and while it paces nothing (no initial rate and
     /// nothing learned yet).
     pub fn learned_rate(&self, key: Option<&str>) -> Option<f64> {
-        let Backend::Adaptive(learned) = &self.backend else {
-            return None;
-        };
-        learned.existing(key)?.rate.rate()
+        match &self.backend {
+            Backend::Adaptive(learned) => learned.existing(key)?.rate.rate(),
+            #[cfg(feature = "redis")]
+            Backend::RedisAdaptive(redis) => redis.learned_rate(key),
+            _ => None,
+        }
     }
 
     /// Tells an adaptive pacer how the attempt that started at `sent` went (`feedback`: was
@@ -240,12 +269,18 @@ impl Pacer {
     /// [`ready`](Pacer::ready). Callers waiting for their slot follow a change of the rate
     /// at once.
     ///
-    /// A no-op for a fixed-rate pacer and for a Redis pacer (their rate is given).
+    /// A no-op for a fixed-rate pacer, local or Redis (its rate is given). On a pacer shared
+    /// through Redis (`Pacer::redis_adaptive`), the observation goes to Redis, in a task
+    /// spawned on tokio when a runtime is running (else one blocking round trip), and every
+    /// worker learns from it.
     /// Unkeyed, it takes one lock (two when the rate changes) and allocates nothing; a key
     /// not seen before gets its own learned rate.
     pub fn observe(&self, key: Option<&str>, feedback: &Feedback, sent: PacerInstant) {
-        if let Backend::Adaptive(learned) = &self.backend {
-            learned.lane(key).observe(feedback, sent);
+        match &self.backend {
+            Backend::Adaptive(learned) => learned.lane(key).observe(feedback, sent),
+            #[cfg(feature = "redis")]
+            Backend::RedisAdaptive(redis) => redis.observe(key, feedback, sent),
+            _ => {}
         }
     }
 
@@ -305,8 +340,14 @@ impl Pacer {
                     release,
                 })
             }
-            Backend::Adaptive(learned) => Some(Held::Deferred {
-                estimate: learned.lane(key).estimate(now),
+            Backend::Adaptive(_) => Some(Held::Deferred {
+                estimate: self.estimate(key, now),
+                reserved_at: now,
+                key: key.map(Box::from),
+            }),
+            #[cfg(feature = "redis")]
+            Backend::RedisAdaptive(_) => Some(Held::Deferred {
+                estimate: self.estimate(key, now),
                 reserved_at: now,
                 key: key.map(Box::from),
             }),
@@ -328,6 +369,8 @@ impl Pacer {
             #[cfg(feature = "redis")]
             Backend::Redis(redis) => redis.ready(key).await,
             Backend::Adaptive(learned) => learned.lane(key).ready().await,
+            #[cfg(feature = "redis")]
+            Backend::RedisAdaptive(redis) => redis.ready(key).await,
         }
     }
 
@@ -338,6 +381,8 @@ impl Pacer {
             #[cfg(feature = "redis")]
             Backend::Redis(redis) => redis.ready_blocking(key),
             Backend::Adaptive(learned) => learned.lane(key).ready_blocking(),
+            #[cfg(feature = "redis")]
+            Backend::RedisAdaptive(redis) => redis.ready_blocking(key),
         }
     }
 
@@ -387,11 +432,38 @@ impl Pacer {
         }
     }
 
-    /// The lane of an adaptive pacer.
-    fn lane(&self, key: Option<&str>) -> Option<learned::LaneRef<'_>> {
+    /// When a caller arriving now would start on an adaptive pacer (now on the others).
+    fn estimate(&self, key: Option<&str>, now: Instant) -> Instant {
         match &self.backend {
-            Backend::Adaptive(learned) => Some(learned.lane(key)),
-            _ => None,
+            Backend::Adaptive(learned) => learned.lane(key).estimate(now),
+            #[cfg(feature = "redis")]
+            Backend::RedisAdaptive(redis) => redis.estimate(key, now),
+            _ => now,
+        }
+    }
+
+    /// Queues on an adaptive pacer (a deferred reservation used).
+    #[cfg(feature = "tokio")]
+    async fn deferred_ready(&self, key: Option<&str>) {
+        match &self.backend {
+            Backend::Adaptive(learned) => {
+                learned.lane(key).ready().await;
+            }
+            #[cfg(feature = "redis")]
+            Backend::RedisAdaptive(redis) => {
+                redis.ready(key).await;
+            }
+            _ => {}
+        }
+    }
+
+    /// Counts an attempt starting now on an adaptive pacer (a reservation consumed).
+    fn take_now(&self, key: Option<&str>) {
+        match &self.backend {
+            Backend::Adaptive(learned) => learned.lane(key).take_now(),
+            #[cfg(feature = "redis")]
+            Backend::RedisAdaptive(redis) => redis.take_now(key),
+            _ => {}
         }
     }
 }
@@ -523,10 +595,8 @@ impl Reservation<'_> {
             None => Duration::ZERO,
             Some(Held::Deferred { key, .. }) => self
                 .pacer
-                .lane(key.as_deref())
-                .map_or(Duration::ZERO, |lane| {
-                    lane.estimate(now).saturating_duration_since(now)
-                }),
+                .estimate(key.as_deref(), now)
+                .saturating_duration_since(now),
             Some(held) => held.slot().saturating_duration_since(now),
         }
     }
@@ -544,10 +614,8 @@ impl Reservation<'_> {
     /// chooses to go early). The slot stays taken. On an adaptive pacer, counts an attempt
     /// starting now: the next one starts an interval later.
     pub fn consume(mut self) {
-        if let Some(Held::Deferred { key, .. }) = self.held.take()
-            && let Some(lane) = self.pacer.lane(key.as_deref())
-        {
-            lane.take_now();
+        if let Some(Held::Deferred { key, .. }) = self.held.take() {
+            self.pacer.take_now(key.as_deref());
         }
     }
 
@@ -561,9 +629,7 @@ impl Reservation<'_> {
         };
         let since = held.reserved_at();
         if let Held::Deferred { key, .. } = held {
-            if let Some(lane) = self.pacer.lane(key.as_deref()) {
-                lane.ready().await;
-            }
+            self.pacer.deferred_ready(key.as_deref()).await;
         } else {
             let slot = held.slot();
             if slot <= since {

@@ -1,0 +1,946 @@
+//! An adaptive pacer shared through Redis: every worker naming the same budget learns the
+//! same rate, from what the server told any of them, and the workers together keep to it.
+//!
+//! # Shared learning by replay
+//!
+//! Each worker appends every observation ([`Pacer::observe`](crate::Pacer::observe): the
+//! [`Feedback`] and the attempt's start) to a Redis stream per budget, stamped on Redis's
+//! clock (`TIME`) by the script that appends it. Each worker's own [`AdaptiveRate`] is fed
+//! *only* from that stream, in stream order: so every controller sees the same inputs in the
+//! same order and, the controller being deterministic given its inputs, holds the same
+//! learned rate. Learning from the aggregate is also what is right: the server's limit is on
+//! the traffic of all workers together, and the stream is that traffic.
+//!
+//! Redis times are mapped to this process's clock with one offset (an *anchor*: Redis's
+//! `TIME` against the local instant halfway through the round trip that read it), measured at
+//! the first reply and never again. The controller's decisions depend only on differences of
+//! the instants it is given, so a constant offset, however imprecise, changes nothing it
+//! learns; measuring it again would shift the instants replayed after it by that reply's
+//! delay, and on a loaded machine two workers' controllers then diverged. The assumptions:
+//! Redis's wall clock and this process's monotonic clock run at the same speed (NTP slews by
+//! at most 0.05 %), and Redis's clock is not stepped while the pacer lives (a step shifts
+//! what is replayed after it once, as a reply delay would); the anchor's error (half the first
+//! round trip, connecting included) shifts only pauses the server asked for
+//! (`Retry-After`, a reset), by about a millisecond on a LAN.
+//!
+//! A worker that joins replays the last [`JOIN`] observations, which brings it to about the
+//! others' rate (not always exactly: the rest of their history is not replayed). So does a
+//! worker back from an outage, having learned alone meanwhile: the workers' rates agree
+//! again as the same observations keep coming, not at once.
+//!
+//! # Slots: the adaptive rule on Redis's clock
+//!
+//! The adaptive backend's rule (`pace/learned.rs`), run in Redis: a budget keeps `last`, the
+//! start of the latest attempt of any worker, and the head of a worker's local queue may start
+//! when `max(last + interval, not_before)` has come, `interval` being the rate learned *now*;
+//! it then sets `last` to Redis's now. Nothing is reserved ahead, so a change of the rate
+//! binds the very next attempt of every worker (a GCRA reservation would have fixed each
+//! worker's next slot at the old rate). The check and the set are one script, so two workers
+//! never share a slot. The same script first returns the observations this worker has not
+//! replayed yet, and takes no slot when there are some: the worker replays them and asks
+//! again, so every slot is taken at the rate learned from every observation recorded before
+//! it (after two such rounds, it takes with what it has: the loop is bounded however fast
+//! observations come).
+//!
+//! Redis sets `last` when it gives the slot, but the attempt starts when the reply reaches
+//! the worker, which a loaded machine delays by milliseconds: a worker whose reply came late
+//! and the next whose reply came early would start closer than the interval, and a bucket of
+//! burst 1 refuses that (a refusal at the proven rate halves it). So a worker, once it has its
+//! slot, also moves `last` up to the moment this reaches Redis (off the attempt's path): the
+//! next slot counts from whichever is later.
+//!
+//! # Outages and bounds
+//!
+//! When Redis does not answer within the timeout, the pacer goes on locally (one warning):
+//! observations feed its controller directly, slots follow its last local one; it probes
+//! Redis every 500 ms and goes back to it once it answers (replaying what the others recorded
+//! meanwhile). [`RedisPacerBuilder::fail_closed`](crate::RedisPacerBuilder::fail_closed) waits
+//! for Redis instead. Every call is bounded by the pacer's timeout, a stream is trimmed to
+//! about [`KEEP_OBSERVATIONS`] entries and expires an hour after its last observation, `last`
+//! a second after its slot, and unused keys are forgotten as the local adaptive pacer does.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{Client, RedisError, RedisResult, Script};
+
+use crate::adaptive::AdaptiveRate;
+use crate::pace_redis::{OnOutage, PROBE_EVERY, timed_out};
+use crate::ratelimit::{Feedback, Hints, Quota};
+
+type Instant = tokio::time::Instant;
+
+/// Observations a stream keeps (about: trimmed with `MAXLEN ~`).
+const KEEP_OBSERVATIONS: usize = 10_000;
+/// Observations a worker that joins replays.
+const JOIN: usize = 1_000;
+/// The most observations one reply carries (the rest come with the next).
+const BATCH: usize = 512;
+/// Rounds of replay before a head takes its slot with what it has learned.
+const MAX_SYNC_ROUNDS: u32 = 2;
+/// How long a stream outlives its last observation, ms.
+const STREAM_TTL_MS: u64 = 3_600_000;
+/// The largest interval or delay handed to the scripts, µs (as the fixed Redis pacer).
+const MAX_US: u64 = 10_000_000_000_000;
+/// The smallest map size that triggers a sweep of unused keys, and how long a key is kept.
+const MIN_SWEEP: usize = 64;
+const KEEP_LEARNED: Duration = Duration::from_secs(60);
+
+/// Returns the entries of the stream KEYS[1] after the cursor ARGV[1] (`''`: the last
+/// ARGV[2]), flattened into `out` as id, encoded observation.
+const ENTRIES: &str = r"
+local function entries(stream, cursor, count, out)
+  local es
+  if cursor == '' then
+    es = redis.call('XREVRANGE', stream, '+', '-', 'COUNT', count)
+    for i = #es, 1, -1 do
+      out[#out + 1] = es[i][1]
+      out[#out + 1] = es[i][2][2]
+    end
+    return
+  end
+  es = redis.call('XRANGE', stream, cursor, '+', 'COUNT', count + 1)
+  for _, e in ipairs(es) do
+    if e[1] ~= cursor and #out < 2 * count + 2 then
+      out[#out + 1] = e[1]
+      out[#out + 1] = e[2][2]
+    end
+  end
+end
+";
+
+/// Takes the next slot if it has come and nothing is left to replay. KEYS: the stream,
+/// `last`. ARGV: cursor, batch, interval (µs, 0: none), delay (µs: the earliest start from
+/// now), force (1: take even with entries to replay). Returns {wait µs (0: taken; -1: replay
+/// first), Redis now µs, id, observation, ...}.
+const TAKE: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local function n(x) return string.format('%.0f', x) end
+local out = {'', n(now)}
+entries(KEYS[1], ARGV[1], tonumber(ARGV[2]), out)
+if #out > 2 and ARGV[5] ~= '1' then
+  out[1] = '-1'
+  return out
+end
+local interval = tonumber(ARGV[3])
+local slot = now + tonumber(ARGV[4])
+local last = tonumber(redis.call('GET', KEYS[2]))
+if last and interval > 0 then slot = math.max(slot, last + interval) end
+if slot <= now then
+  redis.call('SET', KEYS[2], n(now), 'PX', n(math.floor(interval / 1000) + 1000))
+  out[1] = '0'
+else
+  out[1] = n(slot - now)
+end
+return out
+";
+
+/// Appends an observation, then returns what the worker has not replayed (the new one
+/// included). KEYS: the stream. ARGV: cursor, batch, the observation, its age (µs from the
+/// attempt's start to now), the stream's length kept, its expiry (ms). Returns {'', Redis now
+/// µs, id, observation, ...}.
+const OBSERVE: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local function n(x) return string.format('%.0f', x) end
+local sent = now - tonumber(ARGV[4])
+redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[5], '*', 'o', n(sent) .. ' ' .. n(now) .. ' ' .. ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[6])
+local out = {'', n(now)}
+entries(KEYS[1], ARGV[1], tonumber(ARGV[2]), out)
+return out
+";
+
+/// Moves `last` up to Redis's now (the taker has started by now). KEYS: `last`. ARGV: its
+/// expiry (ms).
+const TOUCH: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local last = tonumber(redis.call('GET', KEYS[1]))
+if not last or last < now then
+  redis.call('SET', KEYS[1], string.format('%.0f', now), 'PX', ARGV[1])
+end
+return 0
+";
+
+fn touch_script() -> &'static Script {
+    static S: OnceLock<Script> = OnceLock::new();
+    S.get_or_init(|| Script::new(TOUCH))
+}
+
+fn take_script() -> &'static Script {
+    static S: OnceLock<Script> = OnceLock::new();
+    S.get_or_init(|| Script::new(&format!("{ENTRIES}{TAKE}")))
+}
+
+fn observe_script() -> &'static Script {
+    static S: OnceLock<Script> = OnceLock::new();
+    S.get_or_init(|| Script::new(&format!("{ENTRIES}{OBSERVE}")))
+}
+
+/// A script's reply: the wait (µs; `None`: replay first), Redis's now (µs), the entries.
+struct Reply {
+    wait: Option<u64>,
+    now: i64,
+    entries: Vec<(StreamId, Observation)>,
+}
+
+impl Reply {
+    fn parse(reply: Vec<String>) -> RedisResult<Reply> {
+        let bad = || RedisError::from((redis::ErrorKind::Parse, "unexpected script reply"));
+        let (head, rest) = reply.split_at_checked(2).ok_or_else(bad)?;
+        let wait = match head[0].as_str() {
+            "-1" => None,
+            "" => Some(0),
+            w => Some(w.parse().map_err(|_| bad())?),
+        };
+        let now = head[1].parse().map_err(|_| bad())?;
+        let entries = rest
+            .chunks_exact(2)
+            // A malformed entry (another version, junk written by hand) is skipped.
+            .filter_map(|pair| Some((StreamId::parse(&pair[0])?, Observation::decode(&pair[1])?)))
+            .collect();
+        Ok(Reply { wait, now, entries })
+    }
+}
+
+/// A stream entry's id, `<ms>-<seq>`, ordered as Redis orders them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct StreamId(u64, u64);
+
+impl StreamId {
+    fn parse(s: &str) -> Option<StreamId> {
+        let (ms, seq) = s.split_once('-')?;
+        Some(StreamId(ms.parse().ok()?, seq.parse().ok()?))
+    }
+
+    fn render(self) -> String {
+        format!("{}-{}", self.0, self.1)
+    }
+}
+
+/// One observation as the stream holds it: times on Redis's clock (µs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Observation {
+    sent: i64,
+    now: i64,
+    feedback: Feedback,
+}
+
+/// `throttled retry_after limit_count limit_window remaining reset`, durations in µs, `-` for
+/// none (the script prepends `sent now`).
+fn encode(feedback: &Feedback) -> String {
+    fn us(d: Option<Duration>) -> String {
+        d.map_or_else(
+            || "-".into(),
+            |d| d.as_micros().min(u128::from(MAX_US)).to_string(),
+        )
+    }
+    fn num(n: Option<u64>) -> String {
+        n.map_or_else(|| "-".into(), |n| n.to_string())
+    }
+    let h = &feedback.hints;
+    format!(
+        "{} {} {} {} {} {}",
+        u8::from(feedback.throttled),
+        us(h.retry_after),
+        num(h.limit.map(|q| q.count)),
+        us(h.limit.and_then(|q| q.window)),
+        num(h.remaining),
+        us(h.reset),
+    )
+}
+
+impl Observation {
+    fn decode(s: &str) -> Option<Observation> {
+        fn opt<T: std::str::FromStr>(s: &str) -> Option<Option<T>> {
+            if s == "-" {
+                Some(None)
+            } else {
+                s.parse().ok().map(Some)
+            }
+        }
+        let us = |s: &str| opt::<u64>(s).map(|o| o.map(Duration::from_micros));
+        let f: Vec<&str> = s.split_ascii_whitespace().collect();
+        let [
+            sent,
+            now,
+            throttled,
+            retry_after,
+            count,
+            window,
+            remaining,
+            reset,
+        ] = f[..]
+        else {
+            return None;
+        };
+        let limit = opt::<u64>(count)?.map(|count| Quota {
+            count,
+            window: us(window).flatten(),
+        });
+        Some(Observation {
+            sent: sent.parse().ok()?,
+            now: now.parse().ok()?,
+            feedback: Feedback {
+                throttled: throttled == "1",
+                hints: Hints {
+                    limit,
+                    remaining: opt(remaining)?,
+                    reset: us(reset)?,
+                    retry_after: us(retry_after)?,
+                },
+            },
+        })
+    }
+}
+
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(MAX_US).min(MAX_US)
+}
+
+/// One learned rate (the shared budget's, or a key's) and the queue that paces on it.
+struct Lane {
+    rate: AdaptiveRate,
+    /// The budget's stream and `last` in Redis.
+    stream: String,
+    last_key: String,
+    /// The last entry replayed (`None`: this worker has replayed nothing; it joins).
+    cursor: Mutex<Option<StreamId>>,
+    /// This worker's latest start here (local pacing during an outage goes on from it).
+    last: Mutex<Option<Instant>>,
+    queue: tokio::sync::Mutex<()>,
+    changed: tokio::sync::Notify,
+    queue_blocking: Mutex<()>,
+}
+
+/// The outage bookkeeping: when it began and when to try Redis again.
+#[derive(Debug, Default)]
+struct Outage {
+    since: Option<std::time::Instant>,
+    next_probe: Option<std::time::Instant>,
+}
+
+/// The backend of [`Pacer`](crate::Pacer)s made by
+/// [`RedisPacerBuilder::adaptive`](crate::RedisPacerBuilder::adaptive).
+pub(crate) struct RedisAdaptive {
+    client: Client,
+    /// The budget's key; a keyed budget appends `:<key>`.
+    key: String,
+    timeout: Duration,
+    on_outage: OnOutage,
+    shared: Lane,
+    keyed: Mutex<(HashMap<String, Arc<Lane>>, usize)>,
+    /// Redis's clock (µs) against this process's, read at the same moment.
+    anchor: Mutex<Option<(i64, Instant)>>,
+    manager: OnceLock<Option<ConnectionManager>>,
+    blocking: Mutex<Option<redis::Connection>>,
+    down: AtomicBool,
+    outage: Mutex<Outage>,
+}
+
+/// A lane borrowed from the backend, or held (keyed: it is not swept while held).
+enum LaneRef<'a> {
+    Shared(&'a Lane),
+    Keyed(Arc<Lane>),
+}
+
+impl std::ops::Deref for LaneRef<'_> {
+    type Target = Lane;
+    fn deref(&self) -> &Lane {
+        match self {
+            LaneRef::Shared(lane) => lane,
+            LaneRef::Keyed(lane) => lane,
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Lane {
+    fn new(rate: AdaptiveRate, base: &str) -> Lane {
+        Lane {
+            rate,
+            stream: format!("{base}:obs"),
+            last_key: format!("{base}:last"),
+            cursor: Mutex::new(None),
+            last: Mutex::new(None),
+            queue: tokio::sync::Mutex::new(()),
+            changed: tokio::sync::Notify::new(),
+            queue_blocking: Mutex::new(()),
+        }
+    }
+
+    /// The cursor to send, and how many entries to ask for: a worker that has replayed
+    /// nothing joins with the last [`JOIN`].
+    fn cursor(&self) -> (String, usize) {
+        lock(&self.cursor).map_or_else(|| (String::new(), JOIN), |c| (c.render(), BATCH))
+    }
+
+    /// The earliest start by this worker's own view: after its last start and any pause.
+    fn local_slot(&self, now: Instant) -> Instant {
+        let last = *lock(&self.last);
+        let paced = match (last, self.rate.interval()) {
+            (Some(last), Some(interval)) => last.checked_add(interval).unwrap_or(last),
+            _ => now,
+        };
+        self.rate
+            .not_before()
+            .map_or(paced, |hold| paced.max(hold))
+            .max(now)
+    }
+
+    /// The earliest start Redis should give, as a delay from now (µs): a pause the server
+    /// asked for, or (`after_outage`) where the local pacing left off.
+    fn delay_us(&self, now: Instant, after_outage: bool) -> u64 {
+        let hold = self.rate.not_before().unwrap_or(now);
+        let earliest = if after_outage {
+            hold.max(self.local_slot(now))
+        } else {
+            hold
+        };
+        micros(earliest.saturating_duration_since(now))
+    }
+
+    fn took(&self, at: Instant) {
+        let mut last = lock(&self.last);
+        *last = Some(last.map_or(at, |l| l.max(at)));
+    }
+
+    /// Learns from one attempt directly (Redis is out); wakes the waiting head on a change.
+    fn learn_locally(&self, feedback: &Feedback, sent: Instant) {
+        if self.rate.observe_changed(feedback, sent, Instant::now()) {
+            self.changed.notify_waiters();
+        }
+    }
+
+    fn forgettable(&self, now: Instant, held: &Arc<Lane>) -> bool {
+        Arc::strong_count(held) == 1
+            && lock(&self.last)
+                .is_none_or(|last| now.saturating_duration_since(last) >= KEEP_LEARNED)
+            && self.rate.not_before().is_none_or(|hold| hold <= now)
+    }
+}
+
+impl RedisAdaptive {
+    pub(crate) fn new(
+        client: Client,
+        key: String,
+        rate: AdaptiveRate,
+        timeout: Duration,
+        on_outage: OnOutage,
+    ) -> Self {
+        RedisAdaptive {
+            client,
+            shared: Lane::new(rate, &key),
+            key,
+            timeout,
+            on_outage,
+            keyed: Mutex::new((HashMap::new(), 0)),
+            anchor: Mutex::new(None),
+            manager: OnceLock::new(),
+            blocking: Mutex::new(None),
+            down: AtomicBool::new(false),
+            outage: Mutex::new(Outage::default()),
+        }
+    }
+
+    fn lane(&self, key: Option<&str>) -> LaneRef<'_> {
+        let Some(key) = key else {
+            return LaneRef::Shared(&self.shared);
+        };
+        let mut keyed = lock(&self.keyed);
+        let (map, sweep_at) = &mut *keyed;
+        if let Some(lane) = map.get(key) {
+            return LaneRef::Keyed(Arc::clone(lane));
+        }
+        if map.len() >= (*sweep_at).max(MIN_SWEEP) {
+            let now = Instant::now();
+            map.retain(|_, lane| !lane.forgettable(now, lane));
+            *sweep_at = map.len().saturating_mul(2);
+        }
+        let lane = Arc::new(Lane::new(
+            self.shared.rate.fresh(),
+            &format!("{}:{key}", self.key),
+        ));
+        map.insert(key.to_owned(), Arc::clone(&lane));
+        LaneRef::Keyed(lane)
+    }
+
+    fn existing(&self, key: Option<&str>) -> Option<LaneRef<'_>> {
+        match key {
+            None => Some(LaneRef::Shared(&self.shared)),
+            Some(key) => lock(&self.keyed).0.get(key).cloned().map(LaneRef::Keyed),
+        }
+    }
+
+    /// The shared budget's learned rate now.
+    pub(crate) fn interval(&self) -> Option<Duration> {
+        self.shared.rate.interval()
+    }
+
+    /// `key`'s learned rate, if this worker knows the key.
+    pub(crate) fn learned_rate(&self, key: Option<&str>) -> Option<f64> {
+        self.existing(key)?.rate.rate()
+    }
+
+    /// When a caller arriving now would start by this worker's view (an estimate: the other
+    /// workers' starts count only once Redis is asked).
+    pub(crate) fn estimate(&self, key: Option<&str>, now: Instant) -> Instant {
+        self.lane(key).local_slot(now)
+    }
+
+    /// Maps a time on Redis's clock to this process's, through the anchor.
+    fn local(&self, us: i64) -> Instant {
+        let Some((at_us, at)) = *lock(&self.anchor) else {
+            return Instant::now();
+        };
+        let d = us.saturating_sub(at_us);
+        let shift = Duration::from_micros(d.unsigned_abs());
+        if d >= 0 {
+            at.checked_add(shift).unwrap_or(at)
+        } else {
+            at.checked_sub(shift).unwrap_or(at)
+        }
+    }
+
+    /// Notes Redis's clock `now_us` read during a round trip from `asked` to `answered`: the
+    /// first time only (see the module documentation).
+    fn anchor(&self, now_us: i64, asked: Instant, answered: Instant) {
+        let mid = asked + answered.saturating_duration_since(asked) / 2;
+        lock(&self.anchor).get_or_insert((now_us, mid));
+    }
+
+    /// Feeds a reply's entries to the lane's controller, each once, in stream order; wakes
+    /// the lane's head if what it waits for changed.
+    fn replay(&self, lane: &Lane, reply: &Reply, asked: Instant) {
+        self.anchor(reply.now, asked, Instant::now());
+        let mut changed = false;
+        {
+            let mut cursor = lock(&lane.cursor);
+            for (id, o) in &reply.entries {
+                if cursor.is_some_and(|c| *id <= c) {
+                    continue;
+                }
+                *cursor = Some(*id);
+                let (sent, now) = (self.local(o.sent), self.local(o.now));
+                changed |= lane.rate.observe_changed(&o.feedback, sent, now);
+            }
+        }
+        if changed {
+            lane.changed.notify_waiters();
+        }
+    }
+
+    fn should_try(&self) -> bool {
+        if self.on_outage == OnOutage::Wait || !self.down.load(Ordering::Acquire) {
+            return true;
+        }
+        let now = std::time::Instant::now();
+        let mut outage = lock(&self.outage);
+        match outage.next_probe {
+            Some(at) if at > now => false,
+            _ => {
+                outage.next_probe = Some(now + PROBE_EVERY);
+                true
+            }
+        }
+    }
+
+    fn answered(&self) {
+        if self.down.load(Ordering::Acquire) {
+            let mut outage = lock(&self.outage);
+            if self.down.swap(false, Ordering::AcqRel) {
+                let lasted = outage.since.take().map(|s| s.elapsed()).unwrap_or_default();
+                outage.next_probe = None;
+                tracing::info!(
+                    target: "backoff",
+                    "Redis at {} answers again after {:.1}s; learning and pacing `{}` through it",
+                    self.client.get_connection_info().addr(),
+                    lasted.as_secs_f64(),
+                    self.key,
+                );
+            }
+        }
+    }
+
+    fn failed(&self, error: &RedisError) {
+        let now = std::time::Instant::now();
+        let mut outage = lock(&self.outage);
+        if !self.down.swap(true, Ordering::AcqRel) {
+            outage.since = Some(now);
+            outage.next_probe = Some(now + PROBE_EVERY);
+            let instead = match self.on_outage {
+                OnOutage::PaceLocally => "learning and pacing locally",
+                OnOutage::Wait => "waiting for it (fail closed)",
+            };
+            tracing::warn!(
+                target: "backoff",
+                "Redis at {} did not answer ({error}); {instead} for `{}` until it does",
+                self.client.get_connection_info().addr(),
+                self.key,
+            );
+        }
+    }
+
+    fn manager(&self) -> RedisResult<ConnectionManager> {
+        let manager = self.manager.get_or_init(|| {
+            let config = ConnectionManagerConfig::new()
+                .set_connection_timeout(Some(self.timeout))
+                .set_response_timeout(Some(self.timeout))
+                .set_number_of_retries(0);
+            ConnectionManager::new_lazy_with_config(self.client.clone(), config).ok()
+        });
+        manager.clone().ok_or_else(|| {
+            RedisError::from((
+                redis::ErrorKind::Client,
+                "could not set up the Redis connection manager",
+            ))
+        })
+    }
+
+    /// One script call, bounded by the timeout (one more try on a connection found dead).
+    async fn invoke(&self, call: &redis::ScriptInvocation<'_>) -> RedisResult<Reply> {
+        let mut manager = self.manager()?;
+        let attempt = async {
+            match call.invoke_async::<Vec<String>>(&mut manager).await {
+                Err(e) if e.is_io_error() || e.is_unrecoverable_error() => {
+                    call.invoke_async::<Vec<String>>(&mut manager).await
+                }
+                r => r,
+            }
+        };
+        match tokio::time::timeout(self.timeout, attempt).await {
+            Ok(reply) => Reply::parse(reply?),
+            Err(_) => Err(timed_out()),
+        }
+    }
+
+    /// The blocking form of [`invoke`](RedisAdaptive::invoke).
+    fn invoke_blocking(&self, call: &redis::ScriptInvocation<'_>) -> RedisResult<Reply> {
+        let mut slot = lock(&self.blocking);
+        let con = match slot.as_mut() {
+            Some(con) => con,
+            None => {
+                let con = self.client.get_connection_with_timeout(self.timeout)?;
+                con.set_read_timeout(Some(self.timeout))?;
+                con.set_write_timeout(Some(self.timeout))?;
+                slot.insert(con)
+            }
+        };
+        match call.invoke::<Vec<String>>(con) {
+            Ok(reply) => Reply::parse(reply),
+            Err(e) => {
+                // After a timeout the connection may still owe a reply: start afresh.
+                *slot = None;
+                Err(e)
+            }
+        }
+    }
+
+    /// The take script's call for `lane`; after an outage, not before where the local pacing
+    /// left off.
+    fn take_call(&self, lane: &Lane, rounds: u32) -> redis::ScriptInvocation<'static> {
+        let now = Instant::now();
+        let after_outage = self.down.load(Ordering::Acquire);
+        let interval = lane.rate.interval().map_or(0, |i| micros(i).max(1));
+        let (cursor, count) = lane.cursor();
+        let mut call = take_script().prepare_invoke();
+        call.key(&lane.stream)
+            .key(&lane.last_key)
+            .arg(cursor)
+            .arg(count)
+            .arg(interval)
+            .arg(lane.delay_us(now, after_outage))
+            .arg(u8::from(rounds >= MAX_SYNC_ROUNDS));
+        call
+    }
+
+    fn observe_call(
+        lane: &Lane,
+        feedback: &Feedback,
+        sent: Instant,
+    ) -> redis::ScriptInvocation<'static> {
+        let age = micros(Instant::now().saturating_duration_since(sent));
+        let (cursor, count) = lane.cursor();
+        let mut call = observe_script().prepare_invoke();
+        call.key(&lane.stream)
+            .arg(cursor)
+            .arg(count)
+            .arg(encode(feedback))
+            .arg(age)
+            .arg(KEEP_OBSERVATIONS)
+            .arg(STREAM_TTL_MS);
+        call
+    }
+
+    /// Records how an attempt went in the budget's stream (and replays it with whatever else
+    /// is new): spawned on tokio when a runtime is running, else one blocking round trip.
+    /// While Redis is out, the controller learns from it directly.
+    pub(crate) fn observe(self: &Arc<Self>, key: Option<&str>, feedback: &Feedback, sent: Instant) {
+        let lane = self.lane(key);
+        if self.down.load(Ordering::Acquire) && !self.should_try() {
+            lane.learn_locally(feedback, sent);
+            return;
+        }
+        let call = Self::observe_call(&lane, feedback, sent);
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            let (this, key, feedback) =
+                (Arc::clone(self), key.map(str::to_owned), feedback.clone());
+            handle.spawn(async move {
+                let lane = this.lane(key.as_deref());
+                let asked = Instant::now();
+                match this.invoke(&call).await {
+                    Ok(reply) => {
+                        this.answered();
+                        this.replay(&lane, &reply, asked);
+                    }
+                    Err(e) => {
+                        this.failed(&e);
+                        lane.learn_locally(&feedback, sent);
+                    }
+                }
+            });
+            return;
+        }
+        let asked = Instant::now();
+        match self.invoke_blocking(&call) {
+            Ok(reply) => {
+                self.answered();
+                self.replay(&lane, &reply, asked);
+            }
+            Err(e) => {
+                self.failed(&e);
+                lane.learn_locally(feedback, sent);
+            }
+        }
+    }
+
+    /// Counts an attempt starting now (a reservation consumed): `last` set in Redis (spawned
+    /// when a runtime is running, else blocking) and locally.
+    pub(crate) fn take_now(self: &Arc<Self>, key: Option<&str>) {
+        let lane = self.lane(key);
+        lane.took(Instant::now());
+        if self.down.load(Ordering::Acquire) {
+            return;
+        }
+        // Interval 0, forced: takes at once whatever the budget's state.
+        let mut call = take_script().prepare_invoke();
+        call.key(&lane.stream)
+            .key(&lane.last_key)
+            .arg(lane.cursor().0)
+            .arg(0)
+            .arg(0)
+            .arg(0)
+            .arg(1);
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            let this = Arc::clone(self);
+            handle.spawn(async move {
+                if let Err(e) = this.invoke(&call).await {
+                    this.failed(&e);
+                }
+            });
+        } else if let Err(e) = self.invoke_blocking(&call) {
+            self.failed(&e);
+        }
+    }
+
+    /// Records, after a slot was taken, that its attempt has started by the time this reaches
+    /// Redis (spawned: off the attempt's path; the module documentation says why).
+    fn touch(&self, lane: &Lane) {
+        let (Ok(handle), Ok(manager)) = (tokio::runtime::Handle::try_current(), self.manager())
+        else {
+            return;
+        };
+        let interval_ms = lane.rate.interval().map_or(0, |i| micros(i) / 1000);
+        let key = lane.last_key.clone();
+        let timeout = self.timeout;
+        handle.spawn(async move {
+            let mut manager = manager;
+            let mut call = touch_script().key(&key);
+            call.arg(interval_ms.saturating_add(1000));
+            let _ = tokio::time::timeout(timeout, call.invoke_async::<i64>(&mut manager)).await;
+        });
+    }
+
+    /// Queues, waits (on tokio's clock) for the slot Redis gives at the rate learned by now,
+    /// and returns the time that took.
+    pub(crate) async fn ready(&self, key: Option<&str>) -> Duration {
+        let start = Instant::now();
+        let lane = self.lane(key);
+        let _turn = lane.queue.lock().await;
+        let mut rounds = 0;
+        loop {
+            // Registered before the slot is asked for: a change after it wakes this head.
+            let notified = lane.changed.notified();
+            let mut notified = std::pin::pin!(notified);
+            notified.as_mut().enable();
+            let mut until = None;
+            if self.should_try() {
+                let call = self.take_call(&lane, rounds);
+                let asked = Instant::now();
+                match self.invoke(&call).await {
+                    Ok(reply) => {
+                        self.answered();
+                        self.replay(&lane, &reply, asked);
+                        match reply.wait {
+                            None => {
+                                rounds += 1;
+                                continue;
+                            }
+                            Some(0) => {
+                                let now = Instant::now();
+                                lane.took(now);
+                                self.touch(&lane);
+                                return now.saturating_duration_since(start);
+                            }
+                            Some(wait) => until = Some(asked + Duration::from_micros(wait)),
+                        }
+                    }
+                    Err(e) => {
+                        self.failed(&e);
+                        if self.on_outage == OnOutage::Wait {
+                            until = Some(Instant::now() + PROBE_EVERY);
+                        }
+                    }
+                }
+            }
+            rounds = 0;
+            let until = match until {
+                Some(until) => until,
+                // Redis is out: pace on this worker's own view.
+                None => {
+                    let now = Instant::now();
+                    let slot = lane.local_slot(now);
+                    if slot <= now {
+                        lane.took(now);
+                        return now.saturating_duration_since(start);
+                    }
+                    slot
+                }
+            };
+            let mut sleep = std::pin::pin!(tokio::time::sleep_until(until));
+            std::future::poll_fn(|cx| {
+                if notified.as_mut().poll(cx).is_ready() {
+                    return std::task::Poll::Ready(());
+                }
+                sleep.as_mut().poll(cx)
+            })
+            .await;
+        }
+    }
+
+    /// The blocking form of [`ready`](RedisAdaptive::ready) (no early wake: a change of the
+    /// rate is read at the slot, when Redis is asked again).
+    pub(crate) fn ready_blocking(&self, key: Option<&str>) -> Duration {
+        let start = std::time::Instant::now();
+        let lane = self.lane(key);
+        let _turn = lock(&lane.queue_blocking);
+        let mut rounds = 0;
+        loop {
+            let mut until = None;
+            if self.should_try() {
+                let call = self.take_call(&lane, rounds);
+                let asked = Instant::now();
+                match self.invoke_blocking(&call) {
+                    Ok(reply) => {
+                        self.answered();
+                        self.replay(&lane, &reply, asked);
+                        match reply.wait {
+                            None => {
+                                rounds += 1;
+                                continue;
+                            }
+                            Some(0) => {
+                                lane.took(Instant::now());
+                                return start.elapsed();
+                            }
+                            Some(wait) => until = Some(Duration::from_micros(wait)),
+                        }
+                    }
+                    Err(e) => {
+                        self.failed(&e);
+                        if self.on_outage == OnOutage::Wait {
+                            until = Some(PROBE_EVERY);
+                        }
+                    }
+                }
+            }
+            rounds = 0;
+            match until {
+                Some(wait) => std::thread::sleep(wait),
+                None => {
+                    // Redis is out: the slot of this worker's own view is this caller's once
+                    // slept (the clock may be tokio's, paused: looping would never end).
+                    let now = Instant::now();
+                    let slot = lane.local_slot(now);
+                    std::thread::sleep(slot.saturating_duration_since(now));
+                    lane.took(slot.max(Instant::now()));
+                    return start.elapsed();
+                }
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for RedisAdaptive {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisAdaptive")
+            .field("key", &self.key)
+            .field("on_outage", &self.on_outage)
+            .field("down", &self.down.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn observations_round_trip_through_their_encoding() {
+        let full = Feedback {
+            throttled: true,
+            hints: Hints {
+                limit: Some(Quota {
+                    count: 100,
+                    window: Some(Duration::from_secs(60)),
+                }),
+                remaining: Some(0),
+                reset: Some(Duration::from_millis(1500)),
+                retry_after: Some(Duration::from_secs(2)),
+            },
+        };
+        for feedback in [Feedback::accepted(), Feedback::throttled(), full] {
+            let line = format!("10 20 {}", encode(&feedback));
+            let o = Observation::decode(&line).unwrap();
+            assert_eq!((o.sent, o.now), (10, 20));
+            assert_eq!(o.feedback, feedback);
+        }
+        for junk in [
+            "",
+            "1 2 3",
+            "a 2 0 - - - - -",
+            "1 2 0 x - - - -",
+            "1 2 0 - - - - - 9",
+        ] {
+            assert_eq!(Observation::decode(junk), None, "{junk:?}");
+        }
+    }
+
+    #[test]
+    fn stream_ids_order_as_redis_orders_them() {
+        let a = StreamId::parse("1700000000000-2").unwrap();
+        let b = StreamId::parse("1700000000000-10").unwrap();
+        let c = StreamId::parse("1700000000001-0").unwrap();
+        assert!(a < b && b < c);
+        assert_eq!(StreamId::parse(&b.render()), Some(b));
+        assert_eq!(StreamId::parse("12"), None);
+    }
+}
