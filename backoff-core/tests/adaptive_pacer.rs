@@ -13,89 +13,11 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+mod common;
+
 use backoff_core::{AdaptiveRate, Feedback, Pacer};
+use common::{Headers, Server};
 use tokio::time::Instant;
-
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Headers {
-    Off,
-    Ietf,
-    X,
-}
-
-/// A GCRA bucket of burst 1 in exact nanoseconds, its rate following a schedule of
-/// `(seconds after the first request, rate)`.
-struct Server {
-    schedule: Vec<(u64, f64)>,
-    headers: Headers,
-    first: Option<Instant>,
-    tat: Option<Instant>,
-    answered: u32,
-    refused: u32,
-}
-
-fn ceil_secs(d: Duration) -> u64 {
-    d.as_secs() + u64::from(d.subsec_nanos() > 0)
-}
-
-impl Server {
-    fn new(schedule: &[(u64, f64)], headers: Headers) -> Self {
-        Server {
-            schedule: schedule.to_vec(),
-            headers,
-            first: None,
-            tat: None,
-            answered: 0,
-            refused: 0,
-        }
-    }
-
-    fn rate(&self, since_first: Duration) -> f64 {
-        self.schedule
-            .iter()
-            .rev()
-            .find(|(from, _)| since_first >= Duration::from_secs(*from))
-            .map_or(self.schedule[0].1, |(_, r)| *r)
-    }
-
-    fn handle(&mut self, now: Instant) -> Feedback {
-        let first = *self.first.get_or_insert(now);
-        let rate = self.rate(now - first);
-        let interval = Duration::from_secs_f64(1.0 / rate);
-        let tat = self.tat.unwrap_or(now);
-        let accepted = now >= tat;
-        if accepted {
-            self.tat = Some(tat.max(now) + interval);
-        }
-        self.answered += 1;
-        self.refused += u32::from(!accepted);
-        let wait = self.tat.unwrap_or(now).saturating_duration_since(now);
-        let (q, w) = if rate >= 1.0 {
-            (rate.round() as u64, 1)
-        } else {
-            (1, (1.0 / rate).round() as u64)
-        };
-        let left = u64::from(wait.is_zero());
-        let mut fields: Vec<(&str, String)> = Vec::new();
-        if !accepted {
-            fields.push(("Retry-After", ceil_secs(wait).to_string()));
-        }
-        match self.headers {
-            Headers::Off => {}
-            Headers::Ietf => {
-                fields.push(("RateLimit-Policy", format!(r#""default";q={q};w={w}"#)));
-                let t = ceil_secs(wait);
-                fields.push(("RateLimit", format!(r#""default";r={left};t={t}"#)));
-            }
-            Headers::X => {
-                fields.push(("X-RateLimit-Limit", q.to_string()));
-                fields.push(("X-RateLimit-Remaining", left.to_string()));
-                fields.push(("X-RateLimit-Reset", ceil_secs(wait).to_string()));
-            }
-        }
-        Feedback::from_status(if accepted { 200 } else { 429 }, &fields, SystemTime::now())
-    }
-}
 
 #[derive(Debug)]
 struct Outcome {
