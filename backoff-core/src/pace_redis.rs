@@ -278,19 +278,18 @@ impl RedisPacerBuilder {
                 .saturating_mul(u64::from(self.burst.max(1) - 1))
                 .min(MAX_US);
             pacer.set_redis(Box::new(RedisPacer {
-                client: self.client,
-                key: format!("{}{}", self.prefix, self.name),
+                link: Link::new(
+                    self.client,
+                    format!("{}{}", self.prefix, self.name),
+                    self.timeout,
+                    self.on_outage,
+                    ("pacing locally at the same rate", "pacing"),
+                ),
                 interval_us,
                 tolerance_us,
                 interval,
                 tolerance: interval.saturating_mul(self.burst.max(1) - 1),
                 local: Mutex::new(HashMap::new()),
-                timeout: self.timeout,
-                on_outage: self.on_outage,
-                manager: OnceLock::new(),
-                blocking: Mutex::new(None),
-                down: AtomicBool::new(false),
-                outage: Mutex::new(Outage::default()),
                 id: rand::rng().random::<u64>(),
                 holes: AtomicU64::new(0),
             }));
@@ -344,48 +343,56 @@ struct Outage {
     next_probe: Option<std::time::Instant>,
 }
 
-/// The Redis side of a [`Pacer`] made by [`RedisPacerBuilder`].
-pub(crate) struct RedisPacer {
-    client: Client,
+/// The connection to Redis of one pacer (fixed or adaptive) and what it knows of Redis's
+/// health: its connections, the outage state, the warning and the all-clear.
+pub(crate) struct Link {
+    pub(crate) client: Client,
     /// The budget's key; a keyed budget appends `:<key>`.
-    key: String,
-    interval_us: u64,
-    tolerance_us: u64,
-    interval: Duration,
-    tolerance: Duration,
-    /// This process's view of each budget: the theoretical arrival time of its next slot,
-    /// fed by Redis's answers, and the schedule of the local pacing during an outage.
-    local: Mutex<HashMap<String, Instant>>,
-    timeout: Duration,
-    on_outage: OnOutage,
-    /// Made on the first async reservation (it needs a tokio runtime); it reconnects.
+    pub(crate) key: String,
+    pub(crate) timeout: Duration,
+    pub(crate) on_outage: OnOutage,
+    /// What the pacer does on its own during an outage, and through Redis after it, for the
+    /// log lines.
+    doing: (&'static str, &'static str),
+    /// Made on the first async use (it needs a tokio runtime); it reconnects.
     manager: OnceLock<Option<ConnectionManager>>,
     /// The blocking form's own connection; dropped after an error and made again.
-    blocking: Mutex<Option<redis::Connection>>,
+    pub(crate) blocking: Mutex<Option<redis::Connection>>,
     /// Whether Redis is out (fast path of `outage`).
     down: AtomicBool,
     outage: Mutex<Outage>,
-    /// Names this pacer's holes apart from other processes'.
-    id: u64,
-    holes: AtomicU64,
 }
 
-impl RedisPacer {
-    fn key_for(&self, key: Option<&str>) -> String {
-        match key {
-            None => self.key.clone(),
-            Some(k) => format!("{}:{k}", self.key),
+impl Link {
+    /// `doing`: what the pacer does alone during an outage and through Redis after it.
+    pub(crate) fn new(
+        client: Client,
+        key: String,
+        timeout: Duration,
+        on_outage: OnOutage,
+        doing: (&'static str, &'static str),
+    ) -> Self {
+        Link {
+            client,
+            key,
+            timeout,
+            on_outage,
+            doing,
+            manager: OnceLock::new(),
+            blocking: Mutex::new(None),
+            down: AtomicBool::new(false),
+            outage: Mutex::new(Outage::default()),
         }
     }
 
-    fn hole_name(&self) -> String {
-        let n = self.holes.fetch_add(1, Ordering::Relaxed);
-        format!("h{:016x}-{n}", self.id)
+    /// Whether Redis is out (since a call failed, until one succeeds).
+    pub(crate) fn is_down(&self) -> bool {
+        self.down.load(Ordering::Acquire)
     }
 
     /// Whether to ask Redis now: always when it answers or when failing closed; during an
     /// outage, one caller per `PROBE_EVERY`.
-    fn should_try(&self) -> bool {
+    pub(crate) fn should_try(&self) -> bool {
         if self.on_outage == OnOutage::Wait || !self.down.load(Ordering::Acquire) {
             return true;
         }
@@ -401,7 +408,7 @@ impl RedisPacer {
     }
 
     /// Redis answered: if it was out, the outage is over.
-    fn answered(&self) {
+    pub(crate) fn answered(&self) {
         if self.down.load(Ordering::Acquire) {
             let mut outage = self.outage.lock().unwrap_or_else(PoisonError::into_inner);
             if self.down.swap(false, Ordering::AcqRel) {
@@ -409,13 +416,82 @@ impl RedisPacer {
                 outage.next_probe = None;
                 tracing::info!(
                     target: "backoff",
-                    "Redis at {} answers again after {:.1}s; pacing `{}` through it",
+                    "Redis at {} answers again after {:.1}s; {} `{}` through it",
                     self.client.get_connection_info().addr(),
                     lasted.as_secs_f64(),
+                    self.doing.1,
                     self.key,
                 );
             }
         }
+    }
+
+    /// Redis did not answer: one warning per outage.
+    pub(crate) fn failed(&self, error: &RedisError) {
+        let now = std::time::Instant::now();
+        let mut outage = self.outage.lock().unwrap_or_else(PoisonError::into_inner);
+        if !self.down.swap(true, Ordering::AcqRel) {
+            outage.since = Some(now);
+            outage.next_probe = Some(now + PROBE_EVERY);
+            let instead = match self.on_outage {
+                OnOutage::PaceLocally => self.doing.0,
+                OnOutage::Wait => "waiting for it (fail closed)",
+            };
+            tracing::warn!(
+                target: "backoff",
+                "Redis at {} did not answer ({error}); {instead} for `{}` until it does",
+                self.client.get_connection_info().addr(),
+                self.key,
+            );
+        }
+    }
+
+    /// The connection manager, made on first use (it needs a tokio runtime).
+    pub(crate) fn manager(&self) -> RedisResult<ConnectionManager> {
+        let manager = self.manager.get_or_init(|| {
+            let config = ConnectionManagerConfig::new()
+                .set_connection_timeout(Some(self.timeout))
+                .set_response_timeout(Some(self.timeout))
+                // One attempt per reconnection: the pacer's probes are the retries.
+                .set_number_of_retries(0);
+            // Fails only on settings this config does not use (resubscription).
+            ConnectionManager::new_lazy_with_config(self.client.clone(), config).ok()
+        });
+        manager.clone().ok_or_else(|| {
+            RedisError::from((
+                redis::ErrorKind::Client,
+                "could not set up the Redis connection manager",
+            ))
+        })
+    }
+}
+
+/// The Redis side of a [`Pacer`] made by [`RedisPacerBuilder`].
+pub(crate) struct RedisPacer {
+    link: Link,
+    interval_us: u64,
+    tolerance_us: u64,
+    interval: Duration,
+    tolerance: Duration,
+    /// This process's view of each budget: the theoretical arrival time of its next slot,
+    /// fed by Redis's answers, and the schedule of the local pacing during an outage.
+    local: Mutex<HashMap<String, Instant>>,
+    /// Names this pacer's holes apart from other processes'.
+    id: u64,
+    holes: AtomicU64,
+}
+
+impl RedisPacer {
+    fn key_for(&self, key: Option<&str>) -> String {
+        match key {
+            None => self.link.key.clone(),
+            Some(k) => format!("{}:{k}", self.link.key),
+        }
+    }
+
+    fn hole_name(&self) -> String {
+        let n = self.holes.fetch_add(1, Ordering::Relaxed);
+        format!("h{:016x}-{n}", self.id)
     }
 
     /// Notes a slot that Redis gave in this process's view of the budget (where the local
@@ -439,7 +515,7 @@ impl RedisPacer {
     /// asking after an outage, where the local pacing left off (the first slot after it
     /// could otherwise come right after the last local one).
     fn delay_us(&self, key: &str) -> u64 {
-        if !self.down.load(Ordering::Acquire) {
+        if !self.link.is_down() {
             return 0;
         }
         let view = self.local.lock().unwrap_or_else(PoisonError::into_inner);
@@ -470,45 +546,6 @@ impl RedisPacer {
         slot
     }
 
-    /// Redis did not answer: one warning per outage.
-    fn failed(&self, error: &RedisError) {
-        let now = std::time::Instant::now();
-        let mut outage = self.outage.lock().unwrap_or_else(PoisonError::into_inner);
-        if !self.down.swap(true, Ordering::AcqRel) {
-            outage.since = Some(now);
-            outage.next_probe = Some(now + PROBE_EVERY);
-            let instead = match self.on_outage {
-                OnOutage::PaceLocally => "pacing locally at the same rate",
-                OnOutage::Wait => "waiting for it (fail closed)",
-            };
-            tracing::warn!(
-                target: "backoff",
-                "Redis at {} did not answer ({error}); {instead} for `{}` until it does",
-                self.client.get_connection_info().addr(),
-                self.key,
-            );
-        }
-    }
-
-    /// The connection manager, made on first use (it needs a tokio runtime).
-    fn manager(&self) -> RedisResult<ConnectionManager> {
-        let manager = self.manager.get_or_init(|| {
-            let config = ConnectionManagerConfig::new()
-                .set_connection_timeout(Some(self.timeout))
-                .set_response_timeout(Some(self.timeout))
-                // One attempt per reconnection: the pacer's probes are the retries.
-                .set_number_of_retries(0);
-            // Fails only on settings this config does not use (resubscription).
-            ConnectionManager::new_lazy_with_config(self.client.clone(), config).ok()
-        });
-        manager.clone().ok_or_else(|| {
-            RedisError::from((
-                redis::ErrorKind::Client,
-                "could not set up the Redis connection manager",
-            ))
-        })
-    }
-
     /// Reserves a slot in Redis: one round trip, bounded by the timeout. The call runs in
     /// its own task, so a caller dropped while it is in flight still has its slot given back
     /// when the answer comes.
@@ -519,11 +556,12 @@ impl RedisPacer {
                 "Pacer::ready needs a tokio runtime to reach Redis",
             )));
         }
-        let mut manager = self.manager()?;
+        let mut manager = self.link.manager()?;
         let (tx, rx) = tokio::sync::oneshot::channel();
         let task_key = key.to_owned();
         let hole = self.hole_name();
-        let (interval, tolerance, timeout) = (self.interval_us, self.tolerance_us, self.timeout);
+        let (interval, tolerance, timeout) =
+            (self.interval_us, self.tolerance_us, self.link.timeout);
         let delay = self.delay_us(key);
         let task_manager = manager.clone();
         tokio::spawn(async move {
@@ -566,27 +604,27 @@ impl RedisPacer {
         let start = Instant::now();
         let redis_key = self.key_for(key);
         loop {
-            if self.should_try() {
+            if self.link.should_try() {
                 match self.reserve(&redis_key).await {
                     Ok((r, manager)) => {
-                        self.answered();
+                        self.link.answered();
                         let slot = r.slot_here();
                         self.note(&redis_key, slot);
                         if slot > Instant::now() {
                             let mut guard = Release {
                                 armed: (!r.wait().is_zero())
                                     .then(|| (manager, redis_key, r, self.hole_name())),
-                                timeout: self.timeout,
+                                timeout: self.link.timeout,
                             };
                             tokio::time::sleep_until(slot).await;
                             guard.armed = None;
                         }
                         return start.elapsed();
                     }
-                    Err(e) => self.failed(&e),
+                    Err(e) => self.link.failed(&e),
                 }
             }
-            match self.on_outage {
+            match self.link.on_outage {
                 OnOutage::PaceLocally => {
                     // A slot of the local view, dropped before it comes, is not given back.
                     tokio::time::sleep_until(self.reserve_locally(&redis_key)).await;
@@ -598,13 +636,20 @@ impl RedisPacer {
     }
 
     fn reserve_blocking(&self, key: &str) -> RedisResult<Reservation> {
-        let mut slot = self.blocking.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut slot = self
+            .link
+            .blocking
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         let con = match slot.as_mut() {
             Some(con) => con,
             None => {
-                let con = self.client.get_connection_with_timeout(self.timeout)?;
-                con.set_read_timeout(Some(self.timeout))?;
-                con.set_write_timeout(Some(self.timeout))?;
+                let con = self
+                    .link
+                    .client
+                    .get_connection_with_timeout(self.link.timeout)?;
+                con.set_read_timeout(Some(self.link.timeout))?;
+                con.set_write_timeout(Some(self.link.timeout))?;
                 slot.insert(con)
             }
         };
@@ -630,10 +675,10 @@ impl RedisPacer {
     pub(crate) fn reserve_held(&self, key: Option<&str>) -> (Instant, Option<Box<RedisHeld>>) {
         let redis_key = self.key_for(key);
         loop {
-            if self.should_try() {
+            if self.link.should_try() {
                 match self.reserve_blocking(&redis_key) {
                     Ok(r) => {
-                        self.answered();
+                        self.link.answered();
                         let slot = r.slot_here();
                         self.note(&redis_key, slot);
                         let held = (!r.wait().is_zero()).then(|| {
@@ -645,10 +690,10 @@ impl RedisPacer {
                         });
                         return (slot, held);
                     }
-                    Err(e) => self.failed(&e),
+                    Err(e) => self.link.failed(&e),
                 }
             }
-            match self.on_outage {
+            match self.link.on_outage {
                 OnOutage::PaceLocally => return (self.reserve_locally(&redis_key), None),
                 OnOutage::Wait => std::thread::sleep(PROBE_EVERY),
             }
@@ -665,12 +710,16 @@ impl RedisPacer {
             hole,
         } = held;
         if let Ok(handle) = tokio::runtime::Handle::try_current()
-            && let Ok(manager) = self.manager()
+            && let Ok(manager) = self.link.manager()
         {
-            handle.spawn(release(manager, key, r, hole, self.timeout));
+            handle.spawn(release(manager, key, r, hole, self.link.timeout));
             return;
         }
-        let mut slot = self.blocking.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut slot = self
+            .link
+            .blocking
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         if let Some(con) = slot.as_mut() {
             let mut call = release_script().key(&key);
             call.arg(r.slot).arg(r.tat).arg(r.prev).arg(&hole);
@@ -691,19 +740,19 @@ impl RedisPacer {
             }
         };
         loop {
-            if self.should_try() {
+            if self.link.should_try() {
                 match self.reserve_blocking(&redis_key) {
                     Ok(r) => {
-                        self.answered();
+                        self.link.answered();
                         let slot = r.slot_here();
                         self.note(&redis_key, slot);
                         sleep_until(slot);
                         return start.elapsed();
                     }
-                    Err(e) => self.failed(&e),
+                    Err(e) => self.link.failed(&e),
                 }
             }
-            match self.on_outage {
+            match self.link.on_outage {
                 OnOutage::PaceLocally => {
                     sleep_until(self.reserve_locally(&redis_key));
                     return start.elapsed();
@@ -717,9 +766,9 @@ impl RedisPacer {
 impl std::fmt::Debug for RedisPacer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisPacer")
-            .field("key", &self.key)
-            .field("on_outage", &self.on_outage)
-            .field("down", &self.down.load(Ordering::Relaxed))
+            .field("key", &self.link.key)
+            .field("on_outage", &self.link.on_outage)
+            .field("down", &self.link.is_down())
             .finish_non_exhaustive()
     }
 }

@@ -60,15 +60,13 @@
 //! a second after its slot, and unused keys are forgotten as the local adaptive pacer does.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Client, RedisError, RedisResult, Script};
 
 use crate::adaptive::AdaptiveRate;
-use crate::pace_redis::{OnOutage, PROBE_EVERY, timed_out};
+use crate::pace_redis::{Link, OnOutage, PROBE_EVERY, timed_out};
 use crate::ratelimit::{Feedback, Hints, Quota};
 
 type Instant = tokio::time::Instant;
@@ -318,29 +316,14 @@ struct Lane {
     queue_blocking: Mutex<()>,
 }
 
-/// The outage bookkeeping: when it began and when to try Redis again.
-#[derive(Debug, Default)]
-struct Outage {
-    since: Option<std::time::Instant>,
-    next_probe: Option<std::time::Instant>,
-}
-
 /// The backend of [`Pacer`](crate::Pacer)s made by
 /// [`RedisPacerBuilder::adaptive`](crate::RedisPacerBuilder::adaptive).
 pub(crate) struct RedisAdaptive {
-    client: Client,
-    /// The budget's key; a keyed budget appends `:<key>`.
-    key: String,
-    timeout: Duration,
-    on_outage: OnOutage,
+    link: Link,
     shared: Lane,
     keyed: Mutex<(HashMap<String, Arc<Lane>>, usize)>,
     /// Redis's clock (µs) against this process's, read at the same moment.
     anchor: Mutex<Option<(i64, Instant)>>,
-    manager: OnceLock<Option<ConnectionManager>>,
-    blocking: Mutex<Option<redis::Connection>>,
-    down: AtomicBool,
-    outage: Mutex<Outage>,
 }
 
 /// A lane borrowed from the backend, or held (keyed: it is not swept while held).
@@ -437,17 +420,16 @@ impl RedisAdaptive {
         on_outage: OnOutage,
     ) -> Self {
         RedisAdaptive {
-            client,
             shared: Lane::new(rate, &key),
-            key,
-            timeout,
-            on_outage,
+            link: Link::new(
+                client,
+                key,
+                timeout,
+                on_outage,
+                ("learning and pacing locally", "learning and pacing"),
+            ),
             keyed: Mutex::new((HashMap::new(), 0)),
             anchor: Mutex::new(None),
-            manager: OnceLock::new(),
-            blocking: Mutex::new(None),
-            down: AtomicBool::new(false),
-            outage: Mutex::new(Outage::default()),
         }
     }
 
@@ -467,7 +449,7 @@ impl RedisAdaptive {
         }
         let lane = Arc::new(Lane::new(
             self.shared.rate.fresh(),
-            &format!("{}:{key}", self.key),
+            &format!("{}:{key}", self.link.key),
         ));
         map.insert(key.to_owned(), Arc::clone(&lane));
         LaneRef::Keyed(lane)
@@ -538,76 +520,9 @@ impl RedisAdaptive {
         }
     }
 
-    fn should_try(&self) -> bool {
-        if self.on_outage == OnOutage::Wait || !self.down.load(Ordering::Acquire) {
-            return true;
-        }
-        let now = std::time::Instant::now();
-        let mut outage = lock(&self.outage);
-        match outage.next_probe {
-            Some(at) if at > now => false,
-            _ => {
-                outage.next_probe = Some(now + PROBE_EVERY);
-                true
-            }
-        }
-    }
-
-    fn answered(&self) {
-        if self.down.load(Ordering::Acquire) {
-            let mut outage = lock(&self.outage);
-            if self.down.swap(false, Ordering::AcqRel) {
-                let lasted = outage.since.take().map(|s| s.elapsed()).unwrap_or_default();
-                outage.next_probe = None;
-                tracing::info!(
-                    target: "backoff",
-                    "Redis at {} answers again after {:.1}s; learning and pacing `{}` through it",
-                    self.client.get_connection_info().addr(),
-                    lasted.as_secs_f64(),
-                    self.key,
-                );
-            }
-        }
-    }
-
-    fn failed(&self, error: &RedisError) {
-        let now = std::time::Instant::now();
-        let mut outage = lock(&self.outage);
-        if !self.down.swap(true, Ordering::AcqRel) {
-            outage.since = Some(now);
-            outage.next_probe = Some(now + PROBE_EVERY);
-            let instead = match self.on_outage {
-                OnOutage::PaceLocally => "learning and pacing locally",
-                OnOutage::Wait => "waiting for it (fail closed)",
-            };
-            tracing::warn!(
-                target: "backoff",
-                "Redis at {} did not answer ({error}); {instead} for `{}` until it does",
-                self.client.get_connection_info().addr(),
-                self.key,
-            );
-        }
-    }
-
-    fn manager(&self) -> RedisResult<ConnectionManager> {
-        let manager = self.manager.get_or_init(|| {
-            let config = ConnectionManagerConfig::new()
-                .set_connection_timeout(Some(self.timeout))
-                .set_response_timeout(Some(self.timeout))
-                .set_number_of_retries(0);
-            ConnectionManager::new_lazy_with_config(self.client.clone(), config).ok()
-        });
-        manager.clone().ok_or_else(|| {
-            RedisError::from((
-                redis::ErrorKind::Client,
-                "could not set up the Redis connection manager",
-            ))
-        })
-    }
-
     /// One script call, bounded by the timeout (one more try on a connection found dead).
     async fn invoke(&self, call: &redis::ScriptInvocation<'_>) -> RedisResult<Reply> {
-        let mut manager = self.manager()?;
+        let mut manager = self.link.manager()?;
         let attempt = async {
             match call.invoke_async::<Vec<String>>(&mut manager).await {
                 Err(e) if e.is_io_error() || e.is_unrecoverable_error() => {
@@ -616,7 +531,7 @@ impl RedisAdaptive {
                 r => r,
             }
         };
-        match tokio::time::timeout(self.timeout, attempt).await {
+        match tokio::time::timeout(self.link.timeout, attempt).await {
             Ok(reply) => Reply::parse(reply?),
             Err(_) => Err(timed_out()),
         }
@@ -624,13 +539,16 @@ impl RedisAdaptive {
 
     /// The blocking form of [`invoke`](RedisAdaptive::invoke).
     fn invoke_blocking(&self, call: &redis::ScriptInvocation<'_>) -> RedisResult<Reply> {
-        let mut slot = lock(&self.blocking);
+        let mut slot = lock(&self.link.blocking);
         let con = match slot.as_mut() {
             Some(con) => con,
             None => {
-                let con = self.client.get_connection_with_timeout(self.timeout)?;
-                con.set_read_timeout(Some(self.timeout))?;
-                con.set_write_timeout(Some(self.timeout))?;
+                let con = self
+                    .link
+                    .client
+                    .get_connection_with_timeout(self.link.timeout)?;
+                con.set_read_timeout(Some(self.link.timeout))?;
+                con.set_write_timeout(Some(self.link.timeout))?;
                 slot.insert(con)
             }
         };
@@ -648,7 +566,7 @@ impl RedisAdaptive {
     /// left off.
     fn take_call(&self, lane: &Lane, rounds: u32) -> redis::ScriptInvocation<'static> {
         let now = Instant::now();
-        let after_outage = self.down.load(Ordering::Acquire);
+        let after_outage = self.link.is_down();
         let interval = lane.rate.interval().map_or(0, |i| micros(i).max(1));
         let (cursor, count) = lane.cursor();
         let mut call = take_script().prepare_invoke();
@@ -685,7 +603,7 @@ impl RedisAdaptive {
     /// While Redis is out, the controller learns from it directly.
     pub(crate) fn observe(self: &Arc<Self>, key: Option<&str>, feedback: &Feedback, sent: Instant) {
         let lane = self.lane(key);
-        if self.down.load(Ordering::Acquire) && !self.should_try() {
+        if self.link.is_down() && !self.link.should_try() {
             lane.learn_locally(feedback, sent);
             return;
         }
@@ -698,11 +616,11 @@ impl RedisAdaptive {
                 let asked = Instant::now();
                 match this.invoke(&call).await {
                     Ok(reply) => {
-                        this.answered();
+                        this.link.answered();
                         this.replay(&lane, &reply, asked);
                     }
                     Err(e) => {
-                        this.failed(&e);
+                        this.link.failed(&e);
                         lane.learn_locally(&feedback, sent);
                     }
                 }
@@ -712,11 +630,11 @@ impl RedisAdaptive {
         let asked = Instant::now();
         match self.invoke_blocking(&call) {
             Ok(reply) => {
-                self.answered();
+                self.link.answered();
                 self.replay(&lane, &reply, asked);
             }
             Err(e) => {
-                self.failed(&e);
+                self.link.failed(&e);
                 lane.learn_locally(feedback, sent);
             }
         }
@@ -727,7 +645,7 @@ impl RedisAdaptive {
     pub(crate) fn take_now(self: &Arc<Self>, key: Option<&str>) {
         let lane = self.lane(key);
         lane.took(Instant::now());
-        if self.down.load(Ordering::Acquire) {
+        if self.link.is_down() {
             return;
         }
         // Interval 0, forced: takes at once whatever the budget's state.
@@ -743,24 +661,25 @@ impl RedisAdaptive {
             let this = Arc::clone(self);
             handle.spawn(async move {
                 if let Err(e) = this.invoke(&call).await {
-                    this.failed(&e);
+                    this.link.failed(&e);
                 }
             });
         } else if let Err(e) = self.invoke_blocking(&call) {
-            self.failed(&e);
+            self.link.failed(&e);
         }
     }
 
     /// Records, after a slot was taken, that its attempt has started by the time this reaches
     /// Redis (spawned: off the attempt's path; the module documentation says why).
     fn touch(&self, lane: &Lane) {
-        let (Ok(handle), Ok(manager)) = (tokio::runtime::Handle::try_current(), self.manager())
+        let (Ok(handle), Ok(manager)) =
+            (tokio::runtime::Handle::try_current(), self.link.manager())
         else {
             return;
         };
         let interval_ms = lane.rate.interval().map_or(0, |i| micros(i) / 1000);
         let key = lane.last_key.clone();
-        let timeout = self.timeout;
+        let timeout = self.link.timeout;
         handle.spawn(async move {
             let mut manager = manager;
             let mut call = touch_script().key(&key);
@@ -782,12 +701,12 @@ impl RedisAdaptive {
             let mut notified = std::pin::pin!(notified);
             notified.as_mut().enable();
             let mut until = None;
-            if self.should_try() {
+            if self.link.should_try() {
                 let call = self.take_call(&lane, rounds);
                 let asked = Instant::now();
                 match self.invoke(&call).await {
                     Ok(reply) => {
-                        self.answered();
+                        self.link.answered();
                         self.replay(&lane, &reply, asked);
                         match reply.wait {
                             None => {
@@ -804,8 +723,8 @@ impl RedisAdaptive {
                         }
                     }
                     Err(e) => {
-                        self.failed(&e);
-                        if self.on_outage == OnOutage::Wait {
+                        self.link.failed(&e);
+                        if self.link.on_outage == OnOutage::Wait {
                             until = Some(Instant::now() + PROBE_EVERY);
                         }
                     }
@@ -845,12 +764,12 @@ impl RedisAdaptive {
         let mut rounds = 0;
         loop {
             let mut until = None;
-            if self.should_try() {
+            if self.link.should_try() {
                 let call = self.take_call(&lane, rounds);
                 let asked = Instant::now();
                 match self.invoke_blocking(&call) {
                     Ok(reply) => {
-                        self.answered();
+                        self.link.answered();
                         self.replay(&lane, &reply, asked);
                         match reply.wait {
                             None => {
@@ -865,8 +784,8 @@ impl RedisAdaptive {
                         }
                     }
                     Err(e) => {
-                        self.failed(&e);
-                        if self.on_outage == OnOutage::Wait {
+                        self.link.failed(&e);
+                        if self.link.on_outage == OnOutage::Wait {
                             until = Some(PROBE_EVERY);
                         }
                     }
@@ -892,9 +811,9 @@ impl RedisAdaptive {
 impl std::fmt::Debug for RedisAdaptive {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisAdaptive")
-            .field("key", &self.key)
-            .field("on_outage", &self.on_outage)
-            .field("down", &self.down.load(Ordering::Relaxed))
+            .field("key", &self.link.key)
+            .field("on_outage", &self.link.on_outage)
+            .field("down", &self.link.is_down())
             .finish_non_exhaustive()
     }
 }
