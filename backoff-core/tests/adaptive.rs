@@ -14,7 +14,7 @@ use std::time::Duration;
 mod common;
 
 use backoff_core::AdaptiveRate;
-use common::{Headers, Server};
+use common::{Headers, Outcome, Server, TEN_PERCENT_OF_60, check, ideal};
 use tokio::time::Instant;
 
 /// A minimal pacer that reads the interval when it hands out each slot (not when the caller
@@ -50,14 +50,6 @@ impl Pacer {
             slept_until = Some(slot);
         }
     }
-}
-
-#[derive(Debug)]
-struct Outcome {
-    elapsed: f64,
-    requests: u32,
-    refused: u32,
-    final_rate: Option<f64>,
 }
 
 /// Fires `n` messages at once; each waits for its slot, sends, and on a 429 sleeps the
@@ -104,38 +96,6 @@ async fn run(n: usize, schedule: &[(u64, f64)], headers: Headers, latency: Durat
         final_rate: rate.rate(),
     }
 }
-
-/// The ideal elapsed time: every message accepted at the first instant the bucket allows.
-fn ideal(n: usize, schedule: &[(u64, f64)]) -> f64 {
-    let server = Server::new(schedule, Headers::Off);
-    let (mut t, mut tat) = (0.0f64, 0.0f64);
-    for k in 0..n {
-        t = if k == 0 { 0.0 } else { t.max(tat) };
-        tat = t + 1.0 / server.rate(Duration::from_secs_f64(t));
-    }
-    t
-}
-
-fn check(name: &str, o: &Outcome, ideal: f64, max_ratio: f64, max_refused: u32) {
-    let ratio = o.elapsed / ideal;
-    eprintln!(
-        "{name}: elapsed {:.3} s = {ratio:.3} x ideal {ideal} s; {} requests, {} answered 429 ({:.1} %); final rate {:?}",
-        o.elapsed,
-        o.requests,
-        o.refused,
-        100.0 * f64::from(o.refused) / f64::from(o.requests),
-        o.final_rate,
-    );
-    assert!(ratio <= max_ratio, "{name}: {ratio:.3} x > {max_ratio} x");
-    assert!(
-        o.refused <= max_refused,
-        "{name}: {} answered 429 > {max_refused}",
-        o.refused
-    );
-}
-
-/// At most 10 % of the requests answered 429, with 60 accepted: refused / (60 + refused).
-const TEN_PERCENT_OF_60: u32 = 6;
 
 #[tokio::test(start_paused = true)]
 async fn no_headers_1_per_second() {

@@ -88,3 +88,44 @@ impl Server {
         Feedback::from_status(if accepted { 200 } else { 429 }, &fields, SystemTime::now())
     }
 }
+
+/// What a run of messages through the simulated server came to.
+#[derive(Debug)]
+pub struct Outcome {
+    pub elapsed: f64,
+    pub requests: u32,
+    pub refused: u32,
+    pub final_rate: Option<f64>,
+}
+
+/// The ideal elapsed time: every message accepted at the first instant the bucket allows.
+pub fn ideal(n: usize, schedule: &[(u64, f64)]) -> f64 {
+    let server = Server::new(schedule, Headers::Off);
+    let (mut t, mut tat) = (0.0f64, 0.0f64);
+    for k in 0..n {
+        t = if k == 0 { 0.0 } else { t.max(tat) };
+        tat = t + 1.0 / server.rate(Duration::from_secs_f64(t));
+    }
+    t
+}
+
+pub fn check(name: &str, o: &Outcome, ideal: f64, max_ratio: f64, max_refused: u32) {
+    let ratio = o.elapsed / ideal;
+    eprintln!(
+        "{name}: elapsed {:.3} s = {ratio:.3} x ideal {ideal} s; {} requests, {} answered 429 ({:.1} %); final rate {:?}",
+        o.elapsed,
+        o.requests,
+        o.refused,
+        100.0 * f64::from(o.refused) / f64::from(o.requests),
+        o.final_rate,
+    );
+    assert!(ratio <= max_ratio, "{name}: {ratio:.3} x > {max_ratio} x");
+    assert!(
+        o.refused <= max_refused,
+        "{name}: {} answered 429 > {max_refused}",
+        o.refused
+    );
+}
+
+/// At most 10 % of the requests answered 429, with 60 accepted: refused / (60 + refused).
+pub const TEN_PERCENT_OF_60: u32 = 6;
