@@ -60,12 +60,13 @@
 //! a second after its slot, and unused keys are forgotten as the local adaptive pacer does.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use redis::{Client, RedisError, RedisResult, Script};
 
 use crate::adaptive::AdaptiveRate;
+use crate::pace::lock;
 use crate::pace_redis::{Link, OnOutage, PROBE_EVERY, timed_out};
 use crate::ratelimit::{Feedback, Hints, Quota};
 
@@ -326,25 +327,8 @@ pub(crate) struct RedisAdaptive {
     anchor: Mutex<Option<(i64, Instant)>>,
 }
 
-/// A lane borrowed from the backend, or held (keyed: it is not swept while held).
-enum LaneRef<'a> {
-    Shared(&'a Lane),
-    Keyed(Arc<Lane>),
-}
-
-impl std::ops::Deref for LaneRef<'_> {
-    type Target = Lane;
-    fn deref(&self) -> &Lane {
-        match self {
-            LaneRef::Shared(lane) => lane,
-            LaneRef::Keyed(lane) => lane,
-        }
-    }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
+/// A lane of this backend, borrowed or held.
+type LaneRef<'a> = crate::pace::LaneRef<'a, Lane>;
 
 impl Lane {
     fn new(rate: AdaptiveRate, base: &str) -> Lane {

@@ -19,7 +19,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use super::{Instant, lock};
+use super::{Instant, LaneRef as AnyLaneRef, lock};
+
+/// A lane of this backend, borrowed or held.
+pub(super) type LaneRef<'a> = AnyLaneRef<'a, Lane>;
 use crate::adaptive::AdaptiveRate;
 use crate::ratelimit::Feedback;
 
@@ -107,22 +110,6 @@ impl Learned {
 
     pub(super) fn shared(&self) -> &Lane {
         &self.shared
-    }
-}
-
-/// A lane borrowed from the backend, or held (keyed: it is not swept while held).
-pub(super) enum LaneRef<'a> {
-    Shared(&'a Lane),
-    Keyed(Arc<Lane>),
-}
-
-impl std::ops::Deref for LaneRef<'_> {
-    type Target = Lane;
-    fn deref(&self) -> &Lane {
-        match self {
-            LaneRef::Shared(lane) => lane,
-            LaneRef::Keyed(lane) => lane,
-        }
     }
 }
 

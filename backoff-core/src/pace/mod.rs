@@ -514,9 +514,26 @@ impl Local {
     }
 }
 
+/// A lane of an adaptive backend (one learned rate and its queue) borrowed from the backend,
+/// or held (keyed: it is not swept while held).
+pub(crate) enum LaneRef<'a, L> {
+    Shared(&'a L),
+    Keyed(Arc<L>),
+}
+
+impl<L> std::ops::Deref for LaneRef<'_, L> {
+    type Target = L;
+    fn deref(&self) -> &L {
+        match self {
+            LaneRef::Shared(lane) => lane,
+            LaneRef::Keyed(lane) => lane,
+        }
+    }
+}
+
 /// No user code runs under these locks, but a poisoned one is still usable: the schedule is
 /// consistent between calls.
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
