@@ -148,8 +148,19 @@ impl Subscriber for Only {
     fn exit(&self, _: &span::Id) {}
 }
 
+/// Held by every test here. tracing caches each callsite's interest process-wide: a test
+/// registering a callsite on another thread while this one installs its scoped subscriber
+/// could cache "never" for it (the race that broke a library test in CI). One at a time,
+/// registration and subscriber changes cannot interleave.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 #[test]
 fn with_no_subscriber_nothing_is_formatted() {
+    let _one = one_at_a_time();
     for (name, call) in contenders() {
         assert_eq!(debug_calls(call), (0, 0), "{name}");
     }
@@ -157,6 +168,7 @@ fn with_no_subscriber_nothing_is_formatted() {
 
 #[test]
 fn a_subscriber_filtering_both_levels_out_formats_nothing() {
+    let _one = one_at_a_time();
     for (name, call) in contenders() {
         let calls =
             tracing::subscriber::with_default(Only(Some(Level::WARN)), || debug_calls(call));
@@ -172,6 +184,7 @@ fn a_subscriber_filtering_both_levels_out_formats_nothing() {
 
 #[test]
 fn a_subscriber_formats_only_the_levels_it_enables() {
+    let _one = one_at_a_time();
     for (name, call) in contenders() {
         // INFO only: the two "Backing off" lines of each path, not the "Giving up" one.
         let calls =

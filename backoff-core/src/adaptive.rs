@@ -858,48 +858,4 @@ mod tests {
         pass(&fresh, &mut now, 10);
         assert_eq!(fresh.rate(), Some(3.0), "same ceiling");
     }
-
-    /// Records the `rate` of every `backoff::adaptive` event.
-    struct Rates(std::sync::Arc<Mutex<Vec<f64>>>);
-
-    impl tracing::field::Visit for &Rates {
-        fn record_f64(&mut self, field: &tracing::field::Field, value: f64) {
-            if field.name() == "rate" {
-                self.0.lock().unwrap().push(value);
-            }
-        }
-        fn record_debug(&mut self, _: &tracing::field::Field, _: &dyn fmt::Debug) {}
-    }
-
-    impl tracing::Subscriber for Rates {
-        fn enabled(&self, meta: &tracing::Metadata<'_>) -> bool {
-            meta.target() == "backoff::adaptive"
-        }
-        fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-            tracing::span::Id::from_u64(1)
-        }
-        fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
-        fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-        fn event(&self, event: &tracing::Event<'_>) {
-            event.record(&mut &*self);
-        }
-        fn enter(&self, _: &tracing::span::Id) {}
-        fn exit(&self, _: &tracing::span::Id) {}
-    }
-
-    /// One event per change of the paced rate, none when it stays.
-    #[test]
-    fn an_event_for_each_change() {
-        let seen = std::sync::Arc::new(Mutex::new(Vec::new()));
-        tracing::subscriber::with_default(Rates(seen.clone()), || {
-            let c = AdaptiveRate::new();
-            let mut now = Instant::now();
-            c.observe(&ok(), now, now);
-            pass(&c, &mut now, 2);
-            now += c.interval().unwrap();
-            c.observe(&no(), now, now);
-            c.observe(&no(), now - Duration::from_millis(1), now); // sent before: no change
-        });
-        assert_eq!(*seen.lock().unwrap(), [2.0, 4.0, 2.0]);
-    }
 }
