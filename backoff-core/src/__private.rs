@@ -170,10 +170,36 @@ pub fn budget<B: AsBudget + ?Sized>(budget: &B) -> RetryBudget {
     budget.as_budget().clone()
 }
 
-/// A key for `rate_key = ...`, read through a reference: the argument it names stays put
-/// for the next attempt.
-pub fn pace_key<K: ToString + ?Sized>(key: &K) -> String {
-    key.to_string()
+/// A key for `rate_key = ...`, read through a reference (the argument it names stays put
+/// for the next attempt): `(&PaceKey(&key)).__backoff_key()` borrows a string-like key
+/// (`&str`, `String`, `Cow<str>`, `Arc<str>`…: [`KeyViaStr`], tried first) and formats any
+/// other `Display` one ([`KeyViaDisplay`]: one `String` per attempt).
+pub struct PaceKey<'a, T: ?Sized>(pub &'a T);
+
+/// Borrows a string-like key: nothing allocated.
+pub trait KeyViaStr<'a> {
+    /// The key.
+    fn __backoff_key(&self) -> std::borrow::Cow<'a, str>;
+}
+
+impl<'a, T: AsRef<str> + ?Sized> KeyViaStr<'a> for PaceKey<'a, T> {
+    #[inline]
+    fn __backoff_key(&self) -> std::borrow::Cow<'a, str> {
+        let key: &'a T = self.0;
+        std::borrow::Cow::Borrowed(key.as_ref())
+    }
+}
+
+/// Formats any other key with `to_string()`.
+pub trait KeyViaDisplay<'a> {
+    /// The key.
+    fn __backoff_key(&self) -> std::borrow::Cow<'a, str>;
+}
+
+impl<'a, T: ToString + ?Sized> KeyViaDisplay<'a> for &PaceKey<'a, T> {
+    fn __backoff_key(&self) -> std::borrow::Cow<'a, str> {
+        std::borrow::Cow::Owned(self.0.to_string())
+    }
 }
 
 /// `jitter = <expr>`: a [`Jitter`] value or a function of the generated wait.
@@ -182,27 +208,48 @@ pub fn pace_key<K: ToString + ?Sized>(key: &K) -> String {
     label = "not a jitter"
 )]
 pub trait IntoJitter {
-    /// The jitter.
+    /// What spreads the waits when the value is kept as it is: the `Jitter` itself, or
+    /// the function.
+    type Spread: Spread;
+    /// The value as it is.
+    fn into_spread(self) -> Self::Spread;
+    /// The value as a `Jitter` (a function in an `Arc`).
     fn into_jitter(self) -> Jitter;
 }
 
 impl IntoJitter for Jitter {
+    type Spread = Jitter;
+    fn into_spread(self) -> Jitter {
+        self
+    }
     fn into_jitter(self) -> Jitter {
         self
     }
 }
 
 impl<F: Fn(Duration) -> Duration + Send + Sync + 'static> IntoJitter for F {
+    type Spread = FnJitter<F>;
+    fn into_spread(self) -> FnJitter<F> {
+        FnJitter(self)
+    }
     fn into_jitter(self) -> Jitter {
         Jitter::custom(self)
     }
 }
 
-/// `jitter = <expr>`, evaluated once per call. (Its type is `Jitter` whatever the
-/// expression, so a wrong one is one error; a function is boxed. `jitter = |v| ...` is not:
-/// see [`jitter_fn`].)
+/// `jitter = <expr>`, evaluated once per call, as a `Jitter` whatever the expression, so
+/// that a wrong one is one error. A function goes into an `Arc`: the expansion takes this
+/// path for anything but a lower-case path (see [`jitter_path`]) and a closure
+/// ([`jitter_fn`]).
 pub fn jitter(value: impl IntoJitter) -> Jitter {
     value.into_jitter()
+}
+
+/// `jitter = <lower_case::path>`, most likely a fn: kept as it is (a fn item is zero-sized:
+/// nothing boxed, nothing allocated per call). A `Jitter` variable works too. A wrong type
+/// is reported on the path, with a follow-up error or two that [`jitter`] avoids.
+pub fn jitter_path<J: IntoJitter>(value: J) -> J::Spread {
+    value.into_spread()
 }
 
 /// `jitter = |v| ...`: the closure, its argument typed.

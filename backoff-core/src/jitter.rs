@@ -66,11 +66,17 @@ pub(crate) enum Source {
 }
 
 impl Source {
+    #[inline]
     pub(crate) fn new(seed: Option<u64>) -> Self {
         match seed {
             None => Source::Thread,
-            Some(seed) => Source::Seeded(Box::new(StdRng::seed_from_u64(seed))),
+            Some(seed) => Self::seeded(seed),
         }
+    }
+
+    #[cold]
+    fn seeded(seed: u64) -> Self {
+        Source::Seeded(Box::new(StdRng::seed_from_u64(seed)))
     }
 
     /// A uniform draw from `[0, 1)`.
@@ -91,6 +97,7 @@ pub(crate) struct JitterState {
 }
 
 impl JitterState {
+    #[inline]
     pub(crate) fn new(seed: Option<u64>) -> Self {
         JitterState {
             source: Source::new(seed),

@@ -367,6 +367,19 @@ impl<W> State<W> {
     where
         W: Wait<R>,
     {
+        if let Verdict::Success | Verdict::Propagate = verdict {
+            // What `Rules::decide` does with these, without building the rules.
+            self.tries = self.tries.saturating_add(1);
+            if self.tries == 1
+                && let Some(budget) = &self.policy.budget
+            {
+                budget.deposit();
+            }
+            return match verdict {
+                Verdict::Success => Action::Success,
+                _ => Action::Propagate,
+            };
+        }
         let elapsed = elapsed.saturating_sub(self.queued);
         let rules = self.policy.rules(self.target);
         let (wait, jitter) = (&mut self.wait, &mut self.jitter);

@@ -67,16 +67,20 @@ pub(crate) fn pace(layer: &Layer) -> TokenStream {
     let observes = layer.args.observes();
     let mut out = TokenStream::new();
     let key = match layer.args.expr(Key::RateKey) {
-        Some(e) if observes => {
-            let k = layer.k_at(e.span());
-            let key = local("key");
-            out.extend(quote_spanned!(e.span()=> let #key = #k::__private::pace_key(&#e);));
-            super::some(quote!(#key.as_str()))
-        }
         Some(e) => {
             let k = layer.k_at(e.span());
-            quote_spanned! {e.span()=>
-                ::core::option::Option::Some(#k::__private::pace_key(&#e).as_str())
+            // Borrowed when the key is string-like; else formatted (a `String` per attempt).
+            let read = quote_spanned! {e.span()=> {
+                #[allow(unused_imports)]
+                use #k::__private::{KeyViaDisplay as _, KeyViaStr as _};
+                (&#k::__private::PaceKey(&#e)).__backoff_key()
+            }};
+            if observes {
+                let key = local("key");
+                out.extend(quote!(let #key = #read;));
+                super::some(quote!(&*#key))
+            } else {
+                super::some(quote!(&*#read))
             }
         }
         None => super::none(),
@@ -105,7 +109,7 @@ pub(crate) fn observe(layer: &Layer) -> TokenStream {
     let key = match layer.args.get(Key::RateKey) {
         Some(_) => {
             let key = local("key");
-            super::some(quote!(#key.as_str()))
+            super::some(quote!(&*#key))
         }
         None => super::none(),
     };

@@ -151,8 +151,27 @@ pub(crate) fn jitter(layer: &Layer, hoist: &mut Hoist) -> TokenStream {
         }
         Some(Jitter::Expr(e)) => {
             let kc = layer.k_at(e.span());
-            let j = hoist.keep(quote_spanned!(e.span()=> #kc::__private::jitter(#e)));
+            // A lower-case path is most likely a fn: kept as it is, not put in an `Arc`.
+            let make = if is_lower_case_path(e) {
+                quote_spanned!(e.span()=> #kc::__private::jitter_path(#e))
+            } else {
+                quote_spanned!(e.span()=> #kc::__private::jitter(#e))
+            };
+            let j = hoist.keep(make);
             quote!(&#j)
         }
     }
+}
+
+/// `f`, `module::f`: a path whose last segment is lower case (a fn, or a variable), not a
+/// `CONST`, a `Type::Variant` or a generic call.
+fn is_lower_case_path(e: &Expr) -> bool {
+    let Expr::Path(p) = e else { return false };
+    p.qself.is_none()
+        && p.path.segments.last().is_some_and(|s| {
+            s.arguments.is_none()
+                && s.ident
+                    .to_string()
+                    .starts_with(|c: char| c.is_lowercase() || c == '_')
+        })
 }

@@ -30,11 +30,15 @@ async fn send(from: &str) -> Result<Sent, Refused> {
     let __backoff_pacer: &::backoff::__private::Pacer = __BACKOFF_PACER
         .get_or_init(|| { ::backoff::__private::Pacer::adaptive() });
     loop {
-        let __backoff_key = ::backoff::__private::pace_key(&from);
+        let __backoff_key = {
+            #[allow(unused_imports)]
+            use ::backoff::__private::{KeyViaDisplay as _, KeyViaStr as _};
+            (&::backoff::__private::PaceKey(&from)).__backoff_key()
+        };
         __backoff_state
             .add_queued(
                 __backoff_pacer
-                    .ready(::core::option::Option::Some(__backoff_key.as_str()))
+                    .ready(::core::option::Option::Some(&*__backoff_key))
                     .await,
             );
         let __backoff_sent = ::backoff::__private::Pacer::now();
@@ -58,7 +62,7 @@ async fn send(from: &str) -> Result<Sent, Refused> {
                 .await;
             __backoff_pacer
                 .observe(
-                    ::core::option::Option::Some(__backoff_key.as_str()),
+                    ::core::option::Option::Some(&*__backoff_key),
                     &::backoff::__private::feedback_of::<
                         Result<Sent, Refused>,
                     >(&__backoff_outcome),

@@ -29,7 +29,13 @@ async fn send(from: &str, text: String) -> Result<(), Busy> {
                 __backoff_pacer
                     .ready(
                         ::core::option::Option::Some(
-                            ::backoff::__private::pace_key(&from).as_str(),
+                            &*{
+                                #[allow(unused_imports)]
+                                use ::backoff::__private::{
+                                    KeyViaDisplay as _, KeyViaStr as _,
+                                };
+                                (&::backoff::__private::PaceKey(&from)).__backoff_key()
+                            },
                         ),
                     )
                     .await,
