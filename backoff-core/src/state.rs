@@ -136,6 +136,10 @@ impl<'a> Rules<'a> {
     }
 
     /// A failure worth retrying: the limits, the next wait, the budget, the log line.
+    ///
+    /// Only the call of `next` is generic: the rest is in fns of its own, compiled once for
+    /// every annotated fn (in a dev build, where nothing is inlined, each fn's copy of this
+    /// one is a few lines).
     #[inline]
     fn retry(
         &self,
@@ -144,24 +148,35 @@ impl<'a> Rules<'a> {
         shown: &dyn fmt::Display,
         next: impl FnOnce(u32) -> Option<Duration>,
     ) -> Action {
-        let tries = &tries;
-        let out_of_tries = self.max_tries.is_some_and(|max| *tries >= max);
-        let remaining = match self.max_time {
-            Some(max) if elapsed >= max => return self.give_up(*tries, shown),
-            Some(max) => max - elapsed,
-            None => Duration::MAX,
+        let Some(remaining) = self.remaining(tries, elapsed) else {
+            return self.give_up(tries, shown);
         };
-        if out_of_tries {
-            return self.give_up(*tries, shown);
+        let Some(wait) = next(tries) else {
+            return self.give_up(tries, shown);
+        };
+        self.back_off(tries, wait.min(remaining), shown)
+    }
+
+    /// What remains of `max_time` for the next wait; `None` when `max_tries` or `max_time`
+    /// ends the run.
+    #[inline]
+    fn remaining(&self, tries: u32, elapsed: Duration) -> Option<Duration> {
+        if self.max_tries.is_some_and(|max| tries >= max) {
+            return None;
         }
-        let Some(wait) = next(*tries) else {
-            return self.give_up(*tries, shown);
-        };
-        let wait = wait.min(remaining);
+        match self.max_time {
+            Some(max) => max.checked_sub(elapsed).filter(|left| !left.is_zero()),
+            None => Some(Duration::MAX),
+        }
+    }
+
+    /// A retry that the limits allow: the budget's say, then the log line.
+    #[inline]
+    fn back_off(&self, tries: u32, wait: Duration, shown: &dyn fmt::Display) -> Action {
         if let Some(budget) = self.budget
             && !budget.withdraw()
         {
-            return self.budget_spent(*tries, shown);
+            return self.budget_spent(tries, shown);
         }
         if let Some(level) = self.backoff_log_level
             && on(level)
