@@ -6,7 +6,8 @@
 //! body (`op`) and sleeps through the same no-op sleep, since tokio's timer would round each
 //! wait up to a millisecond and drown what is measured; inputs and outputs go through
 //! `black_box`. Each path is measured for async fns (`async/...` groups, polled by criterion's
-//! tokio executor) and for sync fns (`sync/...` groups, with a no-op blocking sleep).
+//! tokio executor) and for sync fns (`sync/...` groups, with a no-op blocking sleep), and for
+//! sync fns once more around a body the compiler cannot inline (`sync_opaque/...`).
 //! Logging stays at its default (on, no subscriber installed), as a user would run it.
 //!
 //! Run: `cargo bench --bench overhead`; `scripts/bench.sh` prints the table with the ratios
@@ -118,6 +119,45 @@ fn with_builder_sync(x: u64) -> Result<u64, &'static str> {
         .call()
 }
 
+// ---- sync contenders around a body the compiler cannot inline ----
+//
+// With `op_sync` inlined, the hand-written loop above compiles to a leaf function that needs
+// no stack frame; any real body (a call into I/O) makes one. These show the cost with such a
+// body: the same loops around an `#[inline(never)]` call.
+
+#[inline(never)]
+fn op_opaque(x: u64) -> Result<u64, &'static str> {
+    op_sync(x)
+}
+
+#[backoff(constant, interval = 0, max_tries = 5, jitter = none, sleep = no_sleep_sync)]
+fn attributed_opaque(x: u64) -> Result<u64, &'static str> {
+    op_opaque(x)
+}
+
+fn hand_written_opaque(x: u64) -> Result<u64, &'static str> {
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match op_opaque(x) {
+            Ok(v) => return Ok(v),
+            Err(e) if tries >= 5 => return Err(e),
+            Err(_) => no_sleep_sync(Duration::ZERO),
+        }
+    }
+}
+
+fn with_backon_opaque(x: u64) -> Result<u64, &'static str> {
+    (|| op_opaque(x))
+        .retry(
+            backon::ConstantBuilder::default()
+                .with_delay(Duration::ZERO)
+                .with_max_times(4),
+        )
+        .sleep(no_sleep_sync)
+        .call()
+}
+
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_time()
@@ -162,6 +202,26 @@ fn bench(c: &mut Criterion) {
         case_sync!("attribute", attributed_sync);
         case_sync!("builder", with_builder_sync);
         case_sync!("backon", with_backon_sync);
+        group.finish();
+
+        let mut group = c.benchmark_group(format!("sync_opaque_{path}"));
+        // (Defined here, so that `group` is this group.)
+        macro_rules! case_opaque {
+            ($name:literal, $f:expr) => {
+                group.bench_function($name, |b| {
+                    b.iter(|| {
+                        FAILS_LEFT.store(fails, Ordering::Relaxed);
+                        black_box($f(black_box(1)))
+                    })
+                });
+            };
+        }
+        if fails == 0 {
+            case_opaque!("direct", op_opaque);
+        }
+        case_opaque!("hand_written", hand_written_opaque);
+        case_opaque!("attribute", attributed_opaque);
+        case_opaque!("backon", with_backon_opaque);
         group.finish();
     }
 }
