@@ -192,6 +192,7 @@ impl<'a> Rules<'a> {
         wait.min(self.retry_after_max.unwrap_or(Duration::MAX))
     }
 
+    #[inline]
     fn give_up(&self, tries: u32, shown: &dyn fmt::Display) -> Action {
         if let Some(level) = self.giveup_log_level
             && on(level)
@@ -202,6 +203,7 @@ impl<'a> Rules<'a> {
     }
 
     /// Gives up a retry that the limits allowed but the budget did not.
+    #[inline]
     fn budget_spent(&self, tries: u32, shown: &dyn fmt::Display) -> Action {
         if let Some(level) = self.giveup_log_level
             && on(level)
