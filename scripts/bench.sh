@@ -8,7 +8,7 @@
 #   3. scripts/compile_time.sh: 100 annotated fns against 100 hand loops.
 # Prints the machine's load average first (the figures move with it) and the total time last.
 #
-#   scripts/bench.sh                  # everything (about 5-8 minutes on 2 cores)
+#   scripts/bench.sh                  # everything (about 3.5-6 minutes on 2 cores)
 #   scripts/bench.sh --no-compile     # skip the compile-time study
 set -euo pipefail
 cd "$(dirname "$0")/.."
