@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Several workers, one rate limit: WORKERS processes of the SMS example, COUNT messages in all,
 # against one stand-in API (`standin`, a token bucket of RATE requests/s, burst 1), first
-# pacing through one budget shared in Redis (--redis), then each worker pacing on its own at
-# the full rate (its local backoff::Pacer). Prints a table: elapsed time, its ratio to the
+# pacing through one budget shared in Redis (--redis), then learning the limit together
+# through Redis without being told it (--redis --adaptive), then each worker pacing on its own
+# at the full rate (its local backoff::Pacer). Prints a table: elapsed time, its ratio to the
 # physical limit ((COUNT-1)/RATE), the 429s the stand-in answered, and the messages the
 # stand-in delivered, lost (never delivered) and duplicated (its GET /stats, before and after
 # each run).
 #
-#   scripts/workers.sh                    # 4 workers x 15 messages at 1 request/s: ~2-4 minutes
+#   scripts/workers.sh                    # 4 workers x 15 messages at 1 request/s: ~3-5 minutes
 #   WORKERS=2 COUNT=20 RATE=10 scripts/workers.sh
 #
 # Starts its own redis-server (from PATH; persistence off) on a free loopback port and its own
@@ -98,6 +99,7 @@ $(($(stat duplicates) - duplicates0)) $(grep '^summary:' "$logs/$name.out")" >>"
 }
 
 run redis --redis "$redis_url" --redis-key "workers-sh-$$"
+run adaptive --redis "$redis_url" --redis-key "workers-sh-adaptive-$$" --adaptive
 run local
 
 date=$(date -u '+%Y-%m-%d %H:%M UTC')
@@ -110,7 +112,8 @@ awk -v count="$COUNT" -v rate="$RATE" -v burst="$BURST" -v workers="$WORKERS" -v
         return ""
     }
     {
-        name[NR] = $1 == "redis" ? "shared through Redis (--redis)" : "each worker on its own"
+        name[NR] = $1 == "redis" ? "shared through Redis (--redis)" : \
+            $1 == "adaptive" ? "learned together (--adaptive)" : "each worker on its own"
         throttled[NR] = $2; delivered[NR] = $3; duplicates[NR] = $4
         elapsed[NR] = field("elapsed_s"); attempts[NR] = field("attempts")
     }

@@ -53,7 +53,9 @@
 //!
 //! Several workers. `--redis URL` paces through a budget shared in Redis (at the key
 //! `backoff:<NAME>`, `--redis-key`, default `sms`) in place of the client's own pacer, at the
-//! same rate less the same headroom; it needs the `redis` feature
+//! same rate less the same headroom; with `--adaptive`, through a rate that every process
+//! naming the budget learns together (`Pacer::redis_adaptive`: each worker's 429s and
+//! rate-limit headers teach all of them). It needs the `redis` feature
 //! (`cargo run --features redis --example sms -- --redis redis://127.0.0.1:6379/ ...`).
 //! `--workers K` runs K processes of this executable against one stand-in (the embedded one,
 //! or `--base-url`), worker `i` sending messages `i, i+K, ...` (`--worker-index i`), and sums
@@ -229,11 +231,6 @@ fn parse_options() -> Result<Options, String> {
     if o.adaptive && !o.pace {
         return Err(format!(
             "--adaptive paces on a learned rate: it does not go with --no-pace\n{USAGE}"
-        ));
-    }
-    if o.adaptive && o.redis.is_some() {
-        return Err(format!(
-            "--adaptive learns its rate in this process: it does not go with --redis\n{USAGE}"
         ));
     }
     if o.redis.is_some() && !o.pace {
@@ -657,6 +654,10 @@ async fn run_parent(
         o.workers,
         match (&o.redis, o.pace) {
             (_, false) => "off".to_owned(),
+            (Some(url), true) if o.adaptive => format!(
+                "learned together through Redis at {url} (budget {})",
+                o.redis_key
+            ),
             (Some(url), true) => format!("shared through Redis at {url} (budget {})", o.redis_key),
             (None, true) => "each on its own".to_owned(),
         }

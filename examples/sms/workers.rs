@@ -21,14 +21,21 @@ pub fn share<T: Clone>(all: &[T], index: usize, workers: usize) -> Vec<T> {
         .collect()
 }
 
-/// The pacer shared through Redis: `pacing`'s rate (headroom included), burst 1, under the
-/// budget `name` at `url`.
+/// The pacer shared through Redis under the budget `name` at `url`: `pacing`'s rate
+/// (headroom included), burst 1; or, for [`Pacing::Adaptive`], a rate learned by every
+/// worker together.
 #[cfg(feature = "redis")]
 pub fn redis_pacer(url: &str, name: &str, pacing: Pacing) -> Result<backoff::Pacer, String> {
-    let rate = pacing
-        .paced_rate()
-        .ok_or("--redis paces through Redis: it does not go with --no-pace")?;
-    backoff::Pacer::redis(url, name, rate, 1).map_err(|e| format!("--redis {url:?}: {e}"))
+    let pacer = match pacing {
+        Pacing::Adaptive => backoff::Pacer::redis_adaptive(url, name),
+        _ => {
+            let rate = pacing
+                .paced_rate()
+                .ok_or("--redis paces through Redis: it does not go with --no-pace")?;
+            backoff::Pacer::redis(url, name, rate, 1)
+        }
+    };
+    pacer.map_err(|e| format!("--redis {url:?}: {e}"))
 }
 
 /// Without the `redis` feature, `--redis` is an error that says how to get it.

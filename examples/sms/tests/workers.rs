@@ -124,4 +124,50 @@ mod redis {
         assert_eq!(st.max_deliveries_per_key, 1, "{report}");
         assert_eq!(stats_over_http(&server).await, st, "{report}");
     }
+
+    /// `--redis --adaptive`: two workers learn one limit they are not told, together. Each
+    /// sends its half of 20 messages to one stand-in at 5 requests/s, burst 1, no rate
+    /// headers; every 429 either of them gets slows both. Nothing is lost or doubled, few
+    /// requests are answered 429, and the two end on the same learned rate.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn two_workers_learn_one_limit_together_through_redis() {
+        let Some(url) = redis_url() else { return };
+        let _guard = shared().await;
+        let server = StandIn::start(standin_config(5.0, 1, true)).await.unwrap();
+        let budget = format!("sms-test-{:016x}", rand::random::<u64>());
+        let all: Vec<String> = (0..20).map(|i| format!("4477008{i:05}")).collect();
+        let worker = |i: usize| {
+            let mut s = settings(server.base_url(), key().0.clone());
+            s.pacing = Pacing::Adaptive;
+            s.honour_retry_after = true;
+            let client = SmsClient::new(s)
+                .unwrap()
+                .with_pacer(redis_pacer(&url, &budget, Pacing::Adaptive).unwrap());
+            let (client, to) = (Arc::new(client), share(&all, i, 2));
+            async move {
+                client.warm_up().await;
+                let start = Instant::now();
+                let deliveries = batch::send_batch(&client, &to, "hello", to.len(), |_| {}).await;
+                let summary = Summary::new(&deliveries, &client, start.elapsed());
+                (summary, client.learned_rate())
+            }
+        };
+        let ((a, rate_a), (b, rate_b)) = tokio::join!(worker(0), worker(1));
+        let st = server.stats();
+        let report = format!("{a}\n{b}\nlearned {rate_a:?} and {rate_b:?}\n{st:?}");
+        assert!(a.is_success() && b.is_success(), "{report}");
+        assert_eq!((a.total, b.total), (10, 10), "{report}");
+        assert_eq!(st.delivered, 20, "nothing lost: {report}");
+        assert_eq!(st.duplicates, 0, "nothing doubled: {report}");
+        assert_eq!(st.max_deliveries_per_key, 1, "{report}");
+        assert_eq!(st.throttled, a.rejected_429 + b.rejected_429, "{report}");
+        // Learning alone, each would find the limit by its own 429s and send at it: twice
+        // the limit together (core's two_local_adaptive_workers_overshoot: 19-22 % of
+        // requests answered 429 over 40 messages).
+        assert!(st.throttled <= 5, "{report}");
+        assert_eq!(rate_a, rate_b, "one rate, learned together: {report}");
+        assert!(rate_a.is_some_and(|r| r > 2.5 && r <= 5.0), "{report}");
+        assert_eq!(stats_over_http(&server).await, st, "{report}");
+        eprintln!("{report}");
+    }
 }
