@@ -369,6 +369,31 @@ fn blocking_workers_share_slots_and_lessons() {
     );
 }
 
+/// A blocking head sleeping towards a slow slot wakes when its worker learns a faster rate,
+/// and asks Redis again: at 1 per 10 s, the second caller returns within half a second of
+/// the lesson, not 10 s in. (Short: at most about half a second.)
+#[test]
+fn a_blocking_head_wakes_early_when_the_rate_changes() {
+    let Some(url) = redis_url() else { return };
+    let name = fresh("blocking-wake");
+    let slow = Arc::new(adaptive(
+        &url,
+        &name,
+        AdaptiveRate::new().initial(Some(0.1)),
+    ));
+    slow.ready_blocking(None);
+    let waiter = {
+        let slow = slow.clone();
+        std::thread::spawn(move || slow.ready_blocking(None))
+    };
+    std::thread::sleep(Duration::from_millis(100));
+    slow.observe(None, &policy(20), Pacer::now());
+    let waited = waiter.join().unwrap();
+    assert!(waited >= Duration::from_millis(90), "{waited:?}");
+    assert!(waited < Duration::from_millis(600), "{waited:?}");
+    assert_eq!(slow.learned_rate(None), Some(20.0));
+}
+
 /// A reservation consumed on one worker counts as a start for the others.
 #[tokio::test]
 async fn a_consumed_reservation_counts_for_every_worker() {

@@ -60,7 +60,7 @@
 //! a second after its slot, and unused keys are forgotten as the local adaptive pacer does.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use redis::{Client, RedisError, RedisResult, Script};
@@ -315,6 +315,10 @@ struct Lane {
     queue: tokio::sync::Mutex<()>,
     changed: tokio::sync::Notify,
     queue_blocking: Mutex<()>,
+    /// Counts the changes of what the head waits for (the rate, a pause), so that a blocking
+    /// head sleeping towards its slot wakes at one ([`changed_blocking`](Lane::changed_blocking)).
+    changes: Mutex<u64>,
+    changed_blocking: std::sync::Condvar,
 }
 
 /// The backend of [`Pacer`](crate::Pacer)s made by
@@ -341,7 +345,32 @@ impl Lane {
             queue: tokio::sync::Mutex::new(()),
             changed: tokio::sync::Notify::new(),
             queue_blocking: Mutex::new(()),
+            changes: Mutex::new(0),
+            changed_blocking: std::sync::Condvar::new(),
         }
+    }
+
+    /// Wakes the waiting heads, async and blocking: what they wait for changed.
+    fn wake(&self) {
+        self.changed.notify_waiters();
+        let mut changes = lock(&self.changes);
+        *changes = changes.wrapping_add(1);
+        self.changed_blocking.notify_all();
+    }
+
+    /// The count of changes so far, read before a slot is asked for.
+    fn changes(&self) -> u64 {
+        *lock(&self.changes)
+    }
+
+    /// Blocks the thread for `wait`, or until a change after `seen` (returning at once if
+    /// there has been one).
+    fn sleep_unless_changed(&self, seen: u64, wait: Duration) {
+        let changes = lock(&self.changes);
+        let _ = self
+            .changed_blocking
+            .wait_timeout_while(changes, wait, |now| *now == seen)
+            .unwrap_or_else(PoisonError::into_inner);
     }
 
     /// The cursor to send, and how many entries to ask for: a worker that has replayed
@@ -383,7 +412,7 @@ impl Lane {
     /// Learns from one attempt directly (Redis is out); wakes the waiting head on a change.
     fn learn_locally(&self, feedback: &Feedback, sent: Instant) {
         if self.rate.observe_changed(feedback, sent, Instant::now()) {
-            self.changed.notify_waiters();
+            self.wake();
         }
     }
 
@@ -500,7 +529,7 @@ impl RedisAdaptive {
             }
         }
         if changed {
-            lane.changed.notify_waiters();
+            lane.wake();
         }
     }
 
@@ -739,14 +768,17 @@ impl RedisAdaptive {
         }
     }
 
-    /// The blocking form of [`ready`](RedisAdaptive::ready) (no early wake: a change of the
-    /// rate is read at the slot, when Redis is asked again).
+    /// The blocking form of [`ready`](RedisAdaptive::ready): the head wakes early when what
+    /// it waits for changes (this worker learned something: its own observation, or another
+    /// worker's replayed), and asks Redis again.
     pub(crate) fn ready_blocking(&self, key: Option<&str>) -> Duration {
         let start = std::time::Instant::now();
         let lane = self.lane(key);
         let _turn = lock(&lane.queue_blocking);
         let mut rounds = 0;
         loop {
+            // Read before the slot is asked for: a change after it wakes this head.
+            let seen = lane.changes();
             let mut until = None;
             if self.link.should_try() {
                 let call = self.take_call(&lane, rounds);
@@ -777,7 +809,7 @@ impl RedisAdaptive {
             }
             rounds = 0;
             match until {
-                Some(wait) => std::thread::sleep(wait),
+                Some(wait) => lane.sleep_unless_changed(seen, wait),
                 None => {
                     // Redis is out: the slot of this worker's own view is this caller's once
                     // slept (the clock may be tokio's, paused: looping would never end).
