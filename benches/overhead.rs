@@ -82,33 +82,40 @@ async fn with_builder(x: u64) -> Result<u64, &'static str> {
 
 // ---- sync contenders: the same loops, blocking ----
 
-#[backoff(constant, interval = 0, max_tries = 5, jitter = none, sleep = no_sleep_sync)]
-fn attributed_sync(x: u64) -> Result<u64, &'static str> {
-    op_sync(x)
-}
-
-fn hand_written_sync(x: u64) -> Result<u64, &'static str> {
-    let mut tries = 0;
-    loop {
-        tries += 1;
-        match op_sync(x) {
-            Ok(v) => return Ok(v),
-            Err(e) if tries >= 5 => return Err(e),
-            Err(_) => no_sleep_sync(Duration::ZERO),
+/// The attribute, the hand-written loop and `backon` around one sync body.
+macro_rules! sync_contenders {
+    ($body:ident => $attr:ident, $hand:ident, $backon:ident) => {
+        #[backoff(constant, interval = 0, max_tries = 5, jitter = none, sleep = no_sleep_sync)]
+        fn $attr(x: u64) -> Result<u64, &'static str> {
+            $body(x)
         }
-    }
+
+        fn $hand(x: u64) -> Result<u64, &'static str> {
+            let mut tries = 0;
+            loop {
+                tries += 1;
+                match $body(x) {
+                    Ok(v) => return Ok(v),
+                    Err(e) if tries >= 5 => return Err(e),
+                    Err(_) => no_sleep_sync(Duration::ZERO),
+                }
+            }
+        }
+
+        fn $backon(x: u64) -> Result<u64, &'static str> {
+            (|| $body(x))
+                .retry(
+                    backon::ConstantBuilder::default()
+                        .with_delay(Duration::ZERO)
+                        .with_max_times(4),
+                )
+                .sleep(no_sleep_sync)
+                .call()
+        }
+    };
 }
 
-fn with_backon_sync(x: u64) -> Result<u64, &'static str> {
-    (|| op_sync(x))
-        .retry(
-            backon::ConstantBuilder::default()
-                .with_delay(Duration::ZERO)
-                .with_max_times(4),
-        )
-        .sleep(no_sleep_sync)
-        .call()
-}
+sync_contenders!(op_sync => attributed_sync, hand_written_sync, with_backon_sync);
 
 fn with_builder_sync(x: u64) -> Result<u64, &'static str> {
     backoff::constant(0)
@@ -130,33 +137,7 @@ fn op_opaque(x: u64) -> Result<u64, &'static str> {
     op_sync(x)
 }
 
-#[backoff(constant, interval = 0, max_tries = 5, jitter = none, sleep = no_sleep_sync)]
-fn attributed_opaque(x: u64) -> Result<u64, &'static str> {
-    op_opaque(x)
-}
-
-fn hand_written_opaque(x: u64) -> Result<u64, &'static str> {
-    let mut tries = 0;
-    loop {
-        tries += 1;
-        match op_opaque(x) {
-            Ok(v) => return Ok(v),
-            Err(e) if tries >= 5 => return Err(e),
-            Err(_) => no_sleep_sync(Duration::ZERO),
-        }
-    }
-}
-
-fn with_backon_opaque(x: u64) -> Result<u64, &'static str> {
-    (|| op_opaque(x))
-        .retry(
-            backon::ConstantBuilder::default()
-                .with_delay(Duration::ZERO)
-                .with_max_times(4),
-        )
-        .sleep(no_sleep_sync)
-        .call()
-}
+sync_contenders!(op_opaque => attributed_opaque, hand_written_opaque, with_backon_opaque);
 
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -184,45 +165,36 @@ fn bench(c: &mut Criterion) {
         case!("backon", with_backon);
         group.finish();
 
-        let mut group = c.benchmark_group(format!("sync_{path}"));
-        macro_rules! case_sync {
-            ($name:literal, $f:expr) => {
-                group.bench_function($name, |b| {
-                    b.iter(|| {
-                        FAILS_LEFT.store(fails, Ordering::Relaxed);
-                        black_box($f(black_box(1)))
-                    })
-                });
-            };
+        for (name, opaque) in [("sync", false), ("sync_opaque", true)] {
+            let mut group = c.benchmark_group(format!("{name}_{path}"));
+            macro_rules! case_sync {
+                ($name:literal, $f:expr) => {
+                    group.bench_function($name, |b| {
+                        b.iter(|| {
+                            FAILS_LEFT.store(fails, Ordering::Relaxed);
+                            black_box($f(black_box(1)))
+                        })
+                    });
+                };
+            }
+            if opaque {
+                if fails == 0 {
+                    case_sync!("direct", op_opaque);
+                }
+                case_sync!("hand_written", hand_written_opaque);
+                case_sync!("attribute", attributed_opaque);
+                case_sync!("backon", with_backon_opaque);
+            } else {
+                if fails == 0 {
+                    case_sync!("direct", op_sync);
+                }
+                case_sync!("hand_written", hand_written_sync);
+                case_sync!("attribute", attributed_sync);
+                case_sync!("builder", with_builder_sync);
+                case_sync!("backon", with_backon_sync);
+            }
+            group.finish();
         }
-        if fails == 0 {
-            case_sync!("direct", op_sync);
-        }
-        case_sync!("hand_written", hand_written_sync);
-        case_sync!("attribute", attributed_sync);
-        case_sync!("builder", with_builder_sync);
-        case_sync!("backon", with_backon_sync);
-        group.finish();
-
-        let mut group = c.benchmark_group(format!("sync_opaque_{path}"));
-        // (Defined here, so that `group` is this group.)
-        macro_rules! case_opaque {
-            ($name:literal, $f:expr) => {
-                group.bench_function($name, |b| {
-                    b.iter(|| {
-                        FAILS_LEFT.store(fails, Ordering::Relaxed);
-                        black_box($f(black_box(1)))
-                    })
-                });
-            };
-        }
-        if fails == 0 {
-            case_opaque!("direct", op_opaque);
-        }
-        case_opaque!("hand_written", hand_written_opaque);
-        case_opaque!("attribute", attributed_opaque);
-        case_opaque!("backon", with_backon_opaque);
-        group.finish();
     }
 }
 
