@@ -95,6 +95,16 @@ impl Expo {
     }
 }
 
+/// `base^n` as Python's `base ** n`; for base 2 by repeated doubling (exact, as `powf` is,
+/// and a few instructions against `powf`'s ~50).
+#[inline]
+fn power(base: f64, n: u32) -> f64 {
+    if base == 2.0 {
+        return 2f64.powi(i32::try_from(n).unwrap_or(i32::MAX));
+    }
+    base.powf(f64::from(n))
+}
+
 impl Expo {
     /// The wait at step `n`, advancing `n` unless the cap is reached.
     #[inline]
@@ -102,7 +112,7 @@ impl Expo {
         let value = if self.factor == 0.0 {
             Duration::ZERO
         } else {
-            saturating_secs(self.factor * self.base.powf(f64::from(*n)))
+            saturating_secs(self.factor * power(self.base, *n))
         };
         match self.max_value {
             Some(max) if value >= max => max,

@@ -52,6 +52,34 @@ fn drive<W: Wait<()>>(mut w: W, steps: usize, cap: Option<Duration>) -> Result<(
 }
 
 proptest! {
+    /// `saturating_secs` takes a fast path for whole seconds and `try_from_secs_f64` for the
+    /// rest: the same Duration as the exact conversion, for every f64.
+    #[test]
+    fn saturating_secs_is_the_exact_conversion(
+        x in prop_oneof![any_f64(), (0u64..1u64 << 40).prop_map(|n| n as f64), any::<i64>().prop_map(|n| n as f64)]
+    ) {
+        let exact = if x.is_nan() || x <= 0.0 {
+            Duration::ZERO
+        } else {
+            Duration::try_from_secs_f64(x).unwrap_or(Duration::MAX)
+        };
+        prop_assert_eq!(backoff_core::saturating_secs(x), exact);
+    }
+
+    /// Full jitter scales the wait on its nanoseconds: never above it, and within a
+    /// nanosecond of `Duration::mul_f64` wherever that is exact (below 2^52 ns).
+    #[test]
+    fn full_jitter_scales_within_a_nanosecond(v in any_duration(), k in prop_oneof![0.0..1.0f64, any_f64()]) {
+        use backoff_core::__private::{Spread, jitters::Full};
+        let got = Full.spread(v, &mut (), || k);
+        prop_assert!(got <= v, "{got:?} above {v:?}");
+        if v.as_nanos() < 1u128 << 52 && (0.0..=1.0).contains(&k) {
+            let std = v.mul_f64(k);
+            let diff = got.abs_diff(std);
+            prop_assert!(diff <= Duration::from_nanos(1), "{v:?} x {k}: {got:?} against {std:?}");
+        }
+    }
+
     #[test]
     fn seconds_never_panic(x in any_f64()) {
         let d = x.into_duration();
