@@ -460,3 +460,46 @@ fn a_string_rate_key_allocates_nothing() {
         attr_paced_by_arc(sender.clone(), 1)
     });
 }
+
+// ---- adaptive pacing ----
+
+/// Unpaced until a throttle (none comes here): a sync caller never sleeps, yet every attempt
+/// queues, takes its turn and is observed.
+static ADAPTIVE: std::sync::LazyLock<backoff::Pacer> = std::sync::LazyLock::new(|| {
+    backoff::Pacer::adaptive_with(backoff::AdaptiveRate::new().initial(None))
+});
+
+#[backoff(expo, max_tries = 3, jitter = full, sleep = no_sleep_sync, pacer = &*ADAPTIVE,
+          observe = |_out| backoff::Feedback::accepted())]
+fn attr_adaptive_sync(x: u64) -> Out {
+    body(x)
+}
+
+#[backoff(expo, max_tries = 3, jitter = full, sleep = no_sleep_sync, pacer = &*ADAPTIVE,
+          observe = |_out| backoff::Feedback::accepted(), rate_key = sender)]
+fn attr_adaptive_keyed(sender: &str, x: u64) -> Out {
+    let _ = sender;
+    body(x)
+}
+
+#[backoff(expo, max_tries = 3, jitter = full, rate = adaptive,
+          observe = |_out| backoff::Feedback::accepted())]
+async fn attr_adaptive_async(x: u64) -> Out {
+    body_async(x).await
+}
+
+#[test]
+fn adaptive_pacing_allocates_nothing() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    assert_none("async, rate = adaptive, tokio (paused)", || {
+        rt.block_on(attr_adaptive_async(1))
+    });
+    assert_none("sync, pacer = <adaptive>, observe", || attr_adaptive_sync(1));
+    assert_none("sync, pacer = <adaptive>, observe, rate_key", || {
+        attr_adaptive_keyed("ann", 1)
+    });
+}
