@@ -498,7 +498,9 @@ fn adaptive_pacing_allocates_nothing() {
     assert_none("async, rate = adaptive, tokio (paused)", || {
         rt.block_on(attr_adaptive_async(1))
     });
-    assert_none("sync, pacer = <adaptive>, observe", || attr_adaptive_sync(1));
+    assert_none("sync, pacer = <adaptive>, observe", || {
+        attr_adaptive_sync(1)
+    });
     assert_none("sync, pacer = <adaptive>, observe, rate_key", || {
         attr_adaptive_keyed("ann", 1)
     });
