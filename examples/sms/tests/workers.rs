@@ -165,8 +165,14 @@ mod redis {
         // the limit together (core's two_local_adaptive_workers_overshoot: 19-22 % of
         // requests answered 429 over 40 messages).
         assert!(st.throttled <= 5, "{report}");
-        assert_eq!(rate_a, rate_b, "one rate, learned together: {report}");
-        assert!(rate_a.is_some_and(|r| r > 2.5 && r <= 5.0), "{report}");
+        // One rate, learned together (4.0/s for both in every run so far). The worker that
+        // finishes first stops replaying: a gentle probe the other learns after it may part
+        // them by a step, hence the 10 %.
+        let (Some(a_rate), Some(b_rate)) = (rate_a, rate_b) else {
+            panic!("both learned a rate: {report}");
+        };
+        assert!((a_rate / b_rate - 1.0).abs() <= 0.1, "one rate: {report}");
+        assert!(a_rate > 2.5 && a_rate <= 5.0, "{report}");
         assert_eq!(stats_over_http(&server).await, st, "{report}");
         eprintln!("{report}");
     }
