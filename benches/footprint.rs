@@ -427,12 +427,10 @@ fn main() {
     }
     println!();
     println!(
-        "Of which the decision state: State<Expo> {} bytes (Policy {}, Expo {}, Jitter {}); \
+        "Of which the builder's policy: Backoff<Expo> {} bytes (the generator, Expo, {}); \
          a hand loop keeps a u32",
-        size_of::<backoff::State<backoff::wait::Expo>>(),
-        size_of::<backoff::Policy>(),
+        size_of::<backoff::Backoff<backoff::wait::Expo>>(),
         size_of::<backoff::wait::Expo>(),
-        size_of::<backoff::Jitter>(),
     );
     println!();
     println!(

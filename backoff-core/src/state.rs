@@ -51,7 +51,8 @@ impl Default for Policy {
 
 impl Policy {
     /// The policy as the decisions read it.
-    fn rules<'a>(&'a self, target: &'a str) -> Rules<'a> {
+    #[inline]
+    pub(crate) fn rules<'a>(&'a self, target: &'a str) -> Rules<'a> {
         Rules {
             target,
             max_tries: self.max_tries,
@@ -113,7 +114,7 @@ impl<'a> Rules<'a> {
     /// The part a success takes is always inlined: a first-try success costs a count and a
     /// comparison, whatever the rest of the rules say.
     #[inline(always)]
-    fn decide(
+    pub(crate) fn decide(
         &self,
         tries: &mut u32,
         verdict: Verdict,
@@ -141,7 +142,7 @@ impl<'a> Rules<'a> {
     /// every annotated fn (in a dev build, where nothing is inlined, each fn's copy of this
     /// one is a few lines).
     #[inline]
-    fn retry(
+    pub(crate) fn retry(
         &self,
         tries: u32,
         elapsed: Duration,
@@ -188,12 +189,12 @@ impl<'a> Rules<'a> {
 
     /// A server-requested wait, cut to `retry_after_max`.
     #[inline]
-    fn server(&self, wait: Duration) -> Duration {
+    pub(crate) fn server(&self, wait: Duration) -> Duration {
         wait.min(self.retry_after_max.unwrap_or(Duration::MAX))
     }
 
     #[inline]
-    fn give_up(&self, tries: u32, shown: &dyn fmt::Display) -> Action {
+    pub(crate) fn give_up(&self, tries: u32, shown: &dyn fmt::Display) -> Action {
         if let Some(level) = self.giveup_log_level
             && on(level)
         {

@@ -1,6 +1,7 @@
 //! The builder, for retrying without the attribute: one entry point and chained options, the
-//! way `backon` reads, over the same decision core as the attribute
-//! ([`State::decide_with_hint`]).
+//! way `backon` reads, over the same rules as the attribute ([`Rules`](crate::state::Rules):
+//! the limits, the budget, the log lines) with the semantics of
+//! [`State::decide_with_hint`](crate::State::decide_with_hint).
 //!
 //! A run is written in three parts:
 //!
@@ -55,7 +56,6 @@
 //! async handler's future lives inside the retry future, not in a box), and the clock is read
 //! only when `max_time` or a handler needs it.
 
-use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -64,12 +64,15 @@ use tracing::Level;
 use crate::budget::RetryBudget;
 use crate::jitter::Jitter;
 use crate::secs::IntoSeconds;
-use crate::state::{Policy, State};
+use crate::state::Policy;
 use crate::wait::{Constant, Decay, Expo, Fibo, Intervals, Runtime};
 
 mod hooks;
 mod parts;
 mod retry;
+mod run;
+
+use run::Conf;
 
 pub use hooks::{AsyncHooks, BlockingHooks, Deferred, HandlerOutput, Hook, Immediate, NoHooks};
 pub use parts::{
@@ -106,25 +109,7 @@ pub use retry::{Async, Blocking, Retry, RetryFuture};
 #[derive(Clone, Debug)]
 pub struct Backoff<W> {
     wait: W,
-    policy: Policy,
-    target: &'static str,
-    limits: Limits,
-}
-
-/// Limits evaluated once per run (Python's callable `max_tries`/`max_time`).
-#[derive(Clone, Default)]
-struct Limits {
-    max_tries: Option<Arc<dyn Fn() -> u32 + Send + Sync>>,
-    max_time: Option<Arc<dyn Fn() -> Duration + Send + Sync>>,
-}
-
-impl fmt::Debug for Limits {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Limits")
-            .field("max_tries", &self.max_tries.as_ref().map(|_| ".."))
-            .field("max_time", &self.max_time.as_ref().map(|_| ".."))
-            .finish()
-    }
+    conf: Conf,
 }
 
 /// Exponential waits `factor * base^n`: 1, 2, 4, 8… seconds by default.
@@ -182,30 +167,31 @@ impl<W> Backoff<W> {
     pub fn new(wait: W) -> Self {
         Backoff {
             wait,
-            policy: Policy::default(),
-            target: "retry",
-            limits: Limits::default(),
+            conf: Conf::new(),
         }
     }
 }
 
 impl Backoff<Expo> {
     /// The base of the exponent (default 2).
+    #[inline]
     pub fn base(mut self, base: impl Into<f64>) -> Self {
         self.wait.base = base.into();
         self
     }
     /// The multiplier, in seconds (default 1).
+    #[inline]
     pub fn factor(mut self, factor: impl IntoSeconds) -> Self {
         self.wait.factor = factor.into_duration().as_secs_f64();
         self
     }
     /// The cap: once a wait is not below it, every later wait is this. It caps a server's
     /// `Retry-After` too, as the attribute's `max_value` does.
+    #[inline]
     pub fn max_value(mut self, max_value: impl IntoSeconds) -> Self {
         let max = max_value.into_duration();
         self.wait.max_value = Some(max);
-        self.policy.retry_after_max = Some(max);
+        self.conf.retry_after_max = Some(max);
         self
     }
 }
@@ -213,10 +199,11 @@ impl Backoff<Expo> {
 impl Backoff<Fibo> {
     /// The cap: once a wait is not below it, every later wait is this. It caps a server's
     /// `Retry-After` too, as the attribute's `max_value` does.
+    #[inline]
     pub fn max_value(mut self, max_value: impl IntoSeconds) -> Self {
         let max = max_value.into_duration();
         self.wait.max_value = Some(max);
-        self.policy.retry_after_max = Some(max);
+        self.conf.retry_after_max = Some(max);
         self
     }
 }
@@ -242,22 +229,29 @@ impl Backoff<Decay> {
 impl<W> Backoff<W> {
     /// At most this many attempts in all. `0` acts as `1`: the first attempt always runs and
     /// nothing can loop forever (Python loops forever on `max_tries=0`).
+    #[inline]
     pub fn max_tries(mut self, max_tries: u32) -> Self {
-        self.policy.max_tries = Some(max_tries);
-        self.limits.max_tries = None;
+        self.conf.max_tries = Some(max_tries);
+        if self.conf.rare.is_some() {
+            self.conf.rare_with(|rare| rare.max_tries = None);
+        }
         self
     }
 
     /// Give up once this much time has passed; the last wait is cut to what remains.
+    #[inline]
     pub fn max_time(mut self, max_time: impl IntoSeconds) -> Self {
-        self.policy.max_time = Some(max_time.into_duration());
-        self.limits.max_time = None;
+        self.conf.max_time = Some(max_time.into_duration());
+        if self.conf.rare.is_some() {
+            self.conf.rare_with(|rare| rare.max_time = None);
+        }
         self
     }
 
     /// `max_tries` computed at the start of each run (Python's callable `max_tries`).
     pub fn max_tries_with(mut self, f: impl Fn() -> u32 + Send + Sync + 'static) -> Self {
-        self.limits.max_tries = Some(Arc::new(f));
+        self.conf
+            .rare_with(|rare| rare.max_tries = Some(Arc::new(f)));
         self
     }
 
@@ -267,38 +261,44 @@ impl<W> Backoff<W> {
         mut self,
         f: impl Fn() -> S + Send + Sync + 'static,
     ) -> Self {
-        self.limits.max_time = Some(Arc::new(move || f().into_duration()));
+        self.conf
+            .rare_with(|rare| rare.max_time = Some(Arc::new(move || f().into_duration())));
         self
     }
 
     /// The jitter (default [`Jitter::Full`]).
+    #[inline]
     pub fn jitter(mut self, jitter: Jitter) -> Self {
-        self.policy.jitter = jitter;
+        self.conf.set_jitter(jitter);
         self
     }
 
     /// Seeds the jitter's randomness so a run is reproducible.
+    #[inline]
     pub fn seed(mut self, seed: u64) -> Self {
-        self.policy.seed = Some(seed);
+        self.conf.seed = Some(seed);
         self
     }
 
     /// The name in log lines and [`Details::target`](crate::Details::target) (default
     /// `retry`).
+    #[inline]
     pub fn target(mut self, target: &'static str) -> Self {
-        self.target = target;
+        self.conf.target = target;
         self
     }
 
     /// The level of "Backing off" events (default INFO); `None` silences them.
+    #[inline]
     pub fn backoff_log_level(mut self, level: Option<Level>) -> Self {
-        self.policy.backoff_log_level = level;
+        self.conf.backoff_log_level = level;
         self
     }
 
     /// The level of "Giving up" events (default ERROR); `None` silences them.
+    #[inline]
     pub fn giveup_log_level(mut self, level: Option<Level>) -> Self {
-        self.policy.giveup_log_level = level;
+        self.conf.giveup_log_level = level;
         self
     }
 
@@ -319,32 +319,16 @@ impl<W> Backoff<W> {
     /// assert_eq!(result, Err("down")); // gave up after one try: 0.2 of a token is no retry
     /// # }
     /// ```
+    #[inline]
     pub fn budget(mut self, budget: &RetryBudget) -> Self {
-        self.policy.budget = Some(budget.clone());
+        self.conf.budget = Some(budget.clone());
         self
     }
 
-    /// The policy as configured.
-    pub fn policy(&self) -> &Policy {
-        &self.policy
-    }
-
-    /// A fresh run: the per-run limits evaluated now.
-    fn start(mut self) -> State<W> {
-        self.resolve_limits();
-        State::new(self.target, self.wait, self.policy)
-    }
-
-    /// Evaluates the per-run limits (Python evaluates them once per call, before the first
-    /// attempt).
-    #[inline]
-    fn resolve_limits(&mut self) {
-        if let Some(f) = self.limits.max_tries.take() {
-            self.policy.max_tries = Some(f());
-        }
-        if let Some(f) = self.limits.max_time.take() {
-            self.policy.max_time = Some(f());
-        }
+    /// The policy as configured (the callable limits, [`max_tries_with`](Backoff::max_tries_with)
+    /// and [`max_time_with`](Backoff::max_time_with), are not in it).
+    pub fn policy(&self) -> Policy {
+        self.conf.policy()
     }
 }
 

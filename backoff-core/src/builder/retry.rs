@@ -1,6 +1,6 @@
 //! [`Retry`]: an operation with its policy and options; awaited (async) or
-//! [`call`](Retry::call)ed (blocking). Both loops ask [`State::decide_with_hint`], as the
-//! attribute's expansion does.
+//! [`call`](Retry::call)ed (blocking). Both loops make one decision after each attempt, with
+//! the attribute's rules and semantics (see `run.rs`).
 
 use std::fmt;
 use std::future::{Future, IntoFuture};
@@ -13,7 +13,7 @@ use pin_project_lite::pin_project;
 
 use crate::pace::{Pacer, PacerInstant};
 use crate::secs::IntoSeconds;
-use crate::state::{Action, Details, Shown, State, Verdict};
+use crate::state::{Action, Details, Verdict};
 use crate::wait::Wait;
 
 use super::hooks::{AsyncHooks, BlockingHooks, HandlerOutput, Hook, NoHooks, On};
@@ -22,6 +22,7 @@ use super::parts::{
     Errors, Judge, Judged, Mode, NoHint, NoKey, NoObserve, NoPacer, Now, Observe, ObserveOutput,
     Observes, OutcomeHint, Pace, Paced, Predicate, RetryAfterHint, Slot,
 };
+use super::run::{Conf, Progress};
 use super::{Backoff, Clock};
 
 /// Marks a [`Retry`] of an async operation: await it.
@@ -96,6 +97,7 @@ impl<W> Backoff<W> {
     /// By default a `Result` is retried on `Err`, a `bool` on `false` and an `Option` on
     /// `None`; waits sleep on tokio and time is read from tokio's clock (so
     /// `tokio::time::pause` governs both).
+    #[inline]
     pub fn retry<Op, Fut>(self, op: Op) -> Fresh<W, Op, Async>
     where
         Op: FnMut() -> Fut,
@@ -107,6 +109,7 @@ impl<W> Backoff<W> {
     /// Retries a blocking operation: `op` is called for each attempt. Chain the options on
     /// the result, then run it with [`call`](Retry::call). Waits sleep the thread and time is
     /// read from the standard monotonic clock.
+    #[inline]
     pub fn retry_blocking<Op, R>(self, op: Op) -> Fresh<W, Op, Blocking>
     where
         Op: FnMut() -> R,
@@ -171,6 +174,7 @@ impl<W, Op, M: Mode<Op>, J, S, C, A, P, H> Retry<W, Op, M, J, S, C, A, P, H> {
     /// Judges the whole outcome with `failed` (Python's `on_predicate`): true means retry;
     /// the last outcome is returned when the run gives up. For a `Result` this sees `Ok` and
     /// `Err` alike.
+    #[inline]
     pub fn predicate<F>(self, failed: F) -> Retry<W, Op, M, Predicate<F>, S, C, A, P, H>
     where
         F: Fn(&M::Outcome) -> bool,
@@ -181,6 +185,7 @@ impl<W, Op, M: Mode<Op>, J, S, C, A, P, H> Retry<W, Op, M, J, S, C, A, P, H> {
     /// Judges each outcome with `judge`: [`Verdict::Retry`], [`Verdict::GiveUp`] (handlers
     /// and the give-up log line run), [`Verdict::Propagate`] (returned at once, no handler, no
     /// log line) or [`Verdict::Success`].
+    #[inline]
     pub fn judge<F>(self, judge: F) -> Retry<W, Op, M, Judged<F>, S, C, A, P, H>
     where
         F: Fn(&M::Outcome) -> Verdict,
@@ -206,12 +211,14 @@ impl<W, Op, M: Mode<Op>, J, S, C, A, P, H> Retry<W, Op, M, J, S, C, A, P, H> {
     /// as the attribute's does. A pacer shared through Redis times its own wait on tokio (async)
     /// or the thread (blocking), as [`Pacer::ready`] does; that wait is boxed, one allocation
     /// per paced attempt. Time queued is not counted in `max_time` or [`Details::elapsed`].
+    #[inline]
     pub fn pacer(self, pacer: &Pacer) -> Retry<W, Op, M, J, S, C, A, Paced<'_, NoKey>, H> {
         with!(self, pacer: Paced { pacer, key: NoKey, observer: NoObserve })
     }
 
     /// How to sleep: async, `Fn(Duration) -> impl Future<Output = ()>` (your runtime's sleep);
     /// blocking, `Fn(Duration)`. Used for the backoff waits and the pacer's.
+    #[inline]
     pub fn sleep<F, O>(self, sleep: F) -> Retry<W, Op, M, J, F, C, A, P, H>
     where
         F: Fn(Duration) -> O,
@@ -221,6 +228,7 @@ impl<W, Op, M: Mode<Op>, J, S, C, A, P, H> Retry<W, Op, M, J, S, C, A, P, H> {
 
     /// The monotonic clock that `max_time` and [`Details::elapsed`] read: a function
     /// returning any [`Clock`] instant (e.g. a [`SimClock`](crate::sim::SimClock)'s).
+    #[inline]
     pub fn clock<F, I>(self, now: F) -> Retry<W, Op, M, J, S, F, A, P, H>
     where
         F: Fn() -> I,
@@ -232,6 +240,7 @@ impl<W, Op, M: Mode<Op>, J, S, C, A, P, H> Retry<W, Op, M, J, S, C, A, P, H> {
     /// Adds a handler called when an attempt succeeds. Handlers get the [`Details`] and
     /// return `()` or, in async code, a future (which must not borrow the details: copy out
     /// what it needs first). They run in the order added.
+    #[inline]
     pub fn on_success<F, O, K>(self, f: F) -> Retry<W, Op, M, J, S, C, A, P, Hook<H, F, O, K>>
     where
         F: Fn(&Details<'_, M::Outcome>) -> O,
@@ -242,6 +251,7 @@ impl<W, Op, M: Mode<Op>, J, S, C, A, P, H> Retry<W, Op, M, J, S, C, A, P, H> {
 
     /// Adds a handler called before each wait ([`Details::wait`] is set). See
     /// [`on_success`](Retry::on_success).
+    #[inline]
     pub fn on_backoff<F, O, K>(self, f: F) -> Retry<W, Op, M, J, S, C, A, P, Hook<H, F, O, K>>
     where
         F: Fn(&Details<'_, M::Outcome>) -> O,
@@ -251,6 +261,7 @@ impl<W, Op, M: Mode<Op>, J, S, C, A, P, H> Retry<W, Op, M, J, S, C, A, P, H> {
     }
 
     /// Adds a handler called when the run gives up. See [`on_success`](Retry::on_success).
+    #[inline]
     pub fn on_giveup<F, O, K>(self, f: F) -> Retry<W, Op, M, J, S, C, A, P, Hook<H, F, O, K>>
     where
         F: Fn(&Details<'_, M::Outcome>) -> O,
@@ -269,6 +280,7 @@ where
     /// Retries only the errors for which `retry` is true (the attribute's
     /// `on = error(Pattern)`); any other error is returned at once, untouched, with no
     /// handler and no log line (Python's exception outside `exception`).
+    #[inline]
     pub fn when<F>(self, retry: F) -> Retry<W, Op, M, Errors<F, J::GiveUp>, S, C, A, P, H>
     where
         F: Fn(&E) -> bool,
@@ -280,6 +292,7 @@ where
 
     /// Gives up at once on the errors for which `giveup` is true (Python's `giveup`):
     /// `on_giveup` handlers and the give-up log line run.
+    #[inline]
     pub fn giveup<F>(self, giveup: F) -> Retry<W, Op, M, Errors<J::When, F>, S, C, A, P, H>
     where
         F: Fn(&E) -> bool,
@@ -292,6 +305,7 @@ where
     /// A server-requested wait (`Retry-After`, seconds or a `Duration`) read from the error:
     /// when it gives one, it replaces the generator's jittered wait, cut to the generator's
     /// `max_value` and to what remains of `max_time`. It is asked only when the run goes on.
+    #[inline]
     pub fn retry_after<F, Secs>(self, f: F) -> Retry<W, Op, M, J, S, C, ErrorHint<F>, P, H>
     where
         F: Fn(&E) -> Option<Secs>,
@@ -363,10 +377,12 @@ impl<'p, W, Op, M: Mode<Op>, J, S, C, A, K, H>
     }
 }
 
-/// The decision after an attempt: the same call as the attribute's expansion makes.
-#[inline]
+/// The decision after an attempt: the same rules as the attribute's expansion applies.
+#[inline(always)]
 fn decide<W, R, J, A>(
-    state: &mut State<W>,
+    run: &mut Progress,
+    wait: &mut W,
+    conf: &Conf,
     judge: &J,
     hint: &A,
     outcome: &R,
@@ -378,13 +394,8 @@ where
     J: Judge<R>,
     A: RetryAfterHint<R>,
 {
-    state.decide_with_hint(
-        outcome,
-        judge.verdict(outcome),
-        elapsed,
-        &Shown(outcome),
-        || hint.hint(outcome),
-    )
+    let verdict = judge.verdict(outcome);
+    run.decide(wait, conf, verdict, outcome, elapsed, || hint.hint(outcome))
 }
 
 fn wait_of(action: Action) -> Option<Duration> {
@@ -413,19 +424,15 @@ where
     type IntoFuture = RetryFuture<W, Op, J, S, C, A, P, H>;
 
     #[inline]
-    fn into_future(mut self) -> Self::IntoFuture {
-        self.backoff.resolve_limits();
+    fn into_future(self) -> Self::IntoFuture {
+        let Backoff { wait, mut conf } = self.backoff;
+        conf.resolve_limits();
         // Elapsed time is read only by `max_time` and by handlers.
-        let start = (self.backoff.policy.max_time.is_some() || !H::EMPTY).then(|| self.clock.now());
-        let Backoff {
-            wait,
-            policy,
-            target,
-            ..
-        } = self.backoff;
+        let start = (conf.max_time.is_some() || !H::EMPTY).then(|| self.clock.now());
         RetryFuture {
-            // Made in place: a first-try success then copies no state around.
-            state: State::new(target, wait, policy),
+            wait,
+            run: Progress::default(),
+            conf,
             start,
             op: self.op,
             judge: self.judge,
@@ -434,11 +441,6 @@ where
             hint: self.hint,
             pacer: self.pacer,
             hooks: self.hooks,
-            sent: None,
-            outcome: None,
-            elapsed: Duration::ZERO,
-            action: Action::Success,
-            done: 0,
             phase: Phase::Start,
         }
     }
@@ -455,7 +457,9 @@ pin_project! {
         C: Now<Async>,
         P: Pace,
     {
-        state: State<W>,
+        wait: W,
+        run: Progress,
+        conf: Conf,
         start: Option<C::Instant>,
         op: Op,
         judge: J,
@@ -465,28 +469,26 @@ pin_project! {
         pacer: P,
         #[pin]
         hooks: H,
-        // The start of the attempt in flight, for an adaptive pacer.
-        sent: Option<PacerInstant>,
-        outcome: Option<Out<Op>>,
-        elapsed: Duration,
-        action: Action,
-        done: usize,
         #[pin]
-        phase: Phase<Op::Fut, S::Fut, P::Held, P::Fut>,
+        phase: Phase<Op::Fut, S::Fut, P::Held, P::Fut, Out<Op>>,
     }
 }
 
 pin_project! {
     #[project = PhaseProj]
-    enum Phase<F, Z, R, Q> {
+    // What is kept between polls lives in the phase that needs it, so a retry without
+    // handlers or an adaptive pacer keeps no room for them.
+    enum Phase<F, Z, R, Q, O> {
         Start,
         // Sleeping towards the slot, holding its reservation: dropped here, the retry
         // future gives the slot back (as the attribute's `Pacer::ready` does).
         Pacing { #[pin] sleep: Z, held: Option<R> },
         // Waiting for a slot that the pacer times itself (Redis).
         Queuing { #[pin] fut: Q },
-        Attempt { #[pin] fut: F },
-        Handlers,
+        // `sent`: the attempt's start, for an adaptive pacer.
+        Attempt { #[pin] fut: F, sent: Option<PacerInstant> },
+        // The handlers for the outcome `O` run; `done` counts those passed.
+        Handlers { outcome: Option<O>, elapsed: Duration, action: Action, done: usize },
         Sleeping { #[pin] sleep: Z },
         Done,
     }
@@ -502,7 +504,8 @@ where
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RetryFuture")
-            .field("state", &self.state)
+            .field("run", &self.run)
+            .field("conf", &self.conf)
             .finish_non_exhaustive()
     }
 }
@@ -533,7 +536,7 @@ where
                             Slot::Sleep(wait, held) => {
                                 // Queued time is not failure time: the state takes it off
                                 // `elapsed`, as the attribute's expansion does.
-                                this.state.add_queued(wait);
+                                this.run.add_queued(wait);
                                 let sleep = this.sleep.sleep(wait);
                                 let held = Some(held);
                                 this.phase.set(Phase::Pacing { sleep, held });
@@ -545,11 +548,9 @@ where
                             }
                         }
                     }
-                    if P::OBSERVES {
-                        *this.sent = Some(Pacer::now());
-                    }
+                    let sent = P::OBSERVES.then(Pacer::now);
                     let fut = this.op.call();
-                    this.phase.set(Phase::Attempt { fut });
+                    this.phase.set(Phase::Attempt { fut, sent });
                 }
                 PhaseProj::Pacing { sleep, held } => {
                     ready!(sleep.poll(cx));
@@ -557,32 +558,29 @@ where
                     if let Some(held) = held.take() {
                         P::take(held);
                     }
-                    if P::OBSERVES {
-                        *this.sent = Some(Pacer::now());
-                    }
+                    let sent = P::OBSERVES.then(Pacer::now);
                     let fut = this.op.call();
-                    this.phase.set(Phase::Attempt { fut });
+                    this.phase.set(Phase::Attempt { fut, sent });
                 }
                 PhaseProj::Queuing { fut } => {
                     let queued = ready!(fut.poll(cx));
-                    this.state.add_queued(queued);
-                    if P::OBSERVES {
-                        *this.sent = Some(Pacer::now());
-                    }
+                    this.run.add_queued(queued);
+                    let sent = P::OBSERVES.then(Pacer::now);
                     let fut = this.op.call();
-                    this.phase.set(Phase::Attempt { fut });
+                    this.phase.set(Phase::Attempt { fut, sent });
                 }
-                PhaseProj::Attempt { fut } => {
+                PhaseProj::Attempt { fut, sent } => {
                     let outcome = ready!(fut.poll(cx));
-                    this.phase.set(Phase::Handlers);
-                    if let Some(sent) = this.sent.take() {
+                    if let Some(sent) = sent.take() {
                         this.pacer.observe(&outcome, sent);
                     }
                     let elapsed = match this.start {
                         Some(start) => this.clock.now().since(start),
                         None => Duration::ZERO,
                     };
-                    let action = decide(this.state, this.judge, this.hint, &outcome, elapsed);
+                    let action = decide(
+                        this.run, this.wait, this.conf, this.judge, this.hint, &outcome, elapsed,
+                    );
                     match action {
                         Action::Backoff(wait) if H::EMPTY => {
                             let sleep = this.sleep.sleep(wait);
@@ -597,28 +595,34 @@ where
                             return Poll::Ready(outcome);
                         }
                         _ => {
-                            *this.outcome = Some(outcome);
-                            *this.elapsed = elapsed;
-                            *this.action = action;
-                            *this.done = 0;
+                            let outcome = Some(outcome);
+                            let done = 0;
+                            this.phase.set(Phase::Handlers {
+                                outcome,
+                                elapsed,
+                                action,
+                                done,
+                            });
                         }
                     }
                 }
-                PhaseProj::Handlers => {
-                    let action = *this.action;
-                    if let Some(outcome) = this.outcome.as_ref() {
-                        let details = this.state.details(outcome, *this.elapsed, wait_of(action));
-                        ready!(
-                            this.hooks
-                                .as_mut()
-                                .poll_run(action, this.done, &details, cx)
-                        );
+                PhaseProj::Handlers {
+                    outcome,
+                    elapsed,
+                    action,
+                    done,
+                } => {
+                    let action = *action;
+                    if let Some(outcome) = outcome.as_ref() {
+                        let details =
+                            this.run
+                                .details(this.conf.target, outcome, *elapsed, wait_of(action));
+                        ready!(this.hooks.as_mut().poll_run(action, done, &details, cx));
                     }
                     if let Action::Backoff(wait) = action {
-                        *this.outcome = None;
                         let sleep = this.sleep.sleep(wait);
                         this.phase.set(Phase::Sleeping { sleep });
-                    } else if let Some(outcome) = this.outcome.take() {
+                    } else if let Some(outcome) = outcome.take() {
                         this.phase.set(Phase::Done);
                         return Poll::Ready(outcome);
                     } else {
@@ -642,6 +646,7 @@ where
     /// Runs the blocking retry loop and returns the last outcome.
     // The bounds are on the method, so that a wrong option is reported with its own message
     // (an async handler, an async sleep) rather than as a missing method.
+    #[inline(always)]
     pub fn call(self) -> R
     where
         R: fmt::Debug,
@@ -653,8 +658,10 @@ where
         P: Pace + Observes<R>,
         H: BlockingHooks<R>,
     {
+        // Inlined and taken apart into locals, so that only what a failure borrows (the
+        // policy, the generator) needs to be in memory: the rest stays in registers.
         let Retry {
-            backoff,
+            backoff: Backoff { mut wait, mut conf },
             mut op,
             judge,
             sleep,
@@ -664,12 +671,13 @@ where
             hooks,
             mode: _,
         } = self;
-        let mut state = backoff.start();
-        let start = (state.policy().max_time.is_some() || !H::EMPTY).then(|| clock.now());
+        conf.resolve_limits();
+        let mut run = Progress::default();
+        let start = (conf.max_time.is_some() || !H::EMPTY).then(|| clock.now());
         loop {
             if P::ACTIVE {
-                let queued = pacer.ready_blocking(|wait| sleep.sleep(wait));
-                state.add_queued(queued);
+                let sleep = &sleep;
+                run.add_queued(pacer.ready_blocking(|wait| sleep.sleep(wait)));
             }
             let sent = P::OBSERVES.then(Pacer::now);
             let outcome = op();
@@ -679,9 +687,12 @@ where
             let elapsed = start
                 .as_ref()
                 .map_or(Duration::ZERO, |start| clock.now().since(start));
-            let action = decide(&mut state, &judge, &hint, &outcome, elapsed);
+            let action = decide(&mut run, &mut wait, &conf, &judge, &hint, &outcome, elapsed);
             if action != Action::Propagate && !H::EMPTY {
-                hooks.run(action, &state.details(&outcome, elapsed, wait_of(action)));
+                hooks.run(
+                    action,
+                    &run.details(conf.target, &outcome, elapsed, wait_of(action)),
+                );
             }
             match action {
                 Action::Backoff(wait) => sleep.sleep(wait),
