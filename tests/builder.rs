@@ -1,5 +1,5 @@
 //! The builder through the facade, side by side with the attribute: the same configuration
-//! gives the same waits, handler calls and log lines, since both ask the same `State`.
+//! gives the same waits, handler calls and log lines, since both apply the same rules.
 
 mod common;
 
@@ -262,4 +262,73 @@ fn a_paced_retry_future_is_send() {
             .rate_key(String::from("ann")),
     );
     is_send(&fut);
+}
+
+/// A retry future made early (to hand to `select!` or `spawn`) starts its run when first
+/// polled, as an attributed async fn's body does: `max_time` and `Details::elapsed` do not
+/// count the time before, and callable limits are evaluated then.
+#[tokio::test(start_paused = true)]
+async fn a_run_starts_when_its_future_is_first_polled() {
+    use std::future::IntoFuture;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::time::Duration;
+    static LIMIT_ASKED: AtomicU32 = AtomicU32::new(0);
+    let (calls, start) = (Calls::default(), Instant::now());
+    let fut = backoff::constant(1)
+        .max_time_with(|| {
+            LIMIT_ASKED.fetch_add(1, Ordering::Relaxed);
+            2
+        })
+        .jitter(backoff::Jitter::None)
+        .retry(|| std::future::ready(attempt(&calls, start)))
+        .on_backoff(|d| record(&calls, "backoff", d))
+        .on_giveup(|d| record(&calls, "giveup", d))
+        .into_future();
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    assert_eq!(
+        LIMIT_ASKED.load(Ordering::Relaxed),
+        0,
+        "evaluated before the run"
+    );
+    assert_eq!(fut.await, Err("429".to_owned()));
+    assert_eq!(LIMIT_ASKED.load(Ordering::Relaxed), 1);
+    assert_eq!(
+        calls.get(),
+        [
+            "attempt t=10",
+            "backoff tries=1 elapsed=0 wait=1",
+            "attempt t=11",
+            "backoff tries=2 elapsed=1 wait=1",
+            "attempt t=12",
+            "giveup tries=3 elapsed=2 wait=-",
+        ]
+    );
+}
+
+#[backoff(expo, max_tries = 6, seed = 7, backoff_log_level = None, giveup_log_level = None,
+    on_backoff = |d| waits.push(format!("{:?}", d.wait)))]
+async fn seeded(waits: &Calls) -> Out {
+    Err("busy".to_owned())
+}
+
+/// With the same seed, the builder and the attribute wait exactly the same: both draw the
+/// jitter for try `n` from (seed, n).
+#[tokio::test(start_paused = true)]
+async fn the_same_seed_gives_the_builder_and_the_attribute_the_same_waits() {
+    let by_attribute = Calls::default();
+    let _ = seeded(&by_attribute).await;
+    let by_builder = Calls::default();
+    let _ = backoff::expo()
+        .max_tries(6)
+        .seed(7)
+        .backoff_log_level(None)
+        .giveup_log_level(None)
+        .retry(|| async { Err::<(), _>("busy".to_owned()) })
+        .on_backoff(|d| by_builder.push(format!("{:?}", d.wait)))
+        .await;
+    assert_eq!(by_attribute.get().len(), 5);
+    assert_eq!(by_attribute.get(), by_builder.get());
+    // Full jitter: each wait within [0, 2^n] s, and not all the same.
+    let waits = by_builder.get();
+    assert!(waits.windows(2).any(|w| w[0] != w[1]), "{waits:?}");
 }

@@ -43,7 +43,9 @@ pub enum Blocking {}
 /// the handlers `H`. You never write them: chain the options and await (or `call`).
 ///
 /// An async `Retry` is [`IntoFuture`]: `.await` it, or call `.into_future()` to hand it to
-/// `tokio::spawn` or `select!`. The [`RetryFuture`] is `Send` whenever the operation, its
+/// `tokio::spawn` or `select!`. The run starts when the future is first polled, as an
+/// attributed async fn's body does: callable limits are evaluated and the clock for
+/// `max_time` read then. The [`RetryFuture`] is `Send` whenever the operation, its
 /// future and outcome, and the options are.
 ///
 /// Misuse does not compile: an async handler in a blocking retry,
@@ -425,15 +427,14 @@ where
 
     #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        let Backoff { wait, mut conf } = self.backoff;
-        conf.resolve_limits();
-        // Elapsed time is read only by `max_time` and by handlers.
-        let start = (conf.max_time.is_some() || !H::EMPTY).then(|| self.clock.now());
+        // Only moves: the run starts when the future is first polled (the limits are
+        // evaluated and the clock read then), as an attributed async fn's body does.
+        let Backoff { wait, conf } = self.backoff;
         RetryFuture {
             wait,
             run: Progress::default(),
             conf,
-            start,
+            start: None,
             op: self.op,
             judge: self.judge,
             sleep: self.sleep,
@@ -441,7 +442,7 @@ where
             hint: self.hint,
             pacer: self.pacer,
             hooks: self.hooks,
-            phase: Phase::Start,
+            phase: Phase::Fresh,
         }
     }
 }
@@ -479,6 +480,9 @@ pin_project! {
     // What is kept between polls lives in the phase that needs it, so a retry without
     // handlers or an adaptive pacer keeps no room for them.
     enum Phase<F, Z, R, Q, O> {
+        // Not polled yet: the run has not started.
+        Fresh,
+        // Before an attempt: its pacing.
         Start,
         // Sleeping towards the slot, holding its reservation: dropped here, the retry
         // future gives the slot back (as the attribute's `Pacer::ready` does).
@@ -529,6 +533,14 @@ where
         let mut this = self.project();
         loop {
             match this.phase.as_mut().project() {
+                PhaseProj::Fresh => {
+                    this.conf.resolve_limits();
+                    // Elapsed time is read only by `max_time` and by handlers.
+                    if this.conf.max_time.is_some() || !H::EMPTY {
+                        *this.start = Some(this.clock.now());
+                    }
+                    this.phase.set(Phase::Start);
+                }
                 PhaseProj::Start => {
                     if P::ACTIVE {
                         match this.pacer.reserve() {
