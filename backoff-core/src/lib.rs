@@ -2,8 +2,9 @@
 //! handlers and logging, with Python `backoff` 2.2.1's semantics.
 //!
 //! Most users depend on the facade crate `backoff` and write `#[backoff(...)]`; everything
-//! here is re-exported there. The [`Backoff`] builder retries without the attribute, through
-//! the same [`State`] machine the attribute's expansion uses: see [`builder`].
+//! here is re-exported there. The [`Backoff`] builder retries without the attribute, with the
+//! same rules as the attribute's expansion: see [`builder`]. [`State`] is the same decisions
+//! as one value, for writing a retry loop of your own.
 #![warn(missing_docs)]
 
 mod adaptive;

@@ -282,11 +282,14 @@ impl<T, E> Details<'_, Result<T, E>> {
     }
 }
 
-/// One run of a retry loop: tries so far, the generator, the jitter's randomness.
+/// One run of a retry loop of your own: tries so far, the generator, the jitter's randomness,
+/// and the [`Policy`], with the decisions the attribute and the builder make.
 ///
-/// The loop (the attribute's expansion, or [`Backoff`](crate::Backoff)) runs an attempt,
-/// measures the elapsed time, judges the outcome and calls [`decide`](State::decide); then it
-/// calls the handlers that the [`Action`] names and sleeps or returns.
+/// Your loop runs an attempt, measures the elapsed time, judges the outcome and calls
+/// [`decide`](State::decide); then it calls the handlers that the [`Action`] names and sleeps
+/// or returns. (The attribute's expansion and [`Backoff`](crate::Backoff) keep the same
+/// decisions split in two, the constant part read in place and only what changes in the run:
+/// see [`Run`].)
 #[derive(Debug)]
 pub struct State<W> {
     target: &'static str,
