@@ -1,4 +1,5 @@
-//! The builder's first-try path allocates nothing, paced (locally) and with a retry budget.
+//! The builder allocates nothing per run: a first try, paced (locally) and with a retry budget;
+//! a cloned policy with a jitter function and callable limits, retried to the end.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -82,4 +83,36 @@ fn a_first_try_success_allocates_nothing() {
         assert_eq!(allocations(|| keyed_run(&pacer)), (0, Poll::Ready(Ok(2))));
         next_slot();
     }
+}
+
+/// A jitter function and callable limits are kept behind one shared pointer: setting them
+/// allocates once per policy (documented), and a clone of the policy, run and retried to the
+/// end, allocates nothing.
+#[test]
+fn a_cloned_policy_with_a_jitter_fn_and_callable_limits_runs_without_allocating() {
+    let template = backoff_core::expo()
+        .jitter(backoff_core::Jitter::custom(|w| w / 2))
+        .max_tries_with(|| 3)
+        .max_time_with(|| 60)
+        .backoff_log_level(None)
+        .giveup_log_level(None);
+    let run = || {
+        template
+            .clone()
+            .retry(|| async { Err::<(), _>("busy") })
+            .sleep(|_| async {})
+            .into_future()
+    };
+    assert_eq!(allocations(run).1, Poll::Ready(Err("busy"))); // warm-up
+    for _ in 0..3 {
+        assert_eq!(allocations(run), (0, Poll::Ready(Err("busy"))));
+    }
+    // What it costs to set them: one allocation for the shared part (the closures' own
+    // `Arc`s are made by `Jitter::custom` and by each `*_with`).
+    let jitter = backoff_core::Jitter::custom(|w| w / 2);
+    let (made, _) = allocations(|| {
+        let policy = backoff_core::expo().jitter(jitter.clone());
+        std::future::ready(policy)
+    });
+    assert_eq!(made, 1);
 }

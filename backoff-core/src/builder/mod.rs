@@ -267,6 +267,12 @@ impl<W> Backoff<W> {
     }
 
     /// The jitter (default [`Jitter::Full`]).
+    ///
+    /// A [`Jitter::Custom`] function is kept with the callable limits
+    /// ([`max_tries_with`](Backoff::max_tries_with), [`max_time_with`](Backoff::max_time_with))
+    /// behind one shared pointer, so that a policy without them is plain numbers: setting one
+    /// allocates once per policy. Build such a policy once and clone it for each run (a clone
+    /// allocates nothing).
     #[inline]
     pub fn jitter(mut self, jitter: Jitter) -> Self {
         self.conf.set_jitter(jitter);
