@@ -284,6 +284,48 @@ async fn limits_from_closures_are_evaluated_once_per_run() {
     assert_eq!(start.elapsed(), Duration::from_millis(2500));
 }
 
+/// The last word wins between a limit and its callable form, and between a jitter function
+/// and a named jitter (the builder keeps the callables and the function apart from the
+/// numbers).
+#[test]
+fn the_last_limit_or_jitter_set_is_the_one_used() {
+    use std::cell::RefCell;
+    let run = |b: backoff_core::Backoff<backoff_core::wait::Constant>| {
+        let (clock, waits) = (backoff_core::sim::SimClock::new(), RefCell::new(Vec::new()));
+        let mut calls = 0;
+        let _ = b
+            .retry_blocking(|| {
+                calls += 1;
+                Err::<(), ()>(())
+            })
+            .sleep(|w| {
+                waits.borrow_mut().push(w.as_secs());
+                clock.sleep(w);
+            })
+            .clock(|| clock.now())
+            .call();
+        (calls, waits.into_inner())
+    };
+    let two_s = || backoff_core::constant(2).jitter(Jitter::None);
+    assert_eq!(run(two_s().max_tries_with(|| 10).max_tries(2)).0, 2);
+    assert_eq!(run(two_s().max_tries(2).max_tries_with(|| 3)).0, 3);
+    assert_eq!(
+        run(two_s().max_tries(9).max_time_with(|| 60).max_time(3)),
+        (3, vec![2, 1])
+    );
+    let halve = || Jitter::custom(|w| w / 2);
+    assert_eq!(run(two_s().max_tries(3).jitter(halve())).1, [1, 1]);
+    assert_eq!(
+        run(two_s().max_tries(3).jitter(halve()).jitter(Jitter::None)).1,
+        [2, 2]
+    );
+    // The function survives a callable limit set and cleared after it.
+    let b = two_s().jitter(halve()).max_tries_with(|| 9).max_tries(3);
+    assert!(matches!(b.policy().jitter, Jitter::Custom(_)));
+    assert_eq!(b.policy().max_tries, Some(3));
+    assert_eq!(run(b).1, [1, 1]);
+}
+
 // Judging errors: `when` (the attribute's `on = error(Pattern)`) and `giveup`.
 
 #[derive(Debug, Clone, PartialEq)]
