@@ -210,9 +210,11 @@ impl<W, Op, M: Mode<Op>, J, S, C, A, P, H> Retry<W, Op, M, J, S, C, A, P, H> {
     /// `pacer = ...`); [`rate_key`](Retry::rate_key) picks a per-key budget. The pacing wait
     /// sleeps on this retry's [`sleep`](Retry::sleep), holding the slot's
     /// [`Reservation`](crate::Reservation): a run dropped before its slot gives the slot back,
-    /// as the attribute's does. A pacer shared through Redis times its own wait on tokio (async)
-    /// or the thread (blocking), as [`Pacer::ready`] does; that wait is boxed, one allocation
-    /// per paced attempt. Time queued is not counted in `max_time` or [`Details::elapsed`].
+    /// as the attribute's does. A pacer that times its own wait (an adaptive one, or one shared
+    /// through Redis) waits on tokio (async) or the thread (blocking), as [`Pacer::ready`]
+    /// does; in an async retry that wait is boxed, one allocation per paced attempt (and a
+    /// copy of the `rate_key`), where the attribute allocates nothing. Time queued is not
+    /// counted in `max_time` or [`Details::elapsed`].
     #[inline]
     pub fn pacer(self, pacer: &Pacer) -> Retry<W, Op, M, J, S, C, A, Paced<'_, NoKey>, H> {
         with!(self, pacer: Paced { pacer, key: NoKey, observer: NoObserve })
