@@ -232,7 +232,12 @@ impl<W> Backoff<W> {
     #[inline]
     pub fn max_tries(mut self, max_tries: u32) -> Self {
         self.conf.max_tries = Some(max_tries);
-        if self.conf.rare.is_some() {
+        if self
+            .conf
+            .rare
+            .as_ref()
+            .is_some_and(|rare| rare.max_tries.is_some())
+        {
             self.conf.rare_with(|rare| rare.max_tries = None);
         }
         self
@@ -242,7 +247,12 @@ impl<W> Backoff<W> {
     #[inline]
     pub fn max_time(mut self, max_time: impl IntoSeconds) -> Self {
         self.conf.max_time = Some(max_time.into_duration());
-        if self.conf.rare.is_some() {
+        if self
+            .conf
+            .rare
+            .as_ref()
+            .is_some_and(|rare| rare.max_time.is_some())
+        {
             self.conf.rare_with(|rare| rare.max_time = None);
         }
         self
