@@ -13,7 +13,7 @@ use pin_project_lite::pin_project;
 
 use crate::pace::{Pacer, PacerInstant};
 use crate::secs::IntoSeconds;
-use crate::state::{Action, Details, Verdict};
+use crate::state::{Action, Details, Shown, Verdict};
 use crate::wait::Wait;
 
 use super::hooks::{AsyncHooks, BlockingHooks, HandlerOutput, Hook, NoHooks, On};
@@ -22,7 +22,7 @@ use super::parts::{
     Errors, Judge, Judged, Mode, NoHint, NoKey, NoObserve, NoPacer, Now, Observe, ObserveOutput,
     Observes, OutcomeHint, Pace, Paced, Predicate, RetryAfterHint, Slot,
 };
-use super::run::{Conf, Progress};
+use super::run::{Conf, Progress, parts};
 use super::{Backoff, Clock};
 
 /// Marks a [`Retry`] of an async operation: await it.
@@ -381,11 +381,11 @@ impl<'p, W, Op, M: Mode<Op>, J, S, C, A, K, H>
     }
 }
 
-/// The decision after an attempt: the same rules as the attribute's expansion applies.
+/// The decision after an attempt: the attribute's, [`Run::decide`](crate::state::Run::decide),
+/// with the policy's rules and jitter.
 #[inline(always)]
 fn decide<W, R, J, A>(
-    run: &mut Progress,
-    wait: &mut W,
+    run: &mut Progress<W>,
     conf: &Conf,
     judge: &J,
     hint: &A,
@@ -399,7 +399,16 @@ where
     A: RetryAfterHint<R>,
 {
     let verdict = judge.verdict(outcome);
-    run.decide(wait, conf, verdict, outcome, elapsed, || hint.hint(outcome))
+    run.decide(
+        conf.budget.as_ref(),
+        || parts(conf),
+        conf,
+        outcome,
+        verdict,
+        elapsed,
+        &Shown(outcome),
+        || hint.hint(outcome),
+    )
 }
 
 fn wait_of(action: Action) -> Option<Duration> {
@@ -433,8 +442,7 @@ where
         // evaluated and the clock read then), as an attributed async fn's body does.
         let Backoff { wait, conf } = self.backoff;
         RetryFuture {
-            wait,
-            run: Progress::default(),
+            run: Progress::new(wait),
             conf,
             start: None,
             op: self.op,
@@ -460,8 +468,7 @@ pin_project! {
         C: Now<Async>,
         P: Pace,
     {
-        wait: W,
-        run: Progress,
+        run: Progress<W>,
         conf: Conf,
         start: Option<C::Instant>,
         op: Op,
@@ -593,7 +600,7 @@ where
                         None => Duration::ZERO,
                     };
                     let action = decide(
-                        this.run, this.wait, this.conf, this.judge, this.hint, &outcome, elapsed,
+                        this.run, this.conf, this.judge, this.hint, &outcome, elapsed,
                     );
                     match action {
                         Action::Backoff(wait) if H::EMPTY => {
@@ -675,7 +682,7 @@ where
         // Inlined and taken apart into locals, so that only what a failure borrows (the
         // policy, the generator) needs to be in memory: the rest stays in registers.
         let Retry {
-            backoff: Backoff { mut wait, mut conf },
+            backoff: Backoff { wait, mut conf },
             mut op,
             judge,
             sleep,
@@ -686,7 +693,7 @@ where
             mode: _,
         } = self;
         conf.resolve_limits();
-        let mut run = Progress::default();
+        let mut run = Progress::new(wait);
         let start = (conf.max_time.is_some() || !H::EMPTY).then(|| clock.now());
         loop {
             if P::ACTIVE {
@@ -701,7 +708,7 @@ where
             let elapsed = start
                 .as_ref()
                 .map_or(Duration::ZERO, |start| clock.now().since(start));
-            let action = decide(&mut run, &mut wait, &conf, &judge, &hint, &outcome, elapsed);
+            let action = decide(&mut run, &conf, &judge, &hint, &outcome, elapsed);
             if action != Action::Propagate && !H::EMPTY {
                 hooks.run(
                     action,

@@ -1,12 +1,12 @@
-//! The builder's policy as it is kept ([`Conf`]), what a run changes between attempts
-//! ([`Progress`]), and the decision after each attempt.
+//! The builder's policy as it is kept ([`Conf`]), and what a run changes between attempts
+//! ([`Progress`]).
 //!
-//! This is the attribute's split ([`Run`](crate::state::Run) and [`Rules`](crate::state::Rules))
-//! for values known only at run time: the run keeps its tries, what the jitter remembers and
-//! the time queued; the policy stays where the builder put it (in the retry future, or in
-//! the `Retry` a blocking call runs) and each decision borrows it. A success is decided
-//! inline, by a count and a comparison; only a failure reaches the rules, the generator and
-//! the jitter.
+//! This is the attribute's split ([`Run`] and [`Rules`]) for values known only at run time:
+//! the run keeps its tries, the generator, what the jitter remembers and the time queued; the
+//! policy stays where the builder put it (in the retry future, or in the `Retry` a blocking
+//! call runs) and each decision ([`Run::decide`], the attribute's) borrows it. A success is
+//! decided inline, by a count and a comparison; only a failure builds the rules and reaches
+//! the generator and the jitter.
 //!
 //! The policy is kept so that the optimiser can see through it: plain numbers, the named
 //! jitter as one byte, and only two fields that need dropping (the budget, and one pointer to
@@ -23,9 +23,9 @@ use tracing::Level;
 
 use crate::budget::RetryBudget;
 use crate::jitter::named::{Decorrelated, Equal, Full, Random};
-use crate::jitter::{Jitter, Spread, unit_draw};
-use crate::state::{Action, Details, Policy, Rules, Shown, Verdict};
-use crate::wait::Wait;
+use crate::jitter::{Jitter, Spread};
+use crate::state::{Policy, Queued, Rules, Run};
+use crate::wait::Stored;
 
 /// A builder's policy, but for the generator.
 #[derive(Clone)]
@@ -166,7 +166,7 @@ impl Conf {
 
     /// The policy as the decisions read it.
     #[inline]
-    fn rules(&self) -> Rules<'_> {
+    pub(crate) fn rules(&self) -> Rules<'_> {
         Rules {
             target: self.target,
             max_tries: self.max_tries,
@@ -178,13 +178,17 @@ impl Conf {
             budget: self.budget.as_ref(),
         }
     }
+}
 
-    /// The jittered wait for a generated wait `v`.
+/// The builder's jitter, as the decisions apply it: by name, or the function in [`Rare`].
+impl Spread for Conf {
+    type Memory = Option<(Duration, Duration)>;
+
     #[inline]
     fn spread(
         &self,
         v: Duration,
-        memory: &mut Option<(Duration, Duration)>,
+        memory: &mut Self::Memory,
         unit: impl FnOnce() -> f64,
     ) -> Duration {
         match self.jitter {
@@ -219,95 +223,14 @@ impl fmt::Debug for Conf {
     }
 }
 
-/// One builder run: tries so far, decorrelated jitter's memory, time queued for a pacer. (The
-/// generator is kept beside it, where the builder put it.)
-#[derive(Debug, Default)]
-pub(crate) struct Progress {
-    tries: u32,
-    /// For `Jitter::Decorrelated`: the first generated wait and the previous wait.
-    memory: Option<(Duration, Duration)>,
-    /// Time queued for a pacer, in nanoseconds (saturating): not time spent failing.
-    queued: u64,
-}
+/// One builder run: the attribute's [`Run`], its progress the whole generator `W`, its
+/// memory the decorrelated jitter's, its queue the time queued for a pacer. Each decision is
+/// [`Run::decide`] with the [`Conf`]'s rules and jitter.
+pub(crate) type Progress<W> = Run<W, <Conf as Spread>::Memory, Queued>;
 
-impl Progress {
-    /// Records time queued for a pacer, as [`State::add_queued`](crate::State::add_queued).
-    #[inline]
-    pub(crate) fn add_queued(&mut self, d: Duration) {
-        let nanos = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
-        self.queued = self.queued.saturating_add(nanos);
-    }
-
-    #[inline]
-    fn queued(&self) -> Duration {
-        Duration::from_nanos(self.queued)
-    }
-
-    /// The details for a handler about the attempt just decided.
-    #[inline]
-    pub(crate) fn details<'a, R: ?Sized>(
-        &self,
-        target: &'a str,
-        outcome: &'a R,
-        elapsed: Duration,
-        wait: Option<Duration>,
-    ) -> Details<'a, R> {
-        Details {
-            target,
-            tries: self.tries,
-            elapsed: elapsed.saturating_sub(self.queued()),
-            wait,
-            outcome,
-        }
-    }
-
-    /// The decision after an attempt: [`State::decide_with_hint`](crate::State::decide_with_hint)'s
-    /// semantics, with the policy borrowed. `hint` (the server's wait) is asked only when the
-    /// run goes on.
-    #[inline(always)]
-    pub(crate) fn decide<W: Wait<R>, R: fmt::Debug>(
-        &mut self,
-        wait: &mut W,
-        conf: &Conf,
-        verdict: Verdict,
-        outcome: &R,
-        elapsed: Duration,
-        hint: impl FnOnce() -> Option<Duration>,
-    ) -> Action {
-        // What `Rules::decide` does with a success, without building the rules.
-        self.tries = self.tries.saturating_add(1);
-        if self.tries == 1
-            && let Some(budget) = &conf.budget
-        {
-            budget.deposit();
-        }
-        match verdict {
-            Verdict::Success => Action::Success,
-            Verdict::Propagate => Action::Propagate,
-            Verdict::GiveUp => conf.rules().give_up(self.tries, &Shown(outcome)),
-            Verdict::Retry => self.retry(wait, conf, outcome, elapsed, hint),
-        }
-    }
-
-    /// A failure worth retrying: the limits, the generator, the jitter or the server's wait.
-    #[inline]
-    fn retry<W: Wait<R>, R: fmt::Debug>(
-        &mut self,
-        wait: &mut W,
-        conf: &Conf,
-        outcome: &R,
-        elapsed: Duration,
-        hint: impl FnOnce() -> Option<Duration>,
-    ) -> Action {
-        let rules = conf.rules();
-        let elapsed = elapsed.saturating_sub(self.queued());
-        let memory = &mut self.memory;
-        rules.retry(self.tries, elapsed, &Shown(outcome), |tries| {
-            let value = wait.next_wait(outcome)?;
-            Some(match hint() {
-                Some(server) => rules.server(server),
-                None => conf.spread(value, memory, || unit_draw(rules.seed, tries)),
-            })
-        })
-    }
+/// The constant parts of a decision, as [`Run::decide`] asks for them: the rules (with the
+/// policy's budget) and the generator, kept whole in the run.
+#[inline]
+pub(crate) fn parts<W>(conf: &Conf) -> (Rules<'_>, Stored<W>) {
+    (conf.rules(), Stored::new())
 }
