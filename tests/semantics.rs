@@ -386,3 +386,69 @@ fn runtime_max_tries_saturates() {
         assert_eq!(n.load(Ordering::SeqCst), expected, "max_tries = {tries}");
     }
 }
+
+/// The clock is read when a run starts and after each failed attempt (for `max_time`), but
+/// not after a success unless an `on_success` handler asks for `elapsed`: a first-try
+/// success costs one read, not two. Sync and async alike.
+#[backoff(constant, interval = 1, max_time = 10, jitter = none,
+    sleep = |w| clock.sleep(w), clock = || { reads.fetch_add(1, Ordering::SeqCst); clock.now() })]
+fn timed(fails: &AtomicU32, reads: &AtomicU32, clock: &backoff::sim::SimClock) -> Result<(), ()> {
+    if fails.load(Ordering::SeqCst) == 0 {
+        return Ok(());
+    }
+    fails.fetch_sub(1, Ordering::SeqCst);
+    Err(())
+}
+
+#[backoff(constant, interval = 1, max_time = 10, jitter = none,
+    on_success = |d| seen.push(format!("success:{}:{:?}", d.tries, d.elapsed)),
+    sleep = |w| clock.sleep(w), clock = || { reads.fetch_add(1, Ordering::SeqCst); clock.now() })]
+fn timed_seen(
+    fails: &AtomicU32,
+    reads: &AtomicU32,
+    seen: &Calls,
+    clock: &backoff::sim::SimClock,
+) -> Result<(), ()> {
+    if fails.load(Ordering::SeqCst) == 0 {
+        return Ok(());
+    }
+    fails.fetch_sub(1, Ordering::SeqCst);
+    Err(())
+}
+
+#[backoff(constant, interval = 1, max_time = 10, jitter = none,
+    clock = || { reads.fetch_add(1, Ordering::SeqCst); tokio::time::Instant::now() })]
+async fn timed_async(fails: &AtomicU32, reads: &AtomicU32) -> Result<(), ()> {
+    if fails.load(Ordering::SeqCst) == 0 {
+        return Ok(());
+    }
+    fails.fetch_sub(1, Ordering::SeqCst);
+    Err(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_success_reads_the_clock_only_for_on_success() {
+    let clock = backoff::sim::SimClock::new();
+    for (failures, expected) in [(0, 1), (2, 3)] {
+        let (fails, reads) = (AtomicU32::new(failures), AtomicU32::new(0));
+        assert_eq!(timed(&fails, &reads, &clock), Ok(()));
+        assert_eq!(
+            reads.load(Ordering::SeqCst),
+            expected,
+            "sync, {failures} failures"
+        );
+        let (fails, reads) = (AtomicU32::new(failures), AtomicU32::new(0));
+        assert_eq!(timed_async(&fails, &reads).await, Ok(()));
+        assert_eq!(
+            reads.load(Ordering::SeqCst),
+            expected,
+            "async, {failures} failures"
+        );
+    }
+    // With `on_success`, the success's elapsed time is read for its details.
+    let clock = backoff::sim::SimClock::new();
+    let (fails, reads, seen) = (AtomicU32::new(2), AtomicU32::new(0), Calls::default());
+    assert_eq!(timed_seen(&fails, &reads, &seen, &clock), Ok(()));
+    assert_eq!(reads.load(Ordering::SeqCst), 4);
+    assert_eq!(seen.get(), ["success:3:2s"]);
+}

@@ -495,7 +495,8 @@ impl<P, M: Default, Q: Queue> Run<P, M, Q> {
     /// [`State::decide_with_hint`], with the constant parts passed in: `parts` makes the
     /// `rules` and the generator's parameters (called only when the run fails: a success
     /// builds neither), `budget` is the rules' budget (deposited into by the first attempt),
-    /// `jitter` the jitter.
+    /// `jitter` the jitter. It is [`settle`](Run::settle), then [`fail`](Run::fail)
+    /// (the builder decides this way).
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
     pub fn decide<'r, R: ?Sized, S, J>(
@@ -507,35 +508,143 @@ impl<P, M: Default, Q: Queue> Run<P, M, Q> {
         verdict: Verdict,
         elapsed: Duration,
         shown: &dyn fmt::Display,
-        hint: impl FnOnce() -> Option<Duration>,
+        hint: impl FnOnce(&R) -> Option<Duration>,
     ) -> Action
     where
         S: Schedule<R, Progress = P>,
         J: Spread<Memory = M>,
     {
+        if self.settle(budget, verdict) {
+            return settled(verdict);
+        }
+        self.fail(parts, jitter, outcome, verdict, elapsed, shown, hint)
+    }
+
+    /// Counts an attempt (the first one deposits into `budget`) and says whether its verdict
+    /// settles the run at once: a success, or an error to propagate. The expansion returns
+    /// the outcome then, having lent it to nothing; only a failure goes on to
+    /// [`failed`](Run::failed) or [`failed_owned`](Run::failed_owned).
+    #[inline(always)]
+    pub fn settle(&mut self, budget: Option<&RetryBudget>, verdict: Verdict) -> bool {
         self.tries = self.tries.saturating_add(1);
         if self.tries == 1
             && let Some(budget) = budget
         {
             budget.deposit();
         }
+        matches!(verdict, Verdict::Success | Verdict::Propagate)
+    }
+
+    /// The decision after a failed attempt ([`Verdict::Retry`] or [`Verdict::GiveUp`]), the
+    /// outcome lent: [`Action::Backoff`] or [`Action::GiveUp`]. Out of line, so that the
+    /// loop around it stays small enough for the caller to inline (the limits are constants
+    /// the optimiser would otherwise unroll the loop over).
+    #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
+    pub fn failed<'r, R: ?Sized, S, J>(
+        &mut self,
+        parts: impl FnOnce() -> (Rules<'r>, S),
+        jitter: &J,
+        outcome: &R,
+        verdict: Verdict,
+        elapsed: Duration,
+        shown: &dyn fmt::Display,
+        hint: impl FnOnce(&R) -> Option<Duration>,
+    ) -> Action
+    where
+        S: Schedule<R, Progress = P>,
+        J: Spread<Memory = M>,
+    {
+        self.fail(parts, jitter, outcome, verdict, elapsed, shown, hint)
+    }
+
+    /// [`failed`](Run::failed) with the outcome moved in: `Ok(wait)` to back off (the
+    /// outcome is dropped), `Err(outcome)` to give up with it. `describe` writes the outcome
+    /// for the log line.
+    ///
+    /// Why by value: an outcome whose address is taken anywhere in the fn lives in memory on
+    /// every path, the first-try success included, and the store of the attempt's result
+    /// followed by a wider load to return it stalls the CPU (store forwarding fails). Moved
+    /// here, the outcome stays in registers until an attempt fails; an outcome that an
+    /// opaque call wrote to memory is passed by its address, uncopied.
+    #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
+    pub fn failed_owned<'r, R, S, J>(
+        &mut self,
+        outcome: R,
+        parts: impl FnOnce() -> (Rules<'r>, S),
+        jitter: &J,
+        verdict: Verdict,
+        elapsed: Duration,
+        describe: impl Fn(&R, &mut fmt::Formatter<'_>) -> fmt::Result,
+        hint: impl FnOnce(&R) -> Option<Duration>,
+    ) -> Result<Duration, R>
+    where
+        S: Schedule<R, Progress = P>,
+        J: Spread<Memory = M>,
+    {
+        let shown = Described(&outcome, describe);
+        match self.fail(parts, jitter, &outcome, verdict, elapsed, &shown, hint) {
+            Action::Backoff(wait) => Ok(wait),
+            _ => Err(outcome),
+        }
+    }
+
+    /// [`failed`](Run::failed), inlined: an async fn's decision (its outcome comes out of the
+    /// attempt's future through memory anyway, and a call per failure measured slower).
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    pub fn fail<'r, R: ?Sized, S, J>(
+        &mut self,
+        parts: impl FnOnce() -> (Rules<'r>, S),
+        jitter: &J,
+        outcome: &R,
+        verdict: Verdict,
+        elapsed: Duration,
+        shown: &dyn fmt::Display,
+        hint: impl FnOnce(&R) -> Option<Duration>,
+    ) -> Action
+    where
+        S: Schedule<R, Progress = P>,
+        J: Spread<Memory = M>,
+    {
+        let (rules, schedule) = parts();
         match verdict {
             Verdict::Success => Action::Success,
             Verdict::Propagate => Action::Propagate,
-            Verdict::GiveUp => parts().0.give_up(self.tries, shown),
+            Verdict::GiveUp => rules.give_up(self.tries, shown),
             Verdict::Retry => {
-                let (rules, schedule) = parts();
                 let elapsed = elapsed.saturating_sub(self.queued.queued());
                 let (progress, memory) = (&mut self.progress, &mut self.memory);
                 rules.retry(self.tries, elapsed, shown, |tries| {
                     let value = schedule.next_wait(progress, outcome)?;
-                    Some(match hint() {
+                    Some(match hint(outcome) {
                         Some(server) => rules.server(server),
                         None => jitter.spread(value, memory, || unit_draw(rules.seed, tries)),
                     })
                 })
             }
         }
+    }
+}
+
+/// The action of a verdict that [`Run::settle`] settled.
+#[inline(always)]
+fn settled(verdict: Verdict) -> Action {
+    if verdict == Verdict::Success {
+        Action::Success
+    } else {
+        Action::Propagate
+    }
+}
+
+/// An outcome shown through the expansion's `describe` (which picks `Debug` or the type's
+/// name where the type is known).
+struct Described<'a, R, F>(&'a R, F);
+
+impl<R, F: Fn(&R, &mut fmt::Formatter<'_>) -> fmt::Result> fmt::Display for Described<'_, R, F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        (self.1)(self.0, f)
     }
 }
 
@@ -695,7 +804,7 @@ mod tests {
                 Verdict::Retry,
                 Duration::ZERO,
                 &Shown(&outcome),
-                || None,
+                |_| None,
             ));
         }
         assert!(matches!(

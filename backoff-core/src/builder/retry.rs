@@ -407,7 +407,7 @@ where
         verdict,
         elapsed,
         &Shown(outcome),
-        || hint.hint(outcome),
+        |outcome| hint.hint(outcome),
     )
 }
 

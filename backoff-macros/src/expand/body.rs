@@ -34,6 +34,90 @@ pub(crate) fn retry_loop(layer: &Layer, block: &Block) -> Block {
     let on_success = handlers(layer, Key::OnSuccess, &super::none());
     let on_giveup = handlers(layer, Key::OnGiveup, &super::none());
     let sleep = super::sleep::sleep(layer);
+    let [verdict_l, decided, of, f] = ["verdict", "decided", "of", "f"].map(local);
+    // A success (or an error to propagate) is settled before the outcome is lent to anything
+    // and before the clock is read: a sync fn's outcome can then stay in registers and be
+    // returned from them. Lent on every path, it lives in memory, and returning it is a wide
+    // load of the attempt's two narrow stores, which the CPU cannot forward (measured: 6 ns
+    // on a 2 ns call).
+    let settled = if on_success.is_empty() {
+        quote!(return #outcome;)
+    } else {
+        quote! {
+            if #verdict_l == #k::__private::Verdict::Success {
+                let #elapsed = #read_elapsed;
+                #on_success
+            }
+            return #outcome;
+        }
+    };
+    // A failure. A sync fn decides it out of line (`failed`), which keeps its loop small
+    // enough for its caller to inline (inlined, the constant limits let the optimiser unroll
+    // the loop once per try); with no `on_backoff` or `on_giveup` handler to read the outcome
+    // afterwards, the outcome is moved into the decision (`failed_owned`), so that the
+    // success path never lends it. An async fn decides inline (`fail`): its outcome comes out
+    // of the attempt's future through memory anyway, and a call per failure measured slower.
+    let rules_and_schedule = quote!(|| (#rules, #schedule));
+    let use_describe = quote! {
+        #[allow(unused_imports)]
+        use #k::__private::{ViaDebug as _, ViaOpaque as _};
+    };
+    let failed = if !layer.is_async && on_backoff.is_empty() && on_giveup.is_empty() {
+        quote! {
+            #[allow(clippy::needless_update)]
+            let #decided = {
+                #use_describe
+                #state.failed_owned(
+                    #outcome,
+                    #rules_and_schedule,
+                    #jitter,
+                    #verdict_l,
+                    #read_elapsed,
+                    |#of, #f| ::core::fmt::Display::fmt(
+                        &(&#k::__private::Describe(#of)).__backoff_describe(),
+                        #f,
+                    ),
+                    |#of| #hint,
+                )
+            };
+            match #decided {
+                ::core::result::Result::Ok(#wait) => #wait,
+                ::core::result::Result::Err(#outcome) => return #outcome,
+            }
+        }
+    } else {
+        let decide = if layer.is_async {
+            quote!(fail)
+        } else {
+            quote!(failed)
+        };
+        quote! {
+            let #elapsed = #read_elapsed;
+            #[allow(clippy::needless_update)]
+            let #action = {
+                #use_describe
+                #state.#decide(
+                    #rules_and_schedule,
+                    #jitter,
+                    &#outcome,
+                    #verdict_l,
+                    #elapsed,
+                    &(&#k::__private::Describe(&#outcome)).__backoff_describe(),
+                    |#of| #hint,
+                )
+            };
+            match #action {
+                #k::__private::Action::Backoff(#wait) => {
+                    #on_backoff
+                    #wait
+                }
+                _ => {
+                    #on_giveup
+                    return #outcome;
+                }
+            }
+        }
+    };
     let body = quote! {{
         #once
         let mut #state = #k::__private::Run::<_, _, #queue>::new(#progress);
@@ -44,37 +128,11 @@ pub(crate) fn retry_loop(layer: &Layer, block: &Block) -> Block {
             let #wait = {
                 let #outcome = #attempt;
                 #observe
-                let #elapsed = #read_elapsed;
-                #[allow(clippy::needless_update)]
-                let #action = {
-                    #[allow(unused_imports)]
-                    use #k::__private::{ViaDebug as _, ViaOpaque as _};
-                    #state.decide(
-                        #budget,
-                        || (#rules, #schedule),
-                        #jitter,
-                        &#outcome,
-                        #verdict,
-                        #elapsed,
-                        &(&#k::__private::Describe(&#outcome)).__backoff_describe(),
-                        || #hint,
-                    )
-                };
-                match #action {
-                    #k::__private::Action::Backoff(#wait) => {
-                        #on_backoff
-                        #wait
-                    }
-                    #k::__private::Action::Success => {
-                        #on_success
-                        return #outcome;
-                    }
-                    #k::__private::Action::GiveUp => {
-                        #on_giveup
-                        return #outcome;
-                    }
-                    #k::__private::Action::Propagate => return #outcome,
+                let #verdict_l = #verdict;
+                if #state.settle(#budget, #verdict_l) {
+                    #settled
                 }
+                #failed
             };
             #sleep
         }

@@ -72,7 +72,8 @@ pub(crate) fn verdict(layer: &Layer) -> TokenStream {
 /// `retry_after = ...`: the server's wait, read from the error (or the value) only when the
 /// run goes on.
 pub(crate) fn hint(layer: &Layer) -> TokenStream {
-    let outcome = local("outcome");
+    // `__backoff_of` is `&outcome`, the hint closure's argument.
+    let of = local("of");
     let error = local("error");
     let Some(f) = layer.args.expr(Key::RetryAfter) else {
         return super::none();
@@ -81,12 +82,12 @@ pub(crate) fn hint(layer: &Layer) -> TokenStream {
     if layer.error_mode() {
         let as_result = layer.as_result();
         quote_spanned! {f.span()=>
-            match #as_result(&#outcome) {
+            match #as_result(#of) {
                 ::core::result::Result::Err(#error) => #k::__private::retry_after(#error, #f),
                 ::core::result::Result::Ok(_) => ::core::option::Option::None,
             }
         }
     } else {
-        quote_spanned!(f.span()=> #k::__private::retry_after(&#outcome, #f))
+        quote_spanned!(f.span()=> #k::__private::retry_after(#of, #f))
     }
 }

@@ -68,14 +68,19 @@ async fn send(from: &str) -> Result<Sent, Refused> {
                     >(&__backoff_outcome),
                     __backoff_sent,
                 );
+            let __backoff_verdict = ::backoff::__private::judge_default::<
+                Result<Sent, Refused>,
+            >(&__backoff_outcome);
+            if __backoff_state.settle(::core::option::Option::None, __backoff_verdict) {
+                return __backoff_outcome;
+            }
             let __backoff_elapsed = ::core::time::Duration::ZERO;
             #[allow(clippy::needless_update)]
             let __backoff_action = {
                 #[allow(unused_imports)]
                 use ::backoff::__private::{ViaDebug as _, ViaOpaque as _};
                 __backoff_state
-                    .decide(
-                        ::core::option::Option::None,
+                    .fail(
                         || (
                             ::backoff::__private::Rules {
                                 max_tries: ::core::option::Option::Some(
@@ -91,24 +96,18 @@ async fn send(from: &str) -> Result<Sent, Refused> {
                         ),
                         &::backoff::__private::jitters::Full,
                         &__backoff_outcome,
-                        ::backoff::__private::judge_default::<
-                            Result<Sent, Refused>,
-                        >(&__backoff_outcome),
+                        __backoff_verdict,
                         __backoff_elapsed,
                         &(&::backoff::__private::Describe(&__backoff_outcome))
                             .__backoff_describe(),
-                        || ::core::option::Option::None,
+                        |__backoff_of| ::core::option::Option::None,
                     )
             };
             match __backoff_action {
                 ::backoff::__private::Action::Backoff(__backoff_wait) => __backoff_wait,
-                ::backoff::__private::Action::Success => {
+                _ => {
                     return __backoff_outcome;
                 }
-                ::backoff::__private::Action::GiveUp => {
-                    return __backoff_outcome;
-                }
-                ::backoff::__private::Action::Propagate => return __backoff_outcome,
             }
         };
         ::backoff::__private::async_sleep(__backoff_wait).await;
@@ -168,14 +167,21 @@ impl Client {
                         ),
                         __backoff_sent,
                     );
-                let __backoff_elapsed = ::core::time::Duration::ZERO;
+                let __backoff_verdict = ::backoff::__private::judge_default::<
+                    bool,
+                >(&__backoff_outcome);
+                if __backoff_state
+                    .settle(::core::option::Option::None, __backoff_verdict)
+                {
+                    return __backoff_outcome;
+                }
                 #[allow(clippy::needless_update)]
-                let __backoff_action = {
+                let __backoff_decided = {
                     #[allow(unused_imports)]
                     use ::backoff::__private::{ViaDebug as _, ViaOpaque as _};
                     __backoff_state
-                        .decide(
-                            ::core::option::Option::None,
+                        .failed_owned(
+                            __backoff_outcome,
                             || (
                                 ::backoff::__private::Rules {
                                     max_tries: ::core::option::Option::Some(
@@ -188,27 +194,21 @@ impl Client {
                                 ),
                             ),
                             &::backoff::__private::jitters::Full,
-                            &__backoff_outcome,
-                            ::backoff::__private::judge_default::<
-                                bool,
-                            >(&__backoff_outcome),
-                            __backoff_elapsed,
-                            &(&::backoff::__private::Describe(&__backoff_outcome))
-                                .__backoff_describe(),
-                            || ::core::option::Option::None,
+                            __backoff_verdict,
+                            ::core::time::Duration::ZERO,
+                            |__backoff_of, __backoff_f| ::core::fmt::Display::fmt(
+                                &(&::backoff::__private::Describe(__backoff_of))
+                                    .__backoff_describe(),
+                                __backoff_f,
+                            ),
+                            |__backoff_of| ::core::option::Option::None,
                         )
                 };
-                match __backoff_action {
-                    ::backoff::__private::Action::Backoff(__backoff_wait) => {
-                        __backoff_wait
-                    }
-                    ::backoff::__private::Action::Success => {
+                match __backoff_decided {
+                    ::core::result::Result::Ok(__backoff_wait) => __backoff_wait,
+                    ::core::result::Result::Err(__backoff_outcome) => {
                         return __backoff_outcome;
                     }
-                    ::backoff::__private::Action::GiveUp => {
-                        return __backoff_outcome;
-                    }
-                    ::backoff::__private::Action::Propagate => return __backoff_outcome,
                 }
             };
             ::backoff::__private::sync_sleep(__backoff_wait);

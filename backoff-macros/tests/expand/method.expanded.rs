@@ -37,6 +37,14 @@ impl Counter {
                     }
                 }
                     .await;
+                let __backoff_verdict = ::backoff::__private::judge_default::<
+                    bool,
+                >(&__backoff_outcome);
+                if __backoff_state
+                    .settle(::core::option::Option::None, __backoff_verdict)
+                {
+                    return __backoff_outcome;
+                }
                 let __backoff_elapsed = ::backoff::__private::elapsed(
                     &__backoff_start,
                     ::backoff::__private::async_now(),
@@ -46,8 +54,7 @@ impl Counter {
                     #[allow(unused_imports)]
                     use ::backoff::__private::{ViaDebug as _, ViaOpaque as _};
                     __backoff_state
-                        .decide(
-                            ::core::option::Option::None,
+                        .fail(
                             || (
                                 ::backoff::__private::Rules {
                                     max_tries: ::core::option::Option::Some(
@@ -61,13 +68,11 @@ impl Counter {
                             ),
                             &::backoff::__private::jitters::None,
                             &__backoff_outcome,
-                            ::backoff::__private::judge_default::<
-                                bool,
-                            >(&__backoff_outcome),
+                            __backoff_verdict,
                             __backoff_elapsed,
                             &(&::backoff::__private::Describe(&__backoff_outcome))
                                 .__backoff_describe(),
-                            || ::core::option::Option::None,
+                            |__backoff_of| ::core::option::Option::None,
                         )
                 };
                 match __backoff_action {
@@ -84,10 +89,7 @@ impl Counter {
                         );
                         __backoff_wait
                     }
-                    ::backoff::__private::Action::Success => {
-                        return __backoff_outcome;
-                    }
-                    ::backoff::__private::Action::GiveUp => {
+                    _ => {
                         let __backoff_run = {
                             #[allow(unused_imports)]
                             use ::backoff::__private::{
@@ -108,7 +110,6 @@ impl Counter {
                         __backoff_run.await;
                         return __backoff_outcome;
                     }
-                    ::backoff::__private::Action::Propagate => return __backoff_outcome,
                 }
             };
             ::backoff::__private::async_sleep(__backoff_wait).await;

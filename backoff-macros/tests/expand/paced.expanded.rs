@@ -60,14 +60,19 @@ async fn send(from: &str, text: String) -> Result<(), Busy> {
                 }
             }
                 .await;
+            let __backoff_verdict = ::backoff::__private::judge_default::<
+                Result<(), Busy>,
+            >(&__backoff_outcome);
+            if __backoff_state.settle(::core::option::Option::None, __backoff_verdict) {
+                return __backoff_outcome;
+            }
             let __backoff_elapsed = ::core::time::Duration::ZERO;
             #[allow(clippy::needless_update)]
             let __backoff_action = {
                 #[allow(unused_imports)]
                 use ::backoff::__private::{ViaDebug as _, ViaOpaque as _};
                 __backoff_state
-                    .decide(
-                        ::core::option::Option::None,
+                    .fail(
                         || (
                             ::backoff::__private::Rules {
                                 max_tries: ::core::option::Option::Some(
@@ -87,18 +92,14 @@ async fn send(from: &str, text: String) -> Result<(), Busy> {
                         ),
                         &::backoff::__private::jitters::Full,
                         &__backoff_outcome,
-                        ::backoff::__private::judge_default::<
-                            Result<(), Busy>,
-                        >(&__backoff_outcome),
+                        __backoff_verdict,
                         __backoff_elapsed,
                         &(&::backoff::__private::Describe(&__backoff_outcome))
                             .__backoff_describe(),
-                        || match <Result<
+                        |__backoff_of| match <Result<
                             (),
                             Busy,
-                        > as ::backoff::__private::IsResult>::as_result(
-                            &__backoff_outcome,
-                        ) {
+                        > as ::backoff::__private::IsResult>::as_result(__backoff_of) {
                             ::core::result::Result::Err(__backoff_error) => {
                                 ::backoff::__private::retry_after(
                                     __backoff_error,
@@ -111,13 +112,9 @@ async fn send(from: &str, text: String) -> Result<(), Busy> {
             };
             match __backoff_action {
                 ::backoff::__private::Action::Backoff(__backoff_wait) => __backoff_wait,
-                ::backoff::__private::Action::Success => {
+                _ => {
                     return __backoff_outcome;
                 }
-                ::backoff::__private::Action::GiveUp => {
-                    return __backoff_outcome;
-                }
-                ::backoff::__private::Action::Propagate => return __backoff_outcome,
             }
         };
         ::backoff::__private::async_sleep(__backoff_wait).await;

@@ -29,17 +29,22 @@ fn poll(job: &str) -> String {
                     status(job)
                 })()
             };
-            let __backoff_elapsed = ::backoff::__private::elapsed(
-                &__backoff_start,
-                ::backoff::__private::sync_now(),
+            let __backoff_verdict = ::backoff::__private::judge_predicate(
+                ::backoff::__private::predicate(
+                    &__backoff_outcome,
+                    |status: &String| status != "done",
+                ),
             );
+            if __backoff_state.settle(::core::option::Option::None, __backoff_verdict) {
+                return __backoff_outcome;
+            }
             #[allow(clippy::needless_update)]
-            let __backoff_action = {
+            let __backoff_decided = {
                 #[allow(unused_imports)]
                 use ::backoff::__private::{ViaDebug as _, ViaOpaque as _};
                 __backoff_state
-                    .decide(
-                        ::core::option::Option::None,
+                    .failed_owned(
+                        __backoff_outcome,
                         || (
                             ::backoff::__private::Rules {
                                 max_time: ::core::option::Option::Some(
@@ -52,28 +57,24 @@ fn poll(job: &str) -> String {
                             ),
                         ),
                         &::backoff::__private::jitters::None,
-                        &__backoff_outcome,
-                        ::backoff::__private::judge_predicate(
-                            ::backoff::__private::predicate(
-                                &__backoff_outcome,
-                                |status: &String| status != "done",
-                            ),
+                        __backoff_verdict,
+                        ::backoff::__private::elapsed(
+                            &__backoff_start,
+                            ::backoff::__private::sync_now(),
                         ),
-                        __backoff_elapsed,
-                        &(&::backoff::__private::Describe(&__backoff_outcome))
-                            .__backoff_describe(),
-                        || ::core::option::Option::None,
+                        |__backoff_of, __backoff_f| ::core::fmt::Display::fmt(
+                            &(&::backoff::__private::Describe(__backoff_of))
+                                .__backoff_describe(),
+                            __backoff_f,
+                        ),
+                        |__backoff_of| ::core::option::Option::None,
                     )
             };
-            match __backoff_action {
-                ::backoff::__private::Action::Backoff(__backoff_wait) => __backoff_wait,
-                ::backoff::__private::Action::Success => {
+            match __backoff_decided {
+                ::core::result::Result::Ok(__backoff_wait) => __backoff_wait,
+                ::core::result::Result::Err(__backoff_outcome) => {
                     return __backoff_outcome;
                 }
-                ::backoff::__private::Action::GiveUp => {
-                    return __backoff_outcome;
-                }
-                ::backoff::__private::Action::Propagate => return __backoff_outcome,
             }
         };
         ::backoff::__private::sync_sleep(__backoff_wait);

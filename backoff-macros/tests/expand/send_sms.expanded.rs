@@ -37,6 +37,21 @@ async fn send_sms(to: &str) -> Result<(), SmsError> {
                 }
             }
                 .await;
+            let __backoff_verdict = match <Result<
+                (),
+                SmsError,
+            > as ::backoff::__private::IsResult>::as_result(&__backoff_outcome) {
+                ::core::result::Result::Ok(_) => ::backoff::__private::Verdict::Success,
+                ::core::result::Result::Err(
+                    __backoff_error,
+                ) if !::core::matches!(
+                    __backoff_error, SmsError::RateLimited | SmsError::Server(_)
+                ) => ::backoff::__private::Verdict::Propagate,
+                ::core::result::Result::Err(_) => ::backoff::__private::Verdict::Retry,
+            };
+            if __backoff_state.settle(::core::option::Option::None, __backoff_verdict) {
+                return __backoff_outcome;
+            }
             let __backoff_elapsed = ::backoff::__private::elapsed(
                 &__backoff_start,
                 ::backoff::__private::async_now(),
@@ -46,8 +61,7 @@ async fn send_sms(to: &str) -> Result<(), SmsError> {
                 #[allow(unused_imports)]
                 use ::backoff::__private::{ViaDebug as _, ViaOpaque as _};
                 __backoff_state
-                    .decide(
-                        ::core::option::Option::None,
+                    .fail(
                         || (
                             ::backoff::__private::Rules {
                                 max_time: ::core::option::Option::Some(
@@ -63,28 +77,11 @@ async fn send_sms(to: &str) -> Result<(), SmsError> {
                         ),
                         &::backoff::__private::jitters::Full,
                         &__backoff_outcome,
-                        match <Result<
-                            (),
-                            SmsError,
-                        > as ::backoff::__private::IsResult>::as_result(
-                            &__backoff_outcome,
-                        ) {
-                            ::core::result::Result::Ok(_) => {
-                                ::backoff::__private::Verdict::Success
-                            }
-                            ::core::result::Result::Err(
-                                __backoff_error,
-                            ) if !::core::matches!(
-                                __backoff_error, SmsError::RateLimited | SmsError::Server(_)
-                            ) => ::backoff::__private::Verdict::Propagate,
-                            ::core::result::Result::Err(_) => {
-                                ::backoff::__private::Verdict::Retry
-                            }
-                        },
+                        __backoff_verdict,
                         __backoff_elapsed,
                         &(&::backoff::__private::Describe(&__backoff_outcome))
                             .__backoff_describe(),
-                        || ::core::option::Option::None,
+                        |__backoff_of| ::core::option::Option::None,
                     )
             };
             match __backoff_action {
@@ -109,13 +106,9 @@ async fn send_sms(to: &str) -> Result<(), SmsError> {
                     __backoff_run.await;
                     __backoff_wait
                 }
-                ::backoff::__private::Action::Success => {
+                _ => {
                     return __backoff_outcome;
                 }
-                ::backoff::__private::Action::GiveUp => {
-                    return __backoff_outcome;
-                }
-                ::backoff::__private::Action::Propagate => return __backoff_outcome,
             }
         };
         ::backoff::__private::async_sleep(__backoff_wait).await;

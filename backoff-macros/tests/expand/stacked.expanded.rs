@@ -54,14 +54,21 @@ fn fetch(id: u32) -> Result<Option<u32>, String> {
                                     fetch_once(id)
                                 })()
                             };
-                            let __backoff_elapsed = ::core::time::Duration::ZERO;
+                            let __backoff_verdict = ::backoff::__private::judge_default::<
+                                Result<Option<u32>, String>,
+                            >(&__backoff_outcome);
+                            if __backoff_state
+                                .settle(::core::option::Option::None, __backoff_verdict)
+                            {
+                                return __backoff_outcome;
+                            }
                             #[allow(clippy::needless_update)]
-                            let __backoff_action = {
+                            let __backoff_decided = {
                                 #[allow(unused_imports)]
                                 use ::backoff::__private::{ViaDebug as _, ViaOpaque as _};
                                 __backoff_state
-                                    .decide(
-                                        ::core::option::Option::None,
+                                    .failed_owned(
+                                        __backoff_outcome,
                                         || (
                                             ::backoff::__private::Rules {
                                                 max_tries: ::core::option::Option::Some(
@@ -80,27 +87,19 @@ fn fetch(id: u32) -> Result<Option<u32>, String> {
                                             ),
                                         ),
                                         &::backoff::__private::jitters::Full,
-                                        &__backoff_outcome,
-                                        ::backoff::__private::judge_default::<
-                                            Result<Option<u32>, String>,
-                                        >(&__backoff_outcome),
-                                        __backoff_elapsed,
-                                        &(&::backoff::__private::Describe(&__backoff_outcome))
-                                            .__backoff_describe(),
-                                        || ::core::option::Option::None,
+                                        __backoff_verdict,
+                                        ::core::time::Duration::ZERO,
+                                        |__backoff_of, __backoff_f| ::core::fmt::Display::fmt(
+                                            &(&::backoff::__private::Describe(__backoff_of))
+                                                .__backoff_describe(),
+                                            __backoff_f,
+                                        ),
+                                        |__backoff_of| ::core::option::Option::None,
                                     )
                             };
-                            match __backoff_action {
-                                ::backoff::__private::Action::Backoff(__backoff_wait) => {
-                                    __backoff_wait
-                                }
-                                ::backoff::__private::Action::Success => {
-                                    return __backoff_outcome;
-                                }
-                                ::backoff::__private::Action::GiveUp => {
-                                    return __backoff_outcome;
-                                }
-                                ::backoff::__private::Action::Propagate => {
+                            match __backoff_decided {
+                                ::core::result::Result::Ok(__backoff_wait) => __backoff_wait,
+                                ::core::result::Result::Err(__backoff_outcome) => {
                                     return __backoff_outcome;
                                 }
                             }
@@ -109,14 +108,32 @@ fn fetch(id: u32) -> Result<Option<u32>, String> {
                     }
                 })()
             };
-            let __backoff_elapsed = ::core::time::Duration::ZERO;
+            let __backoff_verdict = match <Result<
+                Option<u32>,
+                String,
+            > as ::backoff::__private::IsResult>::as_result(&__backoff_outcome) {
+                ::core::result::Result::Ok(__backoff_value) => {
+                    ::backoff::__private::judge_predicate(
+                        ::backoff::__private::predicate(
+                            __backoff_value,
+                            |v: &Option<u32>| v.is_none(),
+                        ),
+                    )
+                }
+                ::core::result::Result::Err(_) => {
+                    ::backoff::__private::Verdict::Propagate
+                }
+            };
+            if __backoff_state.settle(::core::option::Option::None, __backoff_verdict) {
+                return __backoff_outcome;
+            }
             #[allow(clippy::needless_update)]
-            let __backoff_action = {
+            let __backoff_decided = {
                 #[allow(unused_imports)]
                 use ::backoff::__private::{ViaDebug as _, ViaOpaque as _};
                 __backoff_state
-                    .decide(
-                        ::core::option::Option::None,
+                    .failed_owned(
+                        __backoff_outcome,
                         || (
                             ::backoff::__private::Rules {
                                 max_tries: ::core::option::Option::Some(
@@ -129,40 +146,21 @@ fn fetch(id: u32) -> Result<Option<u32>, String> {
                             ),
                         ),
                         &::backoff::__private::jitters::Full,
-                        &__backoff_outcome,
-                        match <Result<
-                            Option<u32>,
-                            String,
-                        > as ::backoff::__private::IsResult>::as_result(
-                            &__backoff_outcome,
-                        ) {
-                            ::core::result::Result::Ok(__backoff_value) => {
-                                ::backoff::__private::judge_predicate(
-                                    ::backoff::__private::predicate(
-                                        __backoff_value,
-                                        |v: &Option<u32>| v.is_none(),
-                                    ),
-                                )
-                            }
-                            ::core::result::Result::Err(_) => {
-                                ::backoff::__private::Verdict::Propagate
-                            }
-                        },
-                        __backoff_elapsed,
-                        &(&::backoff::__private::Describe(&__backoff_outcome))
-                            .__backoff_describe(),
-                        || ::core::option::Option::None,
+                        __backoff_verdict,
+                        ::core::time::Duration::ZERO,
+                        |__backoff_of, __backoff_f| ::core::fmt::Display::fmt(
+                            &(&::backoff::__private::Describe(__backoff_of))
+                                .__backoff_describe(),
+                            __backoff_f,
+                        ),
+                        |__backoff_of| ::core::option::Option::None,
                     )
             };
-            match __backoff_action {
-                ::backoff::__private::Action::Backoff(__backoff_wait) => __backoff_wait,
-                ::backoff::__private::Action::Success => {
+            match __backoff_decided {
+                ::core::result::Result::Ok(__backoff_wait) => __backoff_wait,
+                ::core::result::Result::Err(__backoff_outcome) => {
                     return __backoff_outcome;
                 }
-                ::backoff::__private::Action::GiveUp => {
-                    return __backoff_outcome;
-                }
-                ::backoff::__private::Action::Propagate => return __backoff_outcome,
             }
         };
         ::backoff::__private::sync_sleep(__backoff_wait);
