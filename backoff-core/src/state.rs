@@ -517,7 +517,7 @@ impl<P, M: Default, Q: Queue> Run<P, M, Q> {
         if self.settle(budget, verdict) {
             return settled(verdict);
         }
-        self.fail(parts, jitter, outcome, verdict, elapsed, shown, hint)
+        self.fail(parts, jitter, outcome, verdict, || elapsed, shown, hint)
     }
 
     /// Counts an attempt (the first one deposits into `budget`) and says whether its verdict
@@ -555,7 +555,7 @@ impl<P, M: Default, Q: Queue> Run<P, M, Q> {
         S: Schedule<R, Progress = P>,
         J: Spread<Memory = M>,
     {
-        self.fail(parts, jitter, outcome, verdict, elapsed, shown, hint)
+        self.fail(parts, jitter, outcome, verdict, || elapsed, shown, hint)
     }
 
     /// [`failed`](Run::failed) with the outcome moved in: `Ok(wait)` to back off (the
@@ -575,7 +575,7 @@ impl<P, M: Default, Q: Queue> Run<P, M, Q> {
         parts: impl FnOnce() -> (Rules<'r>, S),
         jitter: &J,
         verdict: Verdict,
-        elapsed: Duration,
+        elapsed: impl FnOnce() -> Duration,
         describe: impl Fn(&R, &mut fmt::Formatter<'_>) -> fmt::Result,
         hint: impl FnOnce(&R) -> Option<Duration>,
     ) -> Result<Duration, R>
@@ -600,7 +600,7 @@ impl<P, M: Default, Q: Queue> Run<P, M, Q> {
         jitter: &J,
         outcome: &R,
         verdict: Verdict,
-        elapsed: Duration,
+        elapsed: impl FnOnce() -> Duration,
         shown: &dyn fmt::Display,
         hint: impl FnOnce(&R) -> Option<Duration>,
     ) -> Action
@@ -614,7 +614,7 @@ impl<P, M: Default, Q: Queue> Run<P, M, Q> {
             Verdict::Propagate => Action::Propagate,
             Verdict::GiveUp => rules.give_up(self.tries, shown),
             Verdict::Retry => {
-                let elapsed = elapsed.saturating_sub(self.queued.queued());
+                let elapsed = elapsed().saturating_sub(self.queued.queued());
                 let (progress, memory) = (&mut self.progress, &mut self.memory);
                 rules.retry(self.tries, elapsed, shown, |tries| {
                     let value = schedule.next_wait(progress, outcome)?;

@@ -72,7 +72,7 @@ pub(crate) fn retry_loop(layer: &Layer, block: &Block) -> Block {
                     #rules_and_schedule,
                     #jitter,
                     #verdict_l,
-                    #read_elapsed,
+                    || #read_elapsed,
                     |#of, #f| ::core::fmt::Display::fmt(
                         &(&#k::__private::Describe(#of)).__backoff_describe(),
                         #f,
@@ -86,10 +86,11 @@ pub(crate) fn retry_loop(layer: &Layer, block: &Block) -> Block {
             }
         }
     } else {
-        let decide = if layer.is_async {
-            quote!(fail)
+        // `fail` reads the time only when it needs it; `failed` is given the time read.
+        let (decide, elapsed_arg) = if layer.is_async {
+            (quote!(fail), quote!(|| #elapsed))
         } else {
-            quote!(failed)
+            (quote!(failed), quote!(#elapsed))
         };
         quote! {
             let #elapsed = #read_elapsed;
@@ -101,7 +102,7 @@ pub(crate) fn retry_loop(layer: &Layer, block: &Block) -> Block {
                     #jitter,
                     &#outcome,
                     #verdict_l,
-                    #elapsed,
+                    #elapsed_arg,
                     &(&#k::__private::Describe(&#outcome)).__backoff_describe(),
                     |#of| #hint,
                 )

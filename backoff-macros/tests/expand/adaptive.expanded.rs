@@ -97,7 +97,7 @@ async fn send(from: &str) -> Result<Sent, Refused> {
                         &::backoff::__private::jitters::Full,
                         &__backoff_outcome,
                         __backoff_verdict,
-                        __backoff_elapsed,
+                        || __backoff_elapsed,
                         &(&::backoff::__private::Describe(&__backoff_outcome))
                             .__backoff_describe(),
                         |__backoff_of| ::core::option::Option::None,
@@ -195,7 +195,7 @@ impl Client {
                             ),
                             &::backoff::__private::jitters::Full,
                             __backoff_verdict,
-                            ::core::time::Duration::ZERO,
+                            || ::core::time::Duration::ZERO,
                             |__backoff_of, __backoff_f| ::core::fmt::Display::fmt(
                                 &(&::backoff::__private::Describe(__backoff_of))
                                     .__backoff_describe(),

@@ -69,7 +69,7 @@ impl Counter {
                             &::backoff::__private::jitters::None,
                             &__backoff_outcome,
                             __backoff_verdict,
-                            __backoff_elapsed,
+                            || __backoff_elapsed,
                             &(&::backoff::__private::Describe(&__backoff_outcome))
                                 .__backoff_describe(),
                             |__backoff_of| ::core::option::Option::None,

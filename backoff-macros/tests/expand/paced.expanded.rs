@@ -93,7 +93,7 @@ async fn send(from: &str, text: String) -> Result<(), Busy> {
                         &::backoff::__private::jitters::Full,
                         &__backoff_outcome,
                         __backoff_verdict,
-                        __backoff_elapsed,
+                        || __backoff_elapsed,
                         &(&::backoff::__private::Describe(&__backoff_outcome))
                             .__backoff_describe(),
                         |__backoff_of| match <Result<

@@ -58,7 +58,7 @@ fn poll(job: &str) -> String {
                         ),
                         &::backoff::__private::jitters::None,
                         __backoff_verdict,
-                        ::backoff::__private::elapsed(
+                        || ::backoff::__private::elapsed(
                             &__backoff_start,
                             ::backoff::__private::sync_now(),
                         ),

@@ -78,7 +78,7 @@ async fn send_sms(to: &str) -> Result<(), SmsError> {
                         &::backoff::__private::jitters::Full,
                         &__backoff_outcome,
                         __backoff_verdict,
-                        __backoff_elapsed,
+                        || __backoff_elapsed,
                         &(&::backoff::__private::Describe(&__backoff_outcome))
                             .__backoff_describe(),
                         |__backoff_of| ::core::option::Option::None,

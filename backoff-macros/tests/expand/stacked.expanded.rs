@@ -88,7 +88,7 @@ fn fetch(id: u32) -> Result<Option<u32>, String> {
                                         ),
                                         &::backoff::__private::jitters::Full,
                                         __backoff_verdict,
-                                        ::core::time::Duration::ZERO,
+                                        || ::core::time::Duration::ZERO,
                                         |__backoff_of, __backoff_f| ::core::fmt::Display::fmt(
                                             &(&::backoff::__private::Describe(__backoff_of))
                                                 .__backoff_describe(),
@@ -147,7 +147,7 @@ fn fetch(id: u32) -> Result<Option<u32>, String> {
                         ),
                         &::backoff::__private::jitters::Full,
                         __backoff_verdict,
-                        ::core::time::Duration::ZERO,
+                        || ::core::time::Duration::ZERO,
                         |__backoff_of, __backoff_f| ::core::fmt::Display::fmt(
                             &(&::backoff::__private::Describe(__backoff_of))
                                 .__backoff_describe(),
