@@ -57,6 +57,14 @@ pub(crate) fn retry_loop(layer: &Layer, block: &Block) -> Block {
     // afterwards, the outcome is moved into the decision (`failed_owned`), so that the
     // success path never lends it. An async fn decides inline (`fail`): its outcome comes out
     // of the attempt's future through memory anyway, and a call per failure measured slower.
+    // The verdict lives in a block of its own, dead before any handler is awaited (an async
+    // fn's future would keep it otherwise).
+    let settle = quote! {
+        let #verdict_l = #verdict;
+        if #state.settle(#budget, #verdict_l) {
+            #settled
+        }
+    };
     let rules_and_schedule = quote!(|| (#rules, #schedule));
     let use_describe = quote! {
         #[allow(unused_imports)]
@@ -66,6 +74,7 @@ pub(crate) fn retry_loop(layer: &Layer, block: &Block) -> Block {
         quote! {
             #[allow(clippy::needless_update)]
             let #decided = {
+                #settle
                 #use_describe
                 #state.failed_owned(
                     #outcome,
@@ -93,11 +102,12 @@ pub(crate) fn retry_loop(layer: &Layer, block: &Block) -> Block {
             (quote!(failed), quote!(#elapsed))
         };
         quote! {
-            let #elapsed = #read_elapsed;
             #[allow(clippy::needless_update)]
-            let #action = {
+            let (#elapsed, #action) = {
+                #settle
+                let #elapsed = #read_elapsed;
                 #use_describe
-                #state.#decide(
+                let #action = #state.#decide(
                     #rules_and_schedule,
                     #jitter,
                     &#outcome,
@@ -105,7 +115,8 @@ pub(crate) fn retry_loop(layer: &Layer, block: &Block) -> Block {
                     #elapsed_arg,
                     &(&#k::__private::Describe(&#outcome)).__backoff_describe(),
                     |#of| #hint,
-                )
+                );
+                (#elapsed, #action)
             };
             match #action {
                 #k::__private::Action::Backoff(#wait) => {
@@ -129,10 +140,6 @@ pub(crate) fn retry_loop(layer: &Layer, block: &Block) -> Block {
             let #wait = {
                 let #outcome = #attempt;
                 #observe
-                let #verdict_l = #verdict;
-                if #state.settle(#budget, #verdict_l) {
-                    #settled
-                }
                 #failed
             };
             #sleep

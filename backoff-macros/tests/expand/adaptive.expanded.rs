@@ -68,18 +68,20 @@ async fn send(from: &str) -> Result<Sent, Refused> {
                     >(&__backoff_outcome),
                     __backoff_sent,
                 );
-            let __backoff_verdict = ::backoff::__private::judge_default::<
-                Result<Sent, Refused>,
-            >(&__backoff_outcome);
-            if __backoff_state.settle(::core::option::Option::None, __backoff_verdict) {
-                return __backoff_outcome;
-            }
-            let __backoff_elapsed = ::core::time::Duration::ZERO;
             #[allow(clippy::needless_update)]
-            let __backoff_action = {
+            let (__backoff_elapsed, __backoff_action) = {
+                let __backoff_verdict = ::backoff::__private::judge_default::<
+                    Result<Sent, Refused>,
+                >(&__backoff_outcome);
+                if __backoff_state
+                    .settle(::core::option::Option::None, __backoff_verdict)
+                {
+                    return __backoff_outcome;
+                }
+                let __backoff_elapsed = ::core::time::Duration::ZERO;
                 #[allow(unused_imports)]
                 use ::backoff::__private::{ViaDebug as _, ViaOpaque as _};
-                __backoff_state
+                let __backoff_action = __backoff_state
                     .fail(
                         || (
                             ::backoff::__private::Rules {
@@ -101,7 +103,8 @@ async fn send(from: &str) -> Result<Sent, Refused> {
                         &(&::backoff::__private::Describe(&__backoff_outcome))
                             .__backoff_describe(),
                         |__backoff_of| ::core::option::Option::None,
-                    )
+                    );
+                (__backoff_elapsed, __backoff_action)
             };
             match __backoff_action {
                 ::backoff::__private::Action::Backoff(__backoff_wait) => __backoff_wait,
@@ -167,16 +170,16 @@ impl Client {
                         ),
                         __backoff_sent,
                     );
-                let __backoff_verdict = ::backoff::__private::judge_default::<
-                    bool,
-                >(&__backoff_outcome);
-                if __backoff_state
-                    .settle(::core::option::Option::None, __backoff_verdict)
-                {
-                    return __backoff_outcome;
-                }
                 #[allow(clippy::needless_update)]
                 let __backoff_decided = {
+                    let __backoff_verdict = ::backoff::__private::judge_default::<
+                        bool,
+                    >(&__backoff_outcome);
+                    if __backoff_state
+                        .settle(::core::option::Option::None, __backoff_verdict)
+                    {
+                        return __backoff_outcome;
+                    }
                     #[allow(unused_imports)]
                     use ::backoff::__private::{ViaDebug as _, ViaOpaque as _};
                     __backoff_state

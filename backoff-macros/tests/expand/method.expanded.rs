@@ -37,23 +37,23 @@ impl Counter {
                     }
                 }
                     .await;
-                let __backoff_verdict = ::backoff::__private::judge_default::<
-                    bool,
-                >(&__backoff_outcome);
-                if __backoff_state
-                    .settle(::core::option::Option::None, __backoff_verdict)
-                {
-                    return __backoff_outcome;
-                }
-                let __backoff_elapsed = ::backoff::__private::elapsed(
-                    &__backoff_start,
-                    ::backoff::__private::async_now(),
-                );
                 #[allow(clippy::needless_update)]
-                let __backoff_action = {
+                let (__backoff_elapsed, __backoff_action) = {
+                    let __backoff_verdict = ::backoff::__private::judge_default::<
+                        bool,
+                    >(&__backoff_outcome);
+                    if __backoff_state
+                        .settle(::core::option::Option::None, __backoff_verdict)
+                    {
+                        return __backoff_outcome;
+                    }
+                    let __backoff_elapsed = ::backoff::__private::elapsed(
+                        &__backoff_start,
+                        ::backoff::__private::async_now(),
+                    );
                     #[allow(unused_imports)]
                     use ::backoff::__private::{ViaDebug as _, ViaOpaque as _};
-                    __backoff_state
+                    let __backoff_action = __backoff_state
                         .fail(
                             || (
                                 ::backoff::__private::Rules {
@@ -73,7 +73,8 @@ impl Counter {
                             &(&::backoff::__private::Describe(&__backoff_outcome))
                                 .__backoff_describe(),
                             |__backoff_of| ::core::option::Option::None,
-                        )
+                        );
+                    (__backoff_elapsed, __backoff_action)
                 };
                 match __backoff_action {
                     ::backoff::__private::Action::Backoff(__backoff_wait) => {

@@ -60,18 +60,20 @@ async fn send(from: &str, text: String) -> Result<(), Busy> {
                 }
             }
                 .await;
-            let __backoff_verdict = ::backoff::__private::judge_default::<
-                Result<(), Busy>,
-            >(&__backoff_outcome);
-            if __backoff_state.settle(::core::option::Option::None, __backoff_verdict) {
-                return __backoff_outcome;
-            }
-            let __backoff_elapsed = ::core::time::Duration::ZERO;
             #[allow(clippy::needless_update)]
-            let __backoff_action = {
+            let (__backoff_elapsed, __backoff_action) = {
+                let __backoff_verdict = ::backoff::__private::judge_default::<
+                    Result<(), Busy>,
+                >(&__backoff_outcome);
+                if __backoff_state
+                    .settle(::core::option::Option::None, __backoff_verdict)
+                {
+                    return __backoff_outcome;
+                }
+                let __backoff_elapsed = ::core::time::Duration::ZERO;
                 #[allow(unused_imports)]
                 use ::backoff::__private::{ViaDebug as _, ViaOpaque as _};
-                __backoff_state
+                let __backoff_action = __backoff_state
                     .fail(
                         || (
                             ::backoff::__private::Rules {
@@ -108,7 +110,8 @@ async fn send(from: &str, text: String) -> Result<(), Busy> {
                             }
                             ::core::result::Result::Ok(_) => ::core::option::Option::None,
                         },
-                    )
+                    );
+                (__backoff_elapsed, __backoff_action)
             };
             match __backoff_action {
                 ::backoff::__private::Action::Backoff(__backoff_wait) => __backoff_wait,

@@ -29,17 +29,19 @@ fn poll(job: &str) -> String {
                     status(job)
                 })()
             };
-            let __backoff_verdict = ::backoff::__private::judge_predicate(
-                ::backoff::__private::predicate(
-                    &__backoff_outcome,
-                    |status: &String| status != "done",
-                ),
-            );
-            if __backoff_state.settle(::core::option::Option::None, __backoff_verdict) {
-                return __backoff_outcome;
-            }
             #[allow(clippy::needless_update)]
             let __backoff_decided = {
+                let __backoff_verdict = ::backoff::__private::judge_predicate(
+                    ::backoff::__private::predicate(
+                        &__backoff_outcome,
+                        |status: &String| status != "done",
+                    ),
+                );
+                if __backoff_state
+                    .settle(::core::option::Option::None, __backoff_verdict)
+                {
+                    return __backoff_outcome;
+                }
                 #[allow(unused_imports)]
                 use ::backoff::__private::{ViaDebug as _, ViaOpaque as _};
                 __backoff_state

@@ -37,30 +37,36 @@ async fn send_sms(to: &str) -> Result<(), SmsError> {
                 }
             }
                 .await;
-            let __backoff_verdict = match <Result<
-                (),
-                SmsError,
-            > as ::backoff::__private::IsResult>::as_result(&__backoff_outcome) {
-                ::core::result::Result::Ok(_) => ::backoff::__private::Verdict::Success,
-                ::core::result::Result::Err(
-                    __backoff_error,
-                ) if !::core::matches!(
-                    __backoff_error, SmsError::RateLimited | SmsError::Server(_)
-                ) => ::backoff::__private::Verdict::Propagate,
-                ::core::result::Result::Err(_) => ::backoff::__private::Verdict::Retry,
-            };
-            if __backoff_state.settle(::core::option::Option::None, __backoff_verdict) {
-                return __backoff_outcome;
-            }
-            let __backoff_elapsed = ::backoff::__private::elapsed(
-                &__backoff_start,
-                ::backoff::__private::async_now(),
-            );
             #[allow(clippy::needless_update)]
-            let __backoff_action = {
+            let (__backoff_elapsed, __backoff_action) = {
+                let __backoff_verdict = match <Result<
+                    (),
+                    SmsError,
+                > as ::backoff::__private::IsResult>::as_result(&__backoff_outcome) {
+                    ::core::result::Result::Ok(_) => {
+                        ::backoff::__private::Verdict::Success
+                    }
+                    ::core::result::Result::Err(
+                        __backoff_error,
+                    ) if !::core::matches!(
+                        __backoff_error, SmsError::RateLimited | SmsError::Server(_)
+                    ) => ::backoff::__private::Verdict::Propagate,
+                    ::core::result::Result::Err(_) => {
+                        ::backoff::__private::Verdict::Retry
+                    }
+                };
+                if __backoff_state
+                    .settle(::core::option::Option::None, __backoff_verdict)
+                {
+                    return __backoff_outcome;
+                }
+                let __backoff_elapsed = ::backoff::__private::elapsed(
+                    &__backoff_start,
+                    ::backoff::__private::async_now(),
+                );
                 #[allow(unused_imports)]
                 use ::backoff::__private::{ViaDebug as _, ViaOpaque as _};
-                __backoff_state
+                let __backoff_action = __backoff_state
                     .fail(
                         || (
                             ::backoff::__private::Rules {
@@ -82,7 +88,8 @@ async fn send_sms(to: &str) -> Result<(), SmsError> {
                         &(&::backoff::__private::Describe(&__backoff_outcome))
                             .__backoff_describe(),
                         |__backoff_of| ::core::option::Option::None,
-                    )
+                    );
+                (__backoff_elapsed, __backoff_action)
             };
             match __backoff_action {
                 ::backoff::__private::Action::Backoff(__backoff_wait) => {

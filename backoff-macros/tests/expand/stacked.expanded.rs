@@ -54,16 +54,16 @@ fn fetch(id: u32) -> Result<Option<u32>, String> {
                                     fetch_once(id)
                                 })()
                             };
-                            let __backoff_verdict = ::backoff::__private::judge_default::<
-                                Result<Option<u32>, String>,
-                            >(&__backoff_outcome);
-                            if __backoff_state
-                                .settle(::core::option::Option::None, __backoff_verdict)
-                            {
-                                return __backoff_outcome;
-                            }
                             #[allow(clippy::needless_update)]
                             let __backoff_decided = {
+                                let __backoff_verdict = ::backoff::__private::judge_default::<
+                                    Result<Option<u32>, String>,
+                                >(&__backoff_outcome);
+                                if __backoff_state
+                                    .settle(::core::option::Option::None, __backoff_verdict)
+                                {
+                                    return __backoff_outcome;
+                                }
                                 #[allow(unused_imports)]
                                 use ::backoff::__private::{ViaDebug as _, ViaOpaque as _};
                                 __backoff_state
@@ -108,27 +108,29 @@ fn fetch(id: u32) -> Result<Option<u32>, String> {
                     }
                 })()
             };
-            let __backoff_verdict = match <Result<
-                Option<u32>,
-                String,
-            > as ::backoff::__private::IsResult>::as_result(&__backoff_outcome) {
-                ::core::result::Result::Ok(__backoff_value) => {
-                    ::backoff::__private::judge_predicate(
-                        ::backoff::__private::predicate(
-                            __backoff_value,
-                            |v: &Option<u32>| v.is_none(),
-                        ),
-                    )
-                }
-                ::core::result::Result::Err(_) => {
-                    ::backoff::__private::Verdict::Propagate
-                }
-            };
-            if __backoff_state.settle(::core::option::Option::None, __backoff_verdict) {
-                return __backoff_outcome;
-            }
             #[allow(clippy::needless_update)]
             let __backoff_decided = {
+                let __backoff_verdict = match <Result<
+                    Option<u32>,
+                    String,
+                > as ::backoff::__private::IsResult>::as_result(&__backoff_outcome) {
+                    ::core::result::Result::Ok(__backoff_value) => {
+                        ::backoff::__private::judge_predicate(
+                            ::backoff::__private::predicate(
+                                __backoff_value,
+                                |v: &Option<u32>| v.is_none(),
+                            ),
+                        )
+                    }
+                    ::core::result::Result::Err(_) => {
+                        ::backoff::__private::Verdict::Propagate
+                    }
+                };
+                if __backoff_state
+                    .settle(::core::option::Option::None, __backoff_verdict)
+                {
+                    return __backoff_outcome;
+                }
                 #[allow(unused_imports)]
                 use ::backoff::__private::{ViaDebug as _, ViaOpaque as _};
                 __backoff_state
