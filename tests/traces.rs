@@ -229,3 +229,54 @@ async fn an_outcome_without_debug_is_logged_by_type_name() {
     let lines = captured.lines();
     assert!(lines[0].contains("(<traces::NoDebug>)"), "{}", lines[0]);
 }
+
+// A sync fn with no `on_backoff` or `on_giveup` handler gets its log lines back from the
+// decision unwritten and writes them with the outcome moved in and out (`Line::emit`): the
+// same lines, levels, fields and descriptions as a lent outcome's.
+
+#[backoff(expo, max_tries = 3, jitter = none, sleep = |_| ())]
+fn send_sms_sync(to: &str) -> Result<(), String> {
+    Err(format!("429 for {to}"))
+}
+
+#[backoff(expo, max_tries = 2, jitter = none, sleep = |_| (), backoff_log_level = debug,
+    giveup_log_level = warn)]
+fn levels_sync() -> Option<u8> {
+    None
+}
+
+#[backoff(expo, max_tries = 2, jitter = none, sleep = |_| (), predicate = |_| true)]
+fn opaque_sync() -> NoDebug {
+    NoDebug
+}
+
+#[backoff(expo, jitter = none, sleep = |_| (), budget = budget)]
+fn spent_sync(budget: &backoff::RetryBudget) -> Result<(), &'static str> {
+    Err("down")
+}
+
+#[test]
+fn a_sync_fn_writes_the_same_log_lines_as_an_async_one() {
+    let (captured, _guard) = capture();
+    assert!(send_sms_sync("+4470000").is_err());
+    assert_eq!(levels_sync(), None);
+    let _ = opaque_sync();
+    let budget = backoff::RetryBudget::new(1.0).min_per_sec(0.0);
+    assert_eq!(spent_sync(&budget), Err("down"));
+    let lines = captured.lines();
+    assert_eq!(
+        lines,
+        [
+            r#" INFO backoff: Backing off send_sms_sync(...) for 1.0s (Err("429 for +4470000")) function="send_sms_sync" wait_s=1.0"#,
+            r#" INFO backoff: Backing off send_sms_sync(...) for 2.0s (Err("429 for +4470000")) function="send_sms_sync" wait_s=2.0"#,
+            r#"ERROR backoff: Giving up send_sms_sync(...) after 3 tries (Err("429 for +4470000")) function="send_sms_sync" tries=3"#,
+            r#"DEBUG backoff: Backing off levels_sync(...) for 1.0s (None) function="levels_sync" wait_s=1.0"#,
+            r#" WARN backoff: Giving up levels_sync(...) after 2 tries (None) function="levels_sync" tries=2"#,
+            r#" INFO backoff: Backing off opaque_sync(...) for 1.0s (<traces::NoDebug>) function="opaque_sync" wait_s=1.0"#,
+            r#"ERROR backoff: Giving up opaque_sync(...) after 2 tries (<traces::NoDebug>) function="opaque_sync" tries=2"#,
+            // The call's own first attempt deposits the one token its first retry spends.
+            r#" INFO backoff: Backing off spent_sync(...) for 1.0s (Err("down")) function="spent_sync" wait_s=1.0"#,
+            r#"ERROR backoff: Giving up spent_sync(...) after 2 tries: retry budget exhausted (Err("down")) function="spent_sync" tries=2 budget_exhausted=true"#,
+        ]
+    );
+}

@@ -9,7 +9,7 @@ pub use crate::jitter::named as jitters;
 pub use crate::jitter::{FnJitter, Jitter, Spread};
 pub use crate::secs::IntoSeconds;
 pub use crate::state::{
-    Action, Details, Opaque, Policy, Queued, Rules, Run, Shown, State, Unpaced, Verdict,
+    Action, Details, Line, Opaque, Policy, Queued, Rules, Run, Shown, State, Unpaced, Verdict,
 };
 pub use crate::wait::{
     Constant, Decay, Expo, Fibo, Intervals, OnErr, Runtime, Schedule, Steps, Stored, Wait,

@@ -34,7 +34,7 @@ pub(crate) fn retry_loop(layer: &Layer, block: &Block) -> Block {
     let on_success = handlers(layer, Key::OnSuccess, &super::none());
     let on_giveup = handlers(layer, Key::OnGiveup, &super::none());
     let sleep = super::sleep::sleep(layer);
-    let [verdict_l, decided, of, f] = ["verdict", "decided", "of", "f"].map(local);
+    let [verdict_l, line, of, f] = ["verdict", "line", "of", "f"].map(local);
     // A success (or an error to propagate) is settled before the outcome is lent to anything
     // and before the clock is read: a sync fn's outcome can then stay in registers and be
     // returned from them. Lent on every path, it lives in memory, and returning it is a wide
@@ -51,12 +51,13 @@ pub(crate) fn retry_loop(layer: &Layer, block: &Block) -> Block {
             return #outcome;
         }
     };
-    // A failure. A sync fn decides it out of line (`failed`), which keeps its loop small
-    // enough for its caller to inline (inlined, the constant limits let the optimiser unroll
-    // the loop once per try); with no `on_backoff` or `on_giveup` handler to read the outcome
-    // afterwards, the outcome is moved into the decision (`failed_owned`), so that the
-    // success path never lends it. An async fn decides inline (`fail`): its outcome comes out
-    // of the attempt's future through memory anyway, and a call per failure measured slower.
+    // A failure. With no `on_backoff` or `on_giveup` handler to read the outcome afterwards,
+    // a sync fn decides it inline (`fail_later`) and gets its log line back unwritten: the
+    // line is written by `Line::emit`, which takes the outcome by value and hands it back, so
+    // that the outcome is lent to no call and can stay in registers (and an outcome an opaque
+    // body wrote to memory is passed by its address, not copied). With such a handler, a sync
+    // fn decides out of line (`failed`), lending the outcome. An async fn decides inline
+    // (`fail`): its outcome comes out of the attempt's future through memory anyway.
     // The verdict lives in a block of its own, dead before any handler is awaited (an async
     // fn's future would keep it otherwise).
     let settle = quote! {
@@ -70,28 +71,30 @@ pub(crate) fn retry_loop(layer: &Layer, block: &Block) -> Block {
         #[allow(unused_imports)]
         use #k::__private::{ViaDebug as _, ViaOpaque as _};
     };
-    let failed = if !layer.is_async && on_backoff.is_empty() && on_giveup.is_empty() {
+    let owned = !layer.is_async && on_backoff.is_empty() && on_giveup.is_empty();
+    let failed = if owned {
         quote! {
             #[allow(clippy::needless_update)]
-            let #decided = {
+            let (#action, #line) = {
                 #settle
-                #use_describe
-                #state.failed_owned(
-                    #outcome,
+                #state.fail_later(
                     #rules_and_schedule,
                     #jitter,
+                    &#outcome,
                     #verdict_l,
                     || #read_elapsed,
-                    |#of, #f| ::core::fmt::Display::fmt(
-                        &(&#k::__private::Describe(#of)).__backoff_describe(),
-                        #f,
-                    ),
                     |#of| #hint,
                 )
             };
-            match #decided {
-                ::core::result::Result::Ok(#wait) => #wait,
-                ::core::result::Result::Err(#outcome) => return #outcome,
+            if let ::core::option::Option::Some(#line) = #line {
+                #use_describe
+                #outcome = #line.emit(#outcome, |#of, #f| {
+                    ::core::fmt::Display::fmt(&(&#k::__private::Describe(#of)).__backoff_describe(), #f)
+                });
+            }
+            match #action {
+                #k::__private::Action::Backoff(#wait) => #wait,
+                _ => return #outcome,
             }
         }
     } else {
@@ -130,6 +133,8 @@ pub(crate) fn retry_loop(layer: &Layer, block: &Block) -> Block {
             }
         }
     };
+    // Only the deferred log line reassigns the outcome (handing it back from `Line::emit`).
+    let mutable = owned.then(|| quote!(mut));
     let body = quote! {{
         #once
         let mut #state = #k::__private::Run::<_, _, #queue>::new(#progress);
@@ -138,7 +143,7 @@ pub(crate) fn retry_loop(layer: &Layer, block: &Block) -> Block {
         loop {
             #pace
             let #wait = {
-                let #outcome = #attempt;
+                let #mutable #outcome = #attempt;
                 #observe
                 #failed
             };

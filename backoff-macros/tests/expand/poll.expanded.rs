@@ -12,7 +12,7 @@ fn poll(job: &str) -> String {
     let __backoff_start = ::backoff::__private::sync_now();
     loop {
         let __backoff_wait = {
-            let __backoff_outcome = {
+            let mut __backoff_outcome = {
                 #[allow(clippy::redundant_closure_call)]
                 (move || {
                     #[allow(
@@ -30,7 +30,7 @@ fn poll(job: &str) -> String {
                 })()
             };
             #[allow(clippy::needless_update)]
-            let __backoff_decided = {
+            let (__backoff_action, __backoff_line) = {
                 let __backoff_verdict = ::backoff::__private::judge_predicate(
                     ::backoff::__private::predicate(
                         &__backoff_outcome,
@@ -42,11 +42,8 @@ fn poll(job: &str) -> String {
                 {
                     return __backoff_outcome;
                 }
-                #[allow(unused_imports)]
-                use ::backoff::__private::{ViaDebug as _, ViaOpaque as _};
                 __backoff_state
-                    .failed_owned(
-                        __backoff_outcome,
+                    .fail_later(
                         || (
                             ::backoff::__private::Rules {
                                 max_time: ::core::option::Option::Some(
@@ -59,24 +56,33 @@ fn poll(job: &str) -> String {
                             ),
                         ),
                         &::backoff::__private::jitters::None,
+                        &__backoff_outcome,
                         __backoff_verdict,
                         || ::backoff::__private::elapsed(
                             &__backoff_start,
                             ::backoff::__private::sync_now(),
                         ),
-                        |__backoff_of, __backoff_f| ::core::fmt::Display::fmt(
-                            &(&::backoff::__private::Describe(__backoff_of))
-                                .__backoff_describe(),
-                            __backoff_f,
-                        ),
                         |__backoff_of| ::core::option::Option::None,
                     )
             };
-            match __backoff_decided {
-                ::core::result::Result::Ok(__backoff_wait) => __backoff_wait,
-                ::core::result::Result::Err(__backoff_outcome) => {
-                    return __backoff_outcome;
-                }
+            if let ::core::option::Option::Some(__backoff_line) = __backoff_line {
+                #[allow(unused_imports)]
+                use ::backoff::__private::{ViaDebug as _, ViaOpaque as _};
+                __backoff_outcome = __backoff_line
+                    .emit(
+                        __backoff_outcome,
+                        |__backoff_of, __backoff_f| {
+                            ::core::fmt::Display::fmt(
+                                &(&::backoff::__private::Describe(__backoff_of))
+                                    .__backoff_describe(),
+                                __backoff_f,
+                            )
+                        },
+                    );
+            }
+            match __backoff_action {
+                ::backoff::__private::Action::Backoff(__backoff_wait) => __backoff_wait,
+                _ => return __backoff_outcome,
             }
         };
         ::backoff::__private::sync_sleep(__backoff_wait);

@@ -12,7 +12,7 @@ fn fetch(id: u32) -> Result<Option<u32>, String> {
     >::new(());
     loop {
         let __backoff_wait = {
-            let __backoff_outcome = {
+            let mut __backoff_outcome = {
                 #[allow(unused_mut)]
                 let id = ::backoff::__private::CloneArg::clone_arg(&id);
                 #[allow(clippy::redundant_closure_call)]
@@ -35,7 +35,7 @@ fn fetch(id: u32) -> Result<Option<u32>, String> {
                     >::new(0u32);
                     loop {
                         let __backoff_wait = {
-                            let __backoff_outcome = {
+                            let mut __backoff_outcome = {
                                 #[allow(unused_mut)]
                                 let id = ::backoff::__private::CloneArg::clone_arg(&id);
                                 #[allow(clippy::redundant_closure_call)]
@@ -55,7 +55,7 @@ fn fetch(id: u32) -> Result<Option<u32>, String> {
                                 })()
                             };
                             #[allow(clippy::needless_update)]
-                            let __backoff_decided = {
+                            let (__backoff_action, __backoff_line) = {
                                 let __backoff_verdict = ::backoff::__private::judge_default::<
                                     Result<Option<u32>, String>,
                                 >(&__backoff_outcome);
@@ -64,11 +64,8 @@ fn fetch(id: u32) -> Result<Option<u32>, String> {
                                 {
                                     return __backoff_outcome;
                                 }
-                                #[allow(unused_imports)]
-                                use ::backoff::__private::{ViaDebug as _, ViaOpaque as _};
                                 __backoff_state
-                                    .failed_owned(
-                                        __backoff_outcome,
+                                    .fail_later(
                                         || (
                                             ::backoff::__private::Rules {
                                                 max_tries: ::core::option::Option::Some(
@@ -87,21 +84,32 @@ fn fetch(id: u32) -> Result<Option<u32>, String> {
                                             ),
                                         ),
                                         &::backoff::__private::jitters::Full,
+                                        &__backoff_outcome,
                                         __backoff_verdict,
                                         || ::core::time::Duration::ZERO,
-                                        |__backoff_of, __backoff_f| ::core::fmt::Display::fmt(
-                                            &(&::backoff::__private::Describe(__backoff_of))
-                                                .__backoff_describe(),
-                                            __backoff_f,
-                                        ),
                                         |__backoff_of| ::core::option::Option::None,
                                     )
                             };
-                            match __backoff_decided {
-                                ::core::result::Result::Ok(__backoff_wait) => __backoff_wait,
-                                ::core::result::Result::Err(__backoff_outcome) => {
-                                    return __backoff_outcome;
+                            if let ::core::option::Option::Some(__backoff_line) = __backoff_line {
+                                #[allow(unused_imports)]
+                                use ::backoff::__private::{ViaDebug as _, ViaOpaque as _};
+                                __backoff_outcome = __backoff_line
+                                    .emit(
+                                        __backoff_outcome,
+                                        |__backoff_of, __backoff_f| {
+                                            ::core::fmt::Display::fmt(
+                                                &(&::backoff::__private::Describe(__backoff_of))
+                                                    .__backoff_describe(),
+                                                __backoff_f,
+                                            )
+                                        },
+                                    );
+                            }
+                            match __backoff_action {
+                                ::backoff::__private::Action::Backoff(__backoff_wait) => {
+                                    __backoff_wait
                                 }
+                                _ => return __backoff_outcome,
                             }
                         };
                         ::backoff::__private::sync_sleep(__backoff_wait);
@@ -109,7 +117,7 @@ fn fetch(id: u32) -> Result<Option<u32>, String> {
                 })()
             };
             #[allow(clippy::needless_update)]
-            let __backoff_decided = {
+            let (__backoff_action, __backoff_line) = {
                 let __backoff_verdict = match <Result<
                     Option<u32>,
                     String,
@@ -131,11 +139,8 @@ fn fetch(id: u32) -> Result<Option<u32>, String> {
                 {
                     return __backoff_outcome;
                 }
-                #[allow(unused_imports)]
-                use ::backoff::__private::{ViaDebug as _, ViaOpaque as _};
                 __backoff_state
-                    .failed_owned(
-                        __backoff_outcome,
+                    .fail_later(
                         || (
                             ::backoff::__private::Rules {
                                 max_tries: ::core::option::Option::Some(
@@ -148,21 +153,30 @@ fn fetch(id: u32) -> Result<Option<u32>, String> {
                             ),
                         ),
                         &::backoff::__private::jitters::Full,
+                        &__backoff_outcome,
                         __backoff_verdict,
                         || ::core::time::Duration::ZERO,
-                        |__backoff_of, __backoff_f| ::core::fmt::Display::fmt(
-                            &(&::backoff::__private::Describe(__backoff_of))
-                                .__backoff_describe(),
-                            __backoff_f,
-                        ),
                         |__backoff_of| ::core::option::Option::None,
                     )
             };
-            match __backoff_decided {
-                ::core::result::Result::Ok(__backoff_wait) => __backoff_wait,
-                ::core::result::Result::Err(__backoff_outcome) => {
-                    return __backoff_outcome;
-                }
+            if let ::core::option::Option::Some(__backoff_line) = __backoff_line {
+                #[allow(unused_imports)]
+                use ::backoff::__private::{ViaDebug as _, ViaOpaque as _};
+                __backoff_outcome = __backoff_line
+                    .emit(
+                        __backoff_outcome,
+                        |__backoff_of, __backoff_f| {
+                            ::core::fmt::Display::fmt(
+                                &(&::backoff::__private::Describe(__backoff_of))
+                                    .__backoff_describe(),
+                                __backoff_f,
+                            )
+                        },
+                    );
+            }
+            match __backoff_action {
+                ::backoff::__private::Action::Backoff(__backoff_wait) => __backoff_wait,
+                _ => return __backoff_outcome,
             }
         };
         ::backoff::__private::sync_sleep(__backoff_wait);
