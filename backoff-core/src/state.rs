@@ -600,7 +600,7 @@ impl<P, M: Default, Q: Queue> Run<P, M, Q> {
     /// [`fail`](Run::fail) with the log line handed back instead of written: a sync fn
     /// writes it with [`Line::emit`], which takes the outcome by value, so that the outcome
     /// is lent to no call on any other path.
-    #[inline(always)]
+    #[inline]
     #[allow(clippy::too_many_arguments)]
     pub fn fail_later<'r, R: ?Sized, S, J>(
         &mut self,
