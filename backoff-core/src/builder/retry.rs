@@ -701,23 +701,51 @@ where
                 run.add_queued(pacer.ready_blocking(|wait| sleep.sleep(wait)));
             }
             let sent = P::OBSERVES.then(Pacer::now);
-            let outcome = op();
+            let mut outcome = op();
             if let Some(sent) = sent {
                 pacer.observe(&outcome, sent);
             }
-            let elapsed = start
-                .as_ref()
-                .map_or(Duration::ZERO, |start| clock.now().since(start));
-            let action = decide(&mut run, &conf, &judge, &hint, &outcome, elapsed);
-            if action != Action::Propagate && !H::EMPTY {
-                hooks.run(
-                    action,
-                    &run.details(conf.target, &outcome, elapsed, wait_of(action)),
+            let elapsed = || {
+                start
+                    .as_ref()
+                    .map_or(Duration::ZERO, |start| clock.now().since(start))
+            };
+            if H::EMPTY {
+                // As the attribute's sync fns: a success is returned before the outcome is
+                // lent to anything, and a failure's log line is written with the outcome
+                // moved in and out.
+                let verdict = judge.verdict(&outcome);
+                if run.settle(conf.budget.as_ref(), verdict) {
+                    return outcome;
+                }
+                let (action, line) = run.fail_later(
+                    || parts(&conf),
+                    &conf,
+                    &outcome,
+                    verdict,
+                    elapsed,
+                    |outcome| hint.hint(outcome),
                 );
-            }
-            match action {
-                Action::Backoff(wait) => sleep.sleep(wait),
-                _ => return outcome,
+                if let Some(line) = line {
+                    outcome = line.emit(outcome, |outcome, f| fmt::Debug::fmt(outcome, f));
+                }
+                match action {
+                    Action::Backoff(wait) => sleep.sleep(wait),
+                    _ => return outcome,
+                }
+            } else {
+                let elapsed = elapsed();
+                let action = decide(&mut run, &conf, &judge, &hint, &outcome, elapsed);
+                if action != Action::Propagate {
+                    hooks.run(
+                        action,
+                        &run.details(conf.target, &outcome, elapsed, wait_of(action)),
+                    );
+                }
+                match action {
+                    Action::Backoff(wait) => sleep.sleep(wait),
+                    _ => return outcome,
+                }
             }
         }
     }
