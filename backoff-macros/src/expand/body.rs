@@ -51,13 +51,6 @@ pub(crate) fn retry_loop(layer: &Layer, block: &Block) -> Block {
             return #outcome;
         }
     };
-    // A failure. With no `on_backoff` or `on_giveup` handler to read the outcome afterwards,
-    // a sync fn decides it inline (`fail_later`) and gets its log line back unwritten: the
-    // line is written by `Line::emit`, which takes the outcome by value and hands it back, so
-    // that the outcome is lent to no call and can stay in registers (and an outcome an opaque
-    // body wrote to memory is passed by its address, not copied). With such a handler, a sync
-    // fn decides out of line (`failed`), lending the outcome. An async fn decides inline
-    // (`fail`): its outcome comes out of the attempt's future through memory anyway.
     // The verdict lives in a block of its own, dead before any handler is awaited (an async
     // fn's future would keep it otherwise).
     let settle = quote! {
@@ -71,6 +64,13 @@ pub(crate) fn retry_loop(layer: &Layer, block: &Block) -> Block {
         #[allow(unused_imports)]
         use #k::__private::{ViaDebug as _, ViaOpaque as _};
     };
+    // A failure. With no `on_backoff` or `on_giveup` handler to read the outcome afterwards,
+    // a sync fn decides it inline (`fail_later`) and gets its log line back unwritten: the
+    // line is written by `Line::emit`, which takes the outcome by value and hands it back, so
+    // that the outcome is lent to no call and can stay in registers (and an outcome an opaque
+    // body wrote to memory is passed by its address, not copied). With such a handler, a sync
+    // fn decides out of line (`failed`), lending the outcome. An async fn decides inline
+    // (`fail`): its outcome comes out of the attempt's future through memory anyway.
     let owned = !layer.is_async && on_backoff.is_empty() && on_giveup.is_empty();
     let failed = if owned {
         quote! {
@@ -98,7 +98,7 @@ pub(crate) fn retry_loop(layer: &Layer, block: &Block) -> Block {
             }
         }
     } else {
-        // `fail` reads the time only when it needs it; `failed` is given the time read.
+        // The handlers' details need the time, so it is read here for both.
         let (decide, elapsed_arg) = if layer.is_async {
             (quote!(fail), quote!(|| #elapsed))
         } else {

@@ -1,7 +1,8 @@
 //! The pipeline, parse → validate → expand, and the expansion itself: the annotated fn keeps
 //! its signature and gets a retry loop as its body ([`body::retry_loop`]), assembled from one
 //! small generator per concern. The loop lives in the expansion (so the caller's future stays
-//! `Send`); every decision is the runtime's `Run::decide`.
+//! `Send`); every decision is the runtime's (`Run::settle`, then `Run::fail_later`, `Run::failed`
+//! or `Run::fail` for a failure).
 
 mod attempt;
 mod body;
