@@ -125,16 +125,21 @@ async fn dropped_connections_and_500s_are_retried() {
     let stats = client.stats();
     assert_eq!(st.dropped_connections, 2);
     assert_eq!(st.status_500, 3);
-    assert_eq!(stats.connection_errors, 2, "{stats:?}");
+    // The server drops the first two connections it accepts, and the client's connection
+    // pool may have opened one of them for a request that another, idle connection then
+    // served: its drop reaches no request (the pool discards the closed connection), so the
+    // client sees one or two connection errors (seen once in a CI run: one). Each one it
+    // sees is retried, and every attempt is accounted for.
+    assert!((1..=2).contains(&stats.connection_errors), "{stats:?}");
     assert_eq!(stats.server_errors, 3, "{stats:?}");
     assert_eq!(
         (stats.retries_connection, stats.retries_5xx),
-        (2, 3),
+        (stats.connection_errors, 3),
         "{stats:?}"
     );
     assert_eq!((st.delivered, st.duplicates), (5, 0));
     assert_eq!(summary.sent as u64, st.delivered);
-    assert_eq!(stats.attempts, 5 + 2 + 3);
+    assert_eq!(stats.attempts, 5 + stats.connection_errors + 3);
     assert_eq!(summary.gave_up, 0);
     assert!(server.calls().is_empty());
     assert_eq!(server.accepted().len(), to.len());

@@ -1,6 +1,12 @@
 //! The paced SMS client against the stand-in API at 10 requests/s, burst
-//! 1, on the real clock: 30 messages fired at once must get through in at most 1.05 times the
-//! physical limit (29 intervals of 100 ms: 2.9 s) with at most 3 answered 429.
+//! 1, on the real clock: 30 messages fired at once must get through with at most 3 answered
+//! 429, in at most 1.05 times the physical limit (29 intervals of 100 ms: 2.9 s) plus what each
+//! 429 costs its retry (the server's capped wait and one slot). Without a 429 that is 1.05
+//! times the limit. The allowance is there because a 429 cannot be ruled out on the real
+//! clock: the pacer keeps its slots on a fixed grid, so a request that leaves 3 ms late is
+//! followed by one that arrives 3 % early for the server's burst-1 bucket (seen: gaps of 106.0
+//! then 99.9 ms); without the allowance one such 429 failed the test (1.068) though three are
+//! allowed, 1 run in 5 of the whole test binary with four test threads.
 //!
 //! Why this is not flaky. The pacer spaces the attempts' *departures*; the server's bucket
 //! (burst 1) measures their *arrivals*. Pacing at exactly the limit, a request that is held up
@@ -95,7 +101,14 @@ async fn paced_batch_keeps_to_the_rate_limit() {
     assert_eq!((st.delivered, st.duplicates), (N as u64, 0), "{report}");
     assert_eq!(st.throttled, summary.rejected_429, "{report}");
     assert!(summary.rejected_429 <= 3, "{report}");
-    assert!(ratio <= 1.05, "{report}");
+    // 1.05 times the limit, plus what each allowed 429 costs its retry: the server's wait
+    // (`Retry-After`, capped at `max_value`, 200 ms) and one more slot.
+    let per_429 = 0.2 + 1.0 / RATE;
+    let bound = 1.05 * physical + summary.rejected_429 as f64 * per_429;
+    assert!(
+        summary.elapsed.as_secs_f64() <= bound,
+        "{report}\nbound: {bound:.3} s"
+    );
     // The stand-in held the line: burst 1 at 10/s lets no batch of 30 through sooner.
     assert!(ratio >= 1.0, "{report}");
     let admitted: Vec<_> = arrivals.iter().filter(|a| a.admitted).collect();
