@@ -619,7 +619,7 @@ impl<P, M: Default, Q: Queue> Run<P, M, Q> {
         // The count passes an optimisation barrier (a store and a load, on a failure only):
         // with constant limits the optimiser would otherwise know how many times the loop
         // around this runs and unroll it once per try, which makes the fn too large for its
-        // caller to inline (measured: 2.5 -> 6.8 ns for a first-try success, 4.4 -> 9.2 ns
+        // caller to inline (measured: 2.2 -> 6.8 ns for a first-try success, 4.4 -> 9.2 ns
         // with two failures).
         let tries = std::hint::black_box(self.tries);
         let action = self.fail_to(
