@@ -332,3 +332,44 @@ async fn the_same_seed_gives_the_builder_and_the_attribute_the_same_waits() {
     let waits = by_builder.get();
     assert!(waits.windows(2).any(|w| w[0] != w[1]), "{waits:?}");
 }
+
+/// The blocking loop reads the clock when it starts and after each failure (for `max_time`),
+/// but not after a success unless an `on_success` handler wants `elapsed`, as the attribute's
+/// sync fns do.
+#[test]
+fn a_blocking_success_reads_the_clock_only_for_on_success() {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    let clock = backoff::sim::SimClock::new();
+    let run = |failures: u32, seen: Option<&Calls>| {
+        let (fails, reads) = (AtomicU32::new(failures), AtomicU32::new(0));
+        let op = || {
+            if fails.load(Ordering::SeqCst) == 0 {
+                return Ok(());
+            }
+            fails.fetch_sub(1, Ordering::SeqCst);
+            Err(())
+        };
+        let retry = backoff::constant(1)
+            .max_time(10)
+            .jitter(backoff::Jitter::None)
+            .retry_blocking(op)
+            .sleep(|w| clock.sleep(w))
+            .clock(|| {
+                reads.fetch_add(1, Ordering::SeqCst);
+                clock.now()
+            });
+        let out = match seen {
+            Some(calls) => retry
+                .on_success(|d| calls.push(format!("success:{}:{:?}", d.tries, d.elapsed)))
+                .call(),
+            None => retry.call(),
+        };
+        assert_eq!(out, Ok(()));
+        reads.load(Ordering::SeqCst)
+    };
+    assert_eq!(run(0, None), 1);
+    assert_eq!(run(2, None), 3);
+    let seen = Calls::default();
+    assert_eq!(run(2, Some(&seen)), 4);
+    assert_eq!(seen.get(), ["success:3:2s"]);
+}
