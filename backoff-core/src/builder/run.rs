@@ -181,6 +181,10 @@ impl Conf {
 }
 
 /// The builder's jitter, as the decisions apply it: by name, or the function in [`Rare`].
+///
+/// This repeats [`Jitter`]'s dispatch on purpose: going through `self.jitter().spread(..)`
+/// instead made the builder's retry path 1.5x slower (sync 16.9 -> 25.6 ns, async 34 -> 45 ns
+/// with two failures), the temporary `Jitter` not folding away.
 impl Spread for Conf {
     type Memory = Option<(Duration, Duration)>;
 
