@@ -117,14 +117,20 @@ macro_rules! sync_contenders {
 
 sync_contenders!(op_sync => attributed_sync, hand_written_sync, with_backon_sync);
 
-fn with_builder_sync(x: u64) -> Result<u64, &'static str> {
-    backoff::constant(0)
-        .max_tries(5)
-        .jitter(backoff::Jitter::None)
-        .retry_blocking(|| op_sync(x))
-        .sleep(no_sleep_sync)
-        .call()
+macro_rules! builder_sync {
+    ($body:ident => $builder:ident) => {
+        fn $builder(x: u64) -> Result<u64, &'static str> {
+            backoff::constant(0)
+                .max_tries(5)
+                .jitter(backoff::Jitter::None)
+                .retry_blocking(|| $body(x))
+                .sleep(no_sleep_sync)
+                .call()
+        }
+    };
 }
+
+builder_sync!(op_sync => with_builder_sync);
 
 // ---- sync contenders around a body the compiler cannot inline ----
 //
@@ -138,6 +144,7 @@ fn op_opaque(x: u64) -> Result<u64, &'static str> {
 }
 
 sync_contenders!(op_opaque => attributed_opaque, hand_written_opaque, with_backon_opaque);
+builder_sync!(op_opaque => with_builder_opaque);
 
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -183,6 +190,7 @@ fn bench(c: &mut Criterion) {
                 }
                 case_sync!("hand_written", hand_written_opaque);
                 case_sync!("attribute", attributed_opaque);
+                case_sync!("builder", with_builder_opaque);
                 case_sync!("backon", with_backon_opaque);
             } else {
                 if fails == 0 {

@@ -72,7 +72,8 @@ macro_rules! arguments {
 
         pub(crate) enum Key { $($key),* }
 
-        /// Every argument, in the order the docs list them.
+        /// Every argument (`tests::docs_list_every_argument` holds that the README's table
+        /// names each one).
         pub(crate) const ARGS: &[ArgDef] = &[
             $(ArgDef { key: Key::$key, name: $name, kind: $kind, example: $example }),*
         ];
