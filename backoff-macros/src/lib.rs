@@ -1,9 +1,9 @@
 //! The `#[backoff(...)]` attribute. Use it through the `backoff` crate, which documents it in
 //! full: `use backoff::backoff;`.
 //!
-//! The crate reads as its pipeline: [`attr`] parses the arguments (one table of names,
-//! typed values), [`valid`] checks them against each other and the fn, and [`expand`]
-//! writes the retry loop, one generator per concern. Errors are collected by [`ctxt`] and
+//! The crate reads as its pipeline: `attr` parses the arguments (one table of names,
+//! typed values), `valid` checks them against each other and the fn, and `expand`
+//! writes the retry loop, one generator per concern. Errors are collected by `ctxt` and
 //! reported together, each on the token at fault, in front of the unchanged item.
 
 mod attr;
