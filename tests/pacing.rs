@@ -148,6 +148,33 @@ fn bad_rates_pace_nothing_instead_of_panicking() {
     );
 }
 
+/// "Almost never" is not "unlimited": a rate too slow for a `Duration` (or for slot
+/// arithmetic on instants) paces one attempt per 10^7 s. (It paced nothing: the interval
+/// overflowed to no interval, or the next slot stopped moving.)
+#[tokio::test(start_paused = true)]
+async fn rates_too_slow_to_represent_pace_at_the_slowest_interval() {
+    let slowest = Duration::from_secs(10_000_000);
+    for p in [
+        Pacer::per_second(1e-20),
+        Pacer::new(1.0, Duration::MAX),
+        Pacer::new(1.0, 10_000_000_000_000_000_000u64),
+    ] {
+        assert_eq!(p.interval(), Some(slowest));
+        p.reserve(None).consume();
+        let second = p.reserve(None);
+        assert!(second.wait() > Duration::ZERO, "{p:?}");
+        drop(second);
+    }
+    let p = Pacer::per_second(1e-20);
+    p.reserve(None).consume();
+    assert_eq!(p.reserve(None).wait(), slowest);
+    // Just above the cap, the rate is kept as given.
+    assert_eq!(
+        Pacer::new(1.0, 9_000_000).interval(),
+        Some(Duration::from_secs(9_000_000))
+    );
+}
+
 // Retry-After.
 
 #[derive(Debug, Clone, PartialEq)]

@@ -324,10 +324,9 @@ impl AdaptiveRate {
         let since_accepted = s.last_accepted.map(|a| sent.saturating_duration_since(a));
         // The response time, smoothed as TCP does (1/8 of each new sample).
         let rtt = now.saturating_duration_since(sent);
-        s.rtt = Some(
-            s.rtt
-                .map_or(rtt, |avg| avg.mul_f64(0.875) + rtt.mul_f64(0.125)),
-        );
+        s.rtt = Some(s.rtt.map_or(rtt, |avg| {
+            avg.mul_f64(0.875).saturating_add(rtt.mul_f64(0.125))
+        }));
         s.last_sent = Some(max_instant(s.last_sent, sent));
         let before = s.search;
         let mut reason = s.learn_hints(&feedback.hints, now, config);
@@ -617,9 +616,11 @@ impl State {
             .retry_after
             .or_else(|| hints.reset.filter(|_| hints.remaining == Some(0)));
         if let Some(pause) = pause.filter(|p| *p > pace.saturating_add(FIELD_RESOLUTION)) {
-            let until = now + pause.min(MAX_HOLD);
-            self.hold = Some(self.hold.map_or(until, |h| h.max(until)));
-            reason = Some("server asked for a pause");
+            // (An instant past the clock's range holds nothing: no real clock gets there.)
+            if let Some(until) = now.checked_add(pause.min(MAX_HOLD)) {
+                self.hold = Some(self.hold.map_or(until, |h| h.max(until)));
+                reason = Some("server asked for a pause");
+            }
         }
         // Make what remains last until the reset.
         if let (Some(left), Some(reset)) = (hints.remaining, hints.reset)
@@ -627,7 +628,9 @@ impl State {
             && !reset.is_zero()
         {
             let rate = left as f64 / reset.as_secs_f64();
-            self.budget = Some((rate, now + reset.min(MAX_HOLD)));
+            if let Some(until) = now.checked_add(reset.min(MAX_HOLD)) {
+                self.budget = Some((rate, until));
+            }
         }
         reason
     }

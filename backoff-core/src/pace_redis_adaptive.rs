@@ -732,7 +732,10 @@ impl RedisAdaptive {
                                 self.touch(&lane);
                                 return now.saturating_duration_since(start);
                             }
-                            Some(wait) => until = Some(asked + Duration::from_micros(wait)),
+                            Some(wait) => {
+                                // A wait is at most MAX_US, whatever a stray key says.
+                                until = asked.checked_add(Duration::from_micros(wait.min(MAX_US)));
+                            }
                         }
                     }
                     Err(e) => {
@@ -796,7 +799,7 @@ impl RedisAdaptive {
                                 lane.took(Instant::now());
                                 return start.elapsed();
                             }
-                            Some(wait) => until = Some(Duration::from_micros(wait)),
+                            Some(wait) => until = Some(Duration::from_micros(wait.min(MAX_US))),
                         }
                     }
                     Err(e) => {

@@ -9,6 +9,8 @@ use std::time::{Duration, SystemTime};
 
 /// Parses a `Retry-After` value: delay-seconds (`"120"`) or an HTTP-date
 /// (`"Wed, 21 Oct 2015 07:28:00 GMT"`, measured from `now`; a date in the past waits zero).
+/// Delay-seconds too large for a `u64` read as [`Duration::MAX`] (the caller's cap applies);
+/// anything else unreadable is `None`.
 ///
 /// ```
 /// use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -22,6 +24,11 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();
     if let Ok(secs) = value.parse::<u64>() {
         return Some(Duration::from_secs(secs));
+    }
+    // `delay-seconds` too large for a u64: a very long wait, not no header (RFC 9110 asks
+    // a recipient to saturate such a number). Callers cap it (`max_value`, `max_time`).
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(Duration::MAX);
     }
     let at = httpdate::parse_http_date(value).ok()?;
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))

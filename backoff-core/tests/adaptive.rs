@@ -170,3 +170,40 @@ async fn probes_back_off() {
     let o = run(600, &[(0, 1.0)], Headers::Off, Duration::ZERO).await;
     check("no headers, 1/s, 600 messages", &o, 599.0, 1.02, 8);
 }
+
+/// The farthest instants the clock can represent, before and after now.
+fn clock_ends() -> (Instant, Instant) {
+    let now = std::time::Instant::now();
+    let (mut lo, mut hi) = (now, now);
+    let mut step = 1u64 << 62;
+    while step > 0 {
+        match (
+            lo.checked_sub(Duration::from_secs(step)),
+            hi.checked_add(Duration::from_secs(step)),
+        ) {
+            (Some(l), Some(h)) => (lo, hi) = (l, h),
+            (Some(l), None) => lo = l,
+            (None, Some(h)) => hi = h,
+            (None, None) => step /= 2,
+        }
+    }
+    (Instant::from_std(lo), Instant::from_std(hi))
+}
+
+/// Duration arithmetic saturates even at the ends of the clock's range: a response time of
+/// the whole range (smoothed twice), and a pause asked for at the last representable instant,
+/// used to panic (`overflow when adding durations`, `... duration to instant`). No real clock
+/// gets there; the rule is that no value panics.
+#[test]
+fn instants_at_the_ends_of_the_clock_do_not_panic() {
+    let (lo, hi) = clock_ends();
+    let rate = AdaptiveRate::new();
+    let accepted = backoff_core::Feedback::accepted();
+    rate.observe(&accepted, lo, hi);
+    rate.observe(&accepted, lo, hi);
+    let pause = backoff_core::Feedback::throttled().with_retry_after(Some(Duration::from_secs(10)));
+    let late = AdaptiveRate::new();
+    late.observe(&pause, hi, hi);
+    let headers = backoff_core::Feedback::accepted();
+    late.observe(&headers, hi, hi);
+}

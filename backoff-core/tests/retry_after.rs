@@ -20,6 +20,21 @@ fn reads_seconds_and_ignores_garbage() {
     assert_eq!(some.retry_after(), None);
 }
 
+/// `delay-seconds` too large for a u64 is a very long wait (RFC 9110 asks a recipient to
+/// saturate it), not no header: it was read as garbage, and the server's wait was dropped.
+#[test]
+fn reads_delay_seconds_too_large_for_a_u64_as_the_longest_wait() {
+    let mut h = HeaderMap::new();
+    h.insert(RETRY_AFTER, "99999999999999999999999".parse().unwrap());
+    assert_eq!(h.retry_after(), Some(Duration::MAX));
+    h.insert(RETRY_AFTER, " 18446744073709551616 ".parse().unwrap());
+    assert_eq!(h.retry_after(), Some(Duration::MAX));
+    h.insert(RETRY_AFTER, "18446744073709551615".parse().unwrap());
+    assert_eq!(h.retry_after(), Some(Duration::from_secs(u64::MAX)));
+    h.insert(RETRY_AFTER, "1e30".parse().unwrap());
+    assert_eq!(h.retry_after(), None);
+}
+
 #[test]
 fn reads_an_http_date_in_the_past_as_no_wait() {
     let mut h = HeaderMap::new();

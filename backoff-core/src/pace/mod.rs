@@ -68,7 +68,8 @@ type Instant = PacerInstant;
 ///
 /// Bad rates never panic: a rate that is zero, negative, NaN or infinite paces nothing (the
 /// pacer lets every attempt through at once; the attribute rejects such literals at compile
-/// time), and so does [`Pacer::unlimited`].
+/// time), and so does [`Pacer::unlimited`]. A rate slower than one attempt per 10^7 s (about
+/// 115 days), however slow, paces one attempt per 10^7 s.
 ///
 /// Keyed budgets (`rate_key`, or `Some(key)` here) are kept while they constrain anything:
 /// a key whose schedule has gone idle (its next slot is already free, as for a key never
@@ -119,6 +120,11 @@ struct Entry {
     schedule: Schedule,
 }
 
+/// The longest interval a fixed pacer keeps (10^7 s, about 115 days, as the Redis pacer's
+/// limit): a rate slower than that paces at this one, so that slot arithmetic on instants
+/// stays exact.
+const MAX_INTERVAL: Duration = Duration::from_secs(10_000_000);
+
 /// The smallest map size that triggers a sweep of idle keys.
 const MIN_SWEEP: usize = 64;
 
@@ -152,9 +158,14 @@ impl Pacer {
         let interval = if count.is_nan() || count <= 0.0 {
             None
         } else {
-            Duration::try_from_secs_f64(per / count)
-                .ok()
-                .filter(|i| !i.is_zero())
+            // `per / count` is not negative nor NaN here: only too large a value fails, and
+            // it means "almost never", not "unlimited".
+            Some(
+                Duration::try_from_secs_f64(per / count)
+                    .unwrap_or(Duration::MAX)
+                    .min(MAX_INTERVAL),
+            )
+            .filter(|i| !i.is_zero())
         };
         Pacer {
             quota: interval.map(|interval| Quota {
