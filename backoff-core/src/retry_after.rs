@@ -25,8 +25,9 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     if let Ok(secs) = value.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
-    // `delay-seconds` too large for a u64: a very long wait, not no header (RFC 9110 asks
-    // a recipient to saturate such a number). Callers cap it (`max_value`, `max_time`).
+    // `delay-seconds` too large for a u64: a very long wait, not no header (as RFC 9111
+    // section 1.2.2 has a cache take an oversized delta-seconds as the greatest value it can
+    // represent). Callers cap it (`max_value`, `max_time`).
     if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
         return Some(Duration::MAX);
     }

@@ -20,8 +20,9 @@ fn reads_seconds_and_ignores_garbage() {
     assert_eq!(some.retry_after(), None);
 }
 
-/// `delay-seconds` too large for a u64 is a very long wait (RFC 9110 asks a recipient to
-/// saturate it), not no header: it was read as garbage, and the server's wait was dropped.
+/// `delay-seconds` too large for a u64 is a very long wait (saturated, as RFC 9111 section
+/// 1.2.2 has caches do with delta-seconds), not no header: it was read as garbage, and the
+/// server's wait was dropped.
 #[test]
 fn reads_delay_seconds_too_large_for_a_u64_as_the_longest_wait() {
     let mut h = HeaderMap::new();
