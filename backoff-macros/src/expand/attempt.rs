@@ -122,14 +122,16 @@ fn copies(layer: &Layer, block: &Block) -> TokenStream {
 /// The identifiers a body uses as names: not a field or method after `.`, not a path
 /// segment after `::`. Words inside string literals count (`format!("{to}")`).
 fn uses(tokens: TokenStream, out: &mut HashSet<String>) {
-    let mut after_dot = false;
+    // Dots in a row before this token: one is a field or method access (`a.b`); two or more
+    // are a range or a struct's base (`0..v`, `..base`), after which a name is used.
+    let mut dots = 0;
     let mut colons = 0;
     for tt in tokens {
         let mut dot = false;
         let mut colon = false;
         match &tt {
             TokenTree::Ident(i) => {
-                if !after_dot && colons < 2 {
+                if dots != 1 && colons < 2 {
                     out.insert(i.to_string());
                 }
             }
@@ -147,7 +149,7 @@ fn uses(tokens: TokenStream, out: &mut HashSet<String>) {
                 colon = p.as_char() == ':';
             }
         }
-        after_dot = dot;
+        dots = if dot { dots + 1 } else { 0 };
         colons = if colon { colons + 1 } else { 0 };
     }
 }
@@ -237,16 +239,24 @@ pub(crate) fn rewrite_self(block: &mut Block) {
 }
 
 fn rewrite_tokens(tokens: TokenStream) -> TokenStream {
-    tokens
-        .into_iter()
-        .map(|tt| match tt {
-            TokenTree::Ident(i) if i == "self" => TokenTree::Ident(self_ident()),
+    let mut tokens = tokens.into_iter().peekable();
+    let mut out = Vec::new();
+    while let Some(tt) = tokens.next() {
+        out.push(match tt {
+            // Not `self::item`, a path to the current module.
+            TokenTree::Ident(i)
+                if i == "self"
+                    && !matches!(tokens.peek(), Some(TokenTree::Punct(p)) if p.as_char() == ':') =>
+            {
+                TokenTree::Ident(self_ident())
+            }
             TokenTree::Group(g) => {
                 let mut ng = proc_macro2::Group::new(g.delimiter(), rewrite_tokens(g.stream()));
                 ng.set_span(g.span());
                 TokenTree::Group(ng)
             }
             other => other,
-        })
-        .collect()
+        });
+    }
+    out.into_iter().collect()
 }

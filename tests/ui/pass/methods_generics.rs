@@ -32,6 +32,30 @@ impl Counter {
     async fn peek_async(&self) -> Result<u32, String> {
         Ok(self.n)
     }
+
+    /// `self` used only after `..` is the attempt's `self`, and `self::` in a macro stays a
+    /// path to this module (both failed to compile: `__backoff_self` not found).
+    #[backoff(constant, interval = 0, max_tries = 3)]
+    fn last_below(&self) -> Option<u32> {
+        let below = 0..self.n;
+        assert_eq!(self::STEP, 1);
+        below.last()
+    }
+
+    #[backoff(constant, interval = 0, max_tries = 3)]
+    fn last_below_mut(&mut self) -> Option<u32> {
+        (0..self.n).last()
+    }
+}
+
+const STEP: u32 = 1;
+
+/// Owned arguments used only after `..` (a range's end, a struct's base) are copied per
+/// attempt (they were moved into the first attempt: "use of moved value").
+#[backoff(constant, interval = 0, max_tries = 3)]
+fn after_ranges(v: Vec<u32>, base: Counter) -> Option<u32> {
+    let c = Counter { ..base };
+    (0..v.len() as u32).map(|i| i + c.n).find(|&x| x > 5)
 }
 
 #[backoff(constant, interval = 0, max_tries = 3)]
@@ -72,4 +96,8 @@ fn main() {
     assert_eq!(impl_arg(vec![1, 4, 2]), Some(4));
     assert_eq!(patterns((1, 2), [3, 4], String::new()), Ok(6));
     assert_eq!(lifetimes("hi", String::new()), Ok("hi"));
+    assert_eq!(Counter { n: 3 }.last_below(), Some(2));
+    assert_eq!(Counter { n: 0 }.last_below_mut(), None);
+    assert_eq!(after_ranges(vec![1, 2, 3], Counter { n: 4 }), Some(6));
+    assert_eq!(after_ranges(vec![1], Counter { n: 4 }), None);
 }
