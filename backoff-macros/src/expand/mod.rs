@@ -50,7 +50,17 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     for attr in &inner {
         let tokens = match &attr.meta {
             syn::Meta::List(list) => list.tokens.clone(),
-            _ => TokenStream::new(),
+            syn::Meta::Path(_) => TokenStream::new(),
+            // Written first, rustc rejects this form itself; stacked below another, it is
+            // ours to reject (it was taken as a layer with every default).
+            syn::Meta::NameValue(nv) => {
+                cx.push(syn::Error::new_spanned(
+                    nv.eq_token,
+                    "`#[backoff = ...]` is not a form of this attribute: write its arguments \
+                     in parentheses, `#[backoff(max_tries = 3)]`",
+                ));
+                continue;
+            }
         };
         cx.at(base);
         match Args::parse(tokens, &mut cx, base) {
@@ -63,6 +73,18 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
         }
     }
     if cx.has_errors() {
+        if inner
+            .iter()
+            .any(|a| matches!(a.meta, syn::Meta::NameValue(_)))
+        {
+            // Re-emitted without the `#[backoff = ...]`, which rustc would report twice more.
+            f.attrs.extend(
+                inner
+                    .into_iter()
+                    .filter(|a| !matches!(a.meta, syn::Meta::NameValue(_))),
+            );
+            return with_errors(f.into_token_stream(), cx);
+        }
         return with_errors(item, cx);
     }
     expand_fn(f, &layers)
