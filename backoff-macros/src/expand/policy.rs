@@ -146,7 +146,10 @@ pub(crate) fn jitter(layer: &Layer, hoist: &mut Hoist) -> TokenStream {
         None => quote!(&#k::__private::jitters::Full),
         Some(Jitter::Named(name)) => quote!(&#k::__private::jitters::#name),
         Some(Jitter::Expr(Expr::Closure(c))) => {
-            let f = hoist.keep(quote!(#k::__private::jitter_fn(#c)));
+            // Spanned on the closure: a wrong signature is reported there, not on the
+            // attribute.
+            let kc = layer.k_at(c.span());
+            let f = hoist.keep(quote_spanned!(c.span()=> #kc::__private::jitter_fn(#c)));
             quote!(&#f)
         }
         Some(Jitter::Expr(e)) => {
