@@ -54,7 +54,7 @@ macro_rules! numeric {
 }
 
 numeric!(ToF64::to_f64 -> f64 = |v| v as f64;
-    u8, u16, u32, u64, usize, i8, i16, i32, i64, isize, f32, f64);
+    u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, f32, f64);
 
 /// A count of tries from any integer: negative gives 0 (which acts as 1), huge gives
 /// `u32::MAX`.

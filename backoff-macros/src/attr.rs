@@ -461,7 +461,7 @@ impl Args {
                 self.set_generator(cx, span, Gen::Custom);
                 Value::Expr(input.parse()?)
             }
-            Kind::Param(_) | Kind::Expr | Kind::Observe => Value::Expr(input.parse()?),
+            Kind::Param(_) | Kind::Expr | Kind::Observe => Value::Expr(wide_int(input.parse()?)),
             Kind::Handlers => Value::Handlers(match input.parse()? {
                 Expr::Array(array) => array.elems.into_iter().collect(),
                 other => vec![other],
@@ -684,6 +684,34 @@ fn parse_rate(cx: &mut Ctxt, input: ParseStream) -> syn::Result<Option<Rate>> {
     Ok(Some(Rate::Fixed { count, per_secs }))
 }
 
+/// An integer literal with no suffix and too large for an `i32` gets one (`u64`, or `u128`
+/// past it): the runtime takes any integer type, so rustc would infer `i32` and reject the
+/// literal as out of range for a type the user never chose (`max_tries = 3000000000`).
+fn wide_int(expr: Expr) -> Expr {
+    let Expr::Lit(ExprLit {
+        attrs,
+        lit: Lit::Int(int),
+    }) = &expr
+    else {
+        return expr;
+    };
+    let Ok(value) = int.base10_parse::<u128>() else {
+        return expr;
+    };
+    if !int.suffix().is_empty() || value <= i32::MAX as u128 {
+        return expr;
+    }
+    let suffix = if u64::try_from(value).is_ok() {
+        "u64"
+    } else {
+        "u128"
+    };
+    Expr::Lit(ExprLit {
+        attrs: attrs.clone(),
+        lit: Lit::Int(syn::LitInt::new(&format!("{value}{suffix}"), int.span())),
+    })
+}
+
 pub(crate) fn ident_of(expr: &Expr) -> Option<String> {
     match expr {
         Expr::Path(p) if p.qself.is_none() => p.path.get_ident().map(ToString::to_string),
@@ -800,10 +828,13 @@ pub(crate) fn number(expr: &Expr) -> Option<Result<Number, ()>> {
     };
     let sign = if neg { -1.0 } else { 1.0 };
     Some(match lit {
-        Lit::Int(i) => i
-            .base10_parse::<i128>()
-            .map(|v| Number::Int(if neg { -v } else { v }))
-            .map_err(drop),
+        // Past `i128`, an integer is still an integer: saturated, for the range checks.
+        Lit::Int(i) => Ok(Number::Int(match i.base10_parse::<i128>() {
+            Ok(v) if neg => -v,
+            Ok(v) => v,
+            Err(_) if neg => i128::MIN,
+            Err(_) => i128::MAX,
+        })),
         Lit::Float(f) => f
             .base10_parse::<f64>()
             .map(|v| Number::Float(sign * v))

@@ -236,7 +236,15 @@ fn max_tries(cx: &mut Ctxt, value: &Expr) {
         Some(Ok(Number::Int(n))) if n >= 1 => cx.error_spanned(
             value,
             format_args!(
-                "`max_tries = {n}` is more than `u32::MAX` attempts; leave `max_tries` out for no limit"
+                "`max_tries = {}` is more than `u32::MAX` attempts; leave `max_tries` out for no limit",
+                match value {
+                    // As written (the parser gave a wide literal its suffix).
+                    Expr::Lit(syn::ExprLit {
+                        lit: syn::Lit::Int(i),
+                        ..
+                    }) => i.base10_digits().to_owned(),
+                    other => flat(other),
+                }
             ),
         ),
         Some(Ok(Number::Int(n))) => cx.error_spanned(

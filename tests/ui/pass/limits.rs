@@ -65,6 +65,21 @@ fn time_only() -> Result<u32, String> {
     fail()
 }
 
+/// Integer literals too large for an `i32` but within the argument's range compile (rustc
+/// inferred `i32` and rejected them as out of range: "literal out of range for `i32`").
+#[backoff(constant, interval = 3000000000, max_tries = 3000000000, seed = 18446744073709551615,
+          max_time = 99999999999999999999)]
+fn wide_literals() -> Result<u32, String> {
+    CALLS.fetch_add(1, Ordering::SeqCst);
+    Ok(7)
+}
+
+#[backoff(expo, base = 99999999999999999999999, factor = 99999999999999999999999,
+          max_value = 5000000000, max_tries = 2)]
+fn wide_generator_literals() -> Option<u32> {
+    Some(8)
+}
+
 fn count(f: impl FnOnce() -> Result<u32, String>) -> u32 {
     CALLS.store(0, Ordering::SeqCst);
     assert!(f().is_err());
@@ -82,4 +97,6 @@ fn main() {
     assert_eq!(count(time_closure_duration), 2);
     assert_eq!(count(time_closure_secs), 2);
     assert!(count(time_only) >= 2);
+    assert_eq!(wide_literals(), Ok(7));
+    assert_eq!(wide_generator_literals(), Some(8));
 }
