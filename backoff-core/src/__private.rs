@@ -511,6 +511,12 @@ pub fn elapsed<C: Clock>(start: &C, now: C) -> Duration {
     now.since(start)
 }
 
+/// `wait = <expr>`, checked against the outcome type where it is written.
+#[inline(always)]
+pub fn custom_wait<R: ?Sized, W: Wait<R>>(wait: W) -> W {
+    wait
+}
+
 /// `runtime(value = ...)` with the outcome type named, so a closure's argument type is known.
 pub fn runtime<R: ?Sized, F, S>(value: F) -> Runtime<F>
 where

@@ -12,6 +12,11 @@ use crate::secs::{IntoSeconds, saturating_secs};
 
 /// A wait generator. `outcome` is the failed attempt's judged outcome (the whole return value),
 /// which only [`Runtime`] looks at.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a wait generator",
+    label = "expected an iterator of waits (seconds or `Duration`s) or a `backoff::Wait`",
+    note = "for one fixed wait, write `constant, interval = ...`; for a list, `constant, interval = [1, 2, 4]`"
+)]
 pub trait Wait<R: ?Sized> {
     /// The wait before the next attempt, or `None` to give up.
     fn next_wait(&mut self, outcome: &R) -> Option<Duration>;

@@ -84,8 +84,16 @@ pub(crate) fn wait(layer: &Layer, hoist: &mut Hoist) -> (TokenStream, TokenStrea
         Gen::Runtime => (quote!(#k::__private::Stored::new()), runtime(layer)),
         Gen::Custom => (
             quote!(#k::__private::Stored::new()),
-            args.expr(Key::Wait)
-                .map_or_else(|| quote!(()), ToTokens::to_token_stream),
+            match (args.expr(Key::Wait), layer.ret_ty) {
+                // Checked where it is written: a value that is no generator is reported on
+                // it, not on the attribute.
+                (Some(e), Some(ty)) => {
+                    let kc = layer.k_at(e.span());
+                    quote_spanned!(e.span()=> #kc::__private::custom_wait::<#ty, _>(#e))
+                }
+                (Some(e), None) => e.to_token_stream(),
+                (None, _) => quote!(()),
+            },
         ),
     }
 }
