@@ -287,6 +287,16 @@ fn seconds(cx: &mut Ctxt, key: &str, value: &Expr, bound: Bound) {
         Bound::Positive => secs.is_nan() || secs <= 0.0,
         Bound::NonNegative => secs.is_nan() || secs < 0.0,
     };
+    if !bad && bound == Bound::Positive && secs < 1e-9 {
+        cx.error_spanned(
+            value,
+            format_args!(
+                "`{key} = {}` is less than a nanosecond, which is zero: it must be more than zero seconds",
+                flat(value)
+            ),
+        );
+        return;
+    }
     if bad {
         let need = match bound {
             Bound::Positive => "more than zero seconds",
