@@ -99,7 +99,7 @@ fn item_fn(cx: &mut Ctxt, item: &TokenStream) -> Option<ItemFn> {
         {
             cx.error(
                 tokens.span(),
-                "`#[backoff]` needs a fn body to retry, and a trait method declaration has none: put the attribute on the method in each `impl` of the trait",
+                "`#[backoff]` needs a fn body to retry, and a declaration has none: for a trait method, put the attribute on the method in each `impl` of the trait; for a foreign fn (in an `extern` block), on a fn that calls it",
             );
             None
         }
