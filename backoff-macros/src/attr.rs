@@ -452,6 +452,15 @@ impl Args {
             return skip_value(&meta);
         }
         let input = meta.value()?;
+        // `max_tries = ,` or `max_tries = )`: said on the name, with an example (syn would say
+        // "unexpected end of input" on the whole attribute).
+        if input.is_empty() || input.peek(Token![,]) {
+            cx.error(
+                span,
+                format_args!("`{name} =` needs a value: `{name} = {}`", def.example),
+            );
+            return Ok(());
+        }
         let value = match def.kind {
             Kind::Rate => match parse_rate(cx, input)? {
                 Some(rate) => Value::Rate(rate),
