@@ -10,7 +10,7 @@
 //! - any other expression (a fn path, a call making a handler) is sorted by its type: a
 //!   `Fn(&Details<'_, R>)` runs at once, an `AsyncFn(&Details<'_, R>)` is awaited.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Group, Span, TokenStream, TokenTree};
 use quote::{quote, quote_spanned};
 use syn::Expr;
 use syn::spanned::Spanned;
@@ -57,9 +57,16 @@ fn call(layer: &Layer, h: &Expr, details: &TokenStream) -> TokenStream {
         }
         Expr::Closure(_) => quote_spanned!(span=> #k::__private::call_handler(#details, #h);),
         _ if layer.is_async => {
-            let handler = local("handler");
-            let details_local = local("details");
-            let run = local("run");
+            // Located at the handler, so that a type error about them is reported there.
+            let at = |name: &str| {
+                let mut ident = local(name);
+                ident.set_span(ident.span().located_at(span));
+                ident
+            };
+            let handler = at("handler");
+            let details_local = at("details");
+            let run = at("run");
+            let details = &located(details.clone(), span);
             quote_spanned! {span=>
                 let #run = {
                     #[allow(unused_imports)]
@@ -77,4 +84,21 @@ fn call(layer: &Layer, h: &Expr, details: &TokenStream) -> TokenStream {
             #k::__private::sync_handler(#k::__private::handler(&#details, #h));
         },
     }
+}
+
+/// `tokens` as they are (same hygiene), but reported at `span`.
+fn located(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut tt| {
+            if let TokenTree::Group(g) = &tt {
+                let mut group = Group::new(g.delimiter(), located(g.stream(), span));
+                group.set_span(g.span().located_at(span));
+                tt = TokenTree::Group(group);
+            } else {
+                tt.set_span(tt.span().located_at(span));
+            }
+            tt
+        })
+        .collect()
 }
