@@ -611,8 +611,27 @@ fn parse_on(cx: &mut Ctxt, meta: &ParseNestedMeta) -> syn::Result<Option<On>> {
     let input: ParseStream = meta.value()?;
     let ident: syn::Ident = input.parse()?;
     match ident.to_string().as_str() {
-        "predicate" => Ok(Some(On::Predicate)),
-        "outcome" => Ok(Some(On::Outcome)),
+        name @ ("predicate" | "outcome") => {
+            // `on = predicate(|v| ..)`: syn would say a bare "expected `,`".
+            if input.peek(syn::token::Paren) {
+                let content;
+                let paren = syn::parenthesized!(content in input);
+                let _: TokenStream = content.parse()?;
+                cx.error(
+                    paren.span.join(),
+                    format_args!(
+                        "`on = {name}` takes no arguments: write the predicate as its own argument, `on = {name}, predicate = |{}| ...`",
+                        if name == "predicate" { "value" } else { "outcome" }
+                    ),
+                );
+                return Ok(None);
+            }
+            Ok(Some(if name == "predicate" {
+                On::Predicate
+            } else {
+                On::Outcome
+            }))
+        }
         "error" => {
             if !input.peek(syn::token::Paren) {
                 return Ok(Some(On::Error(None)));
@@ -620,6 +639,11 @@ fn parse_on(cx: &mut Ctxt, meta: &ParseNestedMeta) -> syn::Result<Option<On>> {
             let content;
             syn::parenthesized!(content in input);
             let pat = Pat::parse_multi_with_leading_vert(&content)?;
+            if content.peek(Token![if]) {
+                return Err(content.error(
+                    "`on = error(...)` takes a pattern without a guard: for a condition, judge the whole outcome, `on = outcome, predicate = |outcome| matches!(outcome, Err(Pattern) if condition)`",
+                ));
+            }
             if !content.is_empty() {
                 return Err(content.error(
                     "expected one pattern, e.g. `error(ApiError::RateLimited | ApiError::Timeout(_))`",
