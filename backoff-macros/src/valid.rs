@@ -360,6 +360,14 @@ fn check_fn(cx: &mut Ctxt, item: &ItemFn, args: &Args) {
     if let Some(v) = &sig.variadic {
         cx.error(v.span(), "`#[backoff]` cannot retry a variadic fn");
     }
+    if let ReturnType::Type(_, ty) = &sig.output
+        && let Type::Never(never) = &**ty
+    {
+        cx.error(
+            never.bang_token.span,
+            "`#[backoff]` needs a return value to judge, but this fn never returns (`-> !`): there is no outcome to retry on",
+        );
+    }
     let shape = ret_shape(&sig.output);
     if shape == RetShape::Unit {
         cx.error(
