@@ -38,7 +38,21 @@ pub(crate) fn clock(layer: &Layer) -> (TokenStream, TokenStream) {
     let k = &layer.k;
     let args = layer.args;
     if args.get(Key::MaxTime).is_none() && !args.has_handlers() {
-        return (TokenStream::new(), quote!(::core::time::Duration::ZERO));
+        // A `clock = ...` that nothing reads is still type-checked (in a closure never
+        // called), so that a wrong one is not found only once `max_time` is added.
+        let check = args.expr(Key::Clock).map(|c| {
+            let kc = layer.k_at(c.span());
+            quote_spanned! {c.span()=>
+                let _ = || #kc::__private::elapsed(
+                    &#kc::__private::call0(#c),
+                    #kc::__private::call0(#c),
+                );
+            }
+        });
+        return (
+            check.unwrap_or_default(),
+            quote!(::core::time::Duration::ZERO),
+        );
     }
     let start = local("start");
     match args.expr(Key::Clock) {
