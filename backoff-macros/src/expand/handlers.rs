@@ -10,12 +10,12 @@
 //! - any other expression (a fn path, a call making a handler) is sorted by its type: a
 //!   `Fn(&Details<'_, R>)` runs at once, an `AsyncFn(&Details<'_, R>)` is awaited.
 
-use proc_macro2::{Group, Span, TokenStream, TokenTree};
+use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::Expr;
 use syn::spanned::Spanned;
 
-use super::{Layer, local};
+use super::{Layer, local, respan};
 use crate::attr::Key;
 
 /// Whether a handler is async by its syntax: `async |d| ...`, `|d| async { ... }`, or an
@@ -66,7 +66,7 @@ fn call(layer: &Layer, h: &Expr, details: &TokenStream) -> TokenStream {
             let handler = at("handler");
             let details_local = at("details");
             let run = at("run");
-            let details = &located(details.clone(), span);
+            let details = &respan(details.clone(), span);
             quote_spanned! {span=>
                 let #run = {
                     #[allow(unused_imports)]
@@ -84,21 +84,4 @@ fn call(layer: &Layer, h: &Expr, details: &TokenStream) -> TokenStream {
             #k::__private::sync_handler(#k::__private::handler(&#details, #h));
         },
     }
-}
-
-/// `tokens` as they are (same hygiene), but reported at `span`.
-fn located(tokens: TokenStream, span: Span) -> TokenStream {
-    tokens
-        .into_iter()
-        .map(|mut tt| {
-            if let TokenTree::Group(g) = &tt {
-                let mut group = Group::new(g.delimiter(), located(g.stream(), span));
-                group.set_span(g.span().located_at(span));
-                tt = TokenTree::Group(group);
-            } else {
-                tt.set_span(tt.span().located_at(span));
-            }
-            tt
-        })
-        .collect()
 }

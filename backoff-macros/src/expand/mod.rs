@@ -305,7 +305,8 @@ impl<'a> Layer<'a> {
     }
 }
 
-fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+/// `tokens` as they are (same hygiene), but reported at `span`.
+pub(crate) fn respan(tokens: TokenStream, span: Span) -> TokenStream {
     tokens
         .into_iter()
         .map(|mut tt| {
