@@ -37,25 +37,8 @@ pub(crate) fn sleep(layer: &Layer) -> TokenStream {
 pub(crate) fn clock(layer: &Layer) -> (TokenStream, TokenStream) {
     let k = &layer.k;
     let args = layer.args;
-    if args.get(Key::MaxTime).is_none() && !args.has_handlers() {
-        // A `clock = ...` that nothing reads is still type-checked (in a closure never
-        // called), so that a wrong one is not found only once `max_time` is added.
-        let check = args.expr(Key::Clock).map(|c| {
-            let kc = layer.k_at(c.span());
-            quote_spanned! {c.span()=>
-                let _ = || #kc::__private::elapsed(
-                    &#kc::__private::call0(#c),
-                    #kc::__private::call0(#c),
-                );
-            }
-        });
-        return (
-            check.unwrap_or_default(),
-            quote!(::core::time::Duration::ZERO),
-        );
-    }
     let start = local("start");
-    match args.expr(Key::Clock) {
+    let (read_start, read_elapsed) = match args.expr(Key::Clock) {
         // A clock of the wrong type is reported on `clock = ...`.
         Some(c) => {
             let kc = layer.k_at(c.span());
@@ -75,5 +58,23 @@ pub(crate) fn clock(layer: &Layer) -> (TokenStream, TokenStream) {
                 quote!(#k::__private::elapsed(&#start, #now)),
             )
         }
+    };
+    if args.get(Key::MaxTime).is_none() && !args.has_handlers() {
+        // A `clock = ...` that nothing reads is still type-checked, by the same reads in a
+        // closure never called, so that a wrong one is not found only once `max_time` is
+        // added.
+        let check = args.expr(Key::Clock).map(|_| {
+            quote! {
+                let _ = || {
+                    #read_start
+                    #read_elapsed
+                };
+            }
+        });
+        return (
+            check.unwrap_or_default(),
+            quote!(::core::time::Duration::ZERO),
+        );
     }
+    (read_start, read_elapsed)
 }
