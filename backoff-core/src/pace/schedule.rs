@@ -15,7 +15,9 @@
 //!   without it (GCRA rolls back, as if the reservation had never been made).
 //! - A hole whose slot passes unused is dropped too, and TAT recomputed without it.
 //! - A slot whose share of TAT has passed is folded into `base` and forgotten, so the schedule
-//!   holds only the slots within about one backlog of now.
+//!   holds only the slots within about one backlog of now. A slot free at once while no slot
+//!   is held is folded in as it is taken: a slot reached counts as used, so it can never be
+//!   given back, and a pacer that is not holding anyone back stores nothing.
 //!
 //! So the slots handed out, used or held, always form a GCRA-conformant multiset, and a new
 //! reservation's slot is never later than GCRA gives over the slots used or held, in time
@@ -71,7 +73,8 @@ fn fold(tat: Option<Instant>, slot: Instant, n: usize, interval: Duration) -> In
 pub(super) struct Schedule {
     /// GCRA's TAT over every slot below and those forgotten (`None`: nothing yet).
     tat: Option<Instant>,
-    /// The TAT that the forgotten slots leave behind; always in the past.
+    /// The TAT that the forgotten slots leave behind. Every forgotten slot was reached before
+    /// the slots below were taken, so it comes first in GCRA's order.
     base: Option<Instant>,
     slots: BTreeMap<Instant, Count>,
     /// The slots that have holes.
@@ -96,6 +99,14 @@ impl Schedule {
         // The earliest start: the theoretical arrival time, less what the burst allows.
         let slot = tat.checked_sub(quota.tolerance).map_or(now, |t| t.max(now));
         let after = fold(self.tat, slot, 1, quota.interval);
+        if slot <= now && self.slots.is_empty() {
+            // Free at once and behind nobody: the slot is reached, so it can never be given
+            // back; only its share of TAT counts. Folding it in keeps an unconstrained pacer's
+            // schedule empty, so taking a slot never allocates however fast callers come.
+            self.tat = Some(after);
+            self.base = Some(after);
+            return Ticket { slot };
+        }
         let last = self.slots.last_key_value().map(|(&s, _)| s);
         let count = self.slots.entry(slot).or_insert(Count {
             taken: 0,
@@ -113,9 +124,10 @@ impl Schedule {
         Ticket { slot }
     }
 
-    /// Gives back a ticket whose attempt will not run. A slot already reached counts as used.
+    /// Gives back a ticket whose attempt will not run. A slot already reached (at or before
+    /// `now`) counts as used.
     pub(super) fn give_back(&mut self, ticket: Ticket, now: Instant, quota: Quota) {
-        if ticket.slot < now {
+        if ticket.slot <= now {
             return;
         }
         let Some(count) = self.slots.get_mut(&ticket.slot) else {
@@ -269,9 +281,10 @@ mod tests {
         assert_eq!(at(s.reserve(ms(30), q)), 200);
     }
 
-    /// With a burst, slots coincide: each reservation is given back on its own.
+    /// A slot free at once is reached when it is taken: given back at that same instant it
+    /// still counts as used (its attempt may have started); a later slot comes back.
     #[test]
-    fn coinciding_slots_are_given_back_one_by_one() {
+    fn slots_free_at_once_are_used_at_once() {
         let t0 = Instant::now();
         let ms = |n: u64| t0 + Duration::from_millis(n);
         let at = |t: Ticket| t.slot.duration_since(t0).as_millis();
@@ -280,12 +293,33 @@ mod tests {
         let tickets: Vec<Ticket> = (0..5).map(|_| s.reserve(ms(0), q)).collect();
         let slots: Vec<u128> = tickets.iter().map(|t| at(*t)).collect();
         assert_eq!(slots, [0, 0, 0, 100, 200]);
-        // Give back the second 0 and the 100: the next two callers take them, then GCRA's
-        // next slot, 300 (200 is held).
+        // The second 0 stays used; the 100 is a hole the next caller takes, then GCRA's next
+        // slot, 300 (200 is held).
         s.give_back(tickets[1], ms(0), q);
         s.give_back(tickets[3], ms(0), q);
         let again: Vec<u128> = (0..3).map(|_| at(s.reserve(ms(0), q))).collect();
-        assert_eq!(again, [0, 100, 300]);
+        assert_eq!(again, [100, 300, 400]);
+    }
+
+    /// A pacer far from its limit holds no slot: however fast callers come, each slot is free
+    /// at once and nothing is stored (so taking one never allocates).
+    #[test]
+    fn an_unconstrained_schedule_stores_no_slot() {
+        let t0 = Instant::now();
+        // A million a second, a burst of a million, callers a nanosecond apart: TAT runs
+        // ahead of the clock by a microsecond a call, far within the burst.
+        let interval = Duration::from_micros(1);
+        let q = Quota {
+            interval,
+            tolerance: interval * 999_999,
+        };
+        let mut s = Schedule::default();
+        for i in 0..1000 {
+            let now = t0 + Duration::from_nanos(i);
+            assert_eq!(s.reserve(now, q).slot, now);
+        }
+        assert!(s.slots.is_empty(), "{} slots stored", s.slots.len());
+        assert_eq!(s.tat, Some(t0 + interval * 1000));
     }
 
     /// A slot given back once reached counts as used (its attempt may have started); a hole
@@ -431,7 +465,7 @@ mod tests {
                             let t = held.remove(i % held.len());
                             s.give_back(t, t0 + Duration::from_millis(now), q);
                             // A slot already reached counts as used: it may have run.
-                            if to_ms(t.slot) < now {
+                            if to_ms(t.slot) <= now {
                                 ran.push(to_ms(t.slot));
                             }
                         }
