@@ -184,7 +184,7 @@ enum ApiError {
 
 static SCRIPT_POS: AtomicU32 = AtomicU32::new(0);
 
-#[backoff(expo, max_value = 10, jitter = full, max_tries = 5,
+#[backoff(expo, max_value = 10, jitter = none, max_tries = 5,
     retry_after = |e: &ApiError| match e { ApiError::TooMany(s) => *s },
     on_backoff = |d| waits.push(d.wait.unwrap().as_secs_f64().to_string()))]
 async fn throttled(script: &[Option<u64>], waits: &Calls) -> Result<u32, ApiError> {
@@ -196,16 +196,14 @@ async fn throttled(script: &[Option<u64>], waits: &Calls) -> Result<u32, ApiErro
 }
 
 #[tokio::test(start_paused = true)]
-async fn retry_after_replaces_the_wait_unjittered_and_capped() {
+async fn retry_after_is_a_floor_under_the_generators_wait_and_capped() {
     SCRIPT_POS.store(0, Ordering::SeqCst);
     let waits = Calls::default();
-    // 7 s as asked; 30 s capped by max_value = 10; no header: expo's 4 s with full jitter.
+    // 7 s as asked, then expo's 1 s; 30 s capped by max_value = 10, then expo's 2 s; no
+    // header: expo's 4 s alone.
     let out = throttled(&[Some(7), Some(30), None], &waits).await;
     assert_eq!(out, Ok(3));
-    let got = waits.get();
-    assert_eq!(got[..2], ["7", "10"]);
-    let jittered: f64 = got[2].parse().unwrap();
-    assert!(jittered <= 4.0, "{jittered}");
+    assert_eq!(waits.get(), ["8", "12", "4"]);
 }
 
 static LIMITED_CALLS: AtomicU32 = AtomicU32::new(0);

@@ -385,8 +385,9 @@ impl<W> State<W> {
     }
 
     /// [`decide`](State::decide), with a server-requested wait (`Retry-After`): when `hint`
-    /// gives one, it replaces the generator's jittered wait, cut to
-    /// [`Policy::retry_after_max`] and to what remains of `max_time`. It is asked only when
+    /// gives one, cut to [`Policy::retry_after_max`], the generator's jittered wait is added
+    /// to it (never earlier than the server said; callers told the same wait spread out after
+    /// it), and the sum is cut to what remains of `max_time`. It is asked only when
     /// the run goes on: the limits, the verdict and the generator's exhaustion still end it.
     ///
     /// With a [`Policy::budget`], a call's first decided attempt deposits into it (whatever
@@ -421,9 +422,10 @@ impl<W> State<W> {
         let (wait, jitter) = (&mut self.wait, &mut self.jitter);
         rules.decide(&mut self.tries, verdict, elapsed, shown, |_| {
             let value = wait.next_wait(outcome)?;
+            let own = jitter.apply(&self.policy.jitter, value);
             Some(match hint() {
-                Some(server) => rules.server(server),
-                None => jitter.apply(&self.policy.jitter, value),
+                Some(server) => rules.server(server).saturating_add(own),
+                None => own,
             })
         })
     }
@@ -655,9 +657,10 @@ impl<P, M: Default, Q: Queue> Run<P, M, Q> {
                 let (progress, memory) = (&mut self.progress, &mut self.memory);
                 rules.retry(tries, elapsed, log, |tries| {
                     let value = schedule.next_wait(progress, outcome)?;
+                    let own = jitter.spread(value, memory, || unit_draw(rules.seed, tries));
                     Some(match hint(outcome) {
-                        Some(server) => rules.server(server),
-                        None => jitter.spread(value, memory, || unit_draw(rules.seed, tries)),
+                        Some(server) => rules.server(server).saturating_add(own),
+                        None => own,
                     })
                 })
             }

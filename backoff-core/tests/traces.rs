@@ -425,17 +425,17 @@ async fn judge_gives_the_verdict_itself() {
 // Retry-After, capped like the attribute's.
 
 #[tokio::test(start_paused = true)]
-async fn retry_after_replaces_the_wait_unjittered_and_capped() {
+async fn retry_after_is_a_floor_under_the_generators_wait_and_capped() {
     let script = [
         ApiError::TooMany(Some(7)),
         ApiError::TooMany(Some(30)),
         ApiError::TooMany(None),
     ];
-    // 7 s as asked; 30 s capped by max_value = 10; no header: expo's 4 s with full jitter.
+    // 7 s as asked, then expo's 1 s; 30 s capped by max_value = 10, then expo's 2 s; no
+    // header: expo's 4 s alone.
     let check = |out: Result<usize, ApiError>, waits: Vec<Duration>| {
         assert_eq!(out, Ok(4));
-        assert_eq!(waits[..2], [S(7), S(10)]);
-        assert!(waits[2] <= S(4), "{:?}", waits[2]);
+        assert_eq!(waits, [S(8), S(12), S(4)]);
     };
     let hint = |e: &ApiError| match e {
         ApiError::TooMany(after) => *after,
@@ -446,6 +446,7 @@ async fn retry_after_replaces_the_wait_unjittered_and_capped() {
     let mut op = scripted(&script);
     let out = backoff_core::expo()
         .max_value(10)
+        .jitter(Jitter::None)
         .max_tries(5)
         .retry(|| std::future::ready(op()))
         .retry_after(hint)
@@ -463,6 +464,7 @@ async fn retry_after_replaces_the_wait_unjittered_and_capped() {
     let clock = SimClock::new();
     let out = backoff_core::expo()
         .max_value(10)
+        .jitter(Jitter::None)
         .max_tries(5)
         .retry_blocking(scripted(&script))
         .retry_after(hint)
@@ -506,7 +508,8 @@ async fn retry_after_from_a_predicate_outcome() {
         .retry_after_outcome(|(_, after)| Some(*after))
         .await;
     assert!(out.0);
-    assert_eq!(start.elapsed(), Duration::from_millis(3000));
+    // 1.5 s each time, then expo's 1 s and 2 s.
+    assert_eq!(start.elapsed(), Duration::from_millis(6000));
 }
 
 // Pacing.

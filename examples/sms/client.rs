@@ -15,8 +15,8 @@
 //!
 //! Backoff is the last resort. By default ([`Pacing::To`]) every attempt, retries included,
 //! first waits for the client's own [`Pacer`], set a little under the API's rate limit, so
-//! 429s are rare; a 429's `Retry-After` (when the server sends one) replaces the generator's
-//! wait. [`Pacing::Off`] is the article's backoff-only recipe for comparison: every message
+//! 429s are rare; a 429's `Retry-After` (when the server sends one) is waited out before the
+//! generator's jittered wait. [`Pacing::Off`] is the article's backoff-only recipe for comparison: every message
 //! fired at once, each 429 found and then waited out with exponential backoff and full jitter.
 //! [`Pacing::Adaptive`] paces without being told the limit: the pacer learns it from every
 //! answer (`observe` on the attribute: each attempt's outcome is a [`RateFeedback`], its
@@ -266,9 +266,9 @@ pub struct Settings {
     pub retry: RetryPolicy,
     /// Pacing to the rate limit.
     pub pacing: Pacing,
-    /// Whether a 429's `Retry-After` replaces the generator's wait (not jittered, capped by
-    /// `retry.max_value` and what remains of `retry.max_time`). Without one, the generator's
-    /// jittered wait applies either way.
+    /// Whether a 429's `Retry-After` (capped by `retry.max_value`) is waited out before the
+    /// generator's jittered wait (the sum capped by what remains of `retry.max_time`).
+    /// Without one, the generator's jittered wait applies either way.
     pub honour_retry_after: bool,
     /// Per request.
     pub timeout: Duration,

@@ -307,8 +307,10 @@ where
     }
 
     /// A server-requested wait (`Retry-After`, seconds or a `Duration`) read from the error:
-    /// when it gives one, it replaces the generator's jittered wait, cut to the generator's
-    /// `max_value` and to what remains of `max_time`. It is asked only when the run goes on.
+    /// when it gives one, cut to the generator's `max_value`, the generator's jittered wait is
+    /// added to it, so the retry never comes earlier than the server said and callers told
+    /// the same wait do not all come back at once; the sum is cut to what remains of
+    /// `max_time`. It is asked only when the run goes on.
     #[inline]
     pub fn retry_after<F, Secs>(self, f: F) -> Retry<W, Op, M, J, S, C, ErrorHint<F>, P, H>
     where
