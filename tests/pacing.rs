@@ -225,6 +225,37 @@ async fn retry_after_is_cut_to_max_time_and_never_revives_a_run() {
     assert_eq!(LIMITED_CALLS.load(Ordering::SeqCst), 3);
 }
 
+/// A server that asks for a pause of 584 billion years, to a pacer that learns from it.
+#[backoff(expo, max_tries = 3, rate = adaptive,
+    retry_after = |e: &ApiError| match e { ApiError::TooMany(s) => *s },
+    observe = |out: &Result<u32, ApiError>| match out {
+        Err(ApiError::TooMany(s)) => {
+            backoff::Feedback::throttled().with_retry_after(s.map(Duration::from_secs))
+        }
+        Ok(_) => backoff::Feedback::accepted(),
+    })]
+async fn hostile(n: &AtomicU32) -> Result<u32, ApiError> {
+    match n.fetch_add(1, Ordering::SeqCst) {
+        0 => Err(ApiError::TooMany(Some(u64::MAX))),
+        i => Ok(i),
+    }
+}
+
+/// Time queued for a pacer is not counted in `max_time`; a call is bounded, queueing
+/// included, by `tokio::time::timeout` around it, and the server's pause is held to an hour.
+#[tokio::test(start_paused = true)]
+async fn a_call_is_bounded_queueing_included_and_no_pause_outlasts_an_hour() {
+    let n = AtomicU32::new(0);
+    let start = Instant::now();
+    let bounded = tokio::time::timeout(Duration::from_secs(10), hostile(&n)).await;
+    assert!(bounded.is_err(), "{bounded:?}");
+    assert_eq!(start.elapsed(), Duration::from_secs(10));
+    assert_eq!(n.load(Ordering::SeqCst), 1);
+    // Unbounded, the next call waits out the pacer's hold: an hour after the 429.
+    assert_eq!(hostile(&n).await, Ok(1));
+    assert_eq!(start.elapsed(), Duration::from_secs(3600));
+}
+
 #[test]
 fn retry_after_parses_both_forms() {
     use std::time::{SystemTime, UNIX_EPOCH};

@@ -37,9 +37,13 @@
 //!   once, and keep the probe backoff (the limit just fell, not rose). (Halving on the first
 //!   edge throttle, as this did at first, ran half of the real-clock runs of a 1/s batch at
 //!   0.5/s after one unlucky arrival: 1.4-1.6 × the physical time.) With no proven rate to fall
-//!   back on, a `Retry-After` longer than its one-second resolution bounds the cut: a bucket's
-//!   next token comes within it, so its interval is at most the time since the last accepted
-//!   attempt plus that wait.
+//!   back on, a `Retry-After` longer than its one-second resolution (and at most a minute)
+//!   bounds the cut: a bucket's next token comes within it, so its interval is at most the
+//!   time since the last accepted attempt plus that wait. That is a floor under the server's
+//!   rate, so the pacer climbs back from it as in slow start. A longer wait is a pause (a
+//!   window's or a quota's reset), not a refill: it holds attempts and the rate is cut as
+//!   for any throttle, so a pacer told to wait an hour resumes at half its rate when the hour
+//!   is over, not at one attempt an hour.
 //! - **Only attempts sent at the current rate count**: an attempt that started before the
 //!   rate last changed says nothing about the new rate, so the attempts in flight when a
 //!   probe is refused or the limit falls do not cut again (TCP's one cut per round trip), and
@@ -80,16 +84,22 @@
 //!   resolution of the field, nothing starts before the reset ([`AdaptiveRate::not_before`]).
 //! - `Retry-After` longer than one interval plus that second holds every attempt until then,
 //!   not only the refused one (a wait of a second or less at a pace of about one a second is
-//!   the rounding of the next slot, not a pause). Holds are capped at one hour.
+//!   the rounding of the next slot, not a pause).
+//! - **No server can hold a client for longer than [`AdaptiveRate::max_hold`]** (one hour by
+//!   default): a `Retry-After`, a reset and a quota's window count for at most that long, the
+//!   pace never falls below one attempt per `max_hold`, and a cap or a hold ends on time even
+//!   when no response comes meanwhile. A `Retry-After` of 10²⁰ seconds, a reset in the year
+//!   3000 or in microseconds, `RateLimit-Policy: "d";q=1;w=100000000`: each holds or paces an
+//!   hour at most.
 //!
 //! Tunables: the initial rate (or none: pace nothing until the first throttle or hint), a
-//! floor and a ceiling, which win over everything else.
+//! floor and a ceiling, which win over everything else, and `max_hold`.
 
 use std::fmt;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use crate::ratelimit::{Feedback, Hints};
+use crate::ratelimit::{Feedback, Hints, Quota};
 
 #[cfg(feature = "tokio")]
 type Instant = tokio::time::Instant;
@@ -120,8 +130,16 @@ const MIN_MARGIN: f64 = 0.5;
 const PACED: f64 = 1.5;
 /// The resolution of delay-seconds fields: waits up to one interval plus this are rounding.
 const FIELD_RESOLUTION: Duration = Duration::from_secs(1);
-/// The longest hold a server can impose.
+/// The longest wait a server can impose by default: a hold, or the interval of a rate that a
+/// response pushes the pacer to.
 const MAX_HOLD: Duration = Duration::from_secs(3600);
+/// The shortest such cap that may be set.
+const MIN_MAX_HOLD: Duration = Duration::from_secs(1);
+/// The longest `Retry-After` read as the refill of a bucket (and so as a bound on its rate):
+/// a longer one is a pause, the reset of a window or a quota, which says nothing about the
+/// rate once it is over. A minute: per-minute limits are the slowest whose reset is their
+/// interval.
+const MAX_TOLD: Duration = Duration::from_secs(60);
 /// The fastest rate ever returned, one request per nanosecond, and the slowest, one per
 /// 11.6 days (halving never runs the interval out of range).
 const MAX_RATE: f64 = 1e9;
@@ -160,6 +178,8 @@ struct Config {
     initial: Option<f64>,
     floor: f64,
     ceiling: f64,
+    /// The longest wait a server can impose.
+    max_hold: Duration,
 }
 
 #[derive(Debug, Default)]
@@ -221,6 +241,7 @@ impl AdaptiveRate {
             initial: Some(DEFAULT_INITIAL),
             floor: 0.0,
             ceiling: f64::INFINITY,
+            max_hold: MAX_HOLD,
         };
         AdaptiveRate {
             config,
@@ -259,6 +280,30 @@ impl AdaptiveRate {
         self.restart()
     }
 
+    /// The longest wait a server can impose, one hour by default: no `Retry-After`, reset
+    /// or exhausted quota holds attempts longer than this, and no response slows the pace
+    /// below one attempt per `max_hold` (a [`ceiling`](AdaptiveRate::ceiling) below that
+    /// still wins: it is yours, not the server's). Under one second: one second.
+    ///
+    /// ```
+    /// # #[cfg(feature = "tokio")] {
+    /// use std::time::Duration;
+    /// use backoff_core::{AdaptiveRate, Feedback};
+    /// use tokio::time::Instant;
+    ///
+    /// let rate = AdaptiveRate::new().max_hold(Duration::from_secs(60));
+    /// let now = Instant::now();
+    /// // A server that asks for a day's pause is held to a minute.
+    /// let pause = Feedback::throttled().with_retry_after(Some(Duration::from_secs(86_400)));
+    /// rate.observe(&pause, now, now);
+    /// assert_eq!(rate.not_before(), Some(now + Duration::from_secs(60)));
+    /// # }
+    /// ```
+    pub fn max_hold(mut self, max: Duration) -> Self {
+        self.config.max_hold = max.max(MIN_MAX_HOLD);
+        self.restart()
+    }
+
     /// A controller with the same tunables that has learned nothing: one per `rate_key`
     /// (limits often differ per key: per country, per sender).
     pub fn fresh(&self) -> Self {
@@ -282,7 +327,19 @@ impl AdaptiveRate {
     /// The rate to pace to now, in requests per second; `None` while nothing paces (no
     /// initial rate and nothing learned yet).
     pub fn rate(&self) -> Option<f64> {
-        self.lock().published
+        self.current().published
+    }
+
+    /// The state, with the server's caps and holds that have run out dropped: they end on
+    /// time even when no attempt is observed meanwhile (a pacer held to a slow pace by a
+    /// quota sends little to observe).
+    fn current(&self) -> std::sync::MutexGuard<'_, State> {
+        let mut s = self.lock();
+        if s.budget.is_some() || s.hold.is_some() {
+            s.expire(Instant::now());
+            s.publish(&self.config, "server's cap ended");
+        }
+        s
     }
 
     /// The interval between attempts a GCRA pacer should use now; `None` paces nothing.
@@ -293,7 +350,7 @@ impl AdaptiveRate {
     /// No attempt should start before this instant: the server asked for a pause
     /// (`Retry-After`, or no requests remaining until a reset) longer than the pace explains.
     pub fn not_before(&self) -> Option<Instant> {
-        self.lock().hold
+        self.current().hold
     }
 
     /// Learns from one attempt: `feedback` is how it went, `sent` when the attempt started
@@ -344,26 +401,9 @@ impl AdaptiveRate {
         if s.search != before {
             s.changed_at = Some(now);
         }
-        if s.budget.is_some_and(|(_, until)| now >= until) {
-            s.budget = None;
-        }
-        if s.hold.is_some_and(|until| now >= until) {
-            s.hold = None;
-        }
-        let rate = s.effective(config);
-        let changed = rate != s.published || s.hold != hold_before;
-        if rate != s.published {
-            s.published = rate;
-            tracing::event!(
-                target: "backoff::adaptive",
-                tracing::Level::DEBUG,
-                rate = rate.unwrap_or(0.0),
-                interval = ?rate.and_then(interval_of),
-                reason = reason.unwrap_or("hint"),
-                "paced rate changed",
-            );
-        }
-        changed
+        s.expire(now);
+        let changed = s.publish(config, reason.unwrap_or("hint"));
+        changed || s.hold != hold_before
     }
 }
 
@@ -385,6 +425,34 @@ fn min_opt(a: Option<f64>, b: Option<f64>) -> Option<f64> {
 }
 
 impl State {
+    /// Drops a cap on the rate or a hold that has run out.
+    fn expire(&mut self, now: Instant) {
+        if self.budget.is_some_and(|(_, until)| now >= until) {
+            self.budget = None;
+        }
+        if self.hold.is_some_and(|until| now >= until) {
+            self.hold = None;
+        }
+    }
+
+    /// Publishes the effective rate; tells whether it changed.
+    fn publish(&mut self, config: &Config, reason: &'static str) -> bool {
+        let rate = self.effective(config);
+        if rate == self.published {
+            return false;
+        }
+        self.published = rate;
+        tracing::event!(
+            target: "backoff::adaptive",
+            tracing::Level::DEBUG,
+            rate = rate.unwrap_or(0.0),
+            interval = ?rate.and_then(interval_of),
+            reason,
+            "paced rate changed",
+        );
+        true
+    }
+
     fn start(config: &Config) -> State {
         State {
             search: config.initial,
@@ -493,7 +561,7 @@ impl State {
         let told = feedback
             .hints
             .retry_after
-            .filter(|wait| *wait > FIELD_RESOLUTION)
+            .filter(|wait| *wait > FIELD_RESOLUTION && *wait <= MAX_TOLD)
             .map(|wait| {
                 1.0 / since_accepted
                     .unwrap_or_default()
@@ -501,9 +569,10 @@ impl State {
                     .as_secs_f64()
             });
         let Some(rate) = self.search else {
-            // Unpaced until now: that, or one per second, is the first guess.
+            // Unpaced until now: that, or one per second, is the first guess. A guess from the
+            // server's wait is a floor under its rate: climb from it as in slow start.
             self.search = Some(told.unwrap_or(DEFAULT_INITIAL).min(self.cap(config)));
-            self.slow_start = false;
+            self.slow_start = told.is_some();
             return Some("first throttle");
         };
         // Refused at the rate the server advertised: our clocks disagree by a little (a timer
@@ -518,8 +587,11 @@ impl State {
             self.good = self.search;
             return Some("advertised rate refused");
         }
-        // With no proven rate to fall back on, the server's word bounds the cut.
-        let cut = |rate: f64| told.map_or(rate * BETA, |t| t.min(rate * BETA));
+        // With no proven rate to fall back on, the server's word bounds the cut. Its wait is
+        // a floor under the server's rate, and the rate cut to it climbs back as in slow
+        // start: a refill that was a quota's reset costs a few doublings, not hours of probes.
+        let told_cut = |rate: f64| told.filter(|t| *t < rate * BETA);
+        let cut = |rate: f64| told_cut(rate).unwrap_or(rate * BETA);
         self.step = MIN_STEP;
         if self.slow_start {
             self.slow_start = false;
@@ -529,6 +601,7 @@ impl State {
                 _ => {
                     self.good = None;
                     self.search = Some(cut(rate));
+                    self.slow_start = told_cut(rate).is_some();
                 }
             }
             return Some("slow start ended");
@@ -551,6 +624,7 @@ impl State {
             None => {
                 self.bad = Some(rate);
                 self.search = Some(cut(rate));
+                self.slow_start = told_cut(rate).is_some();
                 Some("cut")
             }
         }
@@ -564,11 +638,20 @@ impl State {
         config: &Config,
     ) -> Option<&'static str> {
         let mut reason = None;
+        // No window, reset or pause the server gives lasts longer than the cap: past it, the
+        // field is broken, hostile, or in other units (a reset in microseconds), and taking it
+        // at its word would stall the pacer for days.
+        let max = config.max_hold;
+        let reset = hints.reset.map(|r| r.min(max));
         // The sustained rate: a quota with its window, or `X-RateLimit-Limit` over the longest
         // reset seen in the current window.
         let advertised = hints.limit.and_then(|quota| {
-            quota.rate().or_else(|| {
-                let reset = hints.reset.filter(|r| !r.is_zero())?;
+            let capped = Quota {
+                count: quota.count,
+                window: quota.window.map(|w| w.min(max)),
+            };
+            capped.rate().or_else(|| {
+                let reset = reset.filter(|r| !r.is_zero())?;
                 let window = match self.window {
                     Some((w, seen))
                         if now.saturating_duration_since(seen)
@@ -614,21 +697,22 @@ impl State {
             .unwrap_or_default();
         let pause = hints
             .retry_after
-            .or_else(|| hints.reset.filter(|_| hints.remaining == Some(0)));
+            .map(|p| p.min(max))
+            .or_else(|| reset.filter(|_| hints.remaining == Some(0)));
         if let Some(pause) = pause.filter(|p| *p > pace.saturating_add(FIELD_RESOLUTION)) {
             // (An instant past the clock's range holds nothing: no real clock gets there.)
-            if let Some(until) = now.checked_add(pause.min(MAX_HOLD)) {
+            if let Some(until) = now.checked_add(pause) {
                 self.hold = Some(self.hold.map_or(until, |h| h.max(until)));
                 reason = Some("server asked for a pause");
             }
         }
         // Make what remains last until the reset.
-        if let (Some(left), Some(reset)) = (hints.remaining, hints.reset)
+        if let (Some(left), Some(reset)) = (hints.remaining, reset)
             && left > 0
             && !reset.is_zero()
         {
             let rate = left as f64 / reset.as_secs_f64();
-            if let Some(until) = now.checked_add(reset.min(MAX_HOLD)) {
+            if let Some(until) = now.checked_add(reset) {
                 self.budget = Some((rate, until));
             }
         }
@@ -637,8 +721,12 @@ impl State {
 }
 
 impl Config {
+    /// One attempt per `max_hold` at the slowest, then the ceiling and the floor: yours win
+    /// over what the server says.
     fn clamp(&self, rate: f64) -> f64 {
-        rate.min(self.ceiling)
+        let slowest = 1.0 / self.max_hold.as_secs_f64();
+        rate.max(slowest)
+            .min(self.ceiling)
             .max(self.floor)
             .clamp(MIN_RATE, MAX_RATE)
     }

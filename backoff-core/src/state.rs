@@ -28,11 +28,18 @@ pub struct Policy {
     /// Seed for the jitter's randomness; `None` draws from the thread's generator.
     pub seed: Option<u64>,
     /// The longest server-requested wait (`Retry-After`) to honour; longer ones are cut to it.
+    /// `None`: an hour.
     pub retry_after_max: Option<Duration>,
     /// The retry budget shared with other calls: each call's first attempt deposits into it,
     /// each retry withdraws; when it is spent, a failure that would be retried gives up.
     pub budget: Option<RetryBudget>,
 }
+
+/// The longest server-requested wait honoured when nothing else caps it (`max_value` on the
+/// attribute and the builder, [`Policy::retry_after_max`]): an hour. A server can ask for
+/// more (a `Retry-After` of a year, by mistake or malice); a run never sleeps longer than
+/// this on its word.
+pub(crate) const MAX_SERVER_WAIT: Duration = Duration::from_secs(3600);
 
 impl Default for Policy {
     fn default() -> Self {
@@ -192,10 +199,10 @@ impl<'a> Rules<'a> {
         Action::Backoff(wait)
     }
 
-    /// A server-requested wait, cut to `retry_after_max`.
+    /// A server-requested wait, cut to `retry_after_max` (an hour when unset).
     #[inline]
     pub(crate) fn server(&self, wait: Duration) -> Duration {
-        wait.min(self.retry_after_max.unwrap_or(Duration::MAX))
+        wait.min(self.retry_after_max.unwrap_or(MAX_SERVER_WAIT))
     }
 
     #[inline]

@@ -493,6 +493,37 @@ async fn retry_after_is_cut_to_max_time_and_never_revives_a_run() {
     assert_eq!(calls, 3);
 }
 
+/// A server's wait is cut to an hour when nothing else caps it: a `Retry-After` of a year
+/// slept a year.
+#[tokio::test(start_paused = true)]
+async fn retry_after_is_cut_to_an_hour_without_max_value() {
+    let year = Duration::from_secs(365 * 86_400);
+    let start = Instant::now();
+    let waits = Log::default();
+    let out = backoff_core::expo()
+        .jitter(Jitter::None)
+        .max_tries(3)
+        .retry(|| std::future::ready(Err::<(), _>(ApiError::TooMany(Some(1)))))
+        .retry_after(|_| Some(year))
+        .on_backoff(|d| waits.push(format!("{:?}", d.wait.unwrap())))
+        .await;
+    assert!(out.is_err());
+    // An hour, then expo's 1 s and 2 s on top.
+    assert_eq!(waits.get(), ["3601s", "3602s"]);
+    assert_eq!(start.elapsed(), S(7203));
+
+    let clock = SimClock::new();
+    let out = backoff_core::expo()
+        .jitter(Jitter::None)
+        .max_tries(3)
+        .retry_blocking(|| Err::<(), _>(ApiError::TooMany(Some(1))))
+        .retry_after(|_| Some(year))
+        .sleep(|w| clock.sleep(w))
+        .call();
+    assert!(out.is_err());
+    assert_eq!(clock.sleeps(), [S(3601), S(3602)]);
+}
+
 #[tokio::test(start_paused = true)]
 async fn retry_after_from_a_predicate_outcome() {
     // A poller whose value carries the server's hint.
