@@ -10,6 +10,8 @@
 mod adaptive;
 mod budget;
 pub mod builder;
+#[cfg(feature = "http")]
+mod http_shown;
 mod jitter;
 mod pace;
 #[cfg(feature = "redis")]
