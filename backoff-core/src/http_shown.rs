@@ -27,6 +27,7 @@ pub trait HttpOutcome {
 }
 
 #[cfg(feature = "reqwest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 impl HttpOutcome for reqwest::Response {
     fn show(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         response(f, self.status(), Some(self.url().path()), self.headers())

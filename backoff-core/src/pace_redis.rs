@@ -167,6 +167,7 @@ pub(crate) enum OnOutage {
 /// the short forms for a URL.
 #[derive(Debug, Clone)]
 #[must_use = "a builder does nothing until `.build()`"]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub struct RedisPacerBuilder {
     client: Client,
     name: String,
@@ -190,6 +191,7 @@ impl Clone for Tunables {
     }
 }
 
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 impl RedisPacerBuilder {
     /// `count` attempts per `per` (as [`Pacer::new`]), burst 1 until [`burst`], shared
     /// through the budget `name` on the Redis server that `client` points to. Connecting
@@ -304,6 +306,10 @@ impl RedisPacerBuilder {
     }
 }
 
+// The module is gated already; the item's own `cfg` is what the facade's docs, which inline
+// `Pacer` from this crate, see to mark these methods.
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 impl Pacer {
     /// A pacer shared through Redis: `count` attempts per `per` (as [`Pacer::new`]), burst
     /// 1, for every process using the budget `name` on the server at `url`. The budget lives

@@ -60,6 +60,7 @@ impl<T: RetryAfter> RetryAfter for Option<T> {
 }
 
 #[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 impl RetryAfter for http::HeaderMap {
     fn retry_after(&self) -> Option<Duration> {
         let value = self.get(http::header::RETRY_AFTER)?.to_str().ok()?;
@@ -68,6 +69,7 @@ impl RetryAfter for http::HeaderMap {
 }
 
 #[cfg(feature = "reqwest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 impl RetryAfter for reqwest::Response {
     fn retry_after(&self) -> Option<Duration> {
         self.headers().retry_after()
