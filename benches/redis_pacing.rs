@@ -94,7 +94,8 @@ mod imp {
     /// nobody waits for a slot: the time is the round trip) for `secs`.
     async fn throughput(url: &str, tasks: usize, secs: f64) -> (f64, Duration, Duration) {
         // 10^6/s with a burst of 10^6: nobody waits for a slot.
-        let pacer = Arc::new(Pacer::redis(url, "bench-throughput", 1e6, 1_000_000).unwrap());
+        let pacer = Pacer::redis_with_burst(url, "bench-throughput", 1e6, 1, 1_000_000);
+        let pacer = Arc::new(pacer.unwrap());
         pacer.ready(None).await; // connect and load the script
         let t0 = Instant::now();
         let until = t0 + Duration::from_secs_f64(secs);
@@ -168,8 +169,7 @@ mod imp {
         let handles: Vec<_> = (0..workers)
             .map(|_| {
                 let client = redis::Client::open(server.url()).unwrap();
-                let mut b =
-                    RedisPacerBuilder::new(client, name.as_str(), rate, Duration::from_secs(1));
+                let mut b = RedisPacerBuilder::new(client, &name, rate, Duration::from_secs(1));
                 if fail_closed {
                     b = b.fail_closed();
                 }

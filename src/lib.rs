@@ -1,4 +1,5 @@
 #![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 /// Retries the annotated fn with Python `backoff`'s semantics: see the [crate docs](crate)
 /// for every argument.
@@ -59,6 +60,7 @@ pub use backoff_core::{
     AdaptiveRate, Feedback, Hints, Pacer, PacerInstant, Quota, RateFeedback, Reservation,
 };
 #[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use backoff_core::{RedisPacerBuilder, redis};
 
 #[doc(hidden)]

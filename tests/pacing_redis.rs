@@ -131,8 +131,8 @@ fn connection(url: &str) -> redis::Connection {
 async fn two_pacers_share_one_budget() {
     let Some(url) = redis_url() else { return };
     let name = fresh("shared");
-    let a = Arc::new(Pacer::redis(url.as_str(), &name, 20.0, 1).unwrap());
-    let b = Arc::new(Pacer::redis(url.as_str(), &name, 20.0, 1).unwrap());
+    let a = Arc::new(Pacer::redis(&url, &name, 20.0, 1).unwrap());
+    let b = Arc::new(Pacer::redis(&url, &name, 20.0, 1).unwrap());
     let starts = Arc::new(Mutex::new(Vec::new()));
     let t0 = Instant::now();
     let tasks: Vec<_> = (0..10)
@@ -196,7 +196,7 @@ async fn keyed_budgets_are_separate_keys_that_expire() {
 async fn dropped_reservations_are_given_back() {
     let Some(url) = redis_url() else { return };
     let name = fresh("cancel");
-    let pacer = Pacer::redis(url.as_str(), &name, 5.0, 1).unwrap(); // 200 ms apart
+    let pacer = Pacer::redis(&url, &name, 5.0, 1).unwrap(); // 200 ms apart
     let t0 = Instant::now();
     pacer.ready(None).await; // slot 0
     // Slot 200, given up at 50: the latest reservation, so the budget is as before it.
@@ -216,7 +216,7 @@ async fn dropped_reservations_are_given_back() {
             let url = url.clone();
             let name = name.clone();
             async move {
-                let other = Pacer::redis(url.as_str(), &name, 5.0, 1).unwrap();
+                let other = Pacer::redis(&url, &name, 5.0, 1).unwrap();
                 other.ready(None).await;
                 Instant::now()
             }
@@ -240,8 +240,8 @@ async fn dropped_reservations_are_given_back() {
 fn reservations_hold_redis_slots() {
     let Some(url) = redis_url() else { return };
     let name = fresh("reserve");
-    let a = Pacer::redis(url.as_str(), &name, 1.0, 1).unwrap(); // 1 s apart
-    let b = Pacer::redis(url.as_str(), &name, 1.0, 1).unwrap();
+    let a = Pacer::redis(&url, &name, 1.0, 1).unwrap(); // 1 s apart
+    let b = Pacer::redis(&url, &name, 1.0, 1).unwrap();
     // Slots on this process's clock, compared with each other (each is late by its own
     // round trip at most: a loaded machine moves them all alike).
     let slot = |r: &backoff::Reservation<'_>| std::time::Instant::now() + r.wait();
@@ -277,8 +277,8 @@ fn reservations_hold_redis_slots() {
 async fn reservations_hold_redis_slots_async() {
     let Some(url) = redis_url() else { return };
     let name = fresh("reserve-async");
-    let a = Pacer::redis(url.as_str(), &name, 2.0, 1).unwrap(); // 500 ms apart
-    let b = Pacer::redis(url.as_str(), &name, 2.0, 1).unwrap();
+    let a = Pacer::redis(&url, &name, 2.0, 1).unwrap(); // 500 ms apart
+    let b = Pacer::redis(&url, &name, 2.0, 1).unwrap();
     a.ready(None).await; // slot 0 (and the async connection)
     let t0 = Instant::now();
     let held = a.reserve(None); // slot 500
@@ -298,7 +298,7 @@ async fn reservations_hold_redis_slots_async() {
 fn blocking_callers_share_the_budget() {
     let Some(url) = redis_url() else { return };
     let name = fresh("blocking");
-    let pacer = Arc::new(Pacer::redis(url.as_str(), &name, 20.0, 2).unwrap());
+    let pacer = Arc::new(Pacer::redis_with_burst(&url, &name, 20.0, 1, 2).unwrap());
     let t0 = std::time::Instant::now();
     let threads: Vec<_> = (0..6)
         .map(|_| {
@@ -338,7 +338,7 @@ async fn send(pacer: &Pacer, user: &str) -> Result<(), ()> {
 async fn the_attribute_paces_through_redis() {
     let Some(url) = redis_url() else { return };
     let name = fresh("attr");
-    let pacer = Pacer::redis(url.as_str(), &name, 10.0, 1).unwrap();
+    let pacer = Pacer::redis(&url, &name, 10.0, 1).unwrap();
     let t0 = Instant::now();
     for _ in 0..3 {
         send(&pacer, "ann").await.unwrap();
@@ -357,8 +357,8 @@ async fn the_builder_paces_through_redis() {
     let Some(url) = redis_url() else { return };
     for key in [None, Some("ann")] {
         let name = fresh("builder");
-        let ours = Pacer::redis(url.as_str(), &name, 2.0, 1).unwrap();
-        let other = Pacer::redis(url.as_str(), &name, 2.0, 1).unwrap();
+        let ours = Pacer::redis(&url, &name, 2.0, 1).unwrap();
+        let other = Pacer::redis(&url, &name, 2.0, 1).unwrap();
         other.ready(key).await; // the slot now; the next is 500 ms later
         let t0 = Instant::now();
         let started = Mutex::new(None);
@@ -397,8 +397,8 @@ async fn the_builder_paces_through_redis() {
 fn the_blocking_builder_paces_through_redis() {
     let Some(url) = redis_url() else { return };
     let name = fresh("builder-blocking");
-    let ours = Pacer::redis(url.as_str(), &name, 2.0, 1).unwrap();
-    let other = Pacer::redis(url.as_str(), &name, 2.0, 1).unwrap();
+    let ours = Pacer::redis(&url, &name, 2.0, 1).unwrap();
+    let other = Pacer::redis(&url, &name, 2.0, 1).unwrap();
     other.ready_blocking(None);
     let t0 = std::time::Instant::now();
     let mut started = None;
@@ -425,7 +425,7 @@ async fn a_foreign_key_falls_back_to_local_pacing() {
     let _: () = connection(&url)
         .set_ex(format!("backoff:{name}"), "not a budget", 10)
         .unwrap();
-    let pacer = Pacer::redis(url.as_str(), &name, 20.0, 1).unwrap();
+    let pacer = Pacer::redis(&url, &name, 20.0, 1).unwrap();
     let (logs, _guard) = common::capture();
     let t0 = Instant::now();
     for _ in 0..3 {
@@ -471,9 +471,57 @@ async fn no_server_paces_locally_with_one_warning() {
 #[test]
 fn a_url_that_does_not_parse_is_an_error() {
     assert!(Pacer::redis("not a url", "x", 1.0, 1).is_err());
+    assert!(Pacer::redis_with_burst(String::from("not a url"), "x", 1.0, 1, 2).is_err());
+    assert!(Pacer::redis_adaptive("redis://", "x").is_err());
     // A rate that paces nothing needs no Redis at all.
     let p = Pacer::redis("redis://127.0.0.1:1/", "x", 0.0, 1).unwrap();
     assert_eq!(p.interval(), None);
+}
+
+/// Every rate reads `count, per`, as `Pacer::new`: the fourth argument of `Pacer::redis` is
+/// the period, as it is of `RedisPacerBuilder::new` (it was the burst). No Redis needed: a
+/// pacer does not connect before its first attempt.
+#[test]
+fn the_fourth_argument_is_the_period_everywhere() {
+    let every_2s = Some(Duration::from_secs(2));
+    assert_eq!(Pacer::new(1.0, 2).interval(), every_2s);
+    let url = "redis://127.0.0.1:1/";
+    assert_eq!(Pacer::redis(url, "x", 1.0, 2).unwrap().interval(), every_2s);
+    let client = redis::Client::open(url).unwrap();
+    let built = RedisPacerBuilder::new(client, "x", 1.0, 2).build();
+    assert_eq!(built.interval(), every_2s);
+}
+
+/// A burst is set only by what names it, and leaves the rate alone; the URL and the name are
+/// any string (a `&String` was rejected).
+#[test]
+fn burst_is_named_and_urls_are_any_string() {
+    let url: String = "redis://127.0.0.1:1/".to_owned();
+    let name: String = "x".to_owned();
+    let every_2s = Some(Duration::from_secs(2));
+    let burst = Pacer::redis_with_burst(&url, &name, 1.0, 2, 3).unwrap();
+    assert_eq!(burst.interval(), every_2s);
+    assert_eq!(
+        Pacer::redis(&url, &name, 1.0, 2).unwrap().interval(),
+        every_2s
+    );
+    assert_eq!(
+        Pacer::redis(url.clone(), name.clone(), 1.0, 2)
+            .unwrap()
+            .interval(),
+        every_2s
+    );
+    let shared: Arc<str> = url.as_str().into();
+    assert_eq!(
+        Pacer::redis(shared, "x", 1.0, 2).unwrap().interval(),
+        every_2s
+    );
+    assert!(Pacer::redis_adaptive(&url, &name).unwrap().is_adaptive());
+    let client = redis::Client::open(url.as_str()).unwrap();
+    let built = RedisPacerBuilder::new(client, &name, 1.0, 2)
+        .burst(3)
+        .build();
+    assert_eq!(built.interval(), every_2s);
 }
 
 /// Redis stops mid-run and comes back: calls keep going at the rate (locally, one warning),
@@ -483,7 +531,7 @@ async fn redis_restarting_mid_run() {
     let Some(mut server) = Server::start() else {
         return;
     };
-    let pacer = Pacer::redis(server.url().as_str(), "restart", 20.0, 1).unwrap();
+    let pacer = Pacer::redis(server.url(), "restart", 20.0, 1).unwrap();
     let (logs, _guard) = common::capture();
     let mut starts = Vec::new();
     let t0 = Instant::now();

@@ -298,7 +298,7 @@ async fn slots_are_shared_between_workers() {
 async fn fixed_rate_redis_pacer_does_not_learn() {
     let Some(url) = redis_url() else { return };
     let name = fresh("fixed");
-    let pacer = Pacer::redis(url.as_str(), &name, 2.0, 1).unwrap();
+    let pacer = Pacer::redis(&url, &name, 2.0, 1).unwrap();
     pacer.ready(None).await;
     pacer.observe(None, &policy(50), Pacer::now());
     pacer.observe(None, &Feedback::throttled(), Pacer::now());

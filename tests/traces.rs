@@ -280,3 +280,147 @@ fn a_sync_fn_writes_the_same_log_lines_as_an_async_one() {
         ]
     );
 }
+
+// An HTTP response is shown by what a person reading the line needs: its status, its URL's
+// path (a `reqwest::Response`; an `http::Response` has no URL) and the server's `Retry-After`,
+// not its whole `Debug` (over 300 characters of URL, port and headers). Other outcomes, the
+// error beside it in a `Result` included, keep their `Debug`.
+
+#[cfg(feature = "reqwest")]
+mod http_responses {
+    use std::io::{Read, Write};
+
+    use backoff::backoff;
+
+    use crate::common::capture;
+
+    /// A loopback server that answers every request `429` with `Retry-After: 1` and the
+    /// headers an API sends beside it, one connection per request. Returns a URL on it.
+    fn throttling_server() -> String {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut request = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => request.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let _ = stream.write_all(
+                    b"HTTP/1.1 429 Too Many Requests\r\n\
+                      retry-after: 1\r\n\
+                      content-type: application/json\r\n\
+                      x-request-id: 0f8c2a8e-7d1b-4bde-9a36-5d1f0c7e2b44\r\n\
+                      ratelimit-policy: \"default\";q=2;w=1\r\n\
+                      content-length: 2\r\n\
+                      connection: close\r\n\r\n{}",
+                );
+            }
+        });
+        format!("http://{addr}/v1/messages?to=%2B4470000")
+    }
+
+    type Reply = Result<reqwest::Response, reqwest::Error>;
+
+    /// The lines of target `backoff` (reqwest's own are left out).
+    fn ours(lines: Vec<String>) -> Vec<String> {
+        lines
+            .into_iter()
+            .filter(|l| {
+                l.trim_start()
+                    .split_once(' ')
+                    .is_some_and(|(_, rest)| rest.starts_with("backoff: "))
+            })
+            .collect()
+    }
+
+    #[backoff(expo, max_tries = 2, jitter = none, on = outcome,
+        predicate = |r: &Reply| r.as_ref().is_ok_and(|r| r.status() == 429))]
+    async fn send(client: &reqwest::Client, url: &str) -> Reply {
+        client.get(url).send().await
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_reqwest_response_shows_status_path_and_retry_after() {
+        let url = throttling_server();
+        let client = reqwest::Client::builder().no_proxy().build().unwrap();
+        let (captured, _guard) = capture();
+        let reply = send(&client, &url).await.unwrap();
+        assert_eq!(reply.status(), 429);
+        let shown = r#"Ok(Response { status: 429 Too Many Requests, path: "/v1/messages", retry_after: "1" })"#;
+        assert_eq!(
+            ours(captured.lines()),
+            [
+                format!(
+                    r#" INFO backoff: Backing off send(...) for 1.0s ({shown}) function="send" wait_s=1.0"#
+                ),
+                format!(
+                    r#"ERROR backoff: Giving up send(...) after 2 tries ({shown}) function="send" tries=2"#
+                ),
+            ]
+        );
+    }
+
+    /// A response as a handler-less sync fn returns it (the line written with the outcome
+    /// moved in and out).
+    fn throttled() -> http::Response<Vec<u8>> {
+        http::Response::builder()
+            .status(503)
+            .header("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT")
+            .header("content-type", "application/json")
+            .header("x-request-id", "0f8c2a8e-7d1b-4bde-9a36-5d1f0c7e2b44")
+            .body(br#"{"error":"overloaded","detail":"try again later"}"#.to_vec())
+            .unwrap()
+    }
+
+    #[backoff(constant, interval = 1, max_tries = 2, jitter = none, sleep = |_| (),
+        predicate = |r: &http::Response<Vec<u8>>| r.status() == 503)]
+    fn fetch_sync() -> http::Response<Vec<u8>> {
+        throttled()
+    }
+
+    /// The error beside it keeps its `Debug`; a handler lends the outcome to the line.
+    #[backoff(constant, interval = 1, max_tries = 3, jitter = none, on = outcome,
+        predicate = |r: &Result<http::Response<Vec<u8>>, std::io::Error>|
+            r.as_ref().map_or(true, |r| r.status() == 503),
+        on_giveup = |_| ())]
+    async fn fetch(
+        tries: &std::sync::atomic::AtomicU32,
+    ) -> Result<http::Response<Vec<u8>>, std::io::Error> {
+        match tries.fetch_add(1, std::sync::atomic::Ordering::SeqCst) {
+            0 => Err(std::io::Error::other("connection reset")),
+            _ => Ok(throttled()),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_http_response_shows_status_and_retry_after() {
+        let (captured, _guard) = capture();
+        assert_eq!(fetch_sync().status(), 503);
+        let tries = std::sync::atomic::AtomicU32::new(0);
+        assert!(fetch(&tries).await.is_ok());
+        let shown = r#"Response { status: 503 Service Unavailable, retry_after: "Wed, 21 Oct 2015 07:28:00 GMT" }"#;
+        assert_eq!(
+            captured.lines(),
+            [
+                format!(
+                    r#" INFO backoff: Backing off fetch_sync(...) for 1.0s ({shown}) function="fetch_sync" wait_s=1.0"#
+                ),
+                format!(
+                    r#"ERROR backoff: Giving up fetch_sync(...) after 2 tries ({shown}) function="fetch_sync" tries=2"#
+                ),
+                r#" INFO backoff: Backing off fetch(...) for 1.0s (Err(Custom { kind: Other, error: "connection reset" })) function="fetch" wait_s=1.0"#.to_owned(),
+                format!(
+                    r#" INFO backoff: Backing off fetch(...) for 1.0s (Ok({shown})) function="fetch" wait_s=1.0"#
+                ),
+                format!(
+                    r#"ERROR backoff: Giving up fetch(...) after 3 tries (Ok({shown})) function="fetch" tries=3"#
+                ),
+            ]
+        );
+    }
+}

@@ -5,6 +5,8 @@ use std::future::Future;
 use std::time::Duration;
 
 pub use crate::builder::Clock;
+#[cfg(feature = "http")]
+pub use crate::http_shown::{HttpOutcome, HttpShown};
 pub use crate::jitter::named as jitters;
 pub use crate::jitter::{FnJitter, Jitter, Spread};
 pub use crate::secs::IntoSeconds;
@@ -341,7 +343,8 @@ impl<T: Clone> CloneArg for T {
     }
 }
 
-/// Autoref dispatch for the log description: `Debug` when the outcome has it, else its type.
+/// Autoref dispatch for the log description: an HTTP response's summary (features `http`,
+/// `reqwest`), else `Debug` when the outcome has it, else its type.
 pub struct Describe<'a, T>(pub &'a T);
 
 /// Picks `Debug` (tried first).
@@ -353,6 +356,16 @@ pub trait ViaDebug {
 impl<T: fmt::Debug> ViaDebug for Describe<'_, T> {
     fn __backoff_describe(&self) -> Shown<'_> {
         Shown(self.0)
+    }
+}
+
+/// Picked before [`ViaDebug`] (an inherent method goes before a trait's): an HTTP response,
+/// or a `Result` of one, is shown by its status, path and `Retry-After`, not its whole `Debug`.
+#[cfg(feature = "http")]
+impl<'a, T: HttpOutcome> Describe<'a, T> {
+    /// The description.
+    pub fn __backoff_describe(&self) -> HttpShown<'a, T> {
+        HttpShown(self.0)
     }
 }
 

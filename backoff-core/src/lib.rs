@@ -5,11 +5,33 @@
 //! here is re-exported there. The [`Backoff`] builder retries without the attribute, with the
 //! same rules as the attribute's expansion: see [`builder`]. [`State`] is the same decisions
 //! as one value, for writing a retry loop of your own.
+//!
+//! # Features
+//!
+//! - `tokio` (default): async retries sleep on tokio and read its clock (so
+//!   `tokio::time::pause` governs them), `Pacer::ready` and `Reservation::ready` wait on
+//!   it, and `tokio::time::Instant` is a builder [`Clock`]. Without it, an async retry needs a
+//!   sleep of its own (`sleep = ...`, [`Retry::sleep`](builder::Retry::sleep)).
+//! - `http`: [`RetryAfter`] for `http::HeaderMap`, [`RateFeedback`] for `http::Response<B>`,
+//!   `Feedback::from_http` and `Hints::from_headers`; the attribute's log lines show an
+//!   `http::Response` by its status and `Retry-After`.
+//! - `reqwest` (with `http`): [`RetryAfter`] for `reqwest::Response`; [`RateFeedback`] for
+//!   `reqwest::Response` and `reqwest::Error`, so `Result<reqwest::Response, reqwest::Error>`
+//!   tells an adaptive pacer how each attempt went by itself; the attribute's log lines show
+//!   a response by its status, path and `Retry-After`.
+//! - `redis` (with `tokio`): `Pacer::redis`, `Pacer::redis_with_burst`,
+//!   `Pacer::redis_adaptive` and `RedisPacerBuilder`, one rate limit shared by every process
+//!   through Redis, and the `redis` crate they take, re-exported.
+//!
+//! Each item a feature adds says so in these docs (on docs.rs, built with every feature).
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
 mod adaptive;
 mod budget;
 pub mod builder;
+#[cfg(feature = "http")]
+mod http_shown;
 mod jitter;
 mod pace;
 #[cfg(feature = "redis")]
@@ -34,10 +56,12 @@ pub use builder::{
 pub use jitter::Jitter;
 pub use pace::{Pacer, PacerInstant, Reservation};
 #[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use pace_redis::RedisPacerBuilder;
 pub use ratelimit::{Feedback, Hints, Quota, RateFeedback};
 /// The `redis` crate this one builds on, for [`RedisPacerBuilder::new`]'s client.
 #[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use redis;
 pub use retry_after::{RetryAfter, parse_retry_after};
 pub use secs::{IntoSeconds, saturating_secs};

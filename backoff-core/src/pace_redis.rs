@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use rand::RngExt;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{Client, IntoConnectionInfo, RedisError, RedisResult, Script};
+use redis::{Client, RedisError, RedisResult, Script};
 
 use crate::adaptive::AdaptiveRate;
 use crate::pace::Pacer;
@@ -159,11 +159,15 @@ pub(crate) enum OnOutage {
 }
 
 /// Builds a [`Pacer`] whose budget lives in Redis and is shared by every process that uses
-/// the same key: `RedisPacerBuilder::new(client, "sms", 1.0, Duration::from_secs(1)).build()`.
+/// the same key: `RedisPacerBuilder::new(client, "sms", 1.0, Duration::from_secs(1)).build()`
+/// is one attempt per second; `.burst(5)` lets five start at once.
 ///
-/// [`Pacer::redis`] is the short form for a URL and a per-second rate.
+/// The rate reads as everywhere else, `count` then `per` ([`Pacer::new`]); the burst is only
+/// ever set by a method that names it. [`Pacer::redis`] and [`Pacer::redis_with_burst`] are
+/// the short forms for a URL.
 #[derive(Debug, Clone)]
 #[must_use = "a builder does nothing until `.build()`"]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub struct RedisPacerBuilder {
     client: Client,
     name: String,
@@ -187,9 +191,13 @@ impl Clone for Tunables {
     }
 }
 
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 impl RedisPacerBuilder {
-    /// `count` attempts per `per`, shared through the budget `name` on the Redis server that
-    /// `client` points to. Connecting waits for the first reservation.
+    /// `count` attempts per `per` (as [`Pacer::new`]), burst 1 until [`burst`], shared
+    /// through the budget `name` on the Redis server that `client` points to. Connecting
+    /// waits for the first reservation.
+    ///
+    /// [`burst`]: RedisPacerBuilder::burst
     pub fn new(client: Client, name: impl Into<String>, count: f64, per: impl IntoSeconds) -> Self {
         RedisPacerBuilder {
             client,
@@ -298,40 +306,71 @@ impl RedisPacerBuilder {
     }
 }
 
+// The module is gated already; the item's own `cfg` is what the facade's docs, which inline
+// `Pacer` from this crate, see to mark these methods.
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 impl Pacer {
-    /// A pacer shared through Redis: `rate` attempts per second, `burst` at once, for every
-    /// process using the budget `name` on the server at `url`
-    /// (`Pacer::redis("redis://127.0.0.1/", "sms", 1.0, 1)?`). The budget lives at the key
-    /// `backoff:<name>`; see [`RedisPacerBuilder`] for the prefix, the timeout and failing
-    /// closed.
+    /// A pacer shared through Redis: `count` attempts per `per` (as [`Pacer::new`]), burst
+    /// 1, for every process using the budget `name` on the server at `url`. The budget lives
+    /// at the key `backoff:<name>`; see [`RedisPacerBuilder`] for the prefix, the timeout and
+    /// failing closed, and [`Pacer::redis_with_burst`] for a burst.
+    ///
+    /// `url` is any string (`&str`, `String`, `&String`, `Arc<str>`…). For a
+    /// `redis::ConnectionInfo` or a `(host, port)`, open a [`redis::Client`] from it and use
+    /// [`RedisPacerBuilder::new`].
     ///
     /// Errs only on a URL that does not parse; nothing connects until the first attempt.
     /// While Redis does not answer, the pacer paces locally at the same rate.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use backoff_core::Pacer;
+    ///
+    /// let url: String = "redis://127.0.0.1:6379/".to_owned();
+    /// // 60 messages per minute: one every second, like `Pacer::new(60.0, 60)`.
+    /// let pacer = Pacer::redis(&url, "sms", 60.0, Duration::from_secs(60))?;
+    /// assert_eq!(pacer.interval(), Some(Duration::from_secs(1)));
+    /// # Ok::<(), backoff_core::redis::RedisError>(())
+    /// ```
     pub fn redis(
-        url: impl IntoConnectionInfo,
-        name: &str,
-        rate: f64,
+        url: impl AsRef<str>,
+        name: impl Into<String>,
+        count: f64,
+        per: impl IntoSeconds,
+    ) -> Result<Pacer, RedisError> {
+        Pacer::redis_with_burst(url, name, count, per, 1)
+    }
+
+    /// [`Pacer::redis`] letting `burst` attempts start at once (0 acts as 1), as
+    /// [`Pacer::with_burst`]: `Pacer::redis_with_burst(url, "sms", 10.0, 1, 5)?` is 10 per
+    /// second, 5 at once.
+    pub fn redis_with_burst(
+        url: impl AsRef<str>,
+        name: impl Into<String>,
+        count: f64,
+        per: impl IntoSeconds,
         burst: u32,
     ) -> Result<Pacer, RedisError> {
-        let client = Client::open(url)?;
-        Ok(
-            RedisPacerBuilder::new(client, name, rate, Duration::from_secs(1))
-                .burst(burst)
-                .build(),
-        )
+        let client = Client::open(url.as_ref())?;
+        Ok(RedisPacerBuilder::new(client, name, count, per)
+            .burst(burst)
+            .build())
     }
-}
 
-impl Pacer {
     /// An adaptive pacer shared through Redis by every process using the budget `name` on
-    /// the server at `url`, with [`AdaptiveRate::new`]'s defaults
+    /// the server at `url` (any string, as for [`Pacer::redis`]), with
+    /// [`AdaptiveRate::new`]'s defaults
     /// (`Pacer::redis_adaptive("redis://127.0.0.1/", "sms")?`); see
     /// [`RedisPacerBuilder::adaptive`] for what it does and for the tunables, the prefix, the
     /// timeout and failing closed.
     ///
     /// Errs only on a URL that does not parse; nothing connects until the first attempt.
-    pub fn redis_adaptive(url: impl IntoConnectionInfo, name: &str) -> Result<Pacer, RedisError> {
-        let client = Client::open(url)?;
+    pub fn redis_adaptive(
+        url: impl AsRef<str>,
+        name: impl Into<String>,
+    ) -> Result<Pacer, RedisError> {
+        let client = Client::open(url.as_ref())?;
         Ok(RedisPacerBuilder::adaptive(client, name, AdaptiveRate::new()).build())
     }
 }

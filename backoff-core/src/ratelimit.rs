@@ -144,6 +144,7 @@ impl Feedback {
 
     /// Reads an `http` response's status and headers (see [`Feedback::from_status`]).
     #[cfg(feature = "http")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
     pub fn from_http(status: http::StatusCode, headers: &http::HeaderMap) -> Self {
         let fields: Vec<(&str, &str)> = headers
             .iter()
@@ -189,6 +190,7 @@ impl<T: RateFeedback, E: RateFeedback> RateFeedback for Result<T, E> {
 }
 
 #[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 impl<B> RateFeedback for http::Response<B> {
     fn feedback(&self) -> Feedback {
         Feedback::from_http(self.status(), self.headers())
@@ -196,6 +198,7 @@ impl<B> RateFeedback for http::Response<B> {
 }
 
 #[cfg(feature = "reqwest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 impl RateFeedback for reqwest::Response {
     fn feedback(&self) -> Feedback {
         Feedback::from_http(self.status(), self.headers())
@@ -205,6 +208,7 @@ impl RateFeedback for reqwest::Response {
 /// A `reqwest::Error` keeps the status (`error_for_status`) but not the headers: throttled or
 /// not, without hints.
 #[cfg(feature = "reqwest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 impl RateFeedback for reqwest::Error {
     fn feedback(&self) -> Feedback {
         let status = self.status().map_or(0, |s| s.as_u16());
@@ -275,6 +279,7 @@ impl Hints {
     /// Reads an `http::HeaderMap` (see [`Hints::from_fields`]); values that are not text are
     /// skipped.
     #[cfg(feature = "http")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
     pub fn from_headers(headers: &http::HeaderMap) -> Self {
         let fields: Vec<(&str, &str)> = headers
             .iter()

@@ -35,7 +35,18 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
-/// Things that may carry a server's `Retry-After`.
+/// Things that may carry a server's `Retry-After`: `value.retry_after()`.
+///
+/// Implemented for a `reqwest::Response` (feature `reqwest`), an `http::HeaderMap` (feature
+/// `http`; an `http::Response`'s is `resp.headers().retry_after()`), a [`Duration`], and an
+/// `Option` or a reference of any of these. Without the feature, rustc says only that there
+/// is "no method named `retry_after`" on a response; a bound (`T: RetryAfter`) names the
+/// features.
+#[diagnostic::on_unimplemented(
+    message = "`backoff` cannot read a `Retry-After` from `{Self}`: it is not `backoff::RetryAfter`",
+    label = "no `Retry-After` from `{Self}`",
+    note = "`backoff` reads it from a `reqwest::Response` with its feature `reqwest` and from an `http::HeaderMap` with its feature `http` (in Cargo.toml: `backoff = {{ version = \"0.1\", features = [\"reqwest\"] }}`), from a `Duration`, and from an `Option` or a reference of these; for a type of your own, implement `backoff::RetryAfter` for it"
+)]
 pub trait RetryAfter {
     /// The wait the server asked for, if any.
     fn retry_after(&self) -> Option<Duration>;
@@ -60,6 +71,7 @@ impl<T: RetryAfter> RetryAfter for Option<T> {
 }
 
 #[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 impl RetryAfter for http::HeaderMap {
     fn retry_after(&self) -> Option<Duration> {
         let value = self.get(http::header::RETRY_AFTER)?.to_str().ok()?;
@@ -68,6 +80,7 @@ impl RetryAfter for http::HeaderMap {
 }
 
 #[cfg(feature = "reqwest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 impl RetryAfter for reqwest::Response {
     fn retry_after(&self) -> Option<Duration> {
         self.headers().retry_after()

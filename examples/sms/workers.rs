@@ -32,7 +32,7 @@ pub fn redis_pacer(url: &str, name: &str, pacing: Pacing) -> Result<backoff::Pac
             let rate = pacing
                 .paced_rate()
                 .ok_or("--redis paces through Redis: it does not go with --no-pace")?;
-            backoff::Pacer::redis(url, name, rate, 1)
+            backoff::Pacer::redis(url, name, rate, Duration::from_secs(1))
         }
     };
     pacer.map_err(|e| format!("--redis {url:?}: {e}"))

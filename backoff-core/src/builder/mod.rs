@@ -366,6 +366,7 @@ impl Clock for std::time::Instant {
 }
 
 #[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 impl Clock for tokio::time::Instant {
     fn since(&self, earlier: &Self) -> Duration {
         self.saturating_duration_since(*earlier)

@@ -451,6 +451,7 @@ impl<F: Fn(Duration) -> Fut, Fut: Future<Output = ()>> AsyncSleep for F {
 }
 
 #[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 impl AsyncSleep for DefaultSleep {
     type Fut = tokio::time::Sleep;
     fn sleep(&self, wait: Duration) -> tokio::time::Sleep {

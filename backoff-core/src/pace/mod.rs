@@ -374,6 +374,7 @@ impl Pacer {
     /// when the slot was free), and is what the attribute leaves out of `max_time` and
     /// `Details::elapsed`.
     #[cfg(feature = "tokio")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
     pub async fn ready(&self, key: Option<&str>) -> Duration {
         match &self.backend {
             Backend::Local(_) => self.reserve(key).ready().await,
@@ -651,6 +652,7 @@ impl Reservation<'_> {
     /// reservation. Dropping the future before the slot gives the slot back. On an adaptive
     /// pacer, queues as [`Pacer::ready`] does.
     #[cfg(feature = "tokio")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
     pub async fn ready(mut self) -> Duration {
         let Some(held) = &self.held else {
             return Duration::ZERO;
