@@ -444,6 +444,19 @@ impl Pacer {
         }
     }
 
+    /// A local slot reached at `now`: `Err(at)` while leaving now would come too close after
+    /// the departures before it.
+    fn depart(&self, held: &Held, now: Instant) -> Result<(), Instant> {
+        match (held, &self.backend, self.quota) {
+            (Held::Local { ticket, key, .. }, Backend::Local(local), Some(quota))
+                if !ticket.departed =>
+            {
+                local.depart(key.as_ref(), now, quota)
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// When a caller arriving now would start on an adaptive pacer (now on the others).
     fn estimate(&self, key: Option<&str>, now: Instant) -> Instant {
         match &self.backend {
@@ -511,6 +524,30 @@ impl Local {
         };
         keyed.map.insert(Arc::clone(&name), entry);
         (ticket, Some(name))
+    }
+
+    /// [`Schedule::depart`] on the key's schedule (a schedule forgotten meanwhile had nothing
+    /// left to constrain).
+    fn depart(&self, key: Option<&Arc<str>>, now: Instant, quota: Quota) -> Result<(), Instant> {
+        match key {
+            None => lock(&self.shared).depart(now, quota),
+            Some(key) => lock(&self.keyed)
+                .map
+                .get_mut(key)
+                .map_or(Ok(()), |entry| entry.schedule.depart(now, quota)),
+        }
+    }
+
+    /// [`Schedule::go`] on the key's schedule.
+    fn go(&self, key: Option<&Arc<str>>, now: Instant, quota: Quota) {
+        match key {
+            None => lock(&self.shared).go(now, quota),
+            Some(key) => {
+                if let Some(entry) = lock(&self.keyed).map.get_mut(key) {
+                    entry.schedule.go(now, quota);
+                }
+            }
+        }
     }
 
     fn give_back(&self, ticket: Ticket, key: Option<Arc<str>>, quota: Quota) {
@@ -643,8 +680,16 @@ impl Reservation<'_> {
     /// chooses to go early). The slot stays taken. On an adaptive pacer, counts an attempt
     /// starting now: the next one starts an interval later.
     pub fn consume(mut self) {
-        if let Some(Held::Deferred { key, .. }) = self.held.take() {
-            self.pacer.take_now(key.as_deref());
+        match self.held.take() {
+            Some(Held::Deferred { key, .. }) => self.pacer.take_now(key.as_deref()),
+            Some(Held::Local { ticket, key, .. }) if !ticket.departed => {
+                if let (Backend::Local(local), Some(quota)) =
+                    (&self.pacer.backend, self.pacer.quota)
+                {
+                    local.go(key.as_ref(), Instant::now(), quota);
+                }
+            }
+            _ => {}
         }
     }
 
@@ -662,11 +707,20 @@ impl Reservation<'_> {
             self.pacer.deferred_ready(key.as_deref()).await;
         } else {
             let slot = held.slot();
-            if slot <= since {
+            let mut waited = false;
+            if slot > since {
+                tokio::time::sleep_until(slot).await;
+                waited = true;
+            }
+            // The slot has come; leave once leaving keeps to the departures before.
+            while let Err(at) = self.pacer.depart(held, Instant::now()) {
+                tokio::time::sleep_until(at).await;
+                waited = true;
+            }
+            if !waited {
                 self.held = None;
                 return Duration::ZERO;
             }
-            tokio::time::sleep_until(slot).await;
         }
         self.held = None;
         Instant::now().saturating_duration_since(since)
@@ -682,13 +736,24 @@ impl Reservation<'_> {
         if let Held::Deferred { key, .. } = &held {
             self.pacer.ready_blocking(key.as_deref());
         } else {
-            let slot = held.slot();
-            if slot <= since {
-                return Duration::ZERO;
+            let mut until = held.slot();
+            let mut waited = until > since;
+            loop {
+                let wait = until.saturating_duration_since(Instant::now());
+                if !wait.is_zero() {
+                    std::thread::sleep(wait);
+                }
+                // The slot has come; leave once leaving keeps to the departures before.
+                match self.pacer.depart(&held, Instant::now()) {
+                    Ok(()) => break,
+                    Err(at) => {
+                        until = at;
+                        waited = true;
+                    }
+                }
             }
-            let wait = slot.saturating_duration_since(Instant::now());
-            if !wait.is_zero() {
-                std::thread::sleep(wait);
+            if !waited {
+                return Duration::ZERO;
             }
         }
         Instant::now().saturating_duration_since(since)
@@ -716,6 +781,23 @@ mod tests {
 
     /// Idle keyed schedules are swept when the map doubles: a stream of distinct keys keeps
     /// the map bounded by the keys active within about one interval.
+    #[tokio::test(start_paused = true)]
+    async fn a_late_departure_delays_the_next_instead_of_crowding_it() {
+        let pacer = Pacer::per_second(10.0);
+        let t0 = Instant::now();
+        pacer.ready(None).await;
+        let late = pacer.reserve(None);
+        let next = pacer.reserve(None);
+        // The caller of slot 100 wakes at 103 (a loaded machine); the next caller's slot is
+        // 200, but it leaves at 203, a whole interval after.
+        tokio::time::sleep(Duration::from_millis(103)).await;
+        late.ready().await;
+        assert_eq!(next.ready().await, Duration::from_millis(203));
+        assert_eq!(t0.elapsed(), Duration::from_millis(203));
+        // A new caller: one interval after that.
+        assert_eq!(pacer.ready(None).await, Duration::from_millis(100));
+    }
+
     #[tokio::test(start_paused = true)]
     async fn idle_keys_are_forgotten() {
         let pacer = Pacer::per_second(1.0);

@@ -25,6 +25,15 @@
 //! interval past the earliest conformant slot anywhere (a hole that passed a moment before
 //! a caller came is that interval). `tests::property` checks all three over random
 //! interleavings of reserve, cancel, run and late callers.
+//!
+//! Slots are a plan; a server sees departures. A caller that wakes late to its slot (tokio
+//! wakes timers a millisecond or two late, more on a loaded machine) leaves closer to the
+//! next caller than the interval, and a bucket of burst 1 refuses the next one (gaps of
+//! 106.0 ms then 99.9 ms at 10/s). So the schedule also keeps GCRA over actual departures
+//! ([`Schedule::depart`]): a caller whose slot has come leaves only when its departure
+//! conforms to the departures before it, as the server's bucket will judge it, and waits out
+//! the difference otherwise. On time, every departure conforms and nothing changes; late,
+//! the lateness is passed on to the next callers rather than taken out of a gap.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -46,6 +55,9 @@ pub(super) struct Quota {
 pub(super) struct Ticket {
     /// When the attempt may start.
     pub(super) slot: Instant,
+    /// Free at once and its departure already counted: the caller may go without asking
+    /// again.
+    pub(super) departed: bool,
 }
 
 /// The reservations at one slot.
@@ -79,6 +91,8 @@ pub(super) struct Schedule {
     slots: BTreeMap<Instant, Count>,
     /// The slots that have holes.
     holed: BTreeSet<Instant>,
+    /// GCRA's TAT over actual departures (`None`: none yet).
+    departed: Option<Instant>,
 }
 
 impl Schedule {
@@ -93,7 +107,10 @@ impl Schedule {
             if count.holes == 0 {
                 self.holed.remove(&slot);
             }
-            return Ticket { slot };
+            return Ticket {
+                slot,
+                departed: false,
+            };
         }
         let tat = self.tat.unwrap_or(now);
         // The earliest start: the theoretical arrival time, less what the burst allows.
@@ -105,7 +122,10 @@ impl Schedule {
             // schedule empty, so taking a slot never allocates however fast callers come.
             self.tat = Some(after);
             self.base = Some(after);
-            return Ticket { slot };
+            return Ticket {
+                slot,
+                departed: self.depart(now, quota).is_ok(),
+            };
         }
         let last = self.slots.last_key_value().map(|(&s, _)| s);
         let count = self.slots.entry(slot).or_insert(Count {
@@ -121,7 +141,29 @@ impl Schedule {
             count.after = after;
             self.tat = Some(after);
         }
-        Ticket { slot }
+        Ticket {
+            slot,
+            departed: false,
+        }
+    }
+
+    /// A caller whose slot has come leaves at `now`: counted, when its departure conforms to
+    /// GCRA over the departures before it; else the instant from which it will.
+    pub(super) fn depart(&mut self, now: Instant, quota: Quota) -> Result<(), Instant> {
+        if let Some(tat) = self.departed {
+            let earliest = tat.checked_sub(quota.tolerance).unwrap_or(now);
+            if earliest > now {
+                return Err(earliest);
+            }
+        }
+        self.go(now, quota);
+        Ok(())
+    }
+
+    /// Counts a departure at `now`, conforming or not (the caller waited some other way).
+    pub(super) fn go(&mut self, now: Instant, quota: Quota) {
+        let start = self.departed.map_or(now, |t| t.max(now));
+        self.departed = Some(start.checked_add(quota.interval).unwrap_or(start));
     }
 
     /// Gives back a ticket whose attempt will not run. A slot already reached (at or before
@@ -172,7 +214,7 @@ impl Schedule {
     /// forgotten. (No ticket can be given back any more: every slot lies at least one interval
     /// before TAT.)
     pub(super) fn is_idle(&self, now: Instant) -> bool {
-        self.tat.is_none_or(|tat| tat <= now)
+        self.tat.is_none_or(|tat| tat <= now) && self.departed.is_none_or(|tat| tat <= now)
     }
 
     /// Drops the holes that have passed unused (and re-runs GCRA without them), then forgets
@@ -279,6 +321,40 @@ mod tests {
         assert!(s.holed.is_empty());
         assert_eq!(at(s.reserve(ms(30), q)), 100);
         assert_eq!(at(s.reserve(ms(30), q)), 200);
+    }
+
+    /// A caller that leaves late to its slot pushes the next departure back by as much,
+    /// rather than leaving it closer than the interval (as a bucket of burst 1 would judge);
+    /// on time, every departure conforms; a burst allows as many at once.
+    #[test]
+    fn departures_keep_the_interval_when_a_caller_is_late() {
+        let t0 = Instant::now();
+        let ms = |n: u64| t0 + Duration::from_millis(n);
+        let q = quota(100, 1);
+        let mut s = Schedule::default();
+        let a = s.reserve(ms(0), q);
+        assert!(a.departed, "free at once: counted as it is taken");
+        let b = s.reserve(ms(0), q);
+        let c = s.reserve(ms(0), q);
+        assert_eq!([b.slot, c.slot], [ms(100), ms(200)]);
+        assert!(!b.departed && !c.departed);
+        // b wakes 3 ms late; c, on time at 200, must wait for 203.
+        assert_eq!(s.depart(ms(103), q), Ok(()));
+        assert_eq!(s.depart(ms(200), q), Err(ms(203)));
+        assert_eq!(s.depart(ms(203), q), Ok(()));
+        // On time, nothing moves.
+        let d = s.reserve(ms(203), q);
+        assert_eq!(d.slot, ms(300));
+        assert_eq!(s.depart(ms(303), q), Ok(()));
+
+        let q3 = quota(100, 3);
+        let mut b3 = Schedule::default();
+        for _ in 0..3 {
+            assert!(b3.reserve(ms(1000), q3).departed);
+        }
+        let fourth = b3.reserve(ms(1000), q3);
+        assert_eq!(fourth.slot, ms(1100));
+        assert_eq!(b3.depart(ms(1100), q3), Ok(()));
     }
 
     /// A slot free at once is reached when it is taken: given back at that same instant it
