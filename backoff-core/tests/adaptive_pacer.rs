@@ -29,7 +29,12 @@ async fn run_with(
     headers: Headers,
     latency: Duration,
 ) -> Outcome {
-    let server = Arc::new(Mutex::new(Server::new(schedule, headers)));
+    run_on(pacer, n, Server::new(schedule, headers), latency).await
+}
+
+/// [`run_with`] on a server of your making.
+async fn run_on(pacer: Pacer, n: usize, server: Server, latency: Duration) -> Outcome {
+    let server = Arc::new(Mutex::new(server));
     let pacer = Arc::new(pacer);
     let start = Instant::now();
     let tasks: Vec<_> = (0..n)
@@ -476,10 +481,12 @@ async fn the_builder_observes() {
     assert!(!out.throttled);
     assert_eq!(calls, 3);
     // Key k starts at the first guess, 1/s, apart from the shared 8/s. Attempt 1 at 0 s is
-    // refused: no rate proven, so it halves (0.5/s); attempt 2 at 2 s is refused: 0.25/s;
-    // attempt 3 at 6 s passes. (The backoff waits are zero: the pacer alone spaces them.)
-    assert_eq!(pacer.learned_rate(Some("k")), Some(0.25));
-    assert_eq!(ms_since(t0), 6000);
+    // refused before anything was accepted: the edge, 0.97/s; attempt 2, 1.031 s later, is
+    // refused too: no rate proven, so it halves (0.485/s); attempt 3, 2.062 s later, passes.
+    // (The backoff waits are zero: the pacer alone spaces them; tokio's timer rounds each
+    // wait up to the millisecond: 1,031 + 2,062 ms.)
+    assert_eq!(pacer.learned_rate(Some("k")), Some(0.97 * 0.5));
+    assert_eq!(ms_since(t0), 3093);
     assert_eq!(pacer.learned_rate(None), Some(8.0));
 
     // Blocking.
@@ -542,4 +549,59 @@ fn ready_blocking_under_a_paused_clock_ends() {
     let waited = t0.elapsed();
     assert!(waited >= Duration::from_millis(19), "{waited:?}");
     assert!(waited < Duration::from_millis(500), "{waited:?}");
+}
+
+// Limiters that say less: nginx's `limit_req` answers 429 with no `Retry-After`, and its
+// `burst=5 nodelay` lets six requests through at once.
+
+/// The bucket's first slot taken by another client (a probe, a health check) just before
+/// the batch: one early 429 must cost a few intervals, not a slow climb back from half the
+/// rate.
+async fn stolen_first_slot(latency: Duration) -> Outcome {
+    let mut server = Server::new(&[(0, 1.0)], Headers::Off).without_retry_after();
+    let _ = server.handle(Instant::now());
+    run_on(Pacer::adaptive(), 60, server, latency).await
+}
+
+/// nginx's `limit_req` (no `Retry-After`), 1/s, no burst: within the bounds of the stand-in
+/// with `Retry-After`; and with the bucket's first slot taken by another client a moment
+/// before the batch, one early 429 costs an interval, not 20 s at half the rate (76.4 s,
+/// 1.30 x, when a refusal before anything was accepted halved the rate).
+#[tokio::test(start_paused = true)]
+async fn without_retry_after_and_after_an_early_refusal() {
+    for latency in [0, 100] {
+        let latency = Duration::from_millis(latency);
+        let server = Server::new(&[(0, 1.0)], Headers::Off).without_retry_after();
+        let o = run_on(Pacer::adaptive(), 60, server, latency).await;
+        check("no Retry-After, 1/s", &o, 59.0, 1.15, TEN_PERCENT_OF_60);
+        let o = stolen_first_slot(latency).await;
+        check(
+            "no Retry-After, 1/s, first slot taken",
+            &o,
+            59.0,
+            1.15,
+            TEN_PERCENT_OF_60,
+        );
+    }
+}
+
+/// nginx's `burst=5 nodelay` (six at once, then 1/s), no `Retry-After`: the batch keeps to
+/// the burst-adjusted ideal (54 s), but slow start rides the bucket's depth up to 32/s and
+/// each step back down costs a refusal: 15-19 of 75-79 requests answered 429, above the
+/// 10 % the other cases keep to. The bound holds today's figure.
+#[tokio::test(start_paused = true)]
+async fn a_bucket_with_depth_without_retry_after() {
+    for latency in [0, 100] {
+        let server = Server::new(&[(0, 1.0)], Headers::Off)
+            .without_retry_after()
+            .with_burst(6);
+        let o = run_on(
+            Pacer::adaptive(),
+            60,
+            server,
+            Duration::from_millis(latency),
+        )
+        .await;
+        check("no Retry-After, 1/s, burst 6", &o, 54.0, 1.15, 20);
+    }
 }

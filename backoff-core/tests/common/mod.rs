@@ -20,6 +20,10 @@ pub enum Headers {
 pub struct Server {
     schedule: Vec<(u64, f64)>,
     headers: Headers,
+    /// Requests the bucket lets through at once (nginx's `burst=B nodelay` is `B + 1`).
+    burst: u32,
+    /// Whether a 429 says `Retry-After` (nginx's `limit_req` does not).
+    retry_after: bool,
     pub first: Option<Instant>,
     tat: Option<Instant>,
     pub answered: u32,
@@ -35,11 +39,25 @@ impl Server {
         Server {
             schedule: schedule.to_vec(),
             headers,
+            burst: 1,
+            retry_after: true,
             first: None,
             tat: None,
             answered: 0,
             refused: 0,
         }
+    }
+
+    /// A bucket that lets `burst` requests through at once.
+    pub fn with_burst(mut self, burst: u32) -> Self {
+        self.burst = burst.max(1);
+        self
+    }
+
+    /// A 429 without `Retry-After`, as nginx's `limit_req` answers.
+    pub fn without_retry_after(mut self) -> Self {
+        self.retry_after = false;
+        self
     }
 
     pub fn rate(&self, since_first: Duration) -> f64 {
@@ -55,13 +73,17 @@ impl Server {
         let rate = self.rate(now - first);
         let interval = Duration::from_secs_f64(1.0 / rate);
         let tat = self.tat.unwrap_or(now);
-        let accepted = now >= tat;
+        let tolerance = interval * (self.burst - 1);
+        let accepted = now + tolerance >= tat;
         if accepted {
             self.tat = Some(tat.max(now) + interval);
         }
         self.answered += 1;
         self.refused += u32::from(!accepted);
-        let wait = self.tat.unwrap_or(now).saturating_duration_since(now);
+        let wait = self
+            .tat
+            .unwrap_or(now)
+            .saturating_duration_since(now + tolerance);
         let (q, w) = if rate >= 1.0 {
             (rate.round() as u64, 1)
         } else {
@@ -69,7 +91,7 @@ impl Server {
         };
         let left = u64::from(wait.is_zero());
         let mut fields: Vec<(&str, String)> = Vec::new();
-        if !accepted {
+        if !accepted && self.retry_after {
             fields.push(("Retry-After", ceil_secs(wait).to_string()));
         }
         match self.headers {
