@@ -174,3 +174,23 @@ fn expand_file(source: &str) -> String {
     }
     prettyplease::unparse(&file)
 }
+
+/// Whether `#[backoff(args)]` on an async fn is rejected with a message containing `needle`.
+fn rejects(args: &str, needle: &str) -> bool {
+    let item = "async fn f() -> Result<(), ()> { Ok(()) }".parse().unwrap();
+    let out = crate::expand::expand(args.parse().unwrap(), item).to_string();
+    out.contains("compile_error") && out.contains(needle)
+}
+
+/// Every form of `on = ...` is listed where a wrong one is reported.
+#[test]
+fn on_errors_list_every_form() {
+    for args in ["expo, on = exception", "expo, on"] {
+        for (form, _) in crate::attr::ON_FORMS {
+            assert!(
+                rejects(args, &format!("`on = {form}`")),
+                "`{args}` does not list `on = {form}`"
+            );
+        }
+    }
+}

@@ -65,9 +65,13 @@ impl Args {
                 span,
                 "`predicate` judges values, but `on = error` retries errors: drop `predicate`, or use `on = predicate`",
             ),
-            (Some(On::Predicate | On::Outcome), _, Some(span)) => cx.error(
+            (Some(On::Predicate), _, Some(span)) => cx.error(
                 span,
                 "`giveup` judges errors, but `on = predicate` retries on values: fold the give-up condition into `predicate`, or use `on = error`",
+            ),
+            (Some(On::Outcome), _, Some(span)) => cx.error(
+                span,
+                "`giveup` judges errors under `on = error`; with `on = outcome`, `predicate` alone decides (false ends the run, errors included): fold the give-up condition into `predicate`",
             ),
             (Some(On::Outcome), None, _) => cx.error(
                 self.span(Key::On).unwrap_or_else(proc_macro2::Span::call_site),
