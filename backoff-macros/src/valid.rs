@@ -414,6 +414,21 @@ fn check_fn(cx: &mut Ctxt, item: &ItemFn, args: &Args) {
     }
     for key in [Key::OnSuccess, Key::OnBackoff, Key::OnGiveup] {
         for handler in args.handlers(key) {
+            if let Expr::Closure(c) = handler
+                && c.inputs.len() != 1
+            {
+                let mut inputs = c.inputs_begin.to_token_stream();
+                c.inputs.to_tokens(&mut inputs);
+                c.inputs_end.to_tokens(&mut inputs);
+                cx.error_spanned(
+                    inputs,
+                    format_args!(
+                        "`{}`: a handler takes one argument, the attempt's `&backoff::Details` (`|details| ...`), but this closure takes {}",
+                        key.name(),
+                        c.inputs.len()
+                    ),
+                );
+            }
             if sig.asyncness.is_none() && crate::expand::is_async_handler(handler) {
                 cx.error(
                     async_span(handler),

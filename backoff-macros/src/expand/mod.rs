@@ -167,6 +167,14 @@ fn expand_fn(mut f: ItemFn, layers: &[Args]) -> TokenStream {
         let layer = Layer::new(args, &f.sig);
         block = body::retry_loop(&layer, &block);
     }
+    // What sorts the handlers, once for the fn: every layer's calls see it (a second set in
+    // an inner layer would not shadow the first for method calls, but clash with it).
+    let all: Vec<Layer> = layers.iter().map(|a| Layer::new(a, &f.sig)).collect();
+    let kinds = handlers::kinds(&all);
+    if !kinds.is_empty() {
+        let stmts = &block.stmts;
+        block = syn::parse2(quote!({ #kinds #(#stmts)* })).unwrap_or(block);
+    }
     *f.block = block;
     attempt::unmut_signature(&mut f.sig);
     f.into_token_stream()
