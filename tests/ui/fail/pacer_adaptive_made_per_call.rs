@@ -1,6 +1,6 @@
 use backoff::backoff;
 
-#[backoff(expo, pacer = &backoff::Pacer::adaptive_with(backoff::AdaptiveRate::new().floor(1.0)), observe)]
+#[backoff(expo, pacer = &backoff::Pacer::adaptive_with(backoff::AdaptiveRate::new().floor(1.0)))]
 async fn send() -> Result<(), ()> {
     Ok(())
 }
