@@ -76,10 +76,10 @@ fn typed(c: &ExprClosure) -> bool {
     !c.inputs.is_empty() && c.inputs.iter().all(|p| matches!(p, Pat::Type(_)))
 }
 
-/// What sorts the handlers by type, once per fn (for all its layers): one trait per kind of handler,
-/// each implemented for `(&Details<'_, R>, &F)` behind as many references as its rank, so
-/// that a method call on `&&&(&details, &handler)` picks the first kind the handler is
-/// (autoref specialisation):
+/// What sorts the handlers by type, once per fn (for all its layers): one trait per kind of
+/// handler, each implemented for `(&Details<'_, R>, &F)` behind as many references as its
+/// rank, so that a method call on `&&&(&details, &handler)` (`&&` in a sync fn) picks the
+/// first kind the handler is (autoref specialisation):
 ///
 /// - a sync handler, `F: FnOnce(&Details<'_, R>)`: `SyncTag`, which calls it at once;
 /// - in an async fn, an async one, `F: AsyncFnOnce(&Details<'_, R>)`: `AsyncTag`, awaited
