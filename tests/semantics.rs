@@ -275,6 +275,67 @@ async fn sync_and_async_handlers_run_in_order() {
     assert_eq!(start.elapsed(), Duration::from_secs(2));
 }
 
+/// Handlers generic over the outcome need not spell it: the same sync and async pair serve
+/// a sync fn and an async fn of different outcomes (`Details<'_, Result<reqwest::Response,
+/// reqwest::Error>>` is never written).
+fn log_any<R: std::fmt::Debug>(d: &Details<'_, R>) {
+    SEEN.with(|s| {
+        s.borrow_mut()
+            .push(format!("sync:{}:{:?}", d.tries, d.outcome))
+    });
+}
+
+async fn log_any_async<R: std::fmt::Debug>(d: &Details<'_, R>) {
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    SEEN.with(|s| {
+        s.borrow_mut()
+            .push(format!("async:{}:{:?}", d.tries, d.outcome))
+    });
+}
+
+thread_local! {
+    static SEEN: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+#[backoff(constant, interval = 1, max_tries = 2, jitter = none,
+    on_backoff = [log_any, log_any_async], on_giveup = [log_any_async, log_any])]
+async fn generic_handlers_async(n: &AtomicU32) -> Result<u32, ApiError> {
+    serve(&[ApiError::Timeout(1), ApiError::BadRequest], n)
+}
+
+#[backoff(constant, interval = 0, max_tries = 2, jitter = none,
+    on_backoff = log_any, on_giveup = log_any, on_success = log_any)]
+fn generic_handlers_sync(n: &AtomicU32) -> Option<u32> {
+    (n.fetch_add(1, Ordering::SeqCst) > 0).then_some(7)
+}
+
+#[tokio::test(start_paused = true)]
+async fn handlers_generic_over_the_outcome() {
+    fn send<T: Send>(t: T) -> T {
+        t
+    }
+    let n = AtomicU32::new(0);
+    let start = Instant::now();
+    assert_eq!(
+        send(generic_handlers_async(&n)).await,
+        Err(ApiError::BadRequest)
+    );
+    // Two awaited async handlers of 0.5 s plus one 1 s wait.
+    assert_eq!(start.elapsed(), Duration::from_secs(2));
+    assert_eq!(generic_handlers_sync(&AtomicU32::new(0)), Some(7));
+    assert_eq!(
+        SEEN.with(|s| s.take()),
+        [
+            "sync:1:Err(Timeout(1))",
+            "async:1:Err(Timeout(1))",
+            "async:2:Err(BadRequest)",
+            "sync:2:Err(BadRequest)",
+            "sync:1:None",
+            "sync:2:Some(7)",
+        ]
+    );
+}
+
 /// Jitter: seeded through the attribute it is reproducible; a custom function applies.
 #[backoff(expo, max_tries = 6, jitter = full, seed = seed, on_backoff = |d| calls.push(format!("{:?}", d.wait.unwrap())))]
 async fn seeded(seed: u64, calls: &Calls) -> Option<()> {

@@ -596,14 +596,38 @@ fn unknown(cx: &mut Ctxt, span: Span, name: &str) {
     }
 }
 
-const ON_USAGE: &str = "use `on = error` (retry on `Err`), `on = error(Pattern)` (retry only errors matching it) or `on = predicate` (retry while `predicate` is true)";
+/// Every form of `on = ...` and what it retries: the errors about `on` list them all from here.
+pub(crate) const ON_FORMS: &[(&str, &str)] = &[
+    ("error", "retry on `Err`"),
+    ("error(Pattern)", "retry only errors matching it"),
+    (
+        "predicate",
+        "retry while `predicate` is true of the value, a `Result`'s `Ok` value",
+    ),
+    (
+        "outcome",
+        "retry while `predicate` is true of the whole return value",
+    ),
+];
+
+/// "`on = error` (retry on `Err`), …, or `on = outcome` (…)", from [`ON_FORMS`].
+fn on_usage() -> String {
+    let forms: Vec<String> = ON_FORMS
+        .iter()
+        .map(|(form, what)| format!("`on = {form}` ({what})"))
+        .collect();
+    match forms.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        _ => forms.concat(),
+    }
+}
 
 /// `on = error`, `on = error(Pattern)`, `on = predicate`, `on = outcome`.
 fn parse_on(cx: &mut Ctxt, meta: &ParseNestedMeta) -> syn::Result<Option<On>> {
     if !meta.input.peek(Token![=]) {
         cx.error(
             meta.path.span(),
-            "`on` needs a value: `on = error`, `on = error(Pattern)` or `on = predicate`",
+            format_args!("`on` needs a value: {}", on_usage()),
         );
         skip_value(meta)?;
         return Ok(None);
@@ -656,12 +680,14 @@ fn parse_on(cx: &mut Ctxt, meta: &ParseNestedMeta) -> syn::Result<Option<On>> {
                 " (did you mean `error`?)"
             } else if other.starts_with("pred") || other.starts_with("val") {
                 " (did you mean `predicate`?)"
+            } else if other.starts_with("out") || other.starts_with("res") {
+                " (did you mean `outcome`?)"
             } else {
                 ""
             };
             cx.error(
                 ident.span(),
-                format_args!("unknown `on = {other}`{hint}: {ON_USAGE}"),
+                format_args!("unknown `on = {other}`{hint}: use {}", on_usage()),
             );
             if input.peek(syn::token::Paren) {
                 let _content;

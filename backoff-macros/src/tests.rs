@@ -174,3 +174,103 @@ fn expand_file(source: &str) -> String {
     }
     prettyplease::unparse(&file)
 }
+
+/// Whether `#[backoff(args)]` on an async fn is rejected with a message containing `needle`.
+fn rejects(args: &str, needle: &str) -> bool {
+    let item = "async fn f() -> Result<(), ()> { Ok(()) }".parse().unwrap();
+    let out = crate::expand::expand(args.parse().unwrap(), item).to_string();
+    out.contains("compile_error") && out.contains(needle)
+}
+
+/// A pacer made in `pacer = ...` is made per call and paces nothing: every constructor,
+/// written any way, is an error; a pacer kept elsewhere (or made once by a longer-lived
+/// value) is not.
+#[test]
+fn a_pacer_made_per_call_is_an_error() {
+    let made = [
+        "Pacer::per_second(2.0)",
+        "&Pacer::per_second(2.0)",
+        "Pacer::new(2.0, 1)",
+        "Pacer::with_burst(2.0, 1, 2)",
+        "Pacer::adaptive()",
+        "Pacer::adaptive_with(backoff::AdaptiveRate::new().floor(1.0))",
+        "backoff::Pacer::per_second(2.0)",
+        "::backoff::Pacer::new(2.0, 1)",
+        "politely::Pacer::with_burst(2.0, 1, 2)",
+        "Pacer::redis(\"redis://h/\", \"sms\", 2.0, 2).unwrap()",
+        "Pacer::redis(&url, \"sms\", 2.0, 2)?",
+        "Pacer::redis_adaptive(\"redis://h/\", \"sms\").expect(\"url\")",
+        "RedisPacerBuilder::new(client, \"sms\", 2.0, 1).burst(2).build()",
+        "backoff::RedisPacerBuilder::adaptive(c, \"sms\", AdaptiveRate::new()).build()",
+        "&Arc::new(Pacer::per_second(2.0))",
+        "std::sync::Arc::new(Pacer::per_second(2.0))",
+        "&*LazyLock::new(|| Pacer::per_second(2.0))",
+        "{ let rate = 2.0; Pacer::per_second(rate) }",
+        "if fast { Pacer::per_second(9.0) } else { Pacer::per_second(1.0) }",
+        "match mode { Mode::Fast => &FAST, _ => &Pacer::adaptive() }",
+    ];
+    for pacer in made {
+        assert!(
+            rejects(
+                &format!("expo, pacer = {pacer}"),
+                "makes a new pacer for every call"
+            ),
+            "`pacer = {pacer}` was accepted"
+        );
+    }
+    let kept = [
+        "self.pacer",
+        "&self.pacer",
+        "&*PACER",
+        "PACER",
+        "pacers.get_or_init(|| Pacer::per_second(2.0))",
+        "self.pacers.entry(key).or_insert_with(|| Pacer::new(2.0, 1))",
+        "Pacer::unlimited()",
+        "client.pacer()",
+        "&MyPacer::shared()",
+    ];
+    for pacer in kept {
+        assert!(
+            !rejects(&format!("expo, pacer = {pacer}"), "makes a new pacer"),
+            "`pacer = {pacer}` was rejected"
+        );
+    }
+}
+
+/// The message names the constructor as written and what to write instead.
+#[test]
+fn a_pacer_made_per_call_says_where_to_keep_it() {
+    assert!(rejects(
+        "expo, pacer = Pacer::per_second(2.0)",
+        "`pacer = Pacer::per_second(..)` makes a new pacer"
+    ));
+    assert!(rejects(
+        "expo, pacer = Pacer::per_second(2.0)",
+        "`rate = N per second`"
+    ));
+    assert!(rejects(
+        "expo, pacer = Pacer::adaptive()",
+        "`rate = adaptive`"
+    ));
+    assert!(!rejects(
+        "expo, pacer = Pacer::redis(u, \"n\", 1.0, 1).unwrap()",
+        "`rate ="
+    ));
+    assert!(rejects(
+        "expo, pacer = Pacer::redis(u, \"n\", 1.0, 1).unwrap()",
+        "`pacer = &self.pacer`"
+    ));
+}
+
+/// Every form of `on = ...` is listed where a wrong one is reported.
+#[test]
+fn on_errors_list_every_form() {
+    for args in ["expo, on = exception", "expo, on"] {
+        for (form, _) in crate::attr::ON_FORMS {
+            assert!(
+                rejects(args, &format!("`on = {form}`")),
+                "`{args}` does not list `on = {form}`"
+            );
+        }
+    }
+}

@@ -65,9 +65,13 @@ impl Args {
                 span,
                 "`predicate` judges values, but `on = error` retries errors: drop `predicate`, or use `on = predicate`",
             ),
-            (Some(On::Predicate | On::Outcome), _, Some(span)) => cx.error(
+            (Some(On::Predicate), _, Some(span)) => cx.error(
                 span,
                 "`giveup` judges errors, but `on = predicate` retries on values: fold the give-up condition into `predicate`, or use `on = error`",
+            ),
+            (Some(On::Outcome), _, Some(span)) => cx.error(
+                span,
+                "`giveup` judges errors under `on = error`; with `on = outcome`, `predicate` alone decides (false ends the run, errors included): fold the give-up condition into `predicate`",
             ),
             (Some(On::Outcome), None, _) => cx.error(
                 self.span(Key::On).unwrap_or_else(proc_macro2::Span::call_site),
@@ -88,6 +92,11 @@ impl Args {
                 ctor,
                 "`budget = RetryBudget::new(..)` makes a new budget for every call, which bounds nothing: make it once and share it (a field of your client, a `static`) and write `budget = &self.budget`",
             );
+        }
+        if let Some(p) = self.expr(Key::Pacer)
+            && let Some(made) = pacer_made_here(p)
+        {
+            cx.error_spanned(made.call, made.message());
         }
         if let (Some(Rate::Adaptive), Some(span)) = (self.rate(), self.span(Key::Burst)) {
             cx.error(
@@ -405,6 +414,21 @@ fn check_fn(cx: &mut Ctxt, item: &ItemFn, args: &Args) {
     }
     for key in [Key::OnSuccess, Key::OnBackoff, Key::OnGiveup] {
         for handler in args.handlers(key) {
+            if let Expr::Closure(c) = handler
+                && c.inputs.len() != 1
+            {
+                let mut inputs = c.inputs_begin.to_token_stream();
+                c.inputs.to_tokens(&mut inputs);
+                c.inputs_end.to_tokens(&mut inputs);
+                cx.error_spanned(
+                    inputs,
+                    format_args!(
+                        "`{}`: a handler takes one argument, the attempt's `&backoff::Details` (`|details| ...`), but this closure takes {}",
+                        key.name(),
+                        c.inputs.len()
+                    ),
+                );
+            }
             if sig.asyncness.is_none() && crate::expand::is_async_handler(handler) {
                 cx.error(
                     async_span(handler),
@@ -512,5 +536,91 @@ fn budget_made_here(mut e: &syn::Expr) -> Option<&syn::Expr> {
             }
             _ => return None,
         }
+    }
+}
+
+/// A pacer constructor whose pacer `pacer = ...` would use: the call, and what it makes.
+struct PacerMadeHere<'a> {
+    call: &'a Expr,
+    /// `Pacer::per_second`, `backoff::RedisPacerBuilder::new`…: the type and the fn as written.
+    ty: String,
+    name: String,
+}
+
+impl PacerMadeHere<'_> {
+    fn message(&self) -> String {
+        let (ty, name) = (&self.ty, &self.name);
+        let instead = if ty == "RedisPacerBuilder" || name.starts_with("redis") {
+            ""
+        } else if name.starts_with("adaptive") {
+            "; or write `rate = adaptive` for one per fn that learns the rate"
+        } else if name == "with_burst" {
+            "; or write `rate = N per second, burst = B` for one per fn"
+        } else {
+            "; or write `rate = N per second` for one per fn"
+        };
+        format!(
+            "`pacer = {ty}::{name}(..)` makes a new pacer for every call (`pacer` is evaluated once per call), which paces nothing: keep the pacer where every call sees it, a `static` (`static PACER: LazyLock<Pacer>`, then `pacer = &*PACER`) or a field of your client (`pacer = &self.pacer`){instead}"
+        )
+    }
+}
+
+/// The `Pacer::...(..)` or `RedisPacerBuilder::...(..)` call whose pacer `pacer = ...` is:
+/// through references, builder chains (`RedisPacerBuilder::new(..).burst(2).build()`),
+/// `.unwrap()`, `?`, `.await`, blocks, branches, and a fresh `Arc`/`Rc`/`Box`/`LazyLock` around
+/// it. A pacer made inside the fn is made per call. `Pacer::unlimited()` paces nothing
+/// wherever it is made, and a pacer made in a closure that a longer-lived value calls
+/// (`PACERS.get_or_init(|| ..)`, `self.pacers.entry(k).or_insert_with(|| ..)`) is made once:
+/// neither is reported.
+fn pacer_made_here(e: &Expr) -> Option<PacerMadeHere<'_>> {
+    match e {
+        Expr::MethodCall(m) => pacer_made_here(&m.receiver),
+        Expr::Reference(r) => pacer_made_here(&r.expr),
+        Expr::Unary(u) if matches!(u.op, syn::UnOp::Deref(_)) => pacer_made_here(&u.expr),
+        Expr::Paren(p) => pacer_made_here(&p.expr),
+        Expr::Group(g) => pacer_made_here(&g.expr),
+        Expr::Try(t) => pacer_made_here(&t.expr),
+        Expr::Await(a) => pacer_made_here(&a.base),
+        Expr::Block(b) => tail_made_here(&b.block),
+        Expr::Unsafe(u) => tail_made_here(&u.block),
+        Expr::If(i) => tail_made_here(&i.then_branch)
+            .or_else(|| i.else_branch.as_ref().and_then(|(_, e)| pacer_made_here(e))),
+        Expr::Match(m) => m.arms.iter().find_map(|arm| pacer_made_here(&arm.body)),
+        Expr::Call(c) => {
+            let Expr::Path(p) = &*c.func else {
+                return None;
+            };
+            let segments: Vec<String> = p
+                .path
+                .segments
+                .iter()
+                .map(|s| s.ident.to_string())
+                .collect();
+            let [.., ty, name] = segments.as_slice() else {
+                return None;
+            };
+            match (ty.as_str(), name.as_str()) {
+                ("Pacer", "unlimited" | "now") => None,
+                ("Pacer" | "RedisPacerBuilder", _) => Some(PacerMadeHere {
+                    call: e,
+                    ty: ty.clone(),
+                    name: name.clone(),
+                }),
+                // A wrapper made here is as new as the pacer in it.
+                ("Arc" | "Rc" | "Box" | "LazyLock", "new") => match c.args.first()? {
+                    Expr::Closure(f) => pacer_made_here(&f.body),
+                    arg => pacer_made_here(arg),
+                },
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+fn tail_made_here(block: &syn::Block) -> Option<PacerMadeHere<'_>> {
+    match block.stmts.last()? {
+        syn::Stmt::Expr(e, None) => pacer_made_here(e),
+        _ => None,
     }
 }

@@ -1,10 +1,10 @@
 //! The judgement of an outcome, and what it says about the next wait (`retry_after`).
 
 use proc_macro2::TokenStream;
-use quote::quote_spanned;
+use quote::{ToTokens, quote, quote_spanned};
 use syn::spanned::Spanned;
 
-use super::{Judge, Layer, local};
+use super::{Judge, Layer, local, typed_closure};
 use crate::attr::Key;
 
 /// A `Verdict` of `__backoff_outcome`.
@@ -24,8 +24,15 @@ pub(crate) fn verdict(layer: &Layer) -> TokenStream {
                 });
             }
             if let Some(g) = layer.args.expr(Key::Giveup) {
+                let kg = layer.k_at(g.span());
+                let gives_up = match typed_closure(g, layer.err_ty(), quote!(bool)) {
+                    Some((bind, f)) => {
+                        quote_spanned!(g.span()=> { #bind #kg::__private::giveup(#error, #f) })
+                    }
+                    None => quote_spanned!(g.span()=> #kg::__private::giveup(#error, #g)),
+                };
                 arms.push(quote_spanned! {g.span()=>
-                    ::core::result::Result::Err(#error) if #k::__private::giveup(#error, #g) => {
+                    ::core::result::Result::Err(#error) if #gives_up => {
                         #k::__private::Verdict::GiveUp
                     }
                 });
@@ -43,20 +50,19 @@ pub(crate) fn verdict(layer: &Layer) -> TokenStream {
             let k = layer.k_at(p.span());
             let value = local("value");
             let as_result = layer.as_result();
+            let judged = predicate(layer, p, layer.ok_ty(), quote!(#value));
             quote_spanned! {p.span()=>
                 match #as_result(&#outcome) {
-                    ::core::result::Result::Ok(#value) => {
-                        #k::__private::judge_predicate(#k::__private::predicate(#value, #p))
-                    }
+                    ::core::result::Result::Ok(#value) => #k::__private::judge_predicate(#judged),
                     ::core::result::Result::Err(_) => #k::__private::Verdict::Propagate,
                 }
             }
         }
         Judge::Whole(p) => {
             let k = layer.k_at(p.span());
-            quote_spanned! {p.span()=>
-                #k::__private::judge_predicate(#k::__private::predicate(&#outcome, #p))
-            }
+            let ty = layer.ret_ty.map(ToTokens::to_token_stream);
+            let judged = predicate(layer, p, ty, quote!(&#outcome));
+            quote_spanned!(p.span()=> #k::__private::judge_predicate(#judged))
         }
         Judge::Default => {
             let span = layer.ret_span();
@@ -66,6 +72,20 @@ pub(crate) fn verdict(layer: &Layer) -> TokenStream {
                 None => quote_spanned!(span=> #ka::__private::judge_default(&#outcome)),
             }
         }
+    }
+}
+
+/// `predicate(of, p)`: `p` called with `of`, of type `&receives`.
+fn predicate(
+    layer: &Layer,
+    p: &syn::Expr,
+    receives: Option<TokenStream>,
+    of: TokenStream,
+) -> TokenStream {
+    let k = layer.k_at(p.span());
+    match typed_closure(p, receives, quote!(bool)) {
+        Some((bind, f)) => quote_spanned!(p.span()=> { #bind #k::__private::predicate(#of, #f) }),
+        None => quote_spanned!(p.span()=> #k::__private::predicate(#of, #p)),
     }
 }
 
@@ -79,15 +99,27 @@ pub(crate) fn hint(layer: &Layer) -> TokenStream {
         return super::none();
     };
     let k = layer.k_at(f.span());
+    // Called with the error in error mode, else with the whole outcome.
+    let (receives, arg) = if layer.error_mode() {
+        (layer.err_ty(), quote!(#error))
+    } else {
+        (layer.ret_ty.map(ToTokens::to_token_stream), quote!(#of))
+    };
+    let read = match typed_closure(f, receives, quote!(::core::option::Option<_>)) {
+        Some((bind, g)) => {
+            quote_spanned!(f.span()=> { #bind #k::__private::retry_after(#arg, #g) })
+        }
+        None => quote_spanned!(f.span()=> #k::__private::retry_after(#arg, #f)),
+    };
     if layer.error_mode() {
         let as_result = layer.as_result();
         quote_spanned! {f.span()=>
             match #as_result(#of) {
-                ::core::result::Result::Err(#error) => #k::__private::retry_after(#error, #f),
+                ::core::result::Result::Err(#error) => #read,
                 ::core::result::Result::Ok(_) => ::core::option::Option::None,
             }
         }
     } else {
-        quote_spanned!(f.span()=> #k::__private::retry_after(#of, #f))
+        read
     }
 }

@@ -167,6 +167,14 @@ fn expand_fn(mut f: ItemFn, layers: &[Args]) -> TokenStream {
         let layer = Layer::new(args, &f.sig);
         block = body::retry_loop(&layer, &block);
     }
+    // What sorts the handlers, once for the fn: every layer's calls see it (a second set in
+    // an inner layer would not shadow the first for method calls, but clash with it).
+    let all: Vec<Layer> = layers.iter().map(|a| Layer::new(a, &f.sig)).collect();
+    let kinds = handlers::kinds(&all);
+    if !kinds.is_empty() {
+        let stmts = &block.stmts;
+        block = syn::parse2(quote!({ #kinds #(#stmts)* })).unwrap_or(block);
+    }
     *f.block = block;
     attempt::unmut_signature(&mut f.sig);
     f.into_token_stream()
@@ -285,6 +293,22 @@ impl<'a> Layer<'a> {
         respan(self.k.to_token_stream(), span)
     }
 
+    /// `<Ret as IsResult>::Err`, the error type, when the return type can be named.
+    pub(crate) fn err_ty(&self) -> Option<TokenStream> {
+        self.result_part(quote!(Err))
+    }
+
+    /// `<Ret as IsResult>::Ok`, the value type, when the return type can be named.
+    pub(crate) fn ok_ty(&self) -> Option<TokenStream> {
+        self.result_part(quote!(Ok))
+    }
+
+    fn result_part(&self, part: TokenStream) -> Option<TokenStream> {
+        let ty = self.ret_ty?;
+        let k = &self.k;
+        Some(quote!(<#ty as #k::__private::IsResult>::#part))
+    }
+
     /// Where errors about the return type go.
     pub(crate) fn ret_span(&self) -> Span {
         match &self.sig.output {
@@ -303,6 +327,33 @@ impl<'a> Layer<'a> {
             None => quote::quote_spanned!(span=> #k::__private::IsResult::as_result),
         }
     }
+}
+
+/// A closure of the attribute called with what it judges (`predicate`, `giveup`,
+/// `retry_after`, `observe`), when its argument is typed and the type it receives can be
+/// named: `(let, f)`, the closure bound as a `&mut dyn FnMut(&receives) -> out` and the name
+/// to pass on. A wrong annotation is then one error on the closure that says what it
+/// receives ("expected closure signature `fn(&Result<(), ApiError>) -> _`"), in no helper's
+/// words. `None` for anything else, which goes to the runtime's helper as it is (an untyped
+/// closure takes its argument type from there).
+pub(crate) fn typed_closure(
+    e: &Expr,
+    receives: Option<TokenStream>,
+    out: TokenStream,
+) -> Option<(TokenStream, TokenStream)> {
+    let Expr::Closure(c) = e else { return None };
+    let typed = c.inputs.len() == 1 && matches!(c.inputs.first(), Some(Pat::Type(_)));
+    if !typed || c.asyncness.is_some() {
+        return None;
+    }
+    let receives = receives?;
+    let span = e.span();
+    let mut f = local("f");
+    f.set_span(f.span().located_at(span));
+    let bind = quote::quote_spanned! {span=>
+        let #f: &mut dyn ::core::ops::FnMut(&#receives) -> #out = &mut #e;
+    };
+    Some((bind, quote!(#f)))
 }
 
 /// `tokens` as they are (same hygiene), but reported at `span`.

@@ -116,7 +116,13 @@ pub(crate) fn observe(layer: &Layer) -> TokenStream {
     let feedback = match layer.args.get(Key::Observe).map(|g| &g.value) {
         Some(Value::Expr(f)) => {
             let k = layer.k_at(f.span());
-            quote_spanned!(f.span()=> #k::__private::observe_with(&#outcome, #f))
+            let ty = layer.ret_ty.map(ToTokens::to_token_stream);
+            match super::typed_closure(f, ty, quote!(_)) {
+                Some((bind, g)) => {
+                    quote_spanned!(f.span()=> { #bind #k::__private::observe_with(&#outcome, #g) })
+                }
+                None => quote_spanned!(f.span()=> #k::__private::observe_with(&#outcome, #f)),
+            }
         }
         _ => {
             let span = layer.ret_span();

@@ -158,16 +158,21 @@ impl Client {
                 __backoff_pacer
                     .observe(
                         ::core::option::Option::None,
-                        &::backoff::__private::observe_with(
-                            &__backoff_outcome,
-                            |ok: &bool| {
+                        &{
+                            let __backoff_f: &mut dyn ::core::ops::FnMut(&bool) -> _ = &mut |
+                                ok: &bool|
+                            {
                                 if *ok {
                                     Feedback::accepted()
                                 } else {
                                     Feedback::throttled()
                                 }
-                            },
-                        ),
+                            };
+                            ::backoff::__private::observe_with(
+                                &__backoff_outcome,
+                                __backoff_f,
+                            )
+                        },
                         __backoff_sent,
                     );
                 #[allow(clippy::needless_update)]

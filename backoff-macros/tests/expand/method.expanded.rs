@@ -8,6 +8,48 @@ async fn page(d: &Details<'_, bool>) {
 impl Counter {
     /// `&mut self`: each attempt reborrows it; handlers sync and async.
     async fn bump_until(&mut self, target: u32) -> bool {
+        trait __BackoffSyncHandler {
+            fn __backoff_handler_kind<H: ?::core::marker::Sized>(
+                &self,
+                _: &H,
+            ) -> ::backoff::__private::SyncTag {
+                ::backoff::__private::SyncTag
+            }
+        }
+        impl<
+            'x,
+            R: ?::core::marker::Sized,
+            F: ::core::ops::FnOnce(&::backoff::__private::Details<'x, R>),
+        > __BackoffSyncHandler for &&(&::backoff::__private::Details<'x, R>, &F) {}
+        trait __BackoffAsyncHandler {
+            fn __backoff_handler_kind<H: ?::core::marker::Sized>(
+                &self,
+                _: &H,
+            ) -> ::backoff::__private::AsyncTag {
+                ::backoff::__private::AsyncTag
+            }
+        }
+        impl<
+            'x,
+            R: ?::core::marker::Sized,
+            F: ::backoff::__private::AsyncHandlerFn<'x, R>,
+        > __BackoffAsyncHandler for &(&::backoff::__private::Details<'x, R>, &F) {}
+        trait __BackoffNoHandler<'x, R: ?::core::marker::Sized> {
+            fn __backoff_handler_kind(
+                &self,
+                _: &dyn ::core::ops::Fn(&::backoff::__private::Details<'x, R>),
+            ) -> __BackoffNoHandlerTag {
+                __BackoffNoHandlerTag
+            }
+        }
+        impl<'x, R: ?::core::marker::Sized, F> __BackoffNoHandler<'x, R>
+        for (&::backoff::__private::Details<'x, R>, &F) {}
+        struct __BackoffNoHandlerTag;
+        impl __BackoffNoHandlerTag {
+            fn run<A, B>(self, _: A, _: B) -> ::core::future::Ready<()> {
+                ::core::future::ready(())
+            }
+        }
         let mut __backoff_state = ::backoff::__private::Run::<
             _,
             _,
@@ -92,11 +134,7 @@ impl Counter {
                     }
                     _ => {
                         let __backoff_run = {
-                            #[allow(unused_imports)]
-                            use ::backoff::__private::{
-                                AsyncHandlerKind as _, SyncHandlerKind as _,
-                            };
-                            let __backoff_handler = ::backoff::__private::Handler(page);
+                            let __backoff_handler = page;
                             let __backoff_details = __backoff_state
                                 .details(
                                     "bump_until",
@@ -104,9 +142,12 @@ impl Counter {
                                     __backoff_elapsed,
                                     ::core::option::Option::None,
                                 );
-                            (&__backoff_handler)
-                                .__backoff_handler_kind(&__backoff_details)
-                                .run(__backoff_handler, __backoff_details)
+                            (&&&(&__backoff_details, &__backoff_handler))
+                                .__backoff_handler_kind(&__backoff_handler)
+                                .run(
+                                    ::backoff::__private::Handler(__backoff_handler),
+                                    __backoff_details,
+                                )
                         };
                         __backoff_run.await;
                         return __backoff_outcome;

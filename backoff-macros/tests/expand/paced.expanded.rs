@@ -103,9 +103,12 @@ async fn send(from: &str, text: String) -> Result<(), Busy> {
                             Busy,
                         > as ::backoff::__private::IsResult>::as_result(__backoff_of) {
                             ::core::result::Result::Err(__backoff_error) => {
+                                let __backoff_f: &mut dyn ::core::ops::FnMut(
+                                    &<Result<(), Busy> as ::backoff::__private::IsResult>::Err,
+                                ) -> ::core::option::Option<_> = &mut |_: &Busy| Some(5);
                                 ::backoff::__private::retry_after(
                                     __backoff_error,
-                                    |_: &Busy| Some(5),
+                                    __backoff_f,
                                 )
                             }
                             ::core::result::Result::Ok(_) => ::core::option::Option::None,

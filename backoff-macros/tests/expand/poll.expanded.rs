@@ -31,12 +31,12 @@ fn poll(job: &str) -> String {
             };
             #[allow(clippy::needless_update)]
             let (__backoff_action, __backoff_line) = {
-                let __backoff_verdict = ::backoff::__private::judge_predicate(
-                    ::backoff::__private::predicate(
-                        &__backoff_outcome,
-                        |status: &String| status != "done",
-                    ),
-                );
+                let __backoff_verdict = ::backoff::__private::judge_predicate({
+                    let __backoff_f: &mut dyn ::core::ops::FnMut(&String) -> bool = &mut |
+                        status: &String|
+                    status != "done";
+                    ::backoff::__private::predicate(&__backoff_outcome, __backoff_f)
+                });
                 if __backoff_state
                     .settle(::core::option::Option::None, __backoff_verdict)
                 {

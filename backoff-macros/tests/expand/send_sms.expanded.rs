@@ -12,6 +12,48 @@ fn log_wait(d: &Details<'_, Result<(), SmsError>>) {
     eprintln!("try {} failed; waiting {:?}", d.tries, d.wait);
 }
 async fn send_sms(to: &str) -> Result<(), SmsError> {
+    trait __BackoffSyncHandler {
+        fn __backoff_handler_kind<H: ?::core::marker::Sized>(
+            &self,
+            _: &H,
+        ) -> ::backoff::__private::SyncTag {
+            ::backoff::__private::SyncTag
+        }
+    }
+    impl<
+        'x,
+        R: ?::core::marker::Sized,
+        F: ::core::ops::FnOnce(&::backoff::__private::Details<'x, R>),
+    > __BackoffSyncHandler for &&(&::backoff::__private::Details<'x, R>, &F) {}
+    trait __BackoffAsyncHandler {
+        fn __backoff_handler_kind<H: ?::core::marker::Sized>(
+            &self,
+            _: &H,
+        ) -> ::backoff::__private::AsyncTag {
+            ::backoff::__private::AsyncTag
+        }
+    }
+    impl<
+        'x,
+        R: ?::core::marker::Sized,
+        F: ::backoff::__private::AsyncHandlerFn<'x, R>,
+    > __BackoffAsyncHandler for &(&::backoff::__private::Details<'x, R>, &F) {}
+    trait __BackoffNoHandler<'x, R: ?::core::marker::Sized> {
+        fn __backoff_handler_kind(
+            &self,
+            _: &dyn ::core::ops::Fn(&::backoff::__private::Details<'x, R>),
+        ) -> __BackoffNoHandlerTag {
+            __BackoffNoHandlerTag
+        }
+    }
+    impl<'x, R: ?::core::marker::Sized, F> __BackoffNoHandler<'x, R>
+    for (&::backoff::__private::Details<'x, R>, &F) {}
+    struct __BackoffNoHandlerTag;
+    impl __BackoffNoHandlerTag {
+        fn run<A, B>(self, _: A, _: B) -> ::core::future::Ready<()> {
+            ::core::future::ready(())
+        }
+    }
     let mut __backoff_state = ::backoff::__private::Run::<
         _,
         _,
@@ -94,11 +136,7 @@ async fn send_sms(to: &str) -> Result<(), SmsError> {
             match __backoff_action {
                 ::backoff::__private::Action::Backoff(__backoff_wait) => {
                     let __backoff_run = {
-                        #[allow(unused_imports)]
-                        use ::backoff::__private::{
-                            AsyncHandlerKind as _, SyncHandlerKind as _,
-                        };
-                        let __backoff_handler = ::backoff::__private::Handler(log_wait);
+                        let __backoff_handler = log_wait;
                         let __backoff_details = __backoff_state
                             .details(
                                 "send_sms",
@@ -106,9 +144,12 @@ async fn send_sms(to: &str) -> Result<(), SmsError> {
                                 __backoff_elapsed,
                                 ::core::option::Option::Some(__backoff_wait),
                             );
-                        (&__backoff_handler)
-                            .__backoff_handler_kind(&__backoff_details)
-                            .run(__backoff_handler, __backoff_details)
+                        (&&&(&__backoff_details, &__backoff_handler))
+                            .__backoff_handler_kind(&__backoff_handler)
+                            .run(
+                                ::backoff::__private::Handler(__backoff_handler),
+                                __backoff_details,
+                            )
                     };
                     __backoff_run.await;
                     __backoff_wait

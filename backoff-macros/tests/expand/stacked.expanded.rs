@@ -123,12 +123,15 @@ fn fetch(id: u32) -> Result<Option<u32>, String> {
                     String,
                 > as ::backoff::__private::IsResult>::as_result(&__backoff_outcome) {
                     ::core::result::Result::Ok(__backoff_value) => {
-                        ::backoff::__private::judge_predicate(
-                            ::backoff::__private::predicate(
-                                __backoff_value,
-                                |v: &Option<u32>| v.is_none(),
-                            ),
-                        )
+                        ::backoff::__private::judge_predicate({
+                            let __backoff_f: &mut dyn ::core::ops::FnMut(
+                                &<Result<
+                                    Option<u32>,
+                                    String,
+                                > as ::backoff::__private::IsResult>::Ok,
+                            ) -> bool = &mut |v: &Option<u32>| v.is_none();
+                            ::backoff::__private::predicate(__backoff_value, __backoff_f)
+                        })
                     }
                     ::core::result::Result::Err(_) => {
                         ::backoff::__private::Verdict::Propagate

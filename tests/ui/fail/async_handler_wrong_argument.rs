@@ -1,0 +1,16 @@
+//! An async handler takes the attempt's `&Details`, not the error.
+use backoff::backoff;
+
+#[derive(Debug)]
+struct ApiError;
+
+async fn gave_up(e: &ApiError) {
+    println!("{e:?}");
+}
+
+#[backoff(expo, max_tries = 3, on_giveup = gave_up)]
+async fn call() -> Result<(), ApiError> {
+    Err(ApiError)
+}
+
+fn main() {}

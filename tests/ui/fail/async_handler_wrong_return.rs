@@ -1,0 +1,16 @@
+//! An async handler's future gives `()`.
+use backoff::{Details, backoff};
+
+#[derive(Debug)]
+struct ApiError;
+
+async fn gave_up(d: &Details<'_, Result<(), ApiError>>) -> u32 {
+    d.tries
+}
+
+#[backoff(expo, max_tries = 3, on_giveup = gave_up)]
+async fn call() -> Result<(), ApiError> {
+    Err(ApiError)
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use backoff::backoff;
+
+#[backoff(expo, on = output, predicate = |r: &Result<u32, String>| r.is_err())]
+fn fetch() -> Result<u32, String> {
+    Ok(1)
+}
+
+fn main() {}
