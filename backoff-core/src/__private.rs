@@ -5,14 +5,14 @@ use std::future::Future;
 use std::time::Duration;
 
 pub use crate::builder::Clock;
+pub use crate::decide::{
+    Action, Details, Line, Opaque, Policy, Queued, Rules, Run, Shown, State, Unpaced, Verdict,
+};
 #[cfg(feature = "http")]
 pub use crate::http_shown::{HttpOutcome, HttpShown};
 pub use crate::jitter::named as jitters;
 pub use crate::jitter::{FnJitter, Jitter, Spread};
 pub use crate::secs::IntoSeconds;
-pub use crate::state::{
-    Action, Details, Line, Opaque, Policy, Queued, Rules, Run, Shown, State, Unpaced, Verdict,
-};
 pub use crate::wait::{
     Constant, Decay, Expo, Fibo, Intervals, OnErr, Runtime, Schedule, Steps, Stored, Wait,
 };

@@ -30,6 +30,7 @@
 mod adaptive;
 mod budget;
 pub mod builder;
+mod decide;
 #[cfg(feature = "http")]
 mod http_shown;
 mod jitter;
@@ -42,7 +43,6 @@ mod ratelimit;
 mod retry_after;
 mod secs;
 pub mod sim;
-mod state;
 pub mod wait;
 
 #[doc(hidden)]
@@ -53,6 +53,7 @@ pub use budget::RetryBudget;
 pub use builder::{
     Backoff, Clock, Retry, RetryFuture, constant, decay, expo, fibo, intervals, runtime,
 };
+pub use decide::{Action, Details, Opaque, Policy, Shown, State, Verdict};
 pub use jitter::Jitter;
 pub use pace::{Pacer, PacerInstant, Reservation};
 #[cfg(feature = "redis")]
@@ -65,6 +66,5 @@ pub use ratelimit::{Feedback, Hints, Quota, RateFeedback};
 pub use redis;
 pub use retry_after::{RetryAfter, parse_retry_after};
 pub use secs::{IntoSeconds, saturating_secs};
-pub use state::{Action, Details, Opaque, Policy, Shown, State, Verdict};
 pub use tracing::Level;
 pub use wait::Wait;

@@ -9,7 +9,7 @@ use std::task::{Context, Poll, ready};
 
 use pin_project_lite::pin_project;
 
-use crate::state::{Action, Details};
+use crate::decide::{Action, Details};
 
 /// Which handlers a [`Hook`] belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

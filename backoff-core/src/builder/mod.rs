@@ -1,5 +1,5 @@
 //! The builder, for retrying without the attribute: one entry point and chained options, the
-//! way `backon` reads, over the same rules as the attribute ([`Rules`](crate::state::Rules):
+//! way `backon` reads, over the same rules as the attribute ([`Rules`](crate::decide::Rules):
 //! the limits, the budget, the log lines) with the semantics of
 //! [`State::decide_with_hint`](crate::State::decide_with_hint).
 //!
@@ -62,9 +62,9 @@ use std::time::Duration;
 use tracing::Level;
 
 use crate::budget::RetryBudget;
+use crate::decide::Policy;
 use crate::jitter::Jitter;
 use crate::secs::IntoSeconds;
-use crate::state::Policy;
 use crate::wait::{Constant, Decay, Expo, Fibo, Intervals, Runtime};
 
 mod hooks;

@@ -7,10 +7,10 @@ use std::future::Future;
 use std::time::Duration;
 
 use crate::__private::{DefaultJudge, judge_predicate};
+use crate::decide::Verdict;
 use crate::pace::{Pacer, PacerInstant, Reservation};
 use crate::ratelimit::RateFeedback;
 use crate::secs::IntoSeconds;
-use crate::state::Verdict;
 
 use super::Clock;
 use super::retry::{Async, Blocking};

@@ -11,9 +11,9 @@ use std::time::Duration;
 
 use pin_project_lite::pin_project;
 
+use crate::decide::{Action, Details, Shown, Verdict};
 use crate::pace::{Pacer, PacerInstant};
 use crate::secs::IntoSeconds;
-use crate::state::{Action, Details, Shown, Verdict};
 use crate::wait::Wait;
 
 use super::hooks::{AsyncHooks, BlockingHooks, HandlerOutput, Hook, NoHooks, On};
@@ -383,7 +383,7 @@ impl<'p, W, Op, M: Mode<Op>, J, S, C, A, K, H>
     }
 }
 
-/// The decision after an attempt: the attribute's, [`Run::decide`](crate::state::Run::decide),
+/// The decision after an attempt: the attribute's, [`Run::decide`](crate::decide::Run::decide),
 /// with the policy's rules and jitter.
 #[inline(always)]
 fn decide<W, R, J, A>(

@@ -22,9 +22,9 @@ use std::time::Duration;
 use tracing::Level;
 
 use crate::budget::RetryBudget;
+use crate::decide::{Policy, Queued, Rules, Run};
 use crate::jitter::named::{Decorrelated, Equal, Full, Random};
 use crate::jitter::{Jitter, Spread};
-use crate::state::{Policy, Queued, Rules, Run};
 use crate::wait::Stored;
 
 /// A builder's policy, but for the generator.
