@@ -616,7 +616,7 @@ pub fn call_sleep<T>(f: impl FnOnce(Duration) -> T, wait: Duration) -> T {
 
 // Adaptive pacing: the observe step of `rate = adaptive` and `pacer = ..., observe`.
 
-pub use crate::ratelimit::{Feedback, RateFeedback};
+pub use crate::hints::{Feedback, RateFeedback};
 
 /// What the fn returns must tell how the attempt went, when `observe` names no closure.
 #[diagnostic::on_unimplemented(

@@ -103,7 +103,7 @@ use std::fmt;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use crate::ratelimit::{Feedback, Hints, Quota};
+use crate::hints::{Feedback, Hints, Quota};
 
 #[cfg(feature = "tokio")]
 type Instant = tokio::time::Instant;

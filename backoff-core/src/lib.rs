@@ -31,6 +31,7 @@ mod adaptive;
 mod budget;
 pub mod builder;
 mod decide;
+mod hints;
 #[cfg(feature = "http")]
 mod http_shown;
 mod jitter;
@@ -39,8 +40,6 @@ mod pace;
 mod pace_redis;
 #[cfg(feature = "redis")]
 mod pace_redis_adaptive;
-mod ratelimit;
-mod retry_after;
 mod secs;
 pub mod sim;
 pub mod wait;
@@ -54,17 +53,17 @@ pub use builder::{
     Backoff, Clock, Retry, RetryFuture, constant, decay, expo, fibo, intervals, runtime,
 };
 pub use decide::{Action, Details, Opaque, Policy, Shown, State, Verdict};
+pub use hints::{Feedback, Hints, Quota, RateFeedback};
+pub use hints::{RetryAfter, parse_retry_after};
 pub use jitter::Jitter;
 pub use pace::{Pacer, PacerInstant, Reservation};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use pace_redis::RedisPacerBuilder;
-pub use ratelimit::{Feedback, Hints, Quota, RateFeedback};
 /// The `redis` crate this one builds on, for [`RedisPacerBuilder::new`]'s client.
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use redis;
-pub use retry_after::{RetryAfter, parse_retry_after};
 pub use secs::{IntoSeconds, saturating_secs};
 pub use tracing::Level;
 pub use wait::Wait;

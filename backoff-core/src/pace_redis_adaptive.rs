@@ -66,9 +66,9 @@ use std::time::Duration;
 use redis::{Client, RedisError, RedisResult, Script};
 
 use crate::adaptive::AdaptiveRate;
+use crate::hints::{Feedback, Hints, Quota};
 use crate::pace::lock;
 use crate::pace_redis::{Link, OnOutage, PROBE_EVERY, timed_out};
-use crate::ratelimit::{Feedback, Hints, Quota};
 
 type Instant = tokio::time::Instant;
 

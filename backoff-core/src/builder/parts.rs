@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use crate::__private::{DefaultJudge, judge_predicate};
 use crate::decide::Verdict;
+use crate::hints::RateFeedback;
 use crate::pace::{Pacer, PacerInstant, Reservation};
-use crate::ratelimit::RateFeedback;
 use crate::secs::IntoSeconds;
 
 use super::Clock;

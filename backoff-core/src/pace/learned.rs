@@ -24,7 +24,7 @@ use super::{Instant, LaneRef as AnyLaneRef, lock};
 /// A lane of this backend, borrowed or held.
 pub(super) type LaneRef<'a> = AnyLaneRef<'a, Lane>;
 use crate::adaptive::AdaptiveRate;
-use crate::ratelimit::Feedback;
+use crate::hints::Feedback;
 
 /// The smallest map size that triggers a sweep of unused keys.
 const MIN_SWEEP: usize = 64;

@@ -34,7 +34,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use crate::adaptive::AdaptiveRate;
-use crate::ratelimit::Feedback;
+use crate::hints::Feedback;
 use crate::secs::IntoSeconds;
 use learned::Learned;
 use schedule::{Quota, Schedule, Ticket};

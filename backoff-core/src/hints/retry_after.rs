@@ -1,9 +1,11 @@
 //! `Retry-After`: the server says how long to wait.
 //!
-//! The attribute's `retry_after = |e| ...` takes the server's value over the generator's wait
-//! when there is one: not jittered (the server asked for at least that long), capped by the
-//! generator's `max_value` and by what remains of `max_time`, and never reviving a run that
-//! has given up (the limits and the generator still decide whether there is a next attempt).
+//! The attribute's `retry_after = |e| ...` waits the server's value, when there is one, and
+//! the generator's jittered wait on top (never earlier than the server asked; callers told the
+//! same time do not come back together); the server's part is capped by the generator's
+//! `max_value` (an hour without one), the sum by what remains of `max_time`, and it never
+//! revives a run that has given up (the limits and the generator still decide whether there
+//! is a next attempt).
 
 use std::time::{Duration, SystemTime};
 
