@@ -27,7 +27,6 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
-mod adaptive;
 mod budget;
 pub mod builder;
 mod decide;
@@ -47,7 +46,6 @@ pub mod wait;
 #[doc(hidden)]
 pub mod __private;
 
-pub use adaptive::AdaptiveRate;
 pub use budget::RetryBudget;
 pub use builder::{
     Backoff, Clock, Retry, RetryFuture, constant, decay, expo, fibo, intervals, runtime,
@@ -56,6 +54,7 @@ pub use decide::{Action, Details, Opaque, Policy, Shown, State, Verdict};
 pub use hints::{Feedback, Hints, Quota, RateFeedback};
 pub use hints::{RetryAfter, parse_retry_after};
 pub use jitter::Jitter;
+pub use pace::adaptive::AdaptiveRate;
 pub use pace::{Pacer, PacerInstant, Reservation};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]

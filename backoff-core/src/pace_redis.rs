@@ -22,7 +22,7 @@ use rand::RngExt;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Client, RedisError, RedisResult, Script};
 
-use crate::adaptive::AdaptiveRate;
+use crate::AdaptiveRate;
 use crate::pace::Pacer;
 use crate::pace_redis_adaptive::RedisAdaptive;
 use crate::secs::IntoSeconds;

@@ -30,7 +30,7 @@
 //!
 //! # Slots: the adaptive rule on Redis's clock
 //!
-//! The adaptive backend's rule (`pace/learned.rs`), run in Redis: a budget keeps `last`, the
+//! The adaptive backend's rule (`pace/adaptive/lanes.rs`), run in Redis: a budget keeps `last`, the
 //! start of the latest attempt of any worker, and the head of a worker's local queue may start
 //! when `max(last + interval, not_before)` has come, `interval` being the rate learned *now*;
 //! it then sets `last` to Redis's now. Nothing is reserved ahead, so a change of the rate
@@ -65,7 +65,7 @@ use std::time::Duration;
 
 use redis::{Client, RedisError, RedisResult, Script};
 
-use crate::adaptive::AdaptiveRate;
+use crate::AdaptiveRate;
 use crate::hints::{Feedback, Hints, Quota};
 use crate::pace::lock;
 use crate::pace_redis::{Link, OnOutage, PROBE_EVERY, timed_out};

@@ -19,25 +19,28 @@
 //! number of cancelled calls, a fresh call's slot is never later than GCRA gives over the
 //! attempts that ran or still hold slots, as if the cancelled calls had never been made (with
 //! burst 1, at most one interval past the earliest slot that keeps to the rate), and the
-//! attempts that run always keep to the rate (`schedule.rs` says why).
+//! attempts that run always keep to the rate (`gcra.rs` says why).
 //!
 //! An adaptive pacer ([`Pacer::adaptive`]) reserves nothing ahead: its callers queue and
 //! the head of the queue reads the rate learned so far when it computes its slot, so a change
-//! reaches every caller already queued (`learned.rs` says how).
+//! reaches every caller already queued (`adaptive/lanes.rs` says how).
 
-mod learned;
-mod schedule;
+pub(crate) mod adaptive;
+mod gcra;
+mod local;
+mod reservation;
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use crate::adaptive::AdaptiveRate;
 use crate::hints::Feedback;
 use crate::secs::IntoSeconds;
-use learned::Learned;
-use schedule::{Quota, Schedule, Ticket};
+use adaptive::{AdaptiveLanes, AdaptiveRate};
+use gcra::Spacing;
+use local::Local;
+use reservation::Held;
+pub use reservation::Reservation;
 
 /// The pacers' clock ([`Pacer::now`]): `tokio::time::Instant` with the `tokio` feature (so
 /// `tokio::time::pause` governs pacing), else `std::time::Instant`.
@@ -79,7 +82,7 @@ type Instant = PacerInstant;
 pub struct Pacer {
     /// How far apart slots are; `None` paces nothing (and for an adaptive pacer, which
     /// reads its interval from what it learned).
-    quota: Option<Quota>,
+    quota: Option<Spacing>,
     backend: Backend,
 }
 
@@ -90,43 +93,18 @@ enum Backend {
     /// GCRA reservations in Redis, shared by every process naming the same budget.
     #[cfg(feature = "redis")]
     Redis(Box<crate::pace_redis::RedisPacer>),
-    /// A rate learned from the server; nothing reserved ahead (`learned.rs`).
-    Adaptive(Box<Learned>),
+    /// A rate learned from the server; nothing reserved ahead (`adaptive/lanes.rs`).
+    Adaptive(Box<AdaptiveLanes>),
     /// A rate learned from the server by every process sharing it through Redis
     /// (`pace_redis_adaptive.rs`).
     #[cfg(feature = "redis")]
     RedisAdaptive(Arc<crate::pace_redis_adaptive::RedisAdaptive>),
 }
 
-/// Schedules kept in this process's memory.
-struct Local {
-    shared: Mutex<Schedule>,
-    keyed: Mutex<Keyed>,
-}
-
-/// One schedule per key, forgotten once idle. (A reservation that outlives its key's
-/// schedule holds a slot that has passed, which is never given back, so it cannot disturb the
-/// key's next schedule.)
-#[derive(Default)]
-struct Keyed {
-    map: HashMap<Arc<str>, Entry>,
-    /// Sweep idle schedules when the map reaches this size.
-    sweep_at: usize,
-}
-
-struct Entry {
-    /// The map's key, shared with the reservations made on this schedule.
-    name: Arc<str>,
-    schedule: Schedule,
-}
-
 /// The longest interval a fixed pacer keeps (10^7 s, about 115 days, as the Redis pacer's
 /// limit): a rate slower than that paces at this one, so that slot arithmetic on instants
 /// stays exact.
 const MAX_INTERVAL: Duration = Duration::from_secs(10_000_000);
-
-/// The smallest map size that triggers a sweep of idle keys.
-const MIN_SWEEP: usize = 64;
 
 impl fmt::Debug for Pacer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -168,14 +146,11 @@ impl Pacer {
             .filter(|i| !i.is_zero())
         };
         Pacer {
-            quota: interval.map(|interval| Quota {
+            quota: interval.map(|interval| Spacing {
                 interval,
                 tolerance: interval.saturating_mul(burst.max(1) - 1),
             }),
-            backend: Backend::Local(Local {
-                shared: Mutex::new(Schedule::default()),
-                keyed: Mutex::new(Keyed::default()),
-            }),
+            backend: Backend::Local(Local::new()),
         }
     }
 
@@ -213,7 +188,7 @@ impl Pacer {
     pub fn adaptive_with(rate: AdaptiveRate) -> Self {
         Pacer {
             quota: None,
-            backend: Backend::Adaptive(Box::new(Learned::new(rate))),
+            backend: Backend::Adaptive(Box::new(AdaptiveLanes::new(rate))),
         }
     }
 
@@ -499,70 +474,6 @@ impl Pacer {
 pub(crate) type QueuedReady<'p> =
     std::pin::Pin<Box<dyn std::future::Future<Output = Duration> + Send + 'p>>;
 
-impl Local {
-    fn reserve(&self, key: Option<&str>, now: Instant, quota: Quota) -> (Ticket, Option<Arc<str>>) {
-        let Some(key) = key else {
-            let ticket = lock(&self.shared).reserve(now, quota);
-            return (ticket, None);
-        };
-        let mut keyed = lock(&self.keyed);
-        let keyed = &mut *keyed;
-        if let Some(entry) = keyed.map.get_mut(key) {
-            let ticket = entry.schedule.reserve(now, quota);
-            return (ticket, Some(Arc::clone(&entry.name)));
-        }
-        if keyed.map.len() >= keyed.sweep_at.max(MIN_SWEEP) {
-            keyed.map.retain(|_, e| !e.schedule.is_idle(now));
-            keyed.sweep_at = keyed.map.len().saturating_mul(2);
-        }
-        let mut schedule = Schedule::default();
-        let ticket = schedule.reserve(now, quota);
-        let name: Arc<str> = Arc::from(key);
-        let entry = Entry {
-            name: Arc::clone(&name),
-            schedule,
-        };
-        keyed.map.insert(Arc::clone(&name), entry);
-        (ticket, Some(name))
-    }
-
-    /// [`Schedule::depart`] on the key's schedule (a schedule forgotten meanwhile had nothing
-    /// left to constrain).
-    fn depart(&self, key: Option<&Arc<str>>, now: Instant, quota: Quota) -> Result<(), Instant> {
-        match key {
-            None => lock(&self.shared).depart(now, quota),
-            Some(key) => lock(&self.keyed)
-                .map
-                .get_mut(key)
-                .map_or(Ok(()), |entry| entry.schedule.depart(now, quota)),
-        }
-    }
-
-    /// [`Schedule::go`] on the key's schedule.
-    fn go(&self, key: Option<&Arc<str>>, now: Instant, quota: Quota) {
-        match key {
-            None => lock(&self.shared).go(now, quota),
-            Some(key) => {
-                if let Some(entry) = lock(&self.keyed).map.get_mut(key) {
-                    entry.schedule.go(now, quota);
-                }
-            }
-        }
-    }
-
-    fn give_back(&self, ticket: Ticket, key: Option<Arc<str>>, quota: Quota) {
-        let now = Instant::now();
-        match key {
-            None => lock(&self.shared).give_back(ticket, now, quota),
-            Some(key) => {
-                if let Some(entry) = lock(&self.keyed).map.get_mut(&key) {
-                    entry.schedule.give_back(ticket, now, quota);
-                }
-            }
-        }
-    }
-}
-
 /// A lane of an adaptive backend (one learned rate and its queue) borrowed from the backend,
 /// or held (keyed: it is not swept while held).
 pub(crate) enum LaneRef<'a, L> {
@@ -586,201 +497,20 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// What a reservation holds until it is used or given back.
-#[derive(Debug)]
-enum Held {
-    /// A slot of a local schedule.
-    Local {
-        ticket: Ticket,
-        reserved_at: Instant,
-        key: Option<Arc<str>>,
-    },
-    /// A slot reserved in Redis (`release`: how to give it back; `None` for a slot of the
-    /// local view during an outage, which is not given back).
-    #[cfg(feature = "redis")]
-    Redis {
-        slot: Instant,
-        reserved_at: Instant,
-        release: Option<Box<crate::pace_redis::RedisHeld>>,
-    },
-    /// Nothing (an adaptive pacer): the slot is taken when the reservation is used.
-    Deferred {
-        /// When a caller arriving at the reservation would have started.
-        estimate: Instant,
-        reserved_at: Instant,
-        key: Option<Box<str>>,
-    },
-}
-
-impl Held {
-    fn reserved_at(&self) -> Instant {
-        match self {
-            Held::Local { reserved_at, .. } | Held::Deferred { reserved_at, .. } => *reserved_at,
-            #[cfg(feature = "redis")]
-            Held::Redis { reserved_at, .. } => *reserved_at,
-        }
-    }
-
-    /// The slot (for a deferred reservation, the estimate made when it was reserved).
-    fn slot(&self) -> Instant {
-        match self {
-            Held::Local { ticket, .. } => ticket.slot,
-            Held::Deferred { estimate, .. } => *estimate,
-            #[cfg(feature = "redis")]
-            Held::Redis { slot, .. } => *slot,
-        }
-    }
-}
-
-/// A slot reserved on a [`Pacer`] ([`Pacer::reserve`]): use it with
-/// [`ready`](Reservation::ready), [`ready_blocking`](Reservation::ready_blocking) or
-/// [`consume`](Reservation::consume); drop it unused and the slot goes back to the pacer.
-/// On an adaptive pacer it holds no slot ([`Pacer::reserve`] says what it does there).
-#[must_use = "a reservation dropped unused gives its slot back at once"]
-pub struct Reservation<'a> {
-    pacer: &'a Pacer,
-    /// `None` when the pacer paces nothing, or once the slot is used.
-    held: Option<Held>,
-}
-
-impl fmt::Debug for Reservation<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Reservation")
-            .field("wait", &self.wait())
-            .finish_non_exhaustive()
-    }
-}
-
-impl Reservation<'_> {
-    /// How long until the slot, from now (zero once it is reached, and always for a pacer
-    /// that paces nothing). On an adaptive pacer, how long a caller arriving now would wait
-    /// if nobody queued ahead of it, at the rate learned by now.
-    pub fn wait(&self) -> Duration {
-        let now = Instant::now();
-        match &self.held {
-            None => Duration::ZERO,
-            Some(Held::Deferred { key, .. }) => self
-                .pacer
-                .estimate(key.as_deref(), now)
-                .saturating_duration_since(now),
-            Some(held) => held.slot().saturating_duration_since(now),
-        }
-    }
-
-    /// How far after the reservation the slot lies: the time this caller is scheduled to
-    /// queue (zero when the slot was free). On an adaptive pacer, the estimate made when it
-    /// was reserved.
-    pub fn queued(&self) -> Duration {
-        self.held.as_ref().map_or(Duration::ZERO, |h| {
-            h.slot().saturating_duration_since(h.reserved_at())
-        })
-    }
-
-    /// Uses the slot now, without waiting for it: the caller has waited some other way (or
-    /// chooses to go early). The slot stays taken. On an adaptive pacer, counts an attempt
-    /// starting now: the next one starts an interval later.
-    pub fn consume(mut self) {
-        match self.held.take() {
-            Some(Held::Deferred { key, .. }) => self.pacer.take_now(key.as_deref()),
-            Some(Held::Local { ticket, key, .. }) if !ticket.departed => {
-                if let (Backend::Local(local), Some(quota)) =
-                    (&self.pacer.backend, self.pacer.quota)
-                {
-                    local.go(key.as_ref(), Instant::now(), quota);
-                }
-            }
-            _ => {}
-        }
-    }
-
-    /// Waits (on tokio's clock) until the slot, uses it, and returns the time since the
-    /// reservation. Dropping the future before the slot gives the slot back. On an adaptive
-    /// pacer, queues as [`Pacer::ready`] does.
-    #[cfg(feature = "tokio")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
-    pub async fn ready(mut self) -> Duration {
-        let Some(held) = &self.held else {
-            return Duration::ZERO;
-        };
-        let since = held.reserved_at();
-        if let Held::Deferred { key, .. } = held {
-            self.pacer.deferred_ready(key.as_deref()).await;
-        } else {
-            let slot = held.slot();
-            let mut waited = false;
-            if slot > since {
-                tokio::time::sleep_until(slot).await;
-                waited = true;
-            }
-            // The slot has come; leave once leaving keeps to the departures before.
-            while let Err(at) = self.pacer.depart(held, Instant::now()) {
-                tokio::time::sleep_until(at).await;
-                waited = true;
-            }
-            if !waited {
-                self.held = None;
-                return Duration::ZERO;
-            }
-        }
-        self.held = None;
-        Instant::now().saturating_duration_since(since)
-    }
-
-    /// Blocks the thread until the slot, uses it, and returns the time since the reservation.
-    /// On an adaptive pacer, queues as [`Pacer::ready_blocking`] does.
-    pub fn ready_blocking(mut self) -> Duration {
-        let Some(held) = self.held.take() else {
-            return Duration::ZERO;
-        };
-        let since = held.reserved_at();
-        if let Held::Deferred { key, .. } = &held {
-            self.pacer.ready_blocking(key.as_deref());
-        } else {
-            let mut until = held.slot();
-            let mut waited = until > since;
-            loop {
-                let wait = until.saturating_duration_since(Instant::now());
-                if !wait.is_zero() {
-                    std::thread::sleep(wait);
-                }
-                // The slot has come; leave once leaving keeps to the departures before.
-                match self.pacer.depart(&held, Instant::now()) {
-                    Ok(()) => break,
-                    Err(at) => {
-                        until = at;
-                        waited = true;
-                    }
-                }
-            }
-            if !waited {
-                return Duration::ZERO;
-            }
-        }
-        Instant::now().saturating_duration_since(since)
-    }
-}
-
-impl Drop for Reservation<'_> {
-    fn drop(&mut self) {
-        if let Some(held) = self.held.take() {
-            self.pacer.give_back(held);
-        }
-    }
-}
-
 #[cfg(all(test, feature = "tokio"))]
 mod tests {
+    use super::local::MIN_SWEEP;
     use super::*;
 
     fn keys(pacer: &Pacer) -> usize {
         let Backend::Local(local) = &pacer.backend else {
             unreachable!()
         };
-        lock(&local.keyed).map.len()
+        local.keys()
     }
 
-    /// Idle keyed schedules are swept when the map doubles: a stream of distinct keys keeps
-    /// the map bounded by the keys active within about one interval.
+    /// A caller that leaves late to its slot makes the next caller leave a whole interval
+    /// after it, not at its own slot.
     #[tokio::test(start_paused = true)]
     async fn a_late_departure_delays_the_next_instead_of_crowding_it() {
         let pacer = Pacer::per_second(10.0);
@@ -798,6 +528,8 @@ mod tests {
         assert_eq!(pacer.ready(None).await, Duration::from_millis(100));
     }
 
+    /// Idle keyed schedules are swept when the map doubles: a stream of distinct keys keeps
+    /// the map bounded by the keys active within about one interval.
     #[tokio::test(start_paused = true)]
     async fn idle_keys_are_forgotten() {
         let pacer = Pacer::per_second(1.0);
@@ -827,7 +559,7 @@ mod tests {
         let Backend::Local(local) = &pacer.backend else {
             unreachable!()
         };
-        assert!(!lock(&local.keyed).map.contains_key("a"));
+        assert!(!local.has_key("a"));
         assert_eq!(keys(&pacer), MIN_SWEEP);
         pacer.reserve(Some("a")).consume(); // a new schedule for "a": slot now
         drop(old);

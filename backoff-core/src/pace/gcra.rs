@@ -30,7 +30,7 @@
 //! wakes timers a millisecond or two late, more on a loaded machine) leaves closer to the
 //! next caller than the interval, and a bucket of burst 1 refuses the next one (gaps of
 //! 106.0 ms then 99.9 ms at 10/s). So the schedule also keeps GCRA over actual departures
-//! ([`Schedule::depart`]): a caller whose slot has come leaves only when its departure
+//! ([`Gcra::depart`]): a caller whose slot has come leaves only when its departure
 //! conforms to the departures before it, as the server's bucket will judge it, and waits out
 //! the difference otherwise. On time, every departure conforms and nothing changes; late,
 //! the lateness is passed on to the next callers rather than taken out of a gap.
@@ -42,7 +42,7 @@ use super::Instant;
 
 /// How a schedule spaces its slots.
 #[derive(Clone, Copy, Debug)]
-pub(super) struct Quota {
+pub(super) struct Spacing {
     /// The time between slots.
     pub(super) interval: Duration,
     /// How far ahead of TAT a slot may be: `interval * (burst - 1)`.
@@ -82,7 +82,7 @@ fn fold(tat: Option<Instant>, slot: Instant, n: usize, interval: Duration) -> In
 
 /// GCRA's state for one budget: every slot that still constrains the future.
 #[derive(Debug, Default)]
-pub(super) struct Schedule {
+pub(super) struct Gcra {
     /// GCRA's TAT over every slot below and those forgotten (`None`: nothing yet).
     tat: Option<Instant>,
     /// The TAT that the forgotten slots leave behind. Every forgotten slot was reached before
@@ -95,9 +95,9 @@ pub(super) struct Schedule {
     departed: Option<Instant>,
 }
 
-impl Schedule {
+impl Gcra {
     /// Reserves the earliest slot at or after `now`: a hole, else the next slot GCRA gives.
-    pub(super) fn reserve(&mut self, now: Instant, quota: Quota) -> Ticket {
+    pub(super) fn reserve(&mut self, now: Instant, quota: Spacing) -> Ticket {
         self.tidy(now, quota);
         if let Some(&slot) = self.holed.first()
             && let Some(count) = self.slots.get_mut(&slot)
@@ -149,7 +149,7 @@ impl Schedule {
 
     /// A caller whose slot has come leaves at `now`: counted, when its departure conforms to
     /// GCRA over the departures before it; else the instant from which it will.
-    pub(super) fn depart(&mut self, now: Instant, quota: Quota) -> Result<(), Instant> {
+    pub(super) fn depart(&mut self, now: Instant, quota: Spacing) -> Result<(), Instant> {
         if let Some(tat) = self.departed {
             let earliest = tat.checked_sub(quota.tolerance).unwrap_or(now);
             if earliest > now {
@@ -161,14 +161,14 @@ impl Schedule {
     }
 
     /// Counts a departure at `now`, conforming or not (the caller waited some other way).
-    pub(super) fn go(&mut self, now: Instant, quota: Quota) {
+    pub(super) fn go(&mut self, now: Instant, quota: Spacing) {
         let start = self.departed.map_or(now, |t| t.max(now));
         self.departed = Some(start.checked_add(quota.interval).unwrap_or(start));
     }
 
     /// Gives back a ticket whose attempt will not run. A slot already reached (at or before
     /// `now`) counts as used.
-    pub(super) fn give_back(&mut self, ticket: Ticket, now: Instant, quota: Quota) {
+    pub(super) fn give_back(&mut self, ticket: Ticket, now: Instant, quota: Spacing) {
         if ticket.slot <= now {
             return;
         }
@@ -219,7 +219,7 @@ impl Schedule {
 
     /// Drops the holes that have passed unused (and re-runs GCRA without them), then forgets
     /// the slots whose share of TAT has passed.
-    fn tidy(&mut self, now: Instant, quota: Quota) {
+    fn tidy(&mut self, now: Instant, quota: Spacing) {
         if self.holed.first().is_some_and(|&slot| slot < now) {
             let rest = self.holed.split_off(&now);
             for slot in std::mem::replace(&mut self.holed, rest) {
@@ -251,7 +251,7 @@ impl Schedule {
     }
 
     /// Recomputes TAT: GCRA over every slot in order, from what the forgotten ones left.
-    fn replay(&mut self, quota: Quota) {
+    fn replay(&mut self, quota: Spacing) {
         let mut tat = self.base;
         for (&slot, count) in &mut self.slots {
             count.after = fold(tat, slot, count.taken + count.holes, quota.interval);
@@ -265,9 +265,9 @@ impl Schedule {
 mod tests {
     use super::*;
 
-    fn quota(interval_ms: u64, burst: u32) -> Quota {
+    fn quota(interval_ms: u64, burst: u32) -> Spacing {
         let interval = Duration::from_millis(interval_ms);
-        Quota {
+        Spacing {
             interval,
             tolerance: interval * (burst - 1),
         }
@@ -281,7 +281,7 @@ mod tests {
         let ms = |n: u64| t0 + Duration::from_millis(n);
         let at = |t: Ticket| t.slot.duration_since(t0).as_millis();
         let q = quota(100, 1);
-        let mut s = Schedule::default();
+        let mut s = Gcra::default();
         assert_eq!(at(s.reserve(ms(0), q)), 0);
         assert_eq!(at(s.reserve(ms(0), q)), 100);
         // The caller of slot 100 woke 3 ms late and asks again at 103: slot 200, not 203.
@@ -290,7 +290,7 @@ mod tests {
         assert_eq!(at(s.reserve(ms(350), q)), 350);
         assert_eq!(at(s.reserve(ms(350), q)), 450);
 
-        let mut b = Schedule::default();
+        let mut b = Gcra::default();
         let q3 = quota(100, 3);
         let slots: Vec<u128> = (0..5).map(|_| at(b.reserve(ms(1000), q3))).collect();
         assert_eq!(slots, [1000, 1000, 1000, 1100, 1200]);
@@ -304,7 +304,7 @@ mod tests {
         let ms = |n: u64| t0 + Duration::from_millis(n);
         let at = |t: Ticket| t.slot.duration_since(t0).as_millis();
         let q = quota(100, 1);
-        let mut s = Schedule::default();
+        let mut s = Gcra::default();
         let [_a, b, c] = [(); 3].map(|()| s.reserve(ms(0), q));
         assert_eq!([at(b), at(c)], [100, 200]);
         // The tail goes back: the next caller gets 200 again.
@@ -331,7 +331,7 @@ mod tests {
         let t0 = Instant::now();
         let ms = |n: u64| t0 + Duration::from_millis(n);
         let q = quota(100, 1);
-        let mut s = Schedule::default();
+        let mut s = Gcra::default();
         let a = s.reserve(ms(0), q);
         assert!(a.departed, "free at once: counted as it is taken");
         let b = s.reserve(ms(0), q);
@@ -348,7 +348,7 @@ mod tests {
         assert_eq!(s.depart(ms(303), q), Ok(()));
 
         let q3 = quota(100, 3);
-        let mut b3 = Schedule::default();
+        let mut b3 = Gcra::default();
         for _ in 0..3 {
             assert!(b3.reserve(ms(1000), q3).departed);
         }
@@ -365,7 +365,7 @@ mod tests {
         let ms = |n: u64| t0 + Duration::from_millis(n);
         let at = |t: Ticket| t.slot.duration_since(t0).as_millis();
         let q = quota(100, 3);
-        let mut s = Schedule::default();
+        let mut s = Gcra::default();
         let tickets: Vec<Ticket> = (0..5).map(|_| s.reserve(ms(0), q)).collect();
         let slots: Vec<u128> = tickets.iter().map(|t| at(*t)).collect();
         assert_eq!(slots, [0, 0, 0, 100, 200]);
@@ -385,11 +385,11 @@ mod tests {
         // A million a second, a burst of a million, callers a nanosecond apart: TAT runs
         // ahead of the clock by a microsecond a call, far within the burst.
         let interval = Duration::from_micros(1);
-        let q = Quota {
+        let q = Spacing {
             interval,
             tolerance: interval * 999_999,
         };
-        let mut s = Schedule::default();
+        let mut s = Gcra::default();
         for i in 0..1000 {
             let now = t0 + Duration::from_nanos(i);
             assert_eq!(s.reserve(now, q).slot, now);
@@ -406,7 +406,7 @@ mod tests {
         let ms = |n: u64| t0 + Duration::from_millis(n);
         let at = |t: Ticket| t.slot.duration_since(t0).as_millis();
         let q = quota(100, 1);
-        let mut s = Schedule::default();
+        let mut s = Gcra::default();
         let [a, b, _c] = [(); 3].map(|()| s.reserve(ms(0), q));
         s.give_back(a, ms(1), q);
         assert_eq!(at(s.reserve(ms(1), q)), 300);
@@ -508,7 +508,7 @@ mod tests {
                 let t0 = Instant::now();
                 let to_ms = |i: Instant| i.duration_since(t0).as_millis() as u64;
                 let q = quota(interval, burst);
-                let mut s = Schedule::default();
+                let mut s = Gcra::default();
                 let mut now = 0u64;
                 let mut ran: Vec<u64> = Vec::new();
                 let mut held: Vec<Ticket> = Vec::new();

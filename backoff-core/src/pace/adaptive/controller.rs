@@ -150,7 +150,7 @@ const MAX_RATE: f64 = 1e9;
 const MIN_RATE: f64 = 1e-6;
 
 /// A rate controller that learns the server's limit from how attempts went, for a pacer to
-/// follow. The algorithm and its reasoning are in the module documentation (`backoff-core/src/adaptive.rs`).
+/// follow. The algorithm and its reasoning are in the module documentation (`backoff-core/src/pace/adaptive/controller.rs`).
 ///
 /// ```
 /// # #[cfg(feature = "tokio")] {

@@ -19,11 +19,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use super::{Instant, LaneRef as AnyLaneRef, lock};
+use crate::pace::{Instant, LaneRef as AnyLaneRef, lock};
 
 /// A lane of this backend, borrowed or held.
-pub(super) type LaneRef<'a> = AnyLaneRef<'a, Lane>;
-use crate::adaptive::AdaptiveRate;
+pub(crate) type LaneRef<'a> = AnyLaneRef<'a, Lane>;
+use super::AdaptiveRate;
 use crate::hints::Feedback;
 
 /// The smallest map size that triggers a sweep of unused keys.
@@ -33,7 +33,7 @@ const MIN_SWEEP: usize = 64;
 const KEEP_LEARNED: Duration = Duration::from_secs(60);
 
 /// The adaptive backend: one lane for the shared budget, one per key.
-pub(super) struct Learned {
+pub(in crate::pace) struct AdaptiveLanes {
     shared: Lane,
     keyed: Mutex<Lanes>,
 }
@@ -46,8 +46,8 @@ struct Lanes {
 }
 
 /// One learned rate and the queue that paces on it.
-pub(super) struct Lane {
-    pub(super) rate: AdaptiveRate,
+pub(in crate::pace) struct Lane {
+    pub(in crate::pace) rate: AdaptiveRate,
     /// The start of the latest attempt paced (`None` before the first).
     last: Mutex<Option<Instant>>,
     /// Blocking callers waiting for their slot sleep on this (with `last`'s lock); woken
@@ -63,9 +63,9 @@ pub(super) struct Lane {
     changed: tokio::sync::Notify,
 }
 
-impl Learned {
-    pub(super) fn new(rate: AdaptiveRate) -> Self {
-        Learned {
+impl AdaptiveLanes {
+    pub(in crate::pace) fn new(rate: AdaptiveRate) -> Self {
+        AdaptiveLanes {
             shared: Lane::new(rate),
             keyed: Mutex::new(Lanes::default()),
         }
@@ -73,7 +73,7 @@ impl Learned {
 
     /// The lane of `key`: the shared one for `None`; made on first use (from the shared
     /// rate's tunables, having learned nothing).
-    pub(super) fn lane(&self, key: Option<&str>) -> LaneRef<'_> {
+    pub(in crate::pace) fn lane(&self, key: Option<&str>) -> LaneRef<'_> {
         let Some(key) = key else {
             return LaneRef::Shared(&self.shared);
         };
@@ -93,7 +93,7 @@ impl Learned {
     }
 
     /// The lane of `key` if it exists (no lane is made to be read).
-    pub(super) fn existing(&self, key: Option<&str>) -> Option<LaneRef<'_>> {
+    pub(in crate::pace) fn existing(&self, key: Option<&str>) -> Option<LaneRef<'_>> {
         match key {
             None => Some(LaneRef::Shared(&self.shared)),
             Some(key) => lock(&self.keyed)
@@ -104,11 +104,11 @@ impl Learned {
     }
 
     #[cfg(test)]
-    pub(super) fn keys(&self) -> usize {
+    pub(in crate::pace) fn keys(&self) -> usize {
         lock(&self.keyed).map.len()
     }
 
-    pub(super) fn shared(&self) -> &Lane {
+    pub(in crate::pace) fn shared(&self) -> &Lane {
         &self.shared
     }
 }
@@ -160,19 +160,19 @@ impl Lane {
     }
 
     /// When a caller arriving now, with nobody queued ahead, would start.
-    pub(super) fn estimate(&self, now: Instant) -> Instant {
+    pub(in crate::pace) fn estimate(&self, now: Instant) -> Instant {
         self.slot(*lock(&self.last), now).max(now)
     }
 
     /// Counts an attempt starting now, without waiting (a reservation consumed).
-    pub(super) fn take_now(&self) {
+    pub(in crate::pace) fn take_now(&self) {
         let now = Instant::now();
         let mut last = lock(&self.last);
         *last = Some(last.map_or(now, |l| l.max(now)));
     }
 
     /// Learns from one attempt; wakes the waiting heads if what they wait for changed.
-    pub(super) fn observe(&self, feedback: &Feedback, sent: Instant) {
+    pub(in crate::pace) fn observe(&self, feedback: &Feedback, sent: Instant) {
         if self.rate.observe_changed(feedback, sent, Instant::now()) {
             #[cfg(feature = "tokio")]
             self.changed.notify_waiters();
@@ -185,7 +185,7 @@ impl Lane {
 
     /// Queues, waits for the slot on tokio's clock, and returns the time that took.
     #[cfg(feature = "tokio")]
-    pub(super) async fn ready(&self) -> Duration {
+    pub(in crate::pace) async fn ready(&self) -> Duration {
         let start = Instant::now();
         let _turn = self.queue.lock().await;
         loop {
@@ -210,7 +210,7 @@ impl Lane {
     }
 
     /// Queues, blocks the thread until the slot, and returns the time that took.
-    pub(super) fn ready_blocking(&self) -> Duration {
+    pub(in crate::pace) fn ready_blocking(&self) -> Duration {
         let start = Instant::now();
         let _turn = lock(&self.queue_blocking);
         let mut last = lock(&self.last);

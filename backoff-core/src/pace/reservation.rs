@@ -1,0 +1,190 @@
+//! A slot reserved on a [`Pacer`]: what it holds, how it is used, and how it goes back.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::gcra::Ticket;
+use super::{Backend, Instant, Pacer};
+
+/// What a reservation holds until it is used or given back.
+#[derive(Debug)]
+pub(super) enum Held {
+    /// A slot of a local schedule.
+    Local {
+        ticket: Ticket,
+        reserved_at: Instant,
+        key: Option<Arc<str>>,
+    },
+    /// A slot reserved in Redis (`release`: how to give it back; `None` for a slot of the
+    /// local view during an outage, which is not given back).
+    #[cfg(feature = "redis")]
+    Redis {
+        slot: Instant,
+        reserved_at: Instant,
+        release: Option<Box<crate::pace_redis::RedisHeld>>,
+    },
+    /// Nothing (an adaptive pacer): the slot is taken when the reservation is used.
+    Deferred {
+        /// When a caller arriving at the reservation would have started.
+        estimate: Instant,
+        reserved_at: Instant,
+        key: Option<Box<str>>,
+    },
+}
+
+impl Held {
+    pub(super) fn reserved_at(&self) -> Instant {
+        match self {
+            Held::Local { reserved_at, .. } | Held::Deferred { reserved_at, .. } => *reserved_at,
+            #[cfg(feature = "redis")]
+            Held::Redis { reserved_at, .. } => *reserved_at,
+        }
+    }
+
+    /// The slot (for a deferred reservation, the estimate made when it was reserved).
+    pub(super) fn slot(&self) -> Instant {
+        match self {
+            Held::Local { ticket, .. } => ticket.slot,
+            Held::Deferred { estimate, .. } => *estimate,
+            #[cfg(feature = "redis")]
+            Held::Redis { slot, .. } => *slot,
+        }
+    }
+}
+
+/// A slot reserved on a [`Pacer`] ([`Pacer::reserve`]): use it with
+/// [`ready`](Reservation::ready), [`ready_blocking`](Reservation::ready_blocking) or
+/// [`consume`](Reservation::consume); drop it unused and the slot goes back to the pacer.
+/// On an adaptive pacer it holds no slot ([`Pacer::reserve`] says what it does there).
+#[must_use = "a reservation dropped unused gives its slot back at once"]
+pub struct Reservation<'a> {
+    pub(super) pacer: &'a Pacer,
+    /// `None` when the pacer paces nothing, or once the slot is used.
+    pub(super) held: Option<Held>,
+}
+
+impl fmt::Debug for Reservation<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Reservation")
+            .field("wait", &self.wait())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Reservation<'_> {
+    /// How long until the slot, from now (zero once it is reached, and always for a pacer
+    /// that paces nothing). On an adaptive pacer, how long a caller arriving now would wait
+    /// if nobody queued ahead of it, at the rate learned by now.
+    pub fn wait(&self) -> Duration {
+        let now = Instant::now();
+        match &self.held {
+            None => Duration::ZERO,
+            Some(Held::Deferred { key, .. }) => self
+                .pacer
+                .estimate(key.as_deref(), now)
+                .saturating_duration_since(now),
+            Some(held) => held.slot().saturating_duration_since(now),
+        }
+    }
+
+    /// How far after the reservation the slot lies: the time this caller is scheduled to
+    /// queue (zero when the slot was free). On an adaptive pacer, the estimate made when it
+    /// was reserved.
+    pub fn queued(&self) -> Duration {
+        self.held.as_ref().map_or(Duration::ZERO, |h| {
+            h.slot().saturating_duration_since(h.reserved_at())
+        })
+    }
+
+    /// Uses the slot now, without waiting for it: the caller has waited some other way (or
+    /// chooses to go early). The slot stays taken. On an adaptive pacer, counts an attempt
+    /// starting now: the next one starts an interval later.
+    pub fn consume(mut self) {
+        match self.held.take() {
+            Some(Held::Deferred { key, .. }) => self.pacer.take_now(key.as_deref()),
+            Some(Held::Local { ticket, key, .. }) if !ticket.departed => {
+                if let (Backend::Local(local), Some(quota)) =
+                    (&self.pacer.backend, self.pacer.quota)
+                {
+                    local.go(key.as_ref(), Instant::now(), quota);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Waits (on tokio's clock) until the slot, uses it, and returns the time since the
+    /// reservation. Dropping the future before the slot gives the slot back. On an adaptive
+    /// pacer, queues as [`Pacer::ready`] does.
+    #[cfg(feature = "tokio")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+    pub async fn ready(mut self) -> Duration {
+        let Some(held) = &self.held else {
+            return Duration::ZERO;
+        };
+        let since = held.reserved_at();
+        if let Held::Deferred { key, .. } = held {
+            self.pacer.deferred_ready(key.as_deref()).await;
+        } else {
+            let slot = held.slot();
+            let mut waited = false;
+            if slot > since {
+                tokio::time::sleep_until(slot).await;
+                waited = true;
+            }
+            // The slot has come; leave once leaving keeps to the departures before.
+            while let Err(at) = self.pacer.depart(held, Instant::now()) {
+                tokio::time::sleep_until(at).await;
+                waited = true;
+            }
+            if !waited {
+                self.held = None;
+                return Duration::ZERO;
+            }
+        }
+        self.held = None;
+        Instant::now().saturating_duration_since(since)
+    }
+
+    /// Blocks the thread until the slot, uses it, and returns the time since the reservation.
+    /// On an adaptive pacer, queues as [`Pacer::ready_blocking`] does.
+    pub fn ready_blocking(mut self) -> Duration {
+        let Some(held) = self.held.take() else {
+            return Duration::ZERO;
+        };
+        let since = held.reserved_at();
+        if let Held::Deferred { key, .. } = &held {
+            self.pacer.ready_blocking(key.as_deref());
+        } else {
+            let mut until = held.slot();
+            let mut waited = until > since;
+            loop {
+                let wait = until.saturating_duration_since(Instant::now());
+                if !wait.is_zero() {
+                    std::thread::sleep(wait);
+                }
+                // The slot has come; leave once leaving keeps to the departures before.
+                match self.pacer.depart(&held, Instant::now()) {
+                    Ok(()) => break,
+                    Err(at) => {
+                        until = at;
+                        waited = true;
+                    }
+                }
+            }
+            if !waited {
+                return Duration::ZERO;
+            }
+        }
+        Instant::now().saturating_duration_since(since)
+    }
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        if let Some(held) = self.held.take() {
+            self.pacer.give_back(held);
+        }
+    }
+}
