@@ -67,21 +67,26 @@ use crate::jitter::Jitter;
 use crate::secs::IntoSeconds;
 use crate::wait::{Constant, Decay, Expo, Fibo, Intervals, Runtime};
 
+mod blocking;
+mod future;
 mod hooks;
+mod markers;
 mod parts;
 mod retry;
 mod run;
 
 use run::Conf;
 
+pub use future::RetryFuture;
 pub use hooks::{AsyncHooks, BlockingHooks, Deferred, HandlerOutput, Hook, Immediate, NoHooks};
+pub use markers::{Async, Blocking};
 pub use parts::{
     Always, AsyncOp, AsyncSleep, Auto, BlockingSleep, DefaultClock, DefaultSleep, ErrorHint,
     ErrorJudge, Errors, Judge, Judged, Mode, Never, NoHint, NoKey, NoObserve, NoPacer, Now,
     Observe, ObserveOutput, Observes, OutcomeHint, Pace, PaceKey, Paced, PacedWait, Predicate,
     RetryAfterHint, Slot, Test,
 };
-pub use retry::{Async, Blocking, Retry, RetryFuture};
+pub use retry::Retry;
 
 /// A retry policy: a wait generator `W` with its limits, jitter and logging. It does not
 /// depend on the operation; [`retry`](Backoff::retry) or

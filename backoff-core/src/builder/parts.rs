@@ -13,7 +13,7 @@ use crate::pace::{Pacer, PacerInstant, Reservation};
 use crate::secs::IntoSeconds;
 
 use super::Clock;
-use super::retry::{Async, Blocking};
+use super::markers::{Async, Blocking};
 
 // The operation.
 

@@ -1,37 +1,27 @@
-//! [`Retry`]: an operation with its policy and options; awaited (async) or
-//! [`call`](Retry::call)ed (blocking). Both loops make one decision after each attempt, with
-//! the attribute's rules and semantics (see `run.rs`).
+//! [`Retry`]: an operation with its policy and options, and the combinators that set them;
+//! awaited (async, `future.rs`) or [`call`](Retry::call)ed (blocking, `blocking.rs`). Both
+//! loops make one decision after each attempt, with the attribute's rules and semantics (see
+//! `run.rs`).
 
 use std::fmt;
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::marker::PhantomData;
-use std::pin::Pin;
-use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use pin_project_lite::pin_project;
-
 use crate::decide::{Action, Details, Shown, Verdict};
-use crate::pace::{Pacer, PacerInstant};
+use crate::pace::Pacer;
 use crate::secs::IntoSeconds;
 use crate::wait::Wait;
 
-use super::hooks::{AsyncHooks, BlockingHooks, HandlerOutput, Hook, NoHooks, On};
+use super::hooks::{HandlerOutput, Hook, NoHooks, On};
+use super::markers::{Async, Blocking};
 use super::parts::{
-    AsyncOp, AsyncSleep, Auto, BlockingSleep, DefaultClock, DefaultSleep, ErrorHint, ErrorJudge,
-    Errors, Judge, Judged, Mode, NoHint, NoKey, NoObserve, NoPacer, Now, Observe, ObserveOutput,
-    Observes, OutcomeHint, Pace, Paced, Predicate, RetryAfterHint, Slot,
+    Auto, DefaultClock, DefaultSleep, ErrorHint, ErrorJudge, Errors, Judge, Judged, Mode, NoHint,
+    NoKey, NoObserve, NoPacer, Observe, ObserveOutput, OutcomeHint, Paced, Predicate,
+    RetryAfterHint,
 };
 use super::run::{Conf, Progress, parts};
 use super::{Backoff, Clock};
-
-/// Marks a [`Retry`] of an async operation: await it.
-#[derive(Clone, Copy, Debug)]
-pub enum Async {}
-
-/// Marks a [`Retry`] of a blocking operation: run it with [`call`](Retry::call).
-#[derive(Clone, Copy, Debug)]
-pub enum Blocking {}
 
 /// An operation, its policy, and how to judge, pace, sleep, time and report it: made by
 /// [`Backoff::retry`] (await it) or [`Backoff::retry_blocking`] (run it with
@@ -45,7 +35,7 @@ pub enum Blocking {}
 /// An async `Retry` is [`IntoFuture`]: `.await` it, or call `.into_future()` to hand it to
 /// `tokio::spawn` or `select!`. The run starts when the future is first polled, as an
 /// attributed async fn's body does: callable limits are evaluated and the clock for
-/// `max_time` read then. The [`RetryFuture`] is `Send` whenever the operation, its
+/// `max_time` read then. The [`RetryFuture`](super::RetryFuture) is `Send` whenever the operation, its
 /// future and outcome, and the options are.
 ///
 /// Misuse does not compile: an async handler in a blocking retry,
@@ -66,15 +56,15 @@ pub enum Blocking {}
 /// ```
 #[must_use = "a retry does nothing until it is awaited (async) or `.call()`ed (blocking)"]
 pub struct Retry<W, Op, M, J, S, C, A, P, H> {
-    backoff: Backoff<W>,
-    op: Op,
-    judge: J,
-    sleep: S,
-    clock: C,
-    hint: A,
-    pacer: P,
-    hooks: H,
-    mode: PhantomData<fn() -> M>,
+    pub(super) backoff: Backoff<W>,
+    pub(super) op: Op,
+    pub(super) judge: J,
+    pub(super) sleep: S,
+    pub(super) clock: C,
+    pub(super) hint: A,
+    pub(super) pacer: P,
+    pub(super) hooks: H,
+    pub(super) mode: PhantomData<fn() -> M>,
 }
 
 impl<W: fmt::Debug, Op, M, J: fmt::Debug, S, C, A, P: fmt::Debug, H> fmt::Debug
@@ -386,7 +376,7 @@ impl<'p, W, Op, M: Mode<Op>, J, S, C, A, K, H>
 /// The decision after an attempt: the attribute's, [`Run::decide`](crate::decide::Run::decide),
 /// with the policy's rules and jitter.
 #[inline(always)]
-fn decide<W, R, J, A>(
+pub(super) fn decide<W, R, J, A>(
     run: &mut Progress<W>,
     conf: &Conf,
     judge: &J,
@@ -413,342 +403,9 @@ where
     )
 }
 
-fn wait_of(action: Action) -> Option<Duration> {
+pub(super) fn wait_of(action: Action) -> Option<Duration> {
     match action {
         Action::Backoff(wait) => Some(wait),
         _ => None,
-    }
-}
-
-/// The outcome of an async operation.
-type Out<Op> = <<Op as AsyncOp>::Fut as Future>::Output;
-
-impl<W, Op, J, S, C, A, P, H> IntoFuture for Retry<W, Op, Async, J, S, C, A, P, H>
-where
-    Op: AsyncOp,
-    Out<Op>: fmt::Debug,
-    W: Wait<Out<Op>>,
-    J: Judge<Out<Op>>,
-    S: AsyncSleep,
-    C: Now<Async>,
-    A: RetryAfterHint<Out<Op>>,
-    P: Pace + Observes<Out<Op>>,
-    H: AsyncHooks<Out<Op>>,
-{
-    type Output = Out<Op>;
-    type IntoFuture = RetryFuture<W, Op, J, S, C, A, P, H>;
-
-    #[inline]
-    fn into_future(self) -> Self::IntoFuture {
-        // Only moves: the run starts when the future is first polled (the limits are
-        // evaluated and the clock read then), as an attributed async fn's body does.
-        let Backoff { wait, conf } = self.backoff;
-        RetryFuture {
-            run: Progress::new(wait),
-            conf,
-            start: None,
-            op: self.op,
-            judge: self.judge,
-            sleep: self.sleep,
-            clock: self.clock,
-            hint: self.hint,
-            pacer: self.pacer,
-            hooks: self.hooks,
-            phase: Phase::Fresh,
-        }
-    }
-}
-
-pin_project! {
-    /// The future of an async [`Retry`]: the retry loop as a state machine that pacing, each
-    /// attempt, the handlers and each wait step through.
-    #[must_use = "futures do nothing unless awaited"]
-    pub struct RetryFuture<W, Op, J, S, C, A, P, H>
-    where
-        Op: AsyncOp,
-        S: AsyncSleep,
-        C: Now<Async>,
-        P: Pace,
-    {
-        run: Progress<W>,
-        conf: Conf,
-        start: Option<C::Instant>,
-        op: Op,
-        judge: J,
-        sleep: S,
-        clock: C,
-        hint: A,
-        pacer: P,
-        #[pin]
-        hooks: H,
-        #[pin]
-        phase: Phase<Op::Fut, S::Fut, P::Held, P::Fut, Out<Op>>,
-    }
-}
-
-pin_project! {
-    #[project = PhaseProj]
-    // What is kept between polls lives in the phase that needs it, so a retry without
-    // handlers or an adaptive pacer keeps no room for them.
-    enum Phase<F, Z, R, Q, O> {
-        // Not polled yet: the run has not started.
-        Fresh,
-        // Before an attempt: its pacing.
-        Start,
-        // Sleeping towards the slot, holding its reservation: dropped here, the retry
-        // future gives the slot back (as the attribute's `Pacer::ready` does).
-        Pacing { #[pin] sleep: Z, held: Option<R> },
-        // Waiting for a slot that the pacer times itself (Redis).
-        Queuing { #[pin] fut: Q },
-        // `sent`: the attempt's start, for an adaptive pacer.
-        Attempt { #[pin] fut: F, sent: Option<PacerInstant> },
-        // The handlers for the outcome `O` run; `done` counts those passed.
-        Handlers { outcome: Option<O>, elapsed: Duration, action: Action, done: usize },
-        Sleeping { #[pin] sleep: Z },
-        Done,
-    }
-}
-
-impl<W, Op, J, S, C, A, P, H> fmt::Debug for RetryFuture<W, Op, J, S, C, A, P, H>
-where
-    W: fmt::Debug,
-    Op: AsyncOp,
-    S: AsyncSleep,
-    C: Now<Async>,
-    P: Pace,
-{
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RetryFuture")
-            .field("run", &self.run)
-            .field("conf", &self.conf)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<W, Op, J, S, C, A, P, H> Future for RetryFuture<W, Op, J, S, C, A, P, H>
-where
-    Op: AsyncOp,
-    Out<Op>: fmt::Debug,
-    W: Wait<Out<Op>>,
-    J: Judge<Out<Op>>,
-    S: AsyncSleep,
-    C: Now<Async>,
-    A: RetryAfterHint<Out<Op>>,
-    P: Pace + Observes<Out<Op>>,
-    H: AsyncHooks<Out<Op>>,
-{
-    type Output = Out<Op>;
-
-    #[inline]
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Out<Op>> {
-        let mut this = self.project();
-        loop {
-            match this.phase.as_mut().project() {
-                PhaseProj::Fresh => {
-                    this.conf.resolve_limits();
-                    // Elapsed time is read only by `max_time` and by handlers.
-                    if this.conf.max_time.is_some() || !H::EMPTY {
-                        *this.start = Some(this.clock.now());
-                    }
-                    this.phase.set(Phase::Start);
-                }
-                PhaseProj::Start => {
-                    if P::ACTIVE {
-                        match this.pacer.reserve() {
-                            Slot::Free => {}
-                            Slot::Sleep(wait, held) => {
-                                // Queued time is not failure time: the state takes it off
-                                // `elapsed`, as the attribute's expansion does.
-                                this.run.add_queued(wait);
-                                let sleep = this.sleep.sleep(wait);
-                                let held = Some(held);
-                                this.phase.set(Phase::Pacing { sleep, held });
-                                continue;
-                            }
-                            Slot::Wait(fut) => {
-                                this.phase.set(Phase::Queuing { fut });
-                                continue;
-                            }
-                        }
-                    }
-                    let sent = P::OBSERVES.then(Pacer::now);
-                    let fut = this.op.call();
-                    this.phase.set(Phase::Attempt { fut, sent });
-                }
-                PhaseProj::Pacing { sleep, held } => {
-                    ready!(sleep.poll(cx));
-                    // Taken before the phase changes: dropping it would give the slot back.
-                    if let Some(held) = held.take() {
-                        P::take(held);
-                    }
-                    let sent = P::OBSERVES.then(Pacer::now);
-                    let fut = this.op.call();
-                    this.phase.set(Phase::Attempt { fut, sent });
-                }
-                PhaseProj::Queuing { fut } => {
-                    let queued = ready!(fut.poll(cx));
-                    this.run.add_queued(queued);
-                    let sent = P::OBSERVES.then(Pacer::now);
-                    let fut = this.op.call();
-                    this.phase.set(Phase::Attempt { fut, sent });
-                }
-                PhaseProj::Attempt { fut, sent } => {
-                    let outcome = ready!(fut.poll(cx));
-                    if let Some(sent) = sent.take() {
-                        this.pacer.observe(&outcome, sent);
-                    }
-                    let elapsed = match this.start {
-                        Some(start) => this.clock.now().since(start),
-                        None => Duration::ZERO,
-                    };
-                    let action = decide(
-                        this.run, this.conf, this.judge, this.hint, &outcome, elapsed,
-                    );
-                    match action {
-                        Action::Backoff(wait) if H::EMPTY => {
-                            let sleep = this.sleep.sleep(wait);
-                            this.phase.set(Phase::Sleeping { sleep });
-                        }
-                        Action::Propagate => {
-                            this.phase.set(Phase::Done);
-                            return Poll::Ready(outcome);
-                        }
-                        _ if H::EMPTY => {
-                            this.phase.set(Phase::Done);
-                            return Poll::Ready(outcome);
-                        }
-                        _ => {
-                            let outcome = Some(outcome);
-                            let done = 0;
-                            this.phase.set(Phase::Handlers {
-                                outcome,
-                                elapsed,
-                                action,
-                                done,
-                            });
-                        }
-                    }
-                }
-                PhaseProj::Handlers {
-                    outcome,
-                    elapsed,
-                    action,
-                    done,
-                } => {
-                    let action = *action;
-                    if let Some(outcome) = outcome.as_ref() {
-                        let details =
-                            this.run
-                                .details(this.conf.target, outcome, *elapsed, wait_of(action));
-                        ready!(this.hooks.as_mut().poll_run(action, done, &details, cx));
-                    }
-                    if let Action::Backoff(wait) = action {
-                        let sleep = this.sleep.sleep(wait);
-                        this.phase.set(Phase::Sleeping { sleep });
-                    } else if let Some(outcome) = outcome.take() {
-                        this.phase.set(Phase::Done);
-                        return Poll::Ready(outcome);
-                    } else {
-                        panic!("`RetryFuture` polled after completion");
-                    }
-                }
-                PhaseProj::Sleeping { sleep } => {
-                    ready!(sleep.poll(cx));
-                    this.phase.set(Phase::Start);
-                }
-                PhaseProj::Done => panic!("`RetryFuture` polled after completion"),
-            }
-        }
-    }
-}
-
-impl<W, Op, R, J, S, C, A, P, H> Retry<W, Op, Blocking, J, S, C, A, P, H>
-where
-    Op: FnMut() -> R,
-{
-    /// Runs the blocking retry loop and returns the last outcome.
-    // The bounds are on the method, so that a wrong option is reported with its own message
-    // (an async handler, an async sleep) rather than as a missing method.
-    #[inline(always)]
-    pub fn call(self) -> R
-    where
-        R: fmt::Debug,
-        W: Wait<R>,
-        J: Judge<R>,
-        S: BlockingSleep,
-        C: Now<Blocking>,
-        A: RetryAfterHint<R>,
-        P: Pace + Observes<R>,
-        H: BlockingHooks<R>,
-    {
-        // Inlined and taken apart into locals, so that only what a failure borrows (the
-        // policy, the generator) needs to be in memory: the rest stays in registers.
-        let Retry {
-            backoff: Backoff { wait, mut conf },
-            mut op,
-            judge,
-            sleep,
-            clock,
-            hint,
-            pacer,
-            hooks,
-            mode: _,
-        } = self;
-        conf.resolve_limits();
-        let mut run = Progress::new(wait);
-        let start = (conf.max_time.is_some() || !H::EMPTY).then(|| clock.now());
-        loop {
-            if P::ACTIVE {
-                let sleep = &sleep;
-                run.add_queued(pacer.ready_blocking(|wait| sleep.sleep(wait)));
-            }
-            let sent = P::OBSERVES.then(Pacer::now);
-            let mut outcome = op();
-            if let Some(sent) = sent {
-                pacer.observe(&outcome, sent);
-            }
-            let elapsed = || {
-                start
-                    .as_ref()
-                    .map_or(Duration::ZERO, |start| clock.now().since(start))
-            };
-            if H::EMPTY {
-                // As the attribute's sync fns: a success is returned before the outcome is
-                // lent to anything, and a failure's log line is written with the outcome
-                // moved in and out.
-                let verdict = judge.verdict(&outcome);
-                if run.settle(conf.budget.as_ref(), verdict) {
-                    return outcome;
-                }
-                let (action, line) = run.fail_later(
-                    || parts(&conf),
-                    &conf,
-                    &outcome,
-                    verdict,
-                    elapsed,
-                    |outcome| hint.hint(outcome),
-                );
-                if let Some(line) = line {
-                    outcome = line.emit(outcome, |outcome, f| fmt::Debug::fmt(outcome, f));
-                }
-                match action {
-                    Action::Backoff(wait) => sleep.sleep(wait),
-                    _ => return outcome,
-                }
-            } else {
-                let elapsed = elapsed();
-                let action = decide(&mut run, &conf, &judge, &hint, &outcome, elapsed);
-                if action != Action::Propagate {
-                    hooks.run(
-                        action,
-                        &run.details(conf.target, &outcome, elapsed, wait_of(action)),
-                    );
-                }
-                match action {
-                    Action::Backoff(wait) => sleep.sleep(wait),
-                    _ => return outcome,
-                }
-            }
-        }
     }
 }
