@@ -377,6 +377,7 @@ async fn run() -> Result<ExitCode, String> {
                 Some(k) => standin::public_key_pem(k).map_err(|e| e.to_string())?,
                 None => String::new(),
             },
+            enforce_limit: true,
             rate: o.rate,
             burst: o.burst,
             retry_after: true,
@@ -413,6 +414,7 @@ async fn run() -> Result<ExitCode, String> {
             let config = standin::Config {
                 application_id: id.clone(),
                 public_key_pem: public,
+                enforce_limit: true,
                 rate: o.rate,
                 burst: o.burst,
                 retry_after: true,

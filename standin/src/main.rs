@@ -3,8 +3,11 @@
 //! ```text
 //! cargo run -p backoff-standin -- [--addr 127.0.0.1:8000] [--rate R] [--burst B]
 //!     [--no-retry-after] [--rate-headers off|ietf|x] [--rate-schedule T:RATE,...]
-//!     [--fault KIND=P]... [--fault-seed N]
+//!     [--no-limit] [--fault KIND=P]... [--fault-seed N]
 //! ```
+//!
+//! `--no-limit` enforces no rate limit at all, for a limiter in front of it to do so: every
+//! request is let through. `--rate`, `--burst` and the other flags of the limit then do nothing.
 //!
 //! `--rate-headers ietf` adds `RateLimit-Policy: "default";q=Q;w=W` and
 //! `RateLimit: "default";r=R;t=T` to every answer that passed the token bucket (202 and 429
@@ -24,7 +27,7 @@ use backoff_standin::{
 };
 
 const USAGE: &str = "usage: standin [--addr ADDR] [--rate R] [--burst B] [--no-retry-after] \
-[--rate-headers off|ietf|x] [--rate-schedule T:RATE,...] \
+[--rate-headers off|ietf|x] [--rate-schedule T:RATE,...] [--no-limit] \
 [--fault accept-then-drop=P|slow=P:SECONDS|reset=P|500=P|503=P]... [--fault-seed N]";
 
 #[tokio::main(flavor = "current_thread")]
@@ -43,10 +46,15 @@ async fn run() -> Result<(), String> {
     let (mut rate, mut burst, mut retry_after) = (1.0, 1, true);
     let (mut faults, mut seed) = (Vec::new(), 0u64);
     let (mut rate_headers, mut rate_schedule) = (RateHeaders::Off, RateSchedule::none());
+    let mut enforce_limit = true;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         if flag == "--no-retry-after" {
             retry_after = false;
+            continue;
+        }
+        if flag == "--no-limit" {
+            enforce_limit = false;
             continue;
         }
         if flag == "-h" || flag == "--help" {
@@ -79,6 +87,7 @@ async fn run() -> Result<(), String> {
             .filter(|v| !v.is_empty())
             .unwrap_or_else(|| DEFAULT_APPLICATION_ID.to_owned()),
         public_key_pem: String::new(),
+        enforce_limit,
         rate,
         burst,
         retry_after,

@@ -52,6 +52,7 @@ fn standin_config(rate: f64, burst: u32, retry_after: bool) -> standin::Config {
     standin::Config {
         application_id: APPLICATION_ID.to_owned(),
         public_key_pem: key().1.clone(),
+        enforce_limit: true,
         rate,
         burst,
         retry_after,
