@@ -9,6 +9,10 @@
 //! the server's own verification time does not shift the requests it counts. Its clock is
 //! tokio's, so a test on a paused clock moves it with `tokio::time::advance`.
 //!
+//! Or it enforces no limit ([`Config::enforce_limit`] off, `standin --no-limit`) and a limiter
+//! nobody here wrote does: [`nginx`] runs nginx's `limit_req` in front of it, which answers
+//! `429` with no `Retry-After` and counts every request of its location.
+//!
 //! Rate-limit fields ([`RateHeaders`], `--rate-headers off|ietf|x`, off by default): every
 //! answer that passed the bucket, `202` and `429` alike, says the limit in force and the
 //! bucket's state, in the IETF draft's `RateLimit-Policy` / `RateLimit` or in
@@ -34,6 +38,7 @@
 mod faults;
 mod idempotency;
 mod limit;
+pub mod nginx;
 
 use std::collections::BTreeMap;
 use std::io;
@@ -104,8 +109,8 @@ pub struct Config {
     pub public_key_pem: String,
     /// Whether it enforces its rate limit (the token bucket: `rate`, `burst`, the schedule and
     /// the rate-limit fields). Off behind a limiter of its own, such as nginx's `limit_req`
-    /// (`standin --no-limit`): every request is let through, none is answered 429, and none is
-    /// recorded in [`Stats::arrivals`].
+    /// ([`nginx`], `standin --no-limit`): every request is let through, none is answered 429,
+    /// and none is recorded in [`Stats::arrivals`].
     pub enforce_limit: bool,
     /// Token bucket refill, in requests per second (until the schedule changes it).
     pub rate: f64,
@@ -980,7 +985,65 @@ pub fn private_key_from_env() -> Result<Option<String>, String> {
 /// Runs a stand-in on `addr` until the process ends (serve-only mode, for several clients or
 /// worker processes at once). With no `VONAGE_PRIVATE_KEY` it makes a key pair and writes the
 /// private key to a file, whose path it prints, for the clients to sign with.
-pub async fn serve_only(addr: SocketAddr, mut config: Config) -> Result<(), BoxError> {
+pub async fn serve_only(addr: SocketAddr, config: Config) -> Result<(), BoxError> {
+    let _server = announce_and_start(addr, config).await?;
+    std::future::pending::<()>().await;
+    Ok(())
+}
+
+/// As [`serve_only`], behind nginx's `limit_req` ([`nginx`]): the stand-in enforces no limit,
+/// nginx enforces `limit` in front of it. Prints `STANDIN_URL=...` (the stand-in itself, for
+/// `GET /stats` past the limit), `NGINX_URL=...` (where clients send) and
+/// `NGINX_ACCESS_LOG=...`; on SIGINT or SIGTERM stops nginx, removes its directory (the logs
+/// with it) and returns.
+pub async fn serve_behind_nginx(
+    addr: SocketAddr,
+    mut config: Config,
+    limit: nginx::LimitReq,
+) -> Result<(), BoxError> {
+    config.enforce_limit = false;
+    // Listening for the signals before anything starts: one that came before would end the
+    // process and leave nginx running.
+    let stop = stopped()?;
+    let server = announce_and_start(addr, config).await?;
+    let upstream = server.addr();
+    let proxy = tokio::task::spawn_blocking(move || nginx::Nginx::start(upstream, limit)).await??;
+    println!("STANDIN_URL={}", server.base_url());
+    println!("NGINX_URL={}", proxy.base_url());
+    println!("NGINX_ACCESS_LOG={}", proxy.access_log_path().display());
+    println!(
+        "nginx at {} in front of it: limit_req {limit}, 429 with no Retry-After (config: {})",
+        proxy.base_url(),
+        proxy.prefix().join("nginx.conf").display()
+    );
+    stop.await?;
+    drop(proxy);
+    Ok(())
+}
+
+/// A future that ends on SIGINT (Ctrl-C) or, on Unix, SIGTERM, received from now on (the
+/// handlers are installed before it returns).
+fn stopped() -> io::Result<impl Future<Output = io::Result<()>>> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        Ok(async move {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = interrupt.recv() => {}
+            }
+            Ok(())
+        })
+    }
+    #[cfg(not(unix))]
+    Ok(tokio::signal::ctrl_c())
+}
+
+/// Prepares the key (see [`serve_only`]), starts the stand-in on `addr` and prints how to reach
+/// it.
+async fn announce_and_start(addr: SocketAddr, mut config: Config) -> Result<StandIn, BoxError> {
     if config.public_key_pem.is_empty() {
         let private = match private_key_from_env()? {
             Some(pem) => pem,
@@ -1009,6 +1072,5 @@ pub async fn serve_only(addr: SocketAddr, mut config: Config) -> Result<(), BoxE
             faults.join(", ")
         },
     );
-    std::future::pending::<()>().await;
-    Ok(())
+    Ok(server)
 }
