@@ -543,14 +543,6 @@ impl SmsClient {
             .map_err(|e| SmsError::Local(format!("cannot sign the JWT: {e}")))
     }
 
-    /// Opens a connection to the API ahead of the first message (a `HEAD` of the base URL,
-    /// whatever it answers), so that the first paced request does not also pay for the TCP
-    /// (and, on the real API, TLS) handshake: a first request late by those milliseconds makes
-    /// the second, on time, arrive that much less than one interval after it.
-    pub async fn warm_up(&self) {
-        let _ = self.http.head(format!("{}/", self.base_url)).send().await;
-    }
-
     /// The JWT for the next request: the one signed ahead if there is one (and it is under a
     /// minute old), else a newly signed one. Either way each request has its own token.
     ///

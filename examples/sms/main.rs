@@ -21,7 +21,9 @@
 //! generator's wait. `--no-pace` is the backoff-only recipe it is compared with: no pacer,
 //! `Retry-After` ignored (unless `--retry-after on`), every retry an exponential wait with full
 //! jitter. In both modes every message is fired at once (`--concurrency` defaults to the
-//! number of messages), over a connection opened before the batch (not with `--drop-first`).
+//! number of messages); the first request opens the connection (there is no warm-up request:
+//! a limiter in front of the API, nginx's `limit_req` for one, would count it against the
+//! limit and refuse the first message).
 //! `scripts/pacing.sh` runs both and prints a table; `docs/pacing.md` has its figures.
 //!
 //! `--adaptive` paces without using `--rate` at all (the stand-in still enforces it): the
@@ -377,6 +379,7 @@ async fn run() -> Result<ExitCode, String> {
                 Some(k) => standin::public_key_pem(k).map_err(|e| e.to_string())?,
                 None => String::new(),
             },
+            enforce_limit: true,
             rate: o.rate,
             burst: o.burst,
             retry_after: true,
@@ -413,6 +416,7 @@ async fn run() -> Result<ExitCode, String> {
             let config = standin::Config {
                 application_id: id.clone(),
                 public_key_pem: public,
+                enforce_limit: true,
                 rate: o.rate,
                 burst: o.burst,
                 retry_after: true,
@@ -508,11 +512,6 @@ async fn run() -> Result<ExitCode, String> {
     };
 
     let start = Instant::now();
-    // Open the connection ahead of the first message, unless the first connections are to be
-    // dropped (the warm-up's would take the fault, and the paced batch reuses it throughout).
-    if o.drop_first == 0 {
-        client.warm_up().await;
-    }
     let deliveries = batch::send_batch(&client, &recipients, &o.text, concurrency, |d| {
         bar.inc(1);
         if let Err(e) = &d.result {

@@ -9,6 +9,10 @@
 //! the server's own verification time does not shift the requests it counts. Its clock is
 //! tokio's, so a test on a paused clock moves it with `tokio::time::advance`.
 //!
+//! Or it enforces no limit ([`Config::enforce_limit`] off, `standin --no-limit`) and a limiter
+//! nobody here wrote does: [`nginx`] runs nginx's `limit_req` in front of it, which answers
+//! `429` with no `Retry-After` and counts every request of its location.
+//!
 //! Rate-limit fields ([`RateHeaders`], `--rate-headers off|ietf|x`, off by default): every
 //! answer that passed the bucket, `202` and `429` alike, says the limit in force and the
 //! bucket's state, in the IETF draft's `RateLimit-Policy` / `RateLimit` or in
@@ -34,6 +38,7 @@
 mod faults;
 mod idempotency;
 mod limit;
+pub mod nginx;
 
 use std::collections::BTreeMap;
 use std::io;
@@ -102,6 +107,11 @@ pub struct Config {
     pub application_id: String,
     /// The application's public key (PEM), to verify the JWT signature.
     pub public_key_pem: String,
+    /// Whether it enforces its rate limit (the token bucket: `rate`, `burst`, the schedule and
+    /// the rate-limit fields). Off behind a limiter of its own, such as nginx's `limit_req`
+    /// ([`nginx`], `standin --no-limit`): every request is let through, none is answered 429,
+    /// and none is recorded in [`Stats::arrivals`].
+    pub enforce_limit: bool,
     /// Token bucket refill, in requests per second (until the schedule changes it).
     pub rate: f64,
     /// Token bucket size.
@@ -118,8 +128,12 @@ pub struct Config {
 
 impl Config {
     /// `1 request/s, burst 1`, then the schedule and the rate headers when set:
-    /// `2 request/s, burst 1, then 1/s from 20 s; rate headers ietf`.
+    /// `2 request/s, burst 1, then 1/s from 20 s; rate headers ietf`; `no limit` when it
+    /// enforces none.
     pub fn describe_limit(&self) -> String {
+        if !self.enforce_limit {
+            return "no limit".to_owned();
+        }
         let mut text = format!("{} request/s, burst {}", self.rate, self.burst);
         for c in self.rate_schedule.changes() {
             text += &format!(", then {}/s from {} s", c.rate, c.after.as_secs_f64());
@@ -142,7 +156,7 @@ pub struct Stats {
     pub jwt_rejected: u64,
     /// Message requests answered 400.
     pub bad_requests: u64,
-    /// Message requests answered 429.
+    /// Message requests answered 429 (none when it enforces no limit).
     pub throttled: u64,
     /// Messages sent on: what the server holds. One per key at most.
     pub delivered: u64,
@@ -169,11 +183,12 @@ pub struct Stats {
     /// Voice API calls placed.
     pub calls: u64,
     /// The limit over time: the configured rate from the first request on (`from_s` 0), then
-    /// each change of the schedule.
+    /// each change of the schedule; empty when it enforces no limit.
     #[serde(default)]
     pub limits: Vec<LimitStep>,
     /// Every message request that reached the token bucket, in the order it saw them: when
-    /// (since the first request), its verdict, and the limit then.
+    /// (since the first request), its verdict, and the limit then. Empty when it enforces no
+    /// limit: there is no bucket.
     #[serde(default)]
     pub arrivals: Vec<ArrivalRecord>,
 }
@@ -236,7 +251,8 @@ pub struct Delivery {
 struct Shared {
     application_id: String,
     key: DecodingKey,
-    bucket: Mutex<Bucket>,
+    /// `None` when it enforces no limit.
+    bucket: Option<Mutex<Bucket>>,
     retry_after: bool,
     rate_headers: RateHeaders,
     /// The configured rate and the schedule, for [`Stats::limits`].
@@ -353,24 +369,30 @@ impl StandIn {
         if !(config.rate > 0.0 && config.rate.is_finite()) {
             return Err(format!("rate must be a positive number, got {}", config.rate).into());
         }
-        let limits = std::iter::once(LimitStep {
-            from_s: 0.0,
-            rate: config.rate,
-        })
-        .chain(config.rate_schedule.changes().iter().map(|c| LimitStep {
-            from_s: c.after.as_secs_f64(),
-            rate: c.rate,
-        }))
-        .collect();
+        let limits = if config.enforce_limit {
+            std::iter::once(LimitStep {
+                from_s: 0.0,
+                rate: config.rate,
+            })
+            .chain(config.rate_schedule.changes().iter().map(|c| LimitStep {
+                from_s: c.after.as_secs_f64(),
+                rate: c.rate,
+            }))
+            .collect()
+        } else {
+            Vec::new()
+        };
         let shared = Arc::new(Shared {
             application_id: config.application_id,
             key: DecodingKey::from_rsa_pem(config.public_key_pem.as_bytes())?,
-            bucket: Mutex::new(Bucket::new(
-                config.rate,
-                config.burst,
-                &config.rate_schedule,
-                Instant::now(),
-            )),
+            bucket: config.enforce_limit.then(|| {
+                Mutex::new(Bucket::new(
+                    config.rate,
+                    config.burst,
+                    &config.rate_schedule,
+                    Instant::now(),
+                ))
+            }),
             retry_after: config.retry_after,
             rate_headers: config.rate_headers,
             limits,
@@ -769,7 +791,9 @@ async fn messages(
     request: Request,
 ) -> Response {
     let arrival = Instant::now();
-    lock(&shared.bucket).arrived(arrival);
+    if let Some(bucket) = &shared.bucket {
+        lock(bucket).arrived(arrival);
+    }
     bump(&shared.counters.requests);
     let (headers, body, request) = match read_message(&shared, request).await {
         Ok(r) => r,
@@ -811,9 +835,8 @@ async fn messages(
             "injected fault",
         );
     }
-    let decision = {
-        let mut bucket = lock(&shared.bucket);
-        let decision: Decision = bucket.take(arrival);
+    let decision = shared.bucket.as_ref().map(|bucket| {
+        let decision: Decision = lock(bucket).take(arrival);
         lock(&shared.arrivals).push(Arrival {
             at: arrival.saturating_duration_since(shared.started),
             since_first: decision.since_first,
@@ -821,25 +844,28 @@ async fn messages(
             rate: decision.rate,
         });
         decision
-    };
-    let mut response = if decision.admitted {
-        send_on(&shared, &conn, fault, &headers, body, request).await
-    } else {
-        bump(&shared.counters.throttled);
-        let mut response = error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "Rate Limit Hit",
-            "Please wait, then retry your request",
-        );
-        if shared.retry_after {
-            let secs = ceil_secs(decision.next_token).min(u32::MAX.into()) as u32;
+    });
+    let mut response = match decision {
+        Some(decision) if !decision.admitted => {
+            bump(&shared.counters.throttled);
+            let mut response = error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Rate Limit Hit",
+                "Please wait, then retry your request",
+            );
+            if shared.retry_after {
+                let secs = ceil_secs(decision.next_token).min(u32::MAX.into()) as u32;
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            }
             response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
-        response
+        _ => send_on(&shared, &conn, fault, &headers, body, request).await,
     };
-    decision.apply(shared.rate_headers, response.headers_mut());
+    if let Some(decision) = decision {
+        decision.apply(shared.rate_headers, response.headers_mut());
+    }
     response
 }
 
@@ -959,7 +985,65 @@ pub fn private_key_from_env() -> Result<Option<String>, String> {
 /// Runs a stand-in on `addr` until the process ends (serve-only mode, for several clients or
 /// worker processes at once). With no `VONAGE_PRIVATE_KEY` it makes a key pair and writes the
 /// private key to a file, whose path it prints, for the clients to sign with.
-pub async fn serve_only(addr: SocketAddr, mut config: Config) -> Result<(), BoxError> {
+pub async fn serve_only(addr: SocketAddr, config: Config) -> Result<(), BoxError> {
+    let _server = announce_and_start(addr, config).await?;
+    std::future::pending::<()>().await;
+    Ok(())
+}
+
+/// As [`serve_only`], behind nginx's `limit_req` ([`nginx`]): the stand-in enforces no limit,
+/// nginx enforces `limit` in front of it. Prints `STANDIN_URL=...` (the stand-in itself, for
+/// `GET /stats` past the limit), `NGINX_URL=...` (where clients send) and
+/// `NGINX_ACCESS_LOG=...`; on SIGINT or SIGTERM stops nginx, removes its directory (the logs
+/// with it) and returns.
+pub async fn serve_behind_nginx(
+    addr: SocketAddr,
+    mut config: Config,
+    limit: nginx::LimitReq,
+) -> Result<(), BoxError> {
+    config.enforce_limit = false;
+    // Listening for the signals before anything starts: one that came before would end the
+    // process and leave nginx running.
+    let stop = stopped()?;
+    let server = announce_and_start(addr, config).await?;
+    let upstream = server.addr();
+    let proxy = tokio::task::spawn_blocking(move || nginx::Nginx::start(upstream, limit)).await??;
+    println!("STANDIN_URL={}", server.base_url());
+    println!("NGINX_URL={}", proxy.base_url());
+    println!("NGINX_ACCESS_LOG={}", proxy.access_log_path().display());
+    println!(
+        "nginx at {} in front of it: limit_req {limit}, 429 with no Retry-After (config: {})",
+        proxy.base_url(),
+        proxy.prefix().join("nginx.conf").display()
+    );
+    stop.await?;
+    drop(proxy);
+    Ok(())
+}
+
+/// A future that ends on SIGINT (Ctrl-C) or, on Unix, SIGTERM, received from now on (the
+/// handlers are installed before it returns).
+fn stopped() -> io::Result<impl Future<Output = io::Result<()>>> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        Ok(async move {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = interrupt.recv() => {}
+            }
+            Ok(())
+        })
+    }
+    #[cfg(not(unix))]
+    Ok(tokio::signal::ctrl_c())
+}
+
+/// Prepares the key (see [`serve_only`]), starts the stand-in on `addr` and prints how to reach
+/// it.
+async fn announce_and_start(addr: SocketAddr, mut config: Config) -> Result<StandIn, BoxError> {
     if config.public_key_pem.is_empty() {
         let private = match private_key_from_env()? {
             Some(pem) => pem,
@@ -988,6 +1072,5 @@ pub async fn serve_only(addr: SocketAddr, mut config: Config) -> Result<(), BoxE
             faults.join(", ")
         },
     );
-    std::future::pending::<()>().await;
-    Ok(())
+    Ok(server)
 }

@@ -17,6 +17,7 @@ async fn server(fault: Fault) -> (StandIn, String) {
     let config = Config {
         application_id: APP.to_owned(),
         public_key_pem: backoff_standin::public_key_pem(&private).unwrap(),
+        enforce_limit: true,
         rate: 1000.0,
         burst: 100,
         retry_after: true,

@@ -42,6 +42,7 @@ fn base() -> Config {
     Config {
         application_id: APP.to_owned(),
         public_key_pem: key().1.clone(),
+        enforce_limit: true,
         rate: 1.0,
         burst: 1,
         retry_after: true,
@@ -296,6 +297,28 @@ async fn off_says_nothing_and_fields_outlive_retry_after() {
     assert_eq!(refused.status, 429);
     assert_eq!(refused.get("retry-after"), None);
     assert_eq!(refused.get("x-ratelimit-reset"), Some("1"));
+}
+
+/// With no limit enforced (behind nginx), 1/s burst 1 and every rate-limit field asked for
+/// are ignored: five requests at once all pass, with no field; nothing is throttled, and no
+/// bucket records arrivals or limits.
+#[tokio::test(start_paused = true)]
+async fn no_limit_lets_everything_through() {
+    let server = StandIn::start(Config {
+        enforce_limit: false,
+        rate_headers: RateHeaders::Ietf,
+        ..base()
+    })
+    .await
+    .unwrap();
+    for _ in 0..5 {
+        let answer = send(&server).await;
+        assert_eq!(answer.status, 202, "{}", answer.body);
+        assert_eq!(answer.limit_fields(), []);
+    }
+    let st = stats_over_http(&server).await;
+    assert_eq!((st.requests, st.delivered, st.throttled), (5, 5, 0));
+    assert_eq!((st.arrivals, st.limits), (vec![], vec![]));
 }
 
 /// `20:1` at 2/s: 2/s up to 20 s after the first request, 1/s from then on, the instant

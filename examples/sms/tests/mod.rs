@@ -2,13 +2,15 @@
 //! `main` does, against the `backoff-standin` stand-in on 127.0.0.1, and every batch checks
 //! the server's own counts (`GET /stats`) against the summary.
 //!
-//! `pacing` measures arrivals against the rate limit to the millisecond, and the `faults`
-//! runs keep both CPUs busy, so each runs alone: they take [`alone`], every other networked
-//! test [`shared`].
+//! `pacing` and `nginx` measure arrivals against the rate limit to the millisecond, and the
+//! `faults` runs keep both CPUs busy, so each runs alone: they take [`alone`], every other
+//! networked test [`shared`]. `nginx` runs nginx's `limit_req` in front of the stand-in
+//! (`backoff_standin::nginx`); without nginx its tests are skipped, except under CI.
 
 mod adaptive;
 mod client;
 mod faults;
+mod nginx;
 mod pacing;
 mod workers;
 
@@ -52,6 +54,7 @@ fn standin_config(rate: f64, burst: u32, retry_after: bool) -> standin::Config {
     standin::Config {
         application_id: APPLICATION_ID.to_owned(),
         public_key_pem: key().1.clone(),
+        enforce_limit: true,
         rate,
         burst,
         retry_after,

@@ -105,8 +105,6 @@ mod redis {
                 .with_pacer(redis_pacer(&url, &budget, pacing).unwrap());
             let (client, to) = (Arc::new(client), share(&all, i, 2));
             async move {
-                // As `main` does: the connection is open before the first slot.
-                client.warm_up().await;
                 let start = Instant::now();
                 let deliveries = batch::send_batch(&client, &to, "hello", to.len(), |_| {}).await;
                 Summary::new(&deliveries, &client, start.elapsed())
@@ -145,7 +143,6 @@ mod redis {
                 .with_pacer(redis_pacer(&url, &budget, Pacing::Adaptive).unwrap());
             let (client, to) = (Arc::new(client), share(&all, i, 2));
             async move {
-                client.warm_up().await;
                 let start = Instant::now();
                 let deliveries = batch::send_batch(&client, &to, "hello", to.len(), |_| {}).await;
                 let summary = Summary::new(&deliveries, &client, start.elapsed());
