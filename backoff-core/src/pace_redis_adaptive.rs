@@ -54,10 +54,13 @@
 //! When Redis does not answer within the timeout, the pacer goes on locally (one warning):
 //! observations feed its controller directly, slots follow its last local one; it probes
 //! Redis every 500 ms and goes back to it once it answers (replaying what the others recorded
-//! meanwhile). [`RedisPacerBuilder::fail_closed`](crate::RedisPacerBuilder::fail_closed) waits
-//! for Redis instead. Every call is bounded by the pacer's timeout, a stream is trimmed to
-//! about [`KEEP_OBSERVATIONS`] entries and expires an hour after its last observation, `last`
-//! a second after its slot, and unused keys are forgotten as the local adaptive pacer does.
+//! meanwhile); the outage is logged as over once Redis has answered for 2 s (the `Link` it
+//! shares with the fixed pacer, `pace_redis.rs`).
+//! [`RedisPacerBuilder::fail_closed`](crate::RedisPacerBuilder::fail_closed) waits for Redis
+//! instead (one caller probes, the others wait for its answer). Every call is bounded by the
+//! pacer's timeout, a stream is trimmed to about [`KEEP_OBSERVATIONS`] entries and expires an
+//! hour after its last observation, `last` a second after its slot, and unused keys are
+//! forgotten as the local adaptive pacer does.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
@@ -67,10 +70,11 @@ use redis::{Client, RedisError, RedisResult, Script};
 
 use crate::adaptive::AdaptiveRate;
 use crate::pace::lock;
-use crate::pace_redis::{Link, OnOutage, PROBE_EVERY, timed_out};
+use crate::pace_redis::{Link, OnOutage, timed_out};
 use crate::ratelimit::{Feedback, Hints, Quota};
 
 type Instant = tokio::time::Instant;
+type StdInstant = std::time::Instant;
 
 /// Observations a stream keeps (about: trimmed with `MAXLEN ~`).
 const KEEP_OBSERVATIONS: usize = 10_000;
@@ -627,13 +631,14 @@ impl RedisAdaptive {
             handle.spawn(async move {
                 let lane = this.lane(key.as_deref());
                 let asked = Instant::now();
+                let asked_at = StdInstant::now();
                 match this.invoke(&call).await {
                     Ok(reply) => {
-                        this.link.answered();
+                        this.link.answered(asked_at);
                         this.replay(&lane, &reply, asked);
                     }
                     Err(e) => {
-                        this.link.failed(&e);
+                        this.link.failed(asked_at, &e);
                         lane.learn_locally(&feedback, sent);
                     }
                 }
@@ -641,13 +646,14 @@ impl RedisAdaptive {
             return;
         }
         let asked = Instant::now();
+        let asked_at = StdInstant::now();
         match self.invoke_blocking(&call) {
             Ok(reply) => {
-                self.link.answered();
+                self.link.answered(asked_at);
                 self.replay(&lane, &reply, asked);
             }
             Err(e) => {
-                self.link.failed(&e);
+                self.link.failed(asked_at, &e);
                 lane.learn_locally(feedback, sent);
             }
         }
@@ -670,15 +676,16 @@ impl RedisAdaptive {
             .arg(0)
             .arg(0)
             .arg(1);
+        let asked_at = StdInstant::now();
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
             let this = Arc::clone(self);
             handle.spawn(async move {
                 if let Err(e) = this.invoke(&call).await {
-                    this.link.failed(&e);
+                    this.link.failed(asked_at, &e);
                 }
             });
         } else if let Err(e) = self.invoke_blocking(&call) {
-            self.link.failed(&e);
+            self.link.failed(asked_at, &e);
         }
     }
 
@@ -717,9 +724,10 @@ impl RedisAdaptive {
             if self.link.should_try() {
                 let call = self.take_call(&lane, rounds);
                 let asked = Instant::now();
+                let asked_at = StdInstant::now();
                 match self.invoke(&call).await {
                     Ok(reply) => {
-                        self.link.answered();
+                        self.link.answered(asked_at);
                         self.replay(&lane, &reply, asked);
                         match reply.wait {
                             None => {
@@ -739,12 +747,15 @@ impl RedisAdaptive {
                         }
                     }
                     Err(e) => {
-                        self.link.failed(&e);
+                        self.link.failed(asked_at, &e);
                         if self.link.on_outage == OnOutage::Wait {
-                            until = Some(Instant::now() + PROBE_EVERY);
+                            until = Some(Instant::now() + self.link.until_probe());
                         }
                     }
                 }
+            } else if self.link.on_outage == OnOutage::Wait {
+                // Another caller probes Redis: wait for its answer or the next probe.
+                until = Some(Instant::now() + self.link.until_probe());
             }
             rounds = 0;
             let until = match until {
@@ -786,9 +797,10 @@ impl RedisAdaptive {
             if self.link.should_try() {
                 let call = self.take_call(&lane, rounds);
                 let asked = Instant::now();
+                let asked_at = StdInstant::now();
                 match self.invoke_blocking(&call) {
                     Ok(reply) => {
-                        self.link.answered();
+                        self.link.answered(asked_at);
                         self.replay(&lane, &reply, asked);
                         match reply.wait {
                             None => {
@@ -803,12 +815,14 @@ impl RedisAdaptive {
                         }
                     }
                     Err(e) => {
-                        self.link.failed(&e);
+                        self.link.failed(asked_at, &e);
                         if self.link.on_outage == OnOutage::Wait {
-                            until = Some(PROBE_EVERY);
+                            until = Some(self.link.until_probe());
                         }
                     }
                 }
+            } else if self.link.on_outage == OnOutage::Wait {
+                until = Some(self.link.until_probe());
             }
             rounds = 0;
             match until {
