@@ -754,8 +754,9 @@ impl RedisPacerBuilder {
     /// worker, kept at `<prefix><name>:last`) on Redis's clock. Burst is 1 ([`burst`] is
     /// ignored). With a key (`rate_key`), each key learns its own rate
     /// (`<prefix><name>:<key>:obs`). While Redis is out, each process learns and paces on
-    /// its own (or, [`fail_closed`], waits for Redis). `backoff-core/src/pace_redis_adaptive.rs`
-    /// says how and why. On Redis Cluster, give the name a hash tag (`"{sms}"`): one script
+    /// its own (or, [`fail_closed`], waits for Redis). A stream or `last` key holding
+    /// another type, or a `last` ahead of Redis's clock, is replaced (a `WARN` names it, at
+    /// most once a minute). `backoff-core/src/pace_redis_adaptive.rs` says how and why. On Redis Cluster, give the name a hash tag (`"{sms}"`): one script
     /// reads the stream and `last` together.
     ///
     /// [`burst`]: RedisPacerBuilder::burst
