@@ -5,6 +5,8 @@
 //! "skipped" line, except under CI (`CI=true`), where they fail.
 #![cfg(feature = "redis")]
 
+mod common;
+
 use std::io::Write;
 use std::sync::{Arc, Mutex, Once};
 use std::time::{Duration, Instant, SystemTime};
@@ -534,4 +536,67 @@ async fn it_learns_alone_during_an_outage_and_rejoins() {
         Some(12.0),
         "recorded in Redis after the outage"
     );
+}
+
+/// Keys holding what no adaptive pacer wrote (a string at the stream's key, a list at
+/// `last`, a `last` a year ahead of Redis's clock) are replaced with a warning naming them:
+/// the pacer neither falls back to pacing alone for good nor waits for ever (failing closed,
+/// or for a `last` a year ahead).
+#[tokio::test]
+async fn foreign_or_corrupt_keys_are_replaced_with_a_warning() {
+    let Some(url) = redis_url() else { return };
+    let (logs, _guard) = common::capture();
+    for case in ["string stream", "list last", "last a year ahead"] {
+        for fail_closed in [false, true] {
+            let name = fresh("foreign");
+            let (stream, last) = (
+                format!("backoff:{name}:obs"),
+                format!("backoff:{name}:last"),
+            );
+            let mut con = redis::Client::open(url.as_str())
+                .unwrap()
+                .get_connection()
+                .unwrap();
+            let _: () = match case {
+                "string stream" => con.set_ex(&stream, "not a stream", 10).unwrap(),
+                "list last" => con.rpush(&last, &["a", "b"]).unwrap(),
+                _ => {
+                    let (secs, _): (i64, i64) = redis::cmd("TIME").query(&mut con).unwrap();
+                    let year = (secs + 365 * 86_400) * 1_000_000;
+                    con.set_ex(&last, year, 10).unwrap()
+                }
+            };
+            let client = redis::Client::open(url.as_str()).unwrap();
+            let b =
+                RedisPacerBuilder::adaptive(client, &name, AdaptiveRate::new().initial(Some(20.0)))
+                    .timeout(Duration::from_secs(2));
+            let pacer = if fail_closed { b.fail_closed() } else { b }.build();
+            let t0 = Instant::now();
+            let two = async {
+                pacer.ready(None).await;
+                pacer.observe(None, &policy(20), Pacer::now());
+                pacer.ready(None).await;
+            };
+            let done = tokio::time::timeout(Duration::from_secs(3), two).await;
+            let case = format!("{case}, fail_closed {fail_closed}");
+            assert!(done.is_ok(), "{case}: still waiting after 3 s");
+            assert!(
+                t0.elapsed() < Duration::from_secs(1),
+                "{case}: {:?}",
+                t0.elapsed()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await; // the observation
+            let kinds: (String, String) = (
+                redis::cmd("TYPE").arg(&stream).query(&mut con).unwrap(),
+                redis::cmd("TYPE").arg(&last).query(&mut con).unwrap(),
+            );
+            assert_eq!(kinds, ("stream".into(), "string".into()), "{case}");
+            let warned = logs
+                .lines()
+                .iter()
+                .filter(|l| l.contains("WARN") && (l.contains(&stream) || l.contains(&last)))
+                .count();
+            assert_eq!(warned, 1, "{case}: {:?}", logs.lines());
+        }
+    }
 }

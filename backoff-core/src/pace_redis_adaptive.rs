@@ -54,10 +54,15 @@
 //! When Redis does not answer within the timeout, the pacer goes on locally (one warning):
 //! observations feed its controller directly, slots follow its last local one; it probes
 //! Redis every 500 ms and goes back to it once it answers (replaying what the others recorded
-//! meanwhile). [`RedisPacerBuilder::fail_closed`](crate::RedisPacerBuilder::fail_closed) waits
-//! for Redis instead. Every call is bounded by the pacer's timeout, a stream is trimmed to
-//! about [`KEEP_OBSERVATIONS`] entries and expires an hour after its last observation, `last`
-//! a second after its slot, and unused keys are forgotten as the local adaptive pacer does.
+//! meanwhile); the outage is logged as over once Redis has answered for 2 s (the `Link` it
+//! shares with the fixed pacer, `pace_redis.rs`).
+//! [`RedisPacerBuilder::fail_closed`](crate::RedisPacerBuilder::fail_closed) waits for Redis
+//! instead (one caller probes, the others wait for its answer). Each script first replaces
+//! what no pacer wrote: a stream or `last` key of another type, a `last` that is not a number
+//! or lies ahead of Redis's clock (a pacer would wait for it for ever). Every call is bounded
+//! by the pacer's timeout, a stream is trimmed to about [`KEEP_OBSERVATIONS`] entries and
+//! expires an hour after its last observation, `last` a second after its slot, and unused
+//! keys are forgotten as the local adaptive pacer does.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
@@ -68,9 +73,10 @@ use redis::{Client, RedisError, RedisResult, Script};
 use crate::AdaptiveRate;
 use crate::hints::{Feedback, Hints, Quota};
 use crate::pace::lock;
-use crate::pace_redis::{Link, OnOutage, PROBE_EVERY, timed_out};
+use crate::pace_redis::{Found, Link, OnOutage, timed_out};
 
 type Instant = tokio::time::Instant;
+type StdInstant = std::time::Instant;
 
 /// Observations a stream keeps (about: trimmed with `MAXLEN ~`).
 const KEEP_OBSERVATIONS: usize = 10_000;
@@ -88,9 +94,41 @@ const MAX_US: u64 = 10_000_000_000_000;
 const MIN_SWEEP: usize = 64;
 const KEEP_LEARNED: Duration = Duration::from_secs(60);
 
-/// Returns the entries of the stream KEYS[1] after the cursor ARGV[1] (`''`: the last
-/// ARGV[2]), flattened into `out` as id, encoded observation.
+/// `repair` replaces what no pacer wrote: a stream key or a `last` key of another type, a
+/// `last` that is not a number or lies ahead of Redis's now by more than a second (every
+/// writer sets it to its now; so did Redis's clock, before a step back). Returns flags: 1
+/// (another type replaced), 2 (a bad `last` dropped).
+///
+/// `entries` returns the entries of the stream KEYS[1] after the cursor ARGV[1] (`''`: the
+/// last ARGV[2]), flattened into `out` as id, encoded observation.
 const ENTRIES: &str = r"
+local function kind(key)
+  local t = redis.call('TYPE', key)
+  if type(t) == 'table' then t = t['ok'] end
+  return t
+end
+local function repair(stream, last, now)
+  local flags = 0
+  local ks = kind(stream)
+  if ks ~= 'stream' and ks ~= 'none' then
+    redis.call('DEL', stream)
+    flags = 1
+  end
+  if last then
+    local kl = kind(last)
+    if kl ~= 'string' and kl ~= 'none' then
+      redis.call('DEL', last)
+      flags = 1
+    elseif kl == 'string' then
+      local v = tonumber(redis.call('GET', last))
+      if not v or v > now + 1000000 then
+        redis.call('DEL', last)
+        if flags == 0 then flags = 2 end
+      end
+    end
+  end
+  return flags
+end
 local function entries(stream, cursor, count, out)
   local es
   if cursor == '' then
@@ -114,14 +152,14 @@ end
 /// Takes the next slot if it has come and nothing is left to replay. KEYS: the stream,
 /// `last`. ARGV: cursor, batch, interval (µs, 0: none), delay (µs: the earliest start from
 /// now), force (1: take even with entries to replay). Returns {wait µs (0: taken; -1: replay
-/// first), Redis now µs, id, observation, ...}.
+/// first), Redis now µs, repair flags, id, observation, ...}.
 const TAKE: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local function n(x) return string.format('%.0f', x) end
-local out = {'', n(now)}
+local out = {'', n(now), tostring(repair(KEYS[1], KEYS[2], now))}
 entries(KEYS[1], ARGV[1], tonumber(ARGV[2]), out)
-if #out > 2 and ARGV[5] ~= '1' then
+if #out > 3 and ARGV[5] ~= '1' then
   out[1] = '-1'
   return out
 end
@@ -141,15 +179,16 @@ return out
 /// Appends an observation, then returns what the worker has not replayed (the new one
 /// included). KEYS: the stream. ARGV: cursor, batch, the observation, its age (µs from the
 /// attempt's start to now), the stream's length kept, its expiry (ms). Returns {'', Redis now
-/// µs, id, observation, ...}.
+/// µs, repair flags, id, observation, ...}.
 const OBSERVE: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local function n(x) return string.format('%.0f', x) end
+local flags = repair(KEYS[1], nil, now)
 local sent = now - tonumber(ARGV[4])
 redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[5], '*', 'o', n(sent) .. ' ' .. n(now) .. ' ' .. ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[6])
-local out = {'', n(now)}
+local out = {'', n(now), tostring(flags)}
 entries(KEYS[1], ARGV[1], tonumber(ARGV[2]), out)
 return out
 ";
@@ -159,6 +198,9 @@ return out
 const TOUCH: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local kind = redis.call('TYPE', KEYS[1])
+if type(kind) == 'table' then kind = kind['ok'] end
+if kind ~= 'string' then return 0 end
 local last = tonumber(redis.call('GET', KEYS[1]))
 if not last or last < now then
   redis.call('SET', KEYS[1], string.format('%.0f', now), 'PX', ARGV[1])
@@ -181,29 +223,37 @@ fn observe_script() -> &'static Script {
     S.get_or_init(|| Script::new(&format!("{ENTRIES}{OBSERVE}")))
 }
 
-/// A script's reply: the wait (µs; `None`: replay first), Redis's now (µs), the entries.
+/// A script's reply: the wait (µs; `None`: replay first), Redis's now (µs), what the script
+/// repaired, the entries.
 struct Reply {
     wait: Option<u64>,
     now: i64,
+    repaired: u8,
     entries: Vec<(StreamId, Observation)>,
 }
 
 impl Reply {
     fn parse(reply: Vec<String>) -> RedisResult<Reply> {
         let bad = || RedisError::from((redis::ErrorKind::Parse, "unexpected script reply"));
-        let (head, rest) = reply.split_at_checked(2).ok_or_else(bad)?;
+        let (head, rest) = reply.split_at_checked(3).ok_or_else(bad)?;
         let wait = match head[0].as_str() {
             "-1" => None,
             "" => Some(0),
             w => Some(w.parse().map_err(|_| bad())?),
         };
         let now = head[1].parse().map_err(|_| bad())?;
+        let repaired = head[2].parse().map_err(|_| bad())?;
         let entries = rest
             .chunks_exact(2)
             // A malformed entry (another version, junk written by hand) is skipped.
             .filter_map(|pair| Some((StreamId::parse(&pair[0])?, Observation::decode(&pair[1])?)))
             .collect();
-        Ok(Reply { wait, now, entries })
+        Ok(Reply {
+            wait,
+            now,
+            repaired,
+            entries,
+        })
     }
 }
 
@@ -516,6 +566,7 @@ impl RedisAdaptive {
     /// the lane's head if what it waits for changed.
     fn replay(&self, lane: &Lane, reply: &Reply, asked: Instant) {
         self.anchor(reply.now, asked, Instant::now());
+        self.heed(lane, reply);
         let mut changed = false;
         {
             let mut cursor = lock(&lane.cursor);
@@ -530,6 +581,28 @@ impl RedisAdaptive {
         }
         if changed {
             lane.wake();
+        }
+    }
+
+    /// Warns about what a script repaired (naming the keys), at most once a minute a kind.
+    fn heed(&self, lane: &Lane, reply: &Reply) {
+        let (stream, last) = (&lane.stream, &lane.last_key);
+        match reply.repaired {
+            0 => {}
+            1 => self.link.warn_found(
+                Found::Foreign,
+                format_args!(
+                    "Redis key `{stream}` or `{last}` held a value of another type, not an \
+                     adaptive pacer's: replaced"
+                ),
+            ),
+            _ => self.link.warn_found(
+                Found::Corrupt,
+                format_args!(
+                    "Redis key `{last}` held no adaptive pacer's last start (not a number, or \
+                     ahead of Redis's clock): dropped"
+                ),
+            ),
         }
     }
 
@@ -627,13 +700,14 @@ impl RedisAdaptive {
             handle.spawn(async move {
                 let lane = this.lane(key.as_deref());
                 let asked = Instant::now();
+                let asked_at = StdInstant::now();
                 match this.invoke(&call).await {
                     Ok(reply) => {
-                        this.link.answered();
+                        this.link.answered(asked_at);
                         this.replay(&lane, &reply, asked);
                     }
                     Err(e) => {
-                        this.link.failed(&e);
+                        this.link.failed(asked_at, &e);
                         lane.learn_locally(&feedback, sent);
                     }
                 }
@@ -641,13 +715,14 @@ impl RedisAdaptive {
             return;
         }
         let asked = Instant::now();
+        let asked_at = StdInstant::now();
         match self.invoke_blocking(&call) {
             Ok(reply) => {
-                self.link.answered();
+                self.link.answered(asked_at);
                 self.replay(&lane, &reply, asked);
             }
             Err(e) => {
-                self.link.failed(&e);
+                self.link.failed(asked_at, &e);
                 lane.learn_locally(feedback, sent);
             }
         }
@@ -670,15 +745,16 @@ impl RedisAdaptive {
             .arg(0)
             .arg(0)
             .arg(1);
+        let asked_at = StdInstant::now();
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
             let this = Arc::clone(self);
             handle.spawn(async move {
                 if let Err(e) = this.invoke(&call).await {
-                    this.link.failed(&e);
+                    this.link.failed(asked_at, &e);
                 }
             });
         } else if let Err(e) = self.invoke_blocking(&call) {
-            self.link.failed(&e);
+            self.link.failed(asked_at, &e);
         }
     }
 
@@ -717,9 +793,10 @@ impl RedisAdaptive {
             if self.link.should_try() {
                 let call = self.take_call(&lane, rounds);
                 let asked = Instant::now();
+                let asked_at = StdInstant::now();
                 match self.invoke(&call).await {
                     Ok(reply) => {
-                        self.link.answered();
+                        self.link.answered(asked_at);
                         self.replay(&lane, &reply, asked);
                         match reply.wait {
                             None => {
@@ -739,12 +816,15 @@ impl RedisAdaptive {
                         }
                     }
                     Err(e) => {
-                        self.link.failed(&e);
+                        self.link.failed(asked_at, &e);
                         if self.link.on_outage == OnOutage::Wait {
-                            until = Some(Instant::now() + PROBE_EVERY);
+                            until = Some(Instant::now() + self.link.until_probe());
                         }
                     }
                 }
+            } else if self.link.on_outage == OnOutage::Wait {
+                // Another caller probes Redis: wait for its answer or the next probe.
+                until = Some(Instant::now() + self.link.until_probe());
             }
             rounds = 0;
             let until = match until {
@@ -786,9 +866,10 @@ impl RedisAdaptive {
             if self.link.should_try() {
                 let call = self.take_call(&lane, rounds);
                 let asked = Instant::now();
+                let asked_at = StdInstant::now();
                 match self.invoke_blocking(&call) {
                     Ok(reply) => {
-                        self.link.answered();
+                        self.link.answered(asked_at);
                         self.replay(&lane, &reply, asked);
                         match reply.wait {
                             None => {
@@ -803,12 +884,14 @@ impl RedisAdaptive {
                         }
                     }
                     Err(e) => {
-                        self.link.failed(&e);
+                        self.link.failed(asked_at, &e);
                         if self.link.on_outage == OnOutage::Wait {
-                            until = Some(PROBE_EVERY);
+                            until = Some(self.link.until_probe());
                         }
                     }
                 }
+            } else if self.link.on_outage == OnOutage::Wait {
+                until = Some(self.link.until_probe());
             }
             rounds = 0;
             match until {

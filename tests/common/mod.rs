@@ -64,6 +64,12 @@ pub fn capture() -> (Captured, CaptureGuard) {
     (captured, CaptureGuard(()))
 }
 
+/// Captures this thread's events into `captured` too, for good (a runtime's worker threads,
+/// set from `on_thread_start`, so that a multi-threaded test captures what its tasks log).
+pub fn capture_here(captured: &Captured) {
+    CAPTURE.with(|c| *c.borrow_mut() = Some(captured.clone()));
+}
+
 thread_local! {
     static CAPTURE: std::cell::RefCell<Option<Captured>> = const { std::cell::RefCell::new(None) };
 }
