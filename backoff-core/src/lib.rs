@@ -35,10 +35,6 @@ mod hints;
 mod http_shown;
 mod jitter;
 mod pace;
-#[cfg(feature = "redis")]
-mod pace_redis;
-#[cfg(feature = "redis")]
-mod pace_redis_adaptive;
 mod secs;
 pub mod sim;
 pub mod wait;
@@ -55,10 +51,10 @@ pub use hints::{Feedback, Hints, Quota, RateFeedback};
 pub use hints::{RetryAfter, parse_retry_after};
 pub use jitter::Jitter;
 pub use pace::adaptive::AdaptiveRate;
-pub use pace::{Pacer, PacerInstant, Reservation};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-pub use pace_redis::RedisPacerBuilder;
+pub use pace::redis::RedisPacerBuilder;
+pub use pace::{Pacer, PacerInstant, Reservation};
 /// The `redis` crate this one builds on, for [`RedisPacerBuilder::new`]'s client.
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]

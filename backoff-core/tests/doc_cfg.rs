@@ -89,21 +89,32 @@ fn every_item_gated_on_a_feature_is_marked_with_it() {
     let mut files = Vec::new();
     rust_files(&Path::new(ROOT).join("src"), &mut files);
     files.sort();
-    let lib = read(&Path::new(ROOT).join("src/lib.rs"));
-    let lib_lines: Vec<&str> = lib.lines().collect();
-    // Modules gated as a whole: `#[cfg(feature = "x")] mod name;`.
-    let gated_modules: Vec<(String, &str)> = lib_lines
-        .windows(2)
-        .filter_map(|w| {
-            let feature = gate(w[0])?;
-            let name = w[1].trim().strip_prefix("mod ")?.strip_suffix(';')?;
-            Some((name.to_owned(), feature))
+    // Modules gated as a whole, in any file: `#[cfg(feature = "x")] mod name;`.
+    let sources: Vec<String> = files.iter().map(|p| read(p)).collect();
+    let gated_modules: Vec<(String, String)> = sources
+        .iter()
+        .flat_map(|text| {
+            let lines: Vec<&str> = text.lines().collect();
+            lines
+                .windows(2)
+                .filter_map(|w| {
+                    let feature = gate(w[0])?;
+                    let decl = w[1].trim();
+                    let name = decl
+                        .strip_prefix("mod ")
+                        .or_else(|| decl.strip_prefix("pub(crate) mod "))
+                        .or_else(|| decl.strip_prefix("pub mod "))?
+                        .strip_suffix(';')?;
+                    Some((name.to_owned(), feature.to_owned()))
+                })
+                .collect::<Vec<_>>()
         })
         .collect();
     assert!(
-        gated_modules.iter().any(|(m, _)| m == "pace_redis"),
+        gated_modules.iter().any(|(m, _)| m == "redis"),
         "{gated_modules:?}"
     );
+    let src = Path::new(ROOT).join("src");
     let mut missing = Vec::new();
     for path in &files {
         let name = path.file_stem().unwrap().to_str().unwrap();
@@ -134,9 +145,17 @@ fn every_item_gated_on_a_feature_is_marked_with_it() {
         }
         // The shown items of a module gated as a whole: its `pub` items and the impls of
         // types that are not its own private ones.
-        let Some((_, feature)) = gated_modules.iter().find(|(m, _)| m == name) else {
+        // In a module gated as a whole: the file is the module, or lies in its folder.
+        let within = path.strip_prefix(&src).unwrap_or(path);
+        let Some((_, feature)) = gated_modules.iter().find(|(m, _)| {
+            m == name
+                || within
+                    .parent()
+                    .is_some_and(|dir| dir.components().any(|c| c.as_os_str() == m.as_str()))
+        }) else {
             continue;
         };
+        let feature = feature.as_str();
         if HIDDEN_MODULES.contains(&name) {
             continue;
         }
@@ -156,9 +175,16 @@ fn every_item_gated_on_a_feature_is_marked_with_it() {
             if !documented(line) {
                 continue;
             }
+            // A re-export shows the item it names, marked where it is defined.
+            if line.starts_with("pub use ") {
+                continue;
+            }
             let self_ty = line
                 .trim_end_matches(" {")
                 .rsplit([' ', ':'])
+                .next()
+                .unwrap_or("")
+                .split('<')
                 .next()
                 .unwrap_or("");
             if line.starts_with("impl") && private.contains(&self_ty) {

@@ -28,6 +28,8 @@
 pub(crate) mod adaptive;
 mod gcra;
 mod local;
+#[cfg(feature = "redis")]
+pub(crate) mod redis;
 mod reservation;
 
 use std::fmt;
@@ -92,13 +94,13 @@ enum Backend {
     Local(Local),
     /// GCRA reservations in Redis, shared by every process naming the same budget.
     #[cfg(feature = "redis")]
-    Redis(Box<crate::pace_redis::RedisPacer>),
+    Redis(Box<crate::pace::redis::fixed::RedisPacer>),
     /// A rate learned from the server; nothing reserved ahead (`adaptive/lanes.rs`).
     Adaptive(Box<AdaptiveLanes>),
     /// A rate learned from the server by every process sharing it through Redis
-    /// (`pace_redis_adaptive.rs`).
+    /// (`pace/redis/adaptive.rs`).
     #[cfg(feature = "redis")]
-    RedisAdaptive(Arc<crate::pace_redis_adaptive::RedisAdaptive>),
+    RedisAdaptive(Arc<crate::pace::redis::adaptive::RedisAdaptive>),
 }
 
 /// The longest interval a fixed pacer keeps (10^7 s, about 115 days, as the Redis pacer's
@@ -194,14 +196,14 @@ impl Pacer {
 
     /// Paces through Redis.
     #[cfg(feature = "redis")]
-    pub(crate) fn set_redis(&mut self, redis: Box<crate::pace_redis::RedisPacer>) {
+    pub(crate) fn set_redis(&mut self, redis: Box<crate::pace::redis::fixed::RedisPacer>) {
         self.backend = Backend::Redis(redis);
     }
 
     /// Learns and paces through Redis.
     #[cfg(feature = "redis")]
     pub(crate) fn from_redis_adaptive(
-        redis: Arc<crate::pace_redis_adaptive::RedisAdaptive>,
+        redis: Arc<crate::pace::redis::adaptive::RedisAdaptive>,
     ) -> Pacer {
         Pacer {
             quota: None,

@@ -22,7 +22,7 @@ pub(super) enum Held {
     Redis {
         slot: Instant,
         reserved_at: Instant,
-        release: Option<Box<crate::pace_redis::RedisHeld>>,
+        release: Option<Box<crate::pace::redis::fixed::RedisHeld>>,
     },
     /// Nothing (an adaptive pacer): the slot is taken when the reservation is used.
     Deferred {

@@ -59,8 +59,8 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Client, RedisError, RedisResult, Script};
 
 use crate::AdaptiveRate;
+use crate::pace::redis::adaptive::RedisAdaptive;
 use crate::pace::{Pacer, lock};
-use crate::pace_redis_adaptive::RedisAdaptive;
 use crate::secs::IntoSeconds;
 
 type Instant = tokio::time::Instant;
@@ -758,7 +758,7 @@ impl RedisPacerBuilder {
     /// (`<prefix><name>:<key>:obs`). While Redis is out, each process learns and paces on
     /// its own (or, [`fail_closed`], waits for Redis). A stream or `last` key holding
     /// another type, or a `last` ahead of Redis's clock, is replaced (a `WARN` names it, at
-    /// most once a minute). `backoff-core/src/pace_redis_adaptive.rs` says how and why. On Redis Cluster, give the name a hash tag (`"{sms}"`): one script
+    /// most once a minute). `backoff-core/src/pace/redis/adaptive.rs` says how and why. On Redis Cluster, give the name a hash tag (`"{sms}"`): one script
     /// reads the stream and `last` together.
     ///
     /// [`burst`]: RedisPacerBuilder::burst

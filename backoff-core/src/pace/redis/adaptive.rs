@@ -55,7 +55,7 @@
 //! observations feed its controller directly, slots follow its last local one; it probes
 //! Redis every 500 ms and goes back to it once it answers (replaying what the others recorded
 //! meanwhile); the outage is logged as over once Redis has answered for 2 s (the `Link` it
-//! shares with the fixed pacer, `pace_redis.rs`).
+//! shares with the fixed pacer, `pace/redis/fixed.rs`).
 //! [`RedisPacerBuilder::fail_closed`](crate::RedisPacerBuilder::fail_closed) waits for Redis
 //! instead (one caller probes, the others wait for its answer). Each script first replaces
 //! what no pacer wrote: a stream or `last` key of another type, a `last` that is not a number
@@ -73,7 +73,7 @@ use redis::{Client, RedisError, RedisResult, Script};
 use crate::AdaptiveRate;
 use crate::hints::{Feedback, Hints, Quota};
 use crate::pace::lock;
-use crate::pace_redis::{Found, Link, OnOutage, timed_out};
+use crate::pace::redis::fixed::{Found, Link, OnOutage, timed_out};
 
 type Instant = tokio::time::Instant;
 type StdInstant = std::time::Instant;
