@@ -22,7 +22,7 @@ use std::hint::black_box;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use backoff::{Details, backoff};
+use politely::{Details, backoff};
 use backon::Retryable;
 
 struct Counting;
@@ -191,11 +191,11 @@ async fn attr_limited_noop(x: u64) -> Result<u64, Fail> {
 // ---- the builder ----
 
 async fn builder_tokio(x: u64) -> Result<u64, Fail> {
-    backoff::expo().max_value(60).retry(|| call(x)).await
+    politely::expo().max_value(60).retry(|| call(x)).await
 }
 
 async fn builder_noop(x: u64) -> Result<u64, Fail> {
-    backoff::expo()
+    politely::expo()
         .max_value(60)
         .retry(|| call(x))
         .sleep(no_sleep)
@@ -203,7 +203,7 @@ async fn builder_noop(x: u64) -> Result<u64, Fail> {
 }
 
 async fn builder_limited_tokio(x: u64) -> Result<u64, Fail> {
-    backoff::expo()
+    politely::expo()
         .max_value(60)
         .max_time(300)
         .retry(|| call(x))
@@ -213,7 +213,7 @@ async fn builder_limited_tokio(x: u64) -> Result<u64, Fail> {
 }
 
 async fn builder_limited_noop(x: u64) -> Result<u64, Fail> {
-    backoff::expo()
+    politely::expo()
         .max_value(60)
         .max_time(300)
         .retry(|| call(x))
@@ -429,8 +429,8 @@ fn main() {
     println!(
         "Of which the builder's policy: Backoff<Expo> {} bytes (the generator, Expo, {}); \
          a hand loop keeps a u32",
-        size_of::<backoff::Backoff<backoff::wait::Expo>>(),
-        size_of::<backoff::wait::Expo>(),
+        size_of::<politely::Backoff<politely::wait::Expo>>(),
+        size_of::<politely::wait::Expo>(),
     );
     println!();
     println!(

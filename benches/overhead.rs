@@ -17,7 +17,7 @@ use std::hint::black_box;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use backoff::backoff;
+use politely::backoff;
 use backon::{BlockingRetryable, Retryable};
 use criterion::{Criterion, criterion_group, criterion_main};
 
@@ -72,9 +72,9 @@ async fn with_backon(x: u64) -> Result<u64, &'static str> {
 }
 
 async fn with_builder(x: u64) -> Result<u64, &'static str> {
-    backoff::constant(0)
+    politely::constant(0)
         .max_tries(5)
-        .jitter(backoff::Jitter::None)
+        .jitter(politely::Jitter::None)
         .retry(|| op(x))
         .sleep(no_sleep)
         .await
@@ -120,9 +120,9 @@ sync_contenders!(op_sync => attributed_sync, hand_written_sync, with_backon_sync
 macro_rules! builder_sync {
     ($body:ident => $builder:ident) => {
         fn $builder(x: u64) -> Result<u64, &'static str> {
-            backoff::constant(0)
+            politely::constant(0)
                 .max_tries(5)
-                .jitter(backoff::Jitter::None)
+                .jitter(politely::Jitter::None)
                 .retry_blocking(|| $body(x))
                 .sleep(no_sleep_sync)
                 .call()

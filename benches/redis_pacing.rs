@@ -29,8 +29,8 @@ mod imp {
     use std::sync::{Arc, Mutex};
     use std::time::{Duration, Instant};
 
-    use backoff::redis;
-    use backoff::{Pacer, RedisPacerBuilder};
+    use politely::redis;
+    use politely::{Pacer, RedisPacerBuilder};
 
     struct Server {
         child: Option<Child>,

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Adaptive pacing against a limit the client is not told: 60 SMS fired at once through the
 # example's embedded stand-in API (a token bucket, burst 1), the client pacing with
-# `--adaptive` (backoff::Pacer::adaptive(): `--rate` is the stand-in's alone). Four cases, run
+# `--adaptive` (politely::Pacer::adaptive(): `--rate` is the stand-in's alone). Four cases, run
 # in parallel (each its own stand-in on an ephemeral port):
 #
 #   no headers      the stand-in at 1 request/s; 429s and Retry-After only

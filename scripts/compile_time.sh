@@ -25,7 +25,7 @@ members = ["annotated", "hand"]
 resolver = "3"
 
 [workspace.dependencies]
-backoff = { path = "$root" }
+politely = { path = "$root" }
 tokio = { version = "1", default-features = false, features = ["time"] }
 rand = { version = "0.10", default-features = false, features = ["std", "std_rng", "thread_rng"] }
 TOML
@@ -41,7 +41,7 @@ edition = "2024"
 publish = false
 
 [dependencies]
-backoff = { workspace = true }
+politely = { workspace = true }
 tokio = { workspace = true }
 rand = { workspace = true }
 TOML
@@ -59,7 +59,7 @@ async fn op(x: u64) -> Result<u64, Error> {
 '
 {
     echo "$prelude"
-    echo "use backoff::backoff;"
+    echo "use politely::backoff;"
     for i in $(seq 0 $((N - 1))); do
         cat <<RS
 

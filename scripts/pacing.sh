@@ -8,7 +8,7 @@
 #   scripts/pacing.sh --all      # also backoff only with Retry-After honoured (unpaced)
 #
 # Modes (see examples/sms/main.rs):
-#   paced         the client's own backoff::Pacer at RATE less 2 % headroom; Retry-After
+#   paced         the client's own politely::Pacer at RATE less 2 % headroom; Retry-After
 #                 honoured, else expo + full jitter
 #   backoff only  --no-pace: every message fired at once, each 429 waited out with expo + full
 #                 jitter (1 s doubling, capped at 32 s), Retry-After ignored: the article's recipe

@@ -3,7 +3,7 @@
 # against one stand-in API (`standin`, a token bucket of RATE requests/s, burst 1), first
 # pacing through one budget shared in Redis (--redis), then learning the limit together
 # through Redis without being told it (--redis --adaptive), then each worker pacing on its own
-# at the full rate (its local backoff::Pacer). Prints a table: elapsed time, its ratio to the
+# at the full rate (its local politely::Pacer). Prints a table: elapsed time, its ratio to the
 # physical limit ((COUNT-1)/RATE), the 429s the stand-in answered, and the messages the
 # stand-in delivered, lost (never delivered) and duplicated (its GET /stats, before and after
 # each run).

@@ -31,19 +31,19 @@
 /// # Misuse is a compile error
 ///
 /// ```compile_fail
-/// # use backoff::backoff;
+/// # use politely::backoff;
 /// #[backoff(expo, max_tries = 0)] // would never make an attempt
 /// async fn f() -> Result<(), ()> { Ok(()) }
 /// ```
 ///
 /// ```compile_fail
-/// # use backoff::backoff;
+/// # use politely::backoff;
 /// #[backoff(expo, max_trys = 3)] // unknown argument `max_trys`; did you mean `max_tries`?
 /// async fn f() -> Result<(), ()> { Ok(()) }
 /// ```
 ///
 /// ```compile_fail
-/// # use backoff::backoff;
+/// # use politely::backoff;
 /// #[backoff(expo)] // `u32` has no default judgement: say `predicate = |v| ...`
 /// async fn f() -> u32 { 1 }
 /// ```

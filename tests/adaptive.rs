@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
-use backoff::{AdaptiveRate, Feedback, Pacer, RateFeedback, backoff};
+use politely::{AdaptiveRate, Feedback, Pacer, RateFeedback, backoff};
 use common::Calls;
 use tokio::task::JoinSet;
 use tokio::time::Instant;

@@ -13,7 +13,7 @@ use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use backoff::{Details, backoff};
+use politely::{Details, backoff};
 use tracing::subscriber::Interest;
 use tracing::{Event, Metadata, Subscriber, span};
 
@@ -300,8 +300,8 @@ fn attribute_on_tokio_sleep_allocates_nothing() {
 
 // ---- options that allocate per call ----
 
-static BUDGET: std::sync::LazyLock<backoff::RetryBudget> =
-    std::sync::LazyLock::new(|| backoff::RetryBudget::new(5.0));
+static BUDGET: std::sync::LazyLock<politely::RetryBudget> =
+    std::sync::LazyLock::new(|| politely::RetryBudget::new(5.0));
 
 #[backoff(expo, max_tries = 3, jitter = full, sleep = no_sleep, budget = &*BUDGET)]
 async fn attr_budget(x: u64) -> Out {
@@ -351,7 +351,7 @@ fn a_jitter_fn_path_allocates_nothing() {
 // ---- the builder ----
 
 fn builder_async(max_time: bool) -> Out {
-    let policy = backoff::expo().max_tries(3);
+    let policy = politely::expo().max_tries(3);
     let policy = if max_time {
         policy.max_time(60)
     } else {
@@ -361,7 +361,7 @@ fn builder_async(max_time: bool) -> Out {
 }
 
 fn builder_async_handlers() -> Out {
-    run(backoff::expo()
+    run(politely::expo()
         .max_tries(3)
         .max_time(60)
         .retry(|| body_async(1))
@@ -374,7 +374,7 @@ fn builder_async_handlers() -> Out {
 }
 
 fn builder_blocking(max_time: bool) -> Out {
-    let policy = backoff::expo().max_tries(3);
+    let policy = politely::expo().max_tries(3);
     let policy = if max_time {
         policy.max_time(60)
     } else {
@@ -387,7 +387,7 @@ fn builder_blocking(max_time: bool) -> Out {
 }
 
 fn builder_blocking_handlers() -> Out {
-    backoff::expo()
+    politely::expo()
         .max_tries(3)
         .max_time(60)
         .retry_blocking(|| body(1))
@@ -468,25 +468,25 @@ fn a_string_rate_key_allocates_nothing() {
 
 /// Unpaced until a throttle (none comes here): a sync caller never sleeps, yet every attempt
 /// queues, takes its turn and is observed.
-static ADAPTIVE: std::sync::LazyLock<backoff::Pacer> = std::sync::LazyLock::new(|| {
-    backoff::Pacer::adaptive_with(backoff::AdaptiveRate::new().initial(None))
+static ADAPTIVE: std::sync::LazyLock<politely::Pacer> = std::sync::LazyLock::new(|| {
+    politely::Pacer::adaptive_with(politely::AdaptiveRate::new().initial(None))
 });
 
 #[backoff(expo, max_tries = 3, jitter = full, sleep = no_sleep_sync, pacer = &*ADAPTIVE,
-          observe = |_out| backoff::Feedback::accepted())]
+          observe = |_out| politely::Feedback::accepted())]
 fn attr_adaptive_sync(x: u64) -> Out {
     body(x)
 }
 
 #[backoff(expo, max_tries = 3, jitter = full, sleep = no_sleep_sync, pacer = &*ADAPTIVE,
-          observe = |_out| backoff::Feedback::accepted(), rate_key = sender)]
+          observe = |_out| politely::Feedback::accepted(), rate_key = sender)]
 fn attr_adaptive_keyed(sender: &str, x: u64) -> Out {
     let _ = sender;
     body(x)
 }
 
 #[backoff(expo, max_tries = 3, jitter = full, rate = adaptive,
-          observe = |_out| backoff::Feedback::accepted())]
+          observe = |_out| politely::Feedback::accepted())]
 async fn attr_adaptive_async(x: u64) -> Out {
     body_async(x).await
 }

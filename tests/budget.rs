@@ -6,7 +6,7 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use backoff::{Details, RetryBudget, backoff};
+use politely::{Details, RetryBudget, backoff};
 use common::{Calls, capture};
 use proptest::prelude::*;
 use tokio::time::{Instant, sleep};

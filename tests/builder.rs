@@ -3,7 +3,7 @@
 
 mod common;
 
-use backoff::{Details, Level, backoff};
+use politely::{Details, Level, backoff};
 use common::{Calls, capture};
 use tokio::time::Instant;
 
@@ -37,9 +37,9 @@ async fn the_builder_logs_and_calls_handlers_as_the_attribute_does() {
     let logged = captured.lines().len();
 
     let (by_builder, start) = (Calls::default(), Instant::now());
-    let b = backoff::expo()
+    let b = politely::expo()
         .max_tries(3)
-        .jitter(backoff::Jitter::None)
+        .jitter(politely::Jitter::None)
         .target("send_sms")
         .retry(|| std::future::ready(attempt(&by_builder, start)))
         .on_backoff(|d| record(&by_builder, "backoff", d))
@@ -72,14 +72,14 @@ async fn the_builder_logs_and_calls_handlers_as_the_attribute_does() {
 #[tokio::test(start_paused = true)]
 async fn log_levels_are_configurable_and_logging_can_be_turned_off() {
     let (captured, _guard) = capture();
-    let levels = backoff::expo()
+    let levels = politely::expo()
         .max_tries(2)
-        .jitter(backoff::Jitter::None)
+        .jitter(politely::Jitter::None)
         .backoff_log_level(Some(Level::DEBUG))
         .giveup_log_level(Some(Level::WARN))
         .retry(|| async { None::<u8> })
         .await;
-    let silent = backoff::expo()
+    let silent = politely::expo()
         .max_tries(2)
         .backoff_log_level(None)
         .giveup_log_level(None)
@@ -96,7 +96,7 @@ async fn log_levels_are_configurable_and_logging_can_be_turned_off() {
 #[test]
 fn the_log_line_comes_before_the_users_handler() {
     let (captured, _guard) = capture();
-    let _ = backoff::constant(0)
+    let _ = politely::constant(0)
         .max_tries(2)
         .retry_blocking(|| Err::<(), _>("no"))
         .on_backoff(|_| tracing::info!("user handler"))
@@ -113,11 +113,11 @@ fn the_log_line_comes_before_the_users_handler() {
 async fn a_spent_budget_makes_a_run_give_up_at_once() {
     let (captured, _guard) = capture();
     // No floor, no ratio: the budget never grants a retry.
-    let spent = backoff::RetryBudget::new(0.0).min_per_sec(0.0);
+    let spent = politely::RetryBudget::new(0.0).min_per_sec(0.0);
     let (calls, start) = (Calls::default(), Instant::now());
-    let out = backoff::constant(1)
+    let out = politely::constant(1)
         .max_tries(5)
-        .jitter(backoff::Jitter::None)
+        .jitter(politely::Jitter::None)
         .budget(&spent)
         .retry(|| std::future::ready(attempt(&calls, start)))
         .on_backoff(|d| record(&calls, "backoff", d))
@@ -138,12 +138,12 @@ async fn a_spent_budget_makes_a_run_give_up_at_once() {
     );
 
     // The first attempt never depends on the budget: a success goes through, in both modes.
-    let ok = backoff::expo()
+    let ok = politely::expo()
         .budget(&spent)
         .retry(|| async { Ok::<_, ()>(7) })
         .await;
     let blocking = Calls::default();
-    let failed = backoff::constant(1)
+    let failed = politely::constant(1)
         .max_tries(5)
         .budget(&spent)
         .retry_blocking(|| attempt(&blocking, start))
@@ -157,10 +157,10 @@ async fn a_spent_budget_makes_a_run_give_up_at_once() {
 #[tokio::test(start_paused = true)]
 async fn runs_share_the_budget_their_first_attempts_fill() {
     // Each first attempt deposits half a token; each retry costs one.
-    let budget = backoff::RetryBudget::new(0.5).min_per_sec(0.0);
-    let policy = backoff::constant(1)
+    let budget = politely::RetryBudget::new(0.5).min_per_sec(0.0);
+    let policy = politely::constant(1)
         .max_tries(3)
-        .jitter(backoff::Jitter::None)
+        .jitter(politely::Jitter::None)
         .budget(&budget);
     let mut tries = Vec::new();
     for _ in 0..4 {
@@ -183,11 +183,11 @@ async fn runs_share_the_budget_their_first_attempts_fill() {
 async fn a_run_cancelled_before_its_slot_gives_the_slot_back() {
     use std::time::Duration;
     for key in [None, Some("ann")] {
-        let pacer = backoff::Pacer::per_second(1.0);
+        let pacer = politely::Pacer::per_second(1.0);
         let (times, start) = (Calls::default(), Instant::now());
         let run = || {
             let times = &times;
-            let retry = backoff::constant(0)
+            let retry = politely::constant(0)
                 .max_tries(1)
                 .retry(move || {
                     times.push(start.elapsed().as_millis().to_string());
@@ -220,14 +220,14 @@ async fn a_run_cancelled_before_its_slot_gives_the_slot_back() {
 #[tokio::test(start_paused = true)]
 async fn queued_time_is_not_counted_in_max_time() {
     use std::time::Duration;
-    let pacer = backoff::Pacer::per_second(1.0);
+    let pacer = politely::Pacer::per_second(1.0);
     for _ in 0..5 {
         pacer.reserve(None).consume(); // slots 0..4 s taken: the run's first is at 5 s
     }
     let (calls, start) = (Calls::default(), Instant::now());
-    let out = backoff::constant(1)
+    let out = politely::constant(1)
         .max_time(2)
-        .jitter(backoff::Jitter::None)
+        .jitter(politely::Jitter::None)
         .retry(|| std::future::ready(attempt(&calls, start)))
         .pacer(&pacer)
         .on_backoff(|d| record(&calls, "backoff", d))
@@ -252,10 +252,10 @@ async fn queued_time_is_not_counted_in_max_time() {
 #[test]
 fn a_paced_retry_future_is_send() {
     fn is_send<T: Send>(_: &T) {}
-    let pacer = backoff::Pacer::per_second(1.0);
-    let budget = backoff::RetryBudget::new(0.2);
+    let pacer = politely::Pacer::per_second(1.0);
+    let budget = politely::RetryBudget::new(0.2);
     let fut = std::future::IntoFuture::into_future(
-        backoff::expo()
+        politely::expo()
             .budget(&budget)
             .retry(|| async { Ok::<_, ()>(()) })
             .pacer(&pacer)
@@ -274,12 +274,12 @@ async fn a_run_starts_when_its_future_is_first_polled() {
     use std::time::Duration;
     static LIMIT_ASKED: AtomicU32 = AtomicU32::new(0);
     let (calls, start) = (Calls::default(), Instant::now());
-    let fut = backoff::constant(1)
+    let fut = politely::constant(1)
         .max_time_with(|| {
             LIMIT_ASKED.fetch_add(1, Ordering::Relaxed);
             2
         })
-        .jitter(backoff::Jitter::None)
+        .jitter(politely::Jitter::None)
         .retry(|| std::future::ready(attempt(&calls, start)))
         .on_backoff(|d| record(&calls, "backoff", d))
         .on_giveup(|d| record(&calls, "giveup", d))
@@ -318,7 +318,7 @@ async fn the_same_seed_gives_the_builder_and_the_attribute_the_same_waits() {
     let by_attribute = Calls::default();
     let _ = seeded(&by_attribute).await;
     let by_builder = Calls::default();
-    let _ = backoff::expo()
+    let _ = politely::expo()
         .max_tries(6)
         .seed(7)
         .backoff_log_level(None)
@@ -339,7 +339,7 @@ async fn the_same_seed_gives_the_builder_and_the_attribute_the_same_waits() {
 #[test]
 fn a_blocking_success_reads_the_clock_only_for_on_success() {
     use std::sync::atomic::{AtomicU32, Ordering};
-    let clock = backoff::sim::SimClock::new();
+    let clock = politely::sim::SimClock::new();
     let run = |failures: u32, seen: Option<&Calls>| {
         let (fails, reads) = (AtomicU32::new(failures), AtomicU32::new(0));
         let op = || {
@@ -349,9 +349,9 @@ fn a_blocking_success_reads_the_clock_only_for_on_success() {
             fails.fetch_sub(1, Ordering::SeqCst);
             Err(())
         };
-        let retry = backoff::constant(1)
+        let retry = politely::constant(1)
             .max_time(10)
-            .jitter(backoff::Jitter::None)
+            .jitter(politely::Jitter::None)
             .retry_blocking(op)
             .sleep(|w| clock.sleep(w))
             .clock(|| {

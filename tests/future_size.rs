@@ -11,7 +11,7 @@ use std::future::Future;
 use std::hint::black_box;
 use std::time::Duration;
 
-use backoff::{Details, backoff};
+use politely::{Details, backoff};
 
 type Out = Result<u64, &'static str>;
 

@@ -10,7 +10,7 @@ use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use backoff::backoff;
+use politely::backoff;
 use tracing::field::{Field, Visit};
 use tracing::level_filters::LevelFilter;
 use tracing::subscriber::Interest;
@@ -73,7 +73,7 @@ fn attr_sync() -> Out {
 }
 
 fn builder_async() -> Out {
-    run(backoff::expo()
+    run(politely::expo()
         .max_tries(3)
         .retry(|| async { body() })
         .sleep(no_sleep)
@@ -81,7 +81,7 @@ fn builder_async() -> Out {
 }
 
 fn builder_blocking() -> Out {
-    backoff::expo()
+    politely::expo()
         .max_tries(3)
         .retry_blocking(body)
         .sleep(no_sleep_sync)

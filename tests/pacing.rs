@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use backoff::{Pacer, backoff};
+use politely::{Pacer, backoff};
 use common::Calls;
 use tokio::time::Instant;
 
@@ -230,9 +230,9 @@ async fn retry_after_is_cut_to_max_time_and_never_revives_a_run() {
     retry_after = |e: &ApiError| match e { ApiError::TooMany(s) => *s },
     observe = |out: &Result<u32, ApiError>| match out {
         Err(ApiError::TooMany(s)) => {
-            backoff::Feedback::throttled().with_retry_after(s.map(Duration::from_secs))
+            politely::Feedback::throttled().with_retry_after(s.map(Duration::from_secs))
         }
-        Ok(_) => backoff::Feedback::accepted(),
+        Ok(_) => politely::Feedback::accepted(),
     })]
 async fn hostile(n: &AtomicU32) -> Result<u32, ApiError> {
     match n.fetch_add(1, Ordering::SeqCst) {
@@ -261,21 +261,21 @@ fn retry_after_parses_both_forms() {
     use std::time::{SystemTime, UNIX_EPOCH};
     let now = UNIX_EPOCH + Duration::from_secs(1_445_412_470);
     assert_eq!(
-        backoff::parse_retry_after(" 3 ", now),
+        politely::parse_retry_after(" 3 ", now),
         Some(Duration::from_secs(3))
     );
     assert_eq!(
-        backoff::parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now),
+        politely::parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now),
         Some(Duration::from_secs(10))
     );
     // A date in the past: no wait.
     let later = now + Duration::from_secs(100);
     assert_eq!(
-        backoff::parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", later),
+        politely::parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", later),
         Some(Duration::ZERO)
     );
-    assert_eq!(backoff::parse_retry_after("-1", now), None);
-    assert_eq!(backoff::parse_retry_after("", SystemTime::now()), None);
+    assert_eq!(politely::parse_retry_after("-1", now), None);
+    assert_eq!(politely::parse_retry_after("", SystemTime::now()), None);
 }
 
 // Cancelled calls give their slots back (issue 8, part 2).

@@ -13,8 +13,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, Once};
 use std::time::Duration;
 
-use backoff::redis::{self, Commands};
-use backoff::{Pacer, RedisPacerBuilder, backoff};
+use politely::redis::{self, Commands};
+use politely::{Pacer, RedisPacerBuilder, backoff};
 use tokio::time::Instant;
 
 const HOW: &str = "run `REDIS_URL=redis://127.0.0.1:6379/ cargo test --features redis --test pacing_redis` \
@@ -255,7 +255,7 @@ fn reservations_hold_redis_slots() {
     let b = Pacer::redis(&url, &name, 1.0, 1).unwrap();
     // Slots on this process's clock, compared with each other (each is late by its own
     // round trip at most: a loaded machine moves them all alike).
-    let slot = |r: &backoff::Reservation<'_>| std::time::Instant::now() + r.wait();
+    let slot = |r: &politely::Reservation<'_>| std::time::Instant::now() + r.wait();
     let ms = |later: std::time::Instant, earlier: std::time::Instant| {
         later.duration_since(earlier).as_millis() as i64
             - earlier.duration_since(later).as_millis() as i64
@@ -373,7 +373,7 @@ async fn the_builder_paces_through_redis() {
         other.ready(key).await; // the slot now; the next is 500 ms later
         let t0 = Instant::now();
         let started = Mutex::new(None);
-        let retry = backoff::constant(0)
+        let retry = politely::constant(0)
             .max_tries(1)
             .retry(|| {
                 started.lock().unwrap().get_or_insert(t0.elapsed());
@@ -413,7 +413,7 @@ fn the_blocking_builder_paces_through_redis() {
     other.ready_blocking(None);
     let t0 = std::time::Instant::now();
     let mut started = None;
-    backoff::constant(0)
+    politely::constant(0)
         .max_tries(1)
         .retry_blocking(|| {
             started.get_or_insert(t0.elapsed());

@@ -11,8 +11,8 @@ use std::io::Write;
 use std::sync::{Arc, Mutex, Once};
 use std::time::{Duration, Instant, SystemTime};
 
-use backoff::redis::{self, Commands};
-use backoff::{AdaptiveRate, Feedback, Pacer, RedisPacerBuilder};
+use politely::redis::{self, Commands};
+use politely::{AdaptiveRate, Feedback, Pacer, RedisPacerBuilder};
 
 const HOW: &str = "run `REDIS_URL=redis://127.0.0.1:6379/ cargo test --features redis --test \
                    pacing_redis_adaptive` (or .ci/run, which starts redis-server)";

@@ -12,7 +12,7 @@ use std::net::TcpListener;
 use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::Duration;
 
-use backoff::{Pacer, RedisPacerBuilder};
+use politely::{Pacer, RedisPacerBuilder};
 
 struct Counting;
 
@@ -151,7 +151,7 @@ async fn redis_up() {
             .as_nanos()
     );
     // A timeout of 5 s: a loaded machine is not an outage.
-    let client = backoff::redis::Client::open(url.as_str()).unwrap();
+    let client = politely::redis::Client::open(url.as_str()).unwrap();
     let up = RedisPacerBuilder::new(client, &name, 1.0, 60)
         .timeout(Duration::from_secs(5))
         .build();

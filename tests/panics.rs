@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use backoff::backoff;
+use politely::backoff;
 
 /// How often each part of a call ran.
 #[derive(Default)]
@@ -197,8 +197,8 @@ async fn a_panic_in_a_paced_fn_leaves_the_pacer_working() {
     );
 }
 
-static SYNC_PACER: std::sync::LazyLock<backoff::Pacer> =
-    std::sync::LazyLock::new(|| backoff::Pacer::per_second(50.0));
+static SYNC_PACER: std::sync::LazyLock<politely::Pacer> =
+    std::sync::LazyLock::new(|| politely::Pacer::per_second(50.0));
 
 #[backoff(constant, interval = 0, max_tries = 3, pacer = SYNC_PACER)]
 fn paced_sync(times: &std::sync::Mutex<Vec<std::time::Instant>>, boom: bool) -> Result<(), ()> {

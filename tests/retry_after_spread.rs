@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use backoff::{Feedback, backoff};
+use politely::{Feedback, backoff};
 use tokio::time::Instant;
 
 #[derive(Debug, Clone, Copy, PartialEq)]

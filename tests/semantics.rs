@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use backoff::{Details, backoff};
+use politely::{Details, backoff};
 use common::Calls;
 use tokio::time::Instant;
 
@@ -222,10 +222,10 @@ fn runtime_value(n: &AtomicU32) -> (bool, u64) {
 
 #[test]
 fn runtime_reads_the_value_in_predicate_mode() {
-    let clock = backoff::sim::SimClock::new();
+    let clock = politely::sim::SimClock::new();
     #[backoff(runtime, value = |v: &u64| Some(*v), jitter = none, max_tries = 3,
         predicate = |v| *v < 3, sleep = |w| clock.sleep(w), clock = || clock.now())]
-    fn counting(n: &AtomicU32, clock: &backoff::sim::SimClock) -> u64 {
+    fn counting(n: &AtomicU32, clock: &politely::sim::SimClock) -> u64 {
         u64::from(n.fetch_add(1, Ordering::SeqCst)) + 1
     }
     let n = AtomicU32::new(0);
@@ -358,7 +358,7 @@ async fn tripled() -> Option<()> {
     None
 }
 
-#[backoff(expo, max_tries = 3, jitter = backoff::Jitter::None)]
+#[backoff(expo, max_tries = 3, jitter = politely::Jitter::None)]
 async fn jitter_value() -> Option<()> {
     None
 }
@@ -418,7 +418,7 @@ async fn dropping_the_future_mid_wait_stops_attempts() {
 
 /// `crate = "..."` points the expansion at a re-export.
 mod reexport {
-    pub use backoff as retry_lib;
+    pub use politely as retry_lib;
 }
 
 #[backoff(crate = "reexport::retry_lib", constant, interval = 1, max_tries = 2, jitter = none)]
@@ -453,7 +453,7 @@ fn runtime_max_tries_saturates() {
 /// success costs one read, not two. Sync and async alike.
 #[backoff(constant, interval = 1, max_time = 10, jitter = none,
     sleep = |w| clock.sleep(w), clock = || { reads.fetch_add(1, Ordering::SeqCst); clock.now() })]
-fn timed(fails: &AtomicU32, reads: &AtomicU32, clock: &backoff::sim::SimClock) -> Result<(), ()> {
+fn timed(fails: &AtomicU32, reads: &AtomicU32, clock: &politely::sim::SimClock) -> Result<(), ()> {
     if fails.load(Ordering::SeqCst) == 0 {
         return Ok(());
     }
@@ -468,7 +468,7 @@ fn timed_seen(
     fails: &AtomicU32,
     reads: &AtomicU32,
     seen: &Calls,
-    clock: &backoff::sim::SimClock,
+    clock: &politely::sim::SimClock,
 ) -> Result<(), ()> {
     if fails.load(Ordering::SeqCst) == 0 {
         return Ok(());
@@ -489,7 +489,7 @@ async fn timed_async(fails: &AtomicU32, reads: &AtomicU32) -> Result<(), ()> {
 
 #[tokio::test(start_paused = true)]
 async fn a_success_reads_the_clock_only_for_on_success() {
-    let clock = backoff::sim::SimClock::new();
+    let clock = politely::sim::SimClock::new();
     for (failures, expected) in [(0, 1), (2, 3)] {
         let (fails, reads) = (AtomicU32::new(failures), AtomicU32::new(0));
         assert_eq!(timed(&fails, &reads, &clock), Ok(()));
@@ -507,7 +507,7 @@ async fn a_success_reads_the_clock_only_for_on_success() {
         );
     }
     // With `on_success`, the success's elapsed time is read for its details.
-    let clock = backoff::sim::SimClock::new();
+    let clock = politely::sim::SimClock::new();
     let (fails, reads, seen) = (AtomicU32::new(2), AtomicU32::new(0), Calls::default());
     assert_eq!(timed_seen(&fails, &reads, &seen, &clock), Ok(()));
     assert_eq!(reads.load(Ordering::SeqCst), 4);

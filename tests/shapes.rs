@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use backoff::backoff;
+use politely::backoff;
 
 #[derive(Debug, Default)]
 struct Counter {
@@ -200,7 +200,7 @@ async fn send_future(shared: Arc<AtomicU32>, name: String) -> Result<String, Str
     if n < 2 { Err(name) } else { Ok(name) }
 }
 
-async fn notify(d: &backoff::Details<'_, Result<String, String>>) {
+async fn notify(d: &politely::Details<'_, Result<String, String>>) {
     tokio::task::yield_now().await;
     assert!(d.wait.is_some());
 }
@@ -244,13 +244,13 @@ struct Alerts {
     sent: std::sync::Mutex<Vec<String>>,
 }
 
-async fn page(d: &backoff::Details<'_, Result<u32, String>>) {
+async fn page(d: &politely::Details<'_, Result<u32, String>>) {
     tokio::task::yield_now().await;
     assert!(d.tries >= 1);
 }
 
 impl Alerts {
-    async fn alert(&self, to: &str, d: &backoff::Details<'_, Result<u32, String>>) {
+    async fn alert(&self, to: &str, d: &politely::Details<'_, Result<u32, String>>) {
         tokio::task::yield_now().await;
         self.sent.lock().unwrap().push(format!("{to}:{}", d.tries));
     }

@@ -6,8 +6,8 @@ mod common;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use backoff::sim::SimClock;
-use backoff::{Details, backoff};
+use politely::sim::SimClock;
+use politely::{Details, backoff};
 use common::{Calls, capture};
 use tokio::time::Instant;
 
@@ -251,7 +251,7 @@ fn opaque_sync() -> NoDebug {
 }
 
 #[backoff(expo, jitter = none, sleep = |_| (), budget = budget)]
-fn spent_sync(budget: &backoff::RetryBudget) -> Result<(), &'static str> {
+fn spent_sync(budget: &politely::RetryBudget) -> Result<(), &'static str> {
     Err("down")
 }
 
@@ -261,7 +261,7 @@ fn a_sync_fn_writes_the_same_log_lines_as_an_async_one() {
     assert!(send_sms_sync("+4470000").is_err());
     assert_eq!(levels_sync(), None);
     let _ = opaque_sync();
-    let budget = backoff::RetryBudget::new(1.0).min_per_sec(0.0);
+    let budget = politely::RetryBudget::new(1.0).min_per_sec(0.0);
     assert_eq!(spent_sync(&budget), Err("down"));
     let lines = captured.lines();
     assert_eq!(
@@ -290,7 +290,7 @@ fn a_sync_fn_writes_the_same_log_lines_as_an_async_one() {
 mod http_responses {
     use std::io::{Read, Write};
 
-    use backoff::backoff;
+    use politely::backoff;
 
     use crate::common::capture;
 

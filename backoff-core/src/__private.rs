@@ -115,9 +115,9 @@ pub use std::sync::OnceLock;
 /// What `pacer = <expr>` accepts: a `Pacer`, or anything that derefs to one (`&Pacer`,
 /// `Arc<Pacer>`, `LazyLock<Pacer>`…).
 #[diagnostic::on_unimplemented(
-    message = "`pacer` must be a `backoff::Pacer` (or a reference, `Arc`, `LazyLock`… of one), found `{Self}`",
+    message = "`pacer` must be a `politely::Pacer` (or a reference, `Arc`, `LazyLock`… of one), found `{Self}`",
     label = "not a pacer",
-    note = "make one with `backoff::Pacer::per_second(20.0)` and keep it where every call can see it (a field, a static); or write `rate = 20 per second` for one per fn"
+    note = "make one with `politely::Pacer::per_second(20.0)` and keep it where every call can see it (a field, a static); or write `rate = 20 per second` for one per fn"
 )]
 pub trait AsPacer {
     /// The pacer.
@@ -146,9 +146,9 @@ pub use crate::budget::RetryBudget;
 /// What `budget = <expr>` accepts: a `RetryBudget`, or anything that derefs to one
 /// (`&RetryBudget`, `Arc<RetryBudget>`, `LazyLock<RetryBudget>`…).
 #[diagnostic::on_unimplemented(
-    message = "`budget` must be a `backoff::RetryBudget` (or a reference, `Arc`, `LazyLock`… of one), found `{Self}`",
+    message = "`budget` must be a `politely::RetryBudget` (or a reference, `Arc`, `LazyLock`… of one), found `{Self}`",
     label = "not a retry budget",
-    note = "make one with `backoff::RetryBudget::new(0.2)` and keep it where every call to the same server can see it (a field of your client, a static)"
+    note = "make one with `politely::RetryBudget::new(0.2)` and keep it where every call to the same server can see it (a field of your client, a static)"
 )]
 pub trait AsBudget {
     /// The budget.
@@ -206,7 +206,7 @@ impl<'a, T: ToString + ?Sized> KeyViaDisplay<'a> for &PaceKey<'a, T> {
 
 /// `jitter = <expr>`: a [`Jitter`] value or a function of the generated wait.
 #[diagnostic::on_unimplemented(
-    message = "`jitter` must be `full`, `random`, `equal`, `decorrelated`, `none`, a `backoff::Jitter`, or a `Fn(Duration) -> Duration`; found `{Self}`",
+    message = "`jitter` must be `full`, `random`, `equal`, `decorrelated`, `none`, a `politely::Jitter`, or a `Fn(Duration) -> Duration`; found `{Self}`",
     label = "not a jitter"
 )]
 pub trait IntoJitter {
@@ -434,9 +434,9 @@ impl AsyncTag {
 
 /// What an async fn's handler must be.
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` is not a handler of `backoff::Details<'_, {R}>`",
+    message = "`{Self}` is not a handler of `politely::Details<'_, {R}>`",
     label = "not a handler for this fn",
-    note = "a handler is a `fn(&backoff::Details<'_, R>)` or an `async fn(&backoff::Details<'_, R>)` (or a closure `|d| ...`, `async |d| ...`), where `R` is the fn's return type"
+    note = "a handler is a `fn(&politely::Details<'_, R>)` or an `async fn(&politely::Details<'_, R>)` (or a closure `|d| ...`, `async |d| ...`), where `R` is the fn's return type"
 )]
 pub trait AsyncHandlerFn<'x, R: ?Sized>: for<'d> AsyncFnOnce(&'d Details<'x, R>) {}
 impl<'x, R: ?Sized, F: for<'d> AsyncFnOnce(&'d Details<'x, R>)> AsyncHandlerFn<'x, R> for F {}
@@ -467,7 +467,7 @@ pub fn call_handler<'x, R: ?Sized, F: FnOnce(&Details<'x, R>)>(details: Details<
 #[diagnostic::on_unimplemented(
     message = "a handler of a sync fn must return `()`, this one returns `{Self}`",
     label = "an async handler (or one returning a value) cannot run in a sync fn",
-    note = "make the annotated fn `async`, or make the handler a plain `fn(&backoff::Details<'_, R>)`"
+    note = "make the annotated fn `async`, or make the handler a plain `fn(&politely::Details<'_, R>)`"
 )]
 pub trait SyncHandlerOutput {}
 impl SyncHandlerOutput for () {}
@@ -496,7 +496,7 @@ pub fn async_sleep(wait: Duration) -> tokio::time::Sleep {
 /// Without tokio there is no default async sleep: an async fn must say `sleep = ...`.
 #[cfg(not(feature = "tokio"))]
 #[diagnostic::on_unimplemented(
-    message = "this async fn needs `sleep = ...`: `backoff` is built without its `tokio` feature, so it has no async sleep of its own",
+    message = "this async fn needs `sleep = ...`: `politely` is built without its `tokio` feature, so it has no async sleep of its own",
     label = "no async sleep for this fn",
     note = "turn on the `tokio` feature of `backoff`, or name your runtime's sleep and clock: `#[backoff(..., sleep = async_std::task::sleep, clock = std::time::Instant::now)]`"
 )]
@@ -621,9 +621,9 @@ pub use crate::hints::{Feedback, RateFeedback};
 /// What the fn returns must tell how the attempt went, when `observe` names no closure.
 #[diagnostic::on_unimplemented(
     message = "`rate = adaptive` (and a bare `observe`) learn from what the fn returns, but `{Self}` does not tell whether the server throttled the attempt",
-    label = "this return type is not `backoff::RateFeedback`",
-    note = "say how each attempt went with `observe = |out| ...` returning a `backoff::Feedback`, e.g. `observe = |out: &{Self}| if is_429(out) {{ Feedback::throttled() }} else {{ Feedback::accepted() }}`",
-    note = "`Result<reqwest::Response, reqwest::Error>`, `http::Response<B>` and `backoff::Feedback` tell by themselves (features `reqwest`, `http`); so does a `Result` whose `Ok` and `Err` types both implement `backoff::RateFeedback`"
+    label = "this return type is not `politely::RateFeedback`",
+    note = "say how each attempt went with `observe = |out| ...` returning a `politely::Feedback`, e.g. `observe = |out: &{Self}| if is_429(out) {{ Feedback::throttled() }} else {{ Feedback::accepted() }}`",
+    note = "`Result<reqwest::Response, reqwest::Error>`, `http::Response<B>` and `politely::Feedback` tell by themselves (features `reqwest`, `http`); so does a `Result` whose `Ok` and `Err` types both implement `politely::RateFeedback`"
 )]
 pub trait OutputFeedback {
     /// The attempt's feedback.
@@ -643,8 +643,8 @@ pub fn feedback_of<R: OutputFeedback + ?Sized>(outcome: &R) -> Feedback {
 
 /// What an `observe = ...` closure must return.
 #[diagnostic::on_unimplemented(
-    message = "`observe` must return a `backoff::Feedback` (or anything `backoff::RateFeedback`), but it returns `{Self}`",
-    label = "not a `backoff::Feedback`",
+    message = "`observe` must return a `politely::Feedback` (or anything `politely::RateFeedback`), but it returns `{Self}`",
+    label = "not a `politely::Feedback`",
     note = "e.g. `observe = |ok: &bool| if *ok {{ Feedback::accepted() }} else {{ Feedback::throttled() }}`, or `observe = |r| Feedback::from_http(r.status(), r.headers())`"
 )]
 pub trait ObservedFeedback {

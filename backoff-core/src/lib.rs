@@ -1,7 +1,7 @@
-//! The runtime of [`backoff`](https://docs.rs/backoff): wait generators, jitter, limits,
+//! The runtime of [`politely`](https://docs.rs/politely): wait generators, jitter, limits,
 //! handlers and logging, with Python `backoff` 2.2.1's semantics.
 //!
-//! Most users depend on the facade crate `backoff` and write `#[backoff(...)]`; everything
+//! Most users depend on the facade crate `politely` and write `#[backoff(...)]`; everything
 //! here is re-exported there. The [`Backoff`] builder retries without the attribute, with the
 //! same rules as the attribute's expansion: see [`builder`]. [`State`] is the same decisions
 //! as one value, for writing a retry loop of your own.

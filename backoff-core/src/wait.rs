@@ -14,7 +14,7 @@ use crate::secs::{IntoSeconds, saturating_secs};
 /// which only [`Runtime`] looks at.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a wait generator",
-    label = "expected an iterator of waits (seconds or `Duration`s) or a `backoff::Wait`",
+    label = "expected an iterator of waits (seconds or `Duration`s) or a `politely::Wait`",
     note = "for one fixed wait, write `constant, interval = ...`; for a list, `constant, interval = [1, 2, 4]`"
 )]
 pub trait Wait<R: ?Sized> {

@@ -119,7 +119,7 @@ arguments! {
     Pacer "pacer" Kind::Expr, "&self.pacer";
     Observe "observe" Kind::Observe, "|out| Feedback::from_http(out.status(), out.headers())";
     Budget "budget" Kind::Expr, "&self.budget";
-    Crate "crate" Kind::CratePath, "\"my_crate::backoff\"";
+    Crate "crate" Kind::CratePath, "\"my_crate::politely\"";
 }
 
 impl Key {
@@ -370,11 +370,11 @@ impl Args {
         self.generator.map_or(Gen::Expo, |(_, g)| g)
     }
 
-    /// The crate path, `::backoff` by default.
+    /// The crate path, `::politely` by default.
     pub(crate) fn crate_path(&self) -> Path {
         match self.get(Key::Crate).map(|g| &g.value) {
             Some(Value::Path(p)) => p.clone(),
-            _ => syn::parse_quote!(::backoff),
+            _ => syn::parse_quote!(::politely),
         }
     }
 
@@ -715,7 +715,7 @@ fn parse_rate(cx: &mut Ctxt, input: ParseStream) -> syn::Result<Option<Rate>> {
             Expr::Call(call) if ident_of(&call.func).as_deref() == Some("adaptive") => {
                 cx.error(
                     call.paren_token.span.join(),
-                    "`rate = adaptive` takes no parameters: for tunables (initial rate, floor, ceiling), keep a `backoff::Pacer::adaptive_with(backoff::AdaptiveRate::new().floor(..))` where every call sees it and write `pacer = <it>, observe`",
+                    "`rate = adaptive` takes no parameters: for tunables (initial rate, floor, ceiling), keep a `politely::Pacer::adaptive_with(politely::AdaptiveRate::new().floor(..))` where every call sees it and write `pacer = <it>, observe`",
                 );
             }
             _ => cx.error_spanned(&count, usage),
@@ -782,7 +782,7 @@ pub(crate) fn ident_of(expr: &Expr) -> Option<String> {
 fn jitter_usage() -> String {
     let names = JITTERS.iter().map(|(n, _)| *n).filter(|n| *n != "None");
     format!(
-        "{}, or an expression: a `backoff::Jitter` or a `Fn(Duration) -> Duration`",
+        "{}, or an expression: a `politely::Jitter` or a `Fn(Duration) -> Duration`",
         list(names)
     )
 }
@@ -844,7 +844,7 @@ fn crate_path(cx: &mut Ctxt, lit: &Expr) -> Option<Path> {
             Err(_) => {
                 cx.error(
                     s.span(),
-                    "`crate` must name a path, e.g. `crate = \"my_crate::backoff\"`",
+                    "`crate` must name a path, e.g. `crate = \"my_crate::politely\"`",
                 );
                 None
             }
@@ -852,7 +852,7 @@ fn crate_path(cx: &mut Ctxt, lit: &Expr) -> Option<Path> {
         other => {
             cx.error(
                 other.span(),
-                "`crate` takes a string literal, e.g. `crate = \"my_crate::backoff\"`",
+                "`crate` takes a string literal, e.g. `crate = \"my_crate::politely\"`",
             );
             None
         }

@@ -112,7 +112,7 @@ impl Args {
                 ),
                 None if self.get(Key::Pacer).is_none() => cx.error(
                     span,
-                    "`observe` tells the pacer how each attempt went, but this fn has no pacer: add `rate = adaptive` (a pacer per fn that learns the server's limit), or `pacer = <expr>, observe` with your `backoff::Pacer::adaptive()`",
+                    "`observe` tells the pacer how each attempt went, but this fn has no pacer: add `rate = adaptive` (a pacer per fn that learns the server's limit), or `pacer = <expr>, observe` with your `politely::Pacer::adaptive()`",
                 ),
                 _ => {}
             }
@@ -210,7 +210,7 @@ fn check_value(cx: &mut Ctxt, given: &Given) {
             if let Expr::Lit(lit) = value {
                 cx.error(
                     lit.span(),
-                    "`observe` takes a closure or a fn from the fn's output to a `backoff::Feedback` (`observe = |out| Feedback::from_http(out.status(), out.headers())`), or no value at all when the output tells by itself (`backoff::RateFeedback`)",
+                    "`observe` takes a closure or a fn from the fn's output to a `politely::Feedback` (`observe = |out| Feedback::from_http(out.status(), out.headers())`), or no value at all when the output tells by itself (`politely::RateFeedback`)",
                 );
             }
         }
@@ -423,7 +423,7 @@ fn check_fn(cx: &mut Ctxt, item: &ItemFn, args: &Args) {
                 cx.error_spanned(
                     inputs,
                     format_args!(
-                        "`{}`: a handler takes one argument, the attempt's `&backoff::Details` (`|details| ...`), but this closure takes {}",
+                        "`{}`: a handler takes one argument, the attempt's `&politely::Details` (`|details| ...`), but this closure takes {}",
                         key.name(),
                         c.inputs.len()
                     ),
@@ -542,7 +542,7 @@ fn budget_made_here(mut e: &syn::Expr) -> Option<&syn::Expr> {
 /// A pacer constructor whose pacer `pacer = ...` would use: the call, and what it makes.
 struct PacerMadeHere<'a> {
     call: &'a Expr,
-    /// `Pacer::per_second`, `backoff::RedisPacerBuilder::new`…: the type and the fn as written.
+    /// `Pacer::per_second`, `politely::RedisPacerBuilder::new`…: the type and the fn as written.
     ty: String,
     name: String,
 }

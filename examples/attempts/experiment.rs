@@ -10,7 +10,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use backoff::backoff;
+use politely::backoff;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 

@@ -17,8 +17,8 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Duration;
 
-use backoff::wait::Expo;
-use backoff::{Action, Jitter, Opaque, Policy, State, Verdict, Wait};
+use politely::wait::Expo;
+use politely::{Action, Jitter, Opaque, Policy, State, Verdict, Wait};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use backoff::{RetryBudget, backoff};
+use politely::{RetryBudget, backoff};
 use tokio::time::{Instant, sleep_until};
 
 /// The experiment's shape.

@@ -27,7 +27,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use backoff::{Details, Feedback, Hints, Pacer, RateFeedback, backoff};
+use politely::{Details, Feedback, Hints, Pacer, RateFeedback, backoff};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -606,7 +606,7 @@ impl SmsClient {
                 .map(str::to_owned)
         };
         let retry_after = header(reqwest::header::RETRY_AFTER.as_str())
-            .and_then(|v| backoff::parse_retry_after(&v, SystemTime::now()));
+            .and_then(|v| politely::parse_retry_after(&v, SystemTime::now()));
         // The status, `Retry-After` and the rate-limit fields, for an adaptive pacer.
         let fields: Vec<(&str, &str)> = response
             .headers()

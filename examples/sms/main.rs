@@ -17,7 +17,7 @@
 //!
 //! Pacing. By default the client paces every attempt, retries included, to `--rate` less
 //! `--headroom` percent (default 2: 0.98 request/s for `--rate 1`) with its own
-//! `backoff::Pacer` (`pacer = self.pacer`), and honours a 429's `Retry-After` in place of the
+//! `politely::Pacer` (`pacer = self.pacer`), and honours a 429's `Retry-After` in place of the
 //! generator's wait. `--no-pace` is the backoff-only recipe it is compared with: no pacer,
 //! `Retry-After` ignored (unless `--retry-after on`), every retry an exponential wait with full
 //! jitter. In both modes every message is fired at once (`--concurrency` defaults to the
@@ -27,7 +27,7 @@
 //! `scripts/pacing.sh` runs both and prints a table; `docs/pacing.md` has its figures.
 //!
 //! `--adaptive` paces without using `--rate` at all (the stand-in still enforces it): the
-//! client's pacer is `backoff::Pacer::adaptive()`, which starts at one request per second and
+//! client's pacer is `politely::Pacer::adaptive()`, which starts at one request per second and
 //! learns the limit from each answer (429s, `Retry-After`, and the rate-limit fields of
 //! `--rate-headers ietf|x`). The progress line and the end show the rate learned.
 //! `scripts/adaptive.sh` runs it against each kind of stand-in and draws `docs/adaptive.svg`

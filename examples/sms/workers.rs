@@ -25,14 +25,14 @@ pub fn share<T: Clone>(all: &[T], index: usize, workers: usize) -> Vec<T> {
 /// (headroom included), burst 1; or, for [`Pacing::Adaptive`], a rate learned by every
 /// worker together.
 #[cfg(feature = "redis")]
-pub fn redis_pacer(url: &str, name: &str, pacing: Pacing) -> Result<backoff::Pacer, String> {
+pub fn redis_pacer(url: &str, name: &str, pacing: Pacing) -> Result<politely::Pacer, String> {
     let pacer = match pacing {
-        Pacing::Adaptive => backoff::Pacer::redis_adaptive(url, name),
+        Pacing::Adaptive => politely::Pacer::redis_adaptive(url, name),
         _ => {
             let rate = pacing
                 .paced_rate()
                 .ok_or("--redis paces through Redis: it does not go with --no-pace")?;
-            backoff::Pacer::redis(url, name, rate, Duration::from_secs(1))
+            politely::Pacer::redis(url, name, rate, Duration::from_secs(1))
         }
     };
     pacer.map_err(|e| format!("--redis {url:?}: {e}"))
@@ -40,7 +40,7 @@ pub fn redis_pacer(url: &str, name: &str, pacing: Pacing) -> Result<backoff::Pac
 
 /// Without the `redis` feature, `--redis` is an error that says how to get it.
 #[cfg(not(feature = "redis"))]
-pub fn redis_pacer(_url: &str, _name: &str, _pacing: Pacing) -> Result<backoff::Pacer, String> {
+pub fn redis_pacer(_url: &str, _name: &str, _pacing: Pacing) -> Result<politely::Pacer, String> {
     Err("--redis needs the example built with the `redis` feature: \
 cargo run --features redis --example sms -- --redis URL ..."
         .to_owned())

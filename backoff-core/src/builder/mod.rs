@@ -355,9 +355,9 @@ impl<W> Backoff<W> {
 
 /// A monotonic instant: `std::time::Instant`, `tokio::time::Instant`, or your runtime's.
 #[diagnostic::on_unimplemented(
-    message = "a clock must give instants that `backoff::Clock` can subtract, found `{Self}`",
+    message = "a clock must give instants that `politely::Clock` can subtract, found `{Self}`",
     label = "not an instant",
-    note = "`clock = ...` returns `std::time::Instant`, `tokio::time::Instant`, `backoff::sim::SimInstant`, or your type implementing `backoff::Clock`"
+    note = "`clock = ...` returns `std::time::Instant`, `tokio::time::Instant`, `politely::sim::SimInstant`, or your type implementing `politely::Clock`"
 )]
 pub trait Clock {
     /// Time from `earlier` to `self`, zero if `earlier` is later.

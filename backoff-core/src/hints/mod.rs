@@ -163,10 +163,10 @@ impl Feedback {
 /// Things that tell how an attempt went: a response, an error carrying a status, or a
 /// [`Feedback`] built by hand.
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` does not tell whether the server throttled an attempt: it is not `backoff::RateFeedback`",
+    message = "`{Self}` does not tell whether the server throttled an attempt: it is not `politely::RateFeedback`",
     label = "no rate feedback from `{Self}`",
-    note = "with `#[backoff(rate = adaptive)]` or `observe`, say it from the fn's output: `observe = |out| ...` returning a `backoff::Feedback` (`Feedback::throttled()` for a 429, `Feedback::accepted()` otherwise, `Feedback::from_http(status, headers)`); or implement `backoff::RateFeedback` for `{Self}`",
-    note = "`reqwest::Response`, `reqwest::Error`, `http::Response<B>` and `backoff::Feedback` tell by themselves (features `reqwest`, `http`), and so does a `Result` of two such types"
+    note = "with `#[backoff(rate = adaptive)]` or `observe`, say it from the fn's output: `observe = |out| ...` returning a `politely::Feedback` (`Feedback::throttled()` for a 429, `Feedback::accepted()` otherwise, `Feedback::from_http(status, headers)`); or implement `politely::RateFeedback` for `{Self}`",
+    note = "`reqwest::Response`, `reqwest::Error`, `http::Response<B>` and `politely::Feedback` tell by themselves (features `reqwest`, `http`), and so does a `Result` of two such types"
 )]
 pub trait RateFeedback {
     /// The attempt's feedback.

@@ -45,9 +45,9 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
 /// is "no method named `retry_after`" on a response; a bound (`T: RetryAfter`) names the
 /// features.
 #[diagnostic::on_unimplemented(
-    message = "`backoff` cannot read a `Retry-After` from `{Self}`: it is not `backoff::RetryAfter`",
+    message = "`politely` cannot read a `Retry-After` from `{Self}`: it is not `politely::RetryAfter`",
     label = "no `Retry-After` from `{Self}`",
-    note = "`backoff` reads it from a `reqwest::Response` with its feature `reqwest` and from an `http::HeaderMap` with its feature `http` (in Cargo.toml: `backoff = {{ version = \"0.1\", features = [\"reqwest\"] }}`), from a `Duration`, and from an `Option` or a reference of these; for a type of your own, implement `backoff::RetryAfter` for it"
+    note = "`politely` reads it from a `reqwest::Response` with its feature `reqwest` and from an `http::HeaderMap` with its feature `http` (in Cargo.toml: `politely = {{ version = \"0.1\", features = [\"reqwest\"] }}`), from a `Duration`, and from an `Option` or a reference of these; for a type of your own, implement `politely::RetryAfter` for it"
 )]
 pub trait RetryAfter {
     /// The wait the server asked for, if any.

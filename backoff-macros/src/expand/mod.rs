@@ -239,7 +239,7 @@ pub(crate) enum Judge<'a> {
 /// One layer being expanded: its arguments and what the signature tells about them.
 pub(crate) struct Layer<'a> {
     pub(crate) args: &'a Args,
-    /// The crate path (`::backoff`, or `crate = "..."`).
+    /// The crate path (`::politely`, or `crate = "..."`).
     pub(crate) k: syn::Path,
     pub(crate) sig: &'a Signature,
     pub(crate) is_async: bool,

@@ -100,7 +100,7 @@ pub(crate) fn pace(layer: &Layer) -> TokenStream {
 }
 
 /// The observe step, right after the attempt and before it is judged: the pacer learns from
-/// the outcome (`backoff::RateFeedback`), or from what `observe = |out| ...` makes of it.
+/// the outcome (`politely::RateFeedback`), or from what `observe = |out| ...` makes of it.
 pub(crate) fn observe(layer: &Layer) -> TokenStream {
     if !layer.args.observes() {
         return TokenStream::new();

@@ -1,4 +1,4 @@
-use backoff::{Feedback, Pacer, RateFeedback, backoff};
+use politely::{Feedback, Pacer, RateFeedback, backoff};
 #[derive(Debug)]
 struct Sent;
 #[derive(Debug)]
@@ -19,21 +19,21 @@ async fn deliver(_from: &str) -> Result<Sent, Refused> {
 /// One learned rate per sender: every attempt's outcome tells the pacer how it went (the
 /// output is `RateFeedback`) before it is judged; the key is computed once per attempt.
 async fn send(from: &str) -> Result<Sent, Refused> {
-    let mut __backoff_state = ::backoff::__private::Run::<
+    let mut __backoff_state = ::politely::__private::Run::<
         _,
         _,
-        ::backoff::__private::Queued,
+        ::politely::__private::Queued,
     >::new(0u32);
-    static __BACKOFF_PACER: ::backoff::__private::OnceLock<
-        ::backoff::__private::Pacer,
-    > = ::backoff::__private::OnceLock::new();
-    let __backoff_pacer: &::backoff::__private::Pacer = __BACKOFF_PACER
-        .get_or_init(|| { ::backoff::__private::Pacer::adaptive() });
+    static __BACKOFF_PACER: ::politely::__private::OnceLock<
+        ::politely::__private::Pacer,
+    > = ::politely::__private::OnceLock::new();
+    let __backoff_pacer: &::politely::__private::Pacer = __BACKOFF_PACER
+        .get_or_init(|| { ::politely::__private::Pacer::adaptive() });
     loop {
         let __backoff_key = {
             #[allow(unused_imports)]
-            use ::backoff::__private::{KeyViaDisplay as _, KeyViaStr as _};
-            (&::backoff::__private::PaceKey(&from)).__backoff_key()
+            use ::politely::__private::{KeyViaDisplay as _, KeyViaStr as _};
+            (&::politely::__private::PaceKey(&from)).__backoff_key()
         };
         __backoff_state
             .add_queued(
@@ -41,7 +41,7 @@ async fn send(from: &str) -> Result<Sent, Refused> {
                     .ready(::core::option::Option::Some(&*__backoff_key))
                     .await,
             );
-        let __backoff_sent = ::backoff::__private::Pacer::now();
+        let __backoff_sent = ::politely::__private::Pacer::now();
         let __backoff_wait = {
             let __backoff_outcome = {
                 async move {
@@ -63,14 +63,14 @@ async fn send(from: &str) -> Result<Sent, Refused> {
             __backoff_pacer
                 .observe(
                     ::core::option::Option::Some(&*__backoff_key),
-                    &::backoff::__private::feedback_of::<
+                    &::politely::__private::feedback_of::<
                         Result<Sent, Refused>,
                     >(&__backoff_outcome),
                     __backoff_sent,
                 );
             #[allow(clippy::needless_update)]
             let (__backoff_elapsed, __backoff_action) = {
-                let __backoff_verdict = ::backoff::__private::judge_default::<
+                let __backoff_verdict = ::politely::__private::judge_default::<
                     Result<Sent, Refused>,
                 >(&__backoff_outcome);
                 if __backoff_state
@@ -80,40 +80,40 @@ async fn send(from: &str) -> Result<Sent, Refused> {
                 }
                 let __backoff_elapsed = ::core::time::Duration::ZERO;
                 #[allow(unused_imports)]
-                use ::backoff::__private::{ViaDebug as _, ViaOpaque as _};
+                use ::politely::__private::{ViaDebug as _, ViaOpaque as _};
                 let __backoff_action = __backoff_state
                     .fail(
                         || (
-                            ::backoff::__private::Rules {
+                            ::politely::__private::Rules {
                                 max_tries: ::core::option::Option::Some(
-                                    ::backoff::__private::tries(5),
+                                    ::politely::__private::tries(5),
                                 ),
-                                ..::backoff::__private::Rules::new("send")
+                                ..::politely::__private::Rules::new("send")
                             },
-                            ::backoff::__private::expo(
+                            ::politely::__private::expo(
                                 2,
                                 1,
                                 ::core::option::Option::None,
                             ),
                         ),
-                        &::backoff::__private::jitters::Full,
+                        &::politely::__private::jitters::Full,
                         &__backoff_outcome,
                         __backoff_verdict,
                         || __backoff_elapsed,
-                        &(&::backoff::__private::Describe(&__backoff_outcome))
+                        &(&::politely::__private::Describe(&__backoff_outcome))
                             .__backoff_describe(),
                         |__backoff_of| ::core::option::Option::None,
                     );
                 (__backoff_elapsed, __backoff_action)
             };
             match __backoff_action {
-                ::backoff::__private::Action::Backoff(__backoff_wait) => __backoff_wait,
+                ::politely::__private::Action::Backoff(__backoff_wait) => __backoff_wait,
                 _ => {
                     return __backoff_outcome;
                 }
             }
         };
-        ::backoff::__private::async_sleep(__backoff_wait).await;
+        ::politely::__private::async_sleep(__backoff_wait).await;
     }
 }
 struct Client {
@@ -122,13 +122,13 @@ struct Client {
 impl Client {
     /// The client's own pacer, told by a closure what the output means.
     fn ping(&self) -> bool {
-        let mut __backoff_state = ::backoff::__private::Run::<
+        let mut __backoff_state = ::politely::__private::Run::<
             _,
             _,
-            ::backoff::__private::Queued,
+            ::politely::__private::Queued,
         >::new(());
         let __backoff_pacer = &self.pacer;
-        let __backoff_pacer: &::backoff::__private::Pacer = ::backoff::__private::pacer(
+        let __backoff_pacer: &::politely::__private::Pacer = ::politely::__private::pacer(
             __backoff_pacer,
         );
         loop {
@@ -136,7 +136,7 @@ impl Client {
                 .add_queued(
                     __backoff_pacer.ready_blocking(::core::option::Option::None),
                 );
-            let __backoff_sent = ::backoff::__private::Pacer::now();
+            let __backoff_sent = ::politely::__private::Pacer::now();
             let __backoff_wait = {
                 let mut __backoff_outcome = {
                     #[allow(clippy::redundant_closure_call)]
@@ -168,7 +168,7 @@ impl Client {
                                     Feedback::throttled()
                                 }
                             };
-                            ::backoff::__private::observe_with(
+                            ::politely::__private::observe_with(
                                 &__backoff_outcome,
                                 __backoff_f,
                             )
@@ -177,7 +177,7 @@ impl Client {
                     );
                 #[allow(clippy::needless_update)]
                 let (__backoff_action, __backoff_line) = {
-                    let __backoff_verdict = ::backoff::__private::judge_default::<
+                    let __backoff_verdict = ::politely::__private::judge_default::<
                         bool,
                     >(&__backoff_outcome);
                     if __backoff_state
@@ -188,17 +188,17 @@ impl Client {
                     __backoff_state
                         .fail_later(
                             || (
-                                ::backoff::__private::Rules {
+                                ::politely::__private::Rules {
                                     max_tries: ::core::option::Option::Some(
-                                        ::backoff::__private::tries(3),
+                                        ::politely::__private::tries(3),
                                     ),
-                                    ..::backoff::__private::Rules::new("ping")
+                                    ..::politely::__private::Rules::new("ping")
                                 },
-                                ::backoff::__private::Constant::new(
-                                    ::backoff::__private::secs(1),
+                                ::politely::__private::Constant::new(
+                                    ::politely::__private::secs(1),
                                 ),
                             ),
-                            &::backoff::__private::jitters::Full,
+                            &::politely::__private::jitters::Full,
                             &__backoff_outcome,
                             __backoff_verdict,
                             || ::core::time::Duration::ZERO,
@@ -207,13 +207,13 @@ impl Client {
                 };
                 if let ::core::option::Option::Some(__backoff_line) = __backoff_line {
                     #[allow(unused_imports)]
-                    use ::backoff::__private::{ViaDebug as _, ViaOpaque as _};
+                    use ::politely::__private::{ViaDebug as _, ViaOpaque as _};
                     __backoff_outcome = __backoff_line
                         .emit(
                             __backoff_outcome,
                             |__backoff_of, __backoff_f| {
                                 ::core::fmt::Display::fmt(
-                                    &(&::backoff::__private::Describe(__backoff_of))
+                                    &(&::politely::__private::Describe(__backoff_of))
                                         .__backoff_describe(),
                                     __backoff_f,
                                 )
@@ -221,13 +221,13 @@ impl Client {
                         );
                 }
                 match __backoff_action {
-                    ::backoff::__private::Action::Backoff(__backoff_wait) => {
+                    ::politely::__private::Action::Backoff(__backoff_wait) => {
                         __backoff_wait
                     }
                     _ => return __backoff_outcome,
                 }
             };
-            ::backoff::__private::sync_sleep(__backoff_wait);
+            ::politely::__private::sync_sleep(__backoff_wait);
         }
     }
 }

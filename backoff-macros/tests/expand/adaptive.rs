@@ -1,4 +1,4 @@
-use backoff::{Feedback, Pacer, RateFeedback, backoff};
+use politely::{Feedback, Pacer, RateFeedback, backoff};
 
 #[derive(Debug)]
 struct Sent;

@@ -1,4 +1,4 @@
-use backoff::{Details, backoff};
+use politely::{Details, backoff};
 struct Counter {
     calls: u32,
 }
@@ -12,56 +12,56 @@ impl Counter {
             fn __backoff_handler_kind<H: ?::core::marker::Sized>(
                 &self,
                 _: &H,
-            ) -> ::backoff::__private::SyncTag {
-                ::backoff::__private::SyncTag
+            ) -> ::politely::__private::SyncTag {
+                ::politely::__private::SyncTag
             }
         }
         impl<
             'x,
             R: ?::core::marker::Sized,
-            F: ::core::ops::FnOnce(&::backoff::__private::Details<'x, R>),
-        > __BackoffSyncHandler for &&(&::backoff::__private::Details<'x, R>, &F) {}
+            F: ::core::ops::FnOnce(&::politely::__private::Details<'x, R>),
+        > __BackoffSyncHandler for &&(&::politely::__private::Details<'x, R>, &F) {}
         trait __BackoffAsyncHandler {
             fn __backoff_handler_kind<H: ?::core::marker::Sized>(
                 &self,
                 _: &H,
-            ) -> ::backoff::__private::AsyncTag {
-                ::backoff::__private::AsyncTag
+            ) -> ::politely::__private::AsyncTag {
+                ::politely::__private::AsyncTag
             }
         }
         impl<
             'x,
             R: ?::core::marker::Sized,
-            F: ::backoff::__private::AsyncHandlerFn<'x, R>,
-        > __BackoffAsyncHandler for &(&::backoff::__private::Details<'x, R>, &F) {}
+            F: ::politely::__private::AsyncHandlerFn<'x, R>,
+        > __BackoffAsyncHandler for &(&::politely::__private::Details<'x, R>, &F) {}
         trait __BackoffNoHandler<'x, R: ?::core::marker::Sized> {
             fn __backoff_handler_kind(
                 &self,
-                _: &dyn ::core::ops::Fn(&::backoff::__private::Details<'x, R>),
+                _: &dyn ::core::ops::Fn(&::politely::__private::Details<'x, R>),
             ) -> __BackoffNoHandlerTag {
                 __BackoffNoHandlerTag
             }
         }
         impl<'x, R: ?::core::marker::Sized, F> __BackoffNoHandler<'x, R>
-        for (&::backoff::__private::Details<'x, R>, &F) {}
+        for (&::politely::__private::Details<'x, R>, &F) {}
         struct __BackoffNoHandlerTag;
         impl __BackoffNoHandlerTag {
             fn run<A, B>(self, _: A, _: B) -> ::core::future::Ready<()> {
                 ::core::future::ready(())
             }
         }
-        let mut __backoff_state = ::backoff::__private::Run::<
+        let mut __backoff_state = ::politely::__private::Run::<
             _,
             _,
-            ::backoff::__private::Unpaced,
+            ::politely::__private::Unpaced,
         >::new(());
-        let __backoff_start = ::backoff::__private::async_now();
+        let __backoff_start = ::politely::__private::async_now();
         loop {
             let __backoff_wait = {
                 let __backoff_outcome = {
                     let __backoff_self = &mut *self;
                     #[allow(unused_mut)]
-                    let target = ::backoff::__private::CloneArg::clone_arg(&target);
+                    let target = ::politely::__private::CloneArg::clone_arg(&target);
                     async move {
                         #[allow(
                             unknown_lints,
@@ -81,7 +81,7 @@ impl Counter {
                     .await;
                 #[allow(clippy::needless_update)]
                 let (__backoff_elapsed, __backoff_action) = {
-                    let __backoff_verdict = ::backoff::__private::judge_default::<
+                    let __backoff_verdict = ::politely::__private::judge_default::<
                         bool,
                     >(&__backoff_outcome);
                     if __backoff_state
@@ -89,38 +89,38 @@ impl Counter {
                     {
                         return __backoff_outcome;
                     }
-                    let __backoff_elapsed = ::backoff::__private::elapsed(
+                    let __backoff_elapsed = ::politely::__private::elapsed(
                         &__backoff_start,
-                        ::backoff::__private::async_now(),
+                        ::politely::__private::async_now(),
                     );
                     #[allow(unused_imports)]
-                    use ::backoff::__private::{ViaDebug as _, ViaOpaque as _};
+                    use ::politely::__private::{ViaDebug as _, ViaOpaque as _};
                     let __backoff_action = __backoff_state
                         .fail(
                             || (
-                                ::backoff::__private::Rules {
+                                ::politely::__private::Rules {
                                     max_tries: ::core::option::Option::Some(
-                                        ::backoff::__private::tries(4),
+                                        ::politely::__private::tries(4),
                                     ),
-                                    ..::backoff::__private::Rules::new("bump_until")
+                                    ..::politely::__private::Rules::new("bump_until")
                                 },
-                                ::backoff::__private::Constant::new(
-                                    ::backoff::__private::secs(1),
+                                ::politely::__private::Constant::new(
+                                    ::politely::__private::secs(1),
                                 ),
                             ),
-                            &::backoff::__private::jitters::None,
+                            &::politely::__private::jitters::None,
                             &__backoff_outcome,
                             __backoff_verdict,
                             || __backoff_elapsed,
-                            &(&::backoff::__private::Describe(&__backoff_outcome))
+                            &(&::politely::__private::Describe(&__backoff_outcome))
                                 .__backoff_describe(),
                             |__backoff_of| ::core::option::Option::None,
                         );
                     (__backoff_elapsed, __backoff_action)
                 };
                 match __backoff_action {
-                    ::backoff::__private::Action::Backoff(__backoff_wait) => {
-                        ::backoff::__private::call_handler(
+                    ::politely::__private::Action::Backoff(__backoff_wait) => {
+                        ::politely::__private::call_handler(
                             __backoff_state
                                 .details(
                                     "bump_until",
@@ -145,7 +145,7 @@ impl Counter {
                             (&&&(&__backoff_details, &__backoff_handler))
                                 .__backoff_handler_kind(&__backoff_handler)
                                 .run(
-                                    ::backoff::__private::Handler(__backoff_handler),
+                                    ::politely::__private::Handler(__backoff_handler),
                                     __backoff_details,
                                 )
                         };
@@ -154,7 +154,7 @@ impl Counter {
                     }
                 }
             };
-            ::backoff::__private::async_sleep(__backoff_wait).await;
+            ::politely::__private::async_sleep(__backoff_wait).await;
         }
     }
 }

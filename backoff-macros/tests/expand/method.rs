@@ -1,4 +1,4 @@
-use backoff::{Details, backoff};
+use politely::{Details, backoff};
 
 struct Counter {
     calls: u32,

@@ -1,4 +1,4 @@
-use backoff::backoff;
+use politely::backoff;
 #[derive(Debug)]
 struct Busy;
 async fn deliver(_from: &str, _text: String) -> Result<(), Busy> {
@@ -7,18 +7,18 @@ async fn deliver(_from: &str, _text: String) -> Result<(), Busy> {
 /// One pacer per sender, one attempt per second each; an owned argument the body names is
 /// cloned for each attempt before it starts.
 async fn send(from: &str, text: String) -> Result<(), Busy> {
-    let mut __backoff_state = ::backoff::__private::Run::<
+    let mut __backoff_state = ::politely::__private::Run::<
         _,
         _,
-        ::backoff::__private::Queued,
+        ::politely::__private::Queued,
     >::new(0u32);
-    static __BACKOFF_PACER: ::backoff::__private::OnceLock<
-        ::backoff::__private::Pacer,
-    > = ::backoff::__private::OnceLock::new();
-    let __backoff_pacer: &::backoff::__private::Pacer = __BACKOFF_PACER
+    static __BACKOFF_PACER: ::politely::__private::OnceLock<
+        ::politely::__private::Pacer,
+    > = ::politely::__private::OnceLock::new();
+    let __backoff_pacer: &::politely::__private::Pacer = __BACKOFF_PACER
         .get_or_init(|| {
-            ::backoff::__private::Pacer::with_burst(
-                ::backoff::__private::ToF64::to_f64(1),
+            ::politely::__private::Pacer::with_burst(
+                ::politely::__private::ToF64::to_f64(1),
                 ::core::time::Duration::from_secs(1u64),
                 2,
             )
@@ -31,10 +31,10 @@ async fn send(from: &str, text: String) -> Result<(), Busy> {
                         ::core::option::Option::Some(
                             &*{
                                 #[allow(unused_imports)]
-                                use ::backoff::__private::{
+                                use ::politely::__private::{
                                     KeyViaDisplay as _, KeyViaStr as _,
                                 };
-                                (&::backoff::__private::PaceKey(&from)).__backoff_key()
+                                (&::politely::__private::PaceKey(&from)).__backoff_key()
                             },
                         ),
                     )
@@ -43,7 +43,7 @@ async fn send(from: &str, text: String) -> Result<(), Busy> {
         let __backoff_wait = {
             let __backoff_outcome = {
                 #[allow(unused_mut)]
-                let text = ::backoff::__private::CloneArg::clone_arg(&text);
+                let text = ::politely::__private::CloneArg::clone_arg(&text);
                 async move {
                     #[allow(
                         unknown_lints,
@@ -62,7 +62,7 @@ async fn send(from: &str, text: String) -> Result<(), Busy> {
                 .await;
             #[allow(clippy::needless_update)]
             let (__backoff_elapsed, __backoff_action) = {
-                let __backoff_verdict = ::backoff::__private::judge_default::<
+                let __backoff_verdict = ::politely::__private::judge_default::<
                     Result<(), Busy>,
                 >(&__backoff_outcome);
                 if __backoff_state
@@ -72,41 +72,43 @@ async fn send(from: &str, text: String) -> Result<(), Busy> {
                 }
                 let __backoff_elapsed = ::core::time::Duration::ZERO;
                 #[allow(unused_imports)]
-                use ::backoff::__private::{ViaDebug as _, ViaOpaque as _};
+                use ::politely::__private::{ViaDebug as _, ViaOpaque as _};
                 let __backoff_action = __backoff_state
                     .fail(
                         || (
-                            ::backoff::__private::Rules {
+                            ::politely::__private::Rules {
                                 max_tries: ::core::option::Option::Some(
-                                    ::backoff::__private::tries(8),
+                                    ::politely::__private::tries(8),
                                 ),
                                 seed: ::core::option::Option::Some(
-                                    ::backoff::__private::seed(7),
+                                    ::politely::__private::seed(7),
                                 ),
                                 retry_after_max: ::core::option::Option::Some(
-                                    ::backoff::__private::secs(30),
+                                    ::politely::__private::secs(30),
                                 ),
-                                ..::backoff::__private::Rules::new("send")
+                                ..::politely::__private::Rules::new("send")
                             },
-                            ::backoff::__private::Fibo::new(
-                                ::core::option::Option::Some(::backoff::__private::secs(30)),
+                            ::politely::__private::Fibo::new(
+                                ::core::option::Option::Some(
+                                    ::politely::__private::secs(30),
+                                ),
                             ),
                         ),
-                        &::backoff::__private::jitters::Full,
+                        &::politely::__private::jitters::Full,
                         &__backoff_outcome,
                         __backoff_verdict,
                         || __backoff_elapsed,
-                        &(&::backoff::__private::Describe(&__backoff_outcome))
+                        &(&::politely::__private::Describe(&__backoff_outcome))
                             .__backoff_describe(),
                         |__backoff_of| match <Result<
                             (),
                             Busy,
-                        > as ::backoff::__private::IsResult>::as_result(__backoff_of) {
+                        > as ::politely::__private::IsResult>::as_result(__backoff_of) {
                             ::core::result::Result::Err(__backoff_error) => {
                                 let __backoff_f: &mut dyn ::core::ops::FnMut(
-                                    &<Result<(), Busy> as ::backoff::__private::IsResult>::Err,
+                                    &<Result<(), Busy> as ::politely::__private::IsResult>::Err,
                                 ) -> ::core::option::Option<_> = &mut |_: &Busy| Some(5);
-                                ::backoff::__private::retry_after(
+                                ::politely::__private::retry_after(
                                     __backoff_error,
                                     __backoff_f,
                                 )
@@ -117,12 +119,12 @@ async fn send(from: &str, text: String) -> Result<(), Busy> {
                 (__backoff_elapsed, __backoff_action)
             };
             match __backoff_action {
-                ::backoff::__private::Action::Backoff(__backoff_wait) => __backoff_wait,
+                ::politely::__private::Action::Backoff(__backoff_wait) => __backoff_wait,
                 _ => {
                     return __backoff_outcome;
                 }
             }
         };
-        ::backoff::__private::async_sleep(__backoff_wait).await;
+        ::politely::__private::async_sleep(__backoff_wait).await;
     }
 }

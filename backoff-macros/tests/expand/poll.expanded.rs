@@ -1,15 +1,15 @@
-use backoff::backoff;
+use politely::backoff;
 fn status(_job: &str) -> String {
     "done".to_owned()
 }
 /// A sync fn and a predicate on its value: poll every 2 s for at most a minute.
 fn poll(job: &str) -> String {
-    let mut __backoff_state = ::backoff::__private::Run::<
+    let mut __backoff_state = ::politely::__private::Run::<
         _,
         _,
-        ::backoff::__private::Unpaced,
+        ::politely::__private::Unpaced,
     >::new(());
-    let __backoff_start = ::backoff::__private::sync_now();
+    let __backoff_start = ::politely::__private::sync_now();
     loop {
         let __backoff_wait = {
             let mut __backoff_outcome = {
@@ -31,11 +31,11 @@ fn poll(job: &str) -> String {
             };
             #[allow(clippy::needless_update)]
             let (__backoff_action, __backoff_line) = {
-                let __backoff_verdict = ::backoff::__private::judge_predicate({
+                let __backoff_verdict = ::politely::__private::judge_predicate({
                     let __backoff_f: &mut dyn ::core::ops::FnMut(&String) -> bool = &mut |
                         status: &String|
                     status != "done";
-                    ::backoff::__private::predicate(&__backoff_outcome, __backoff_f)
+                    ::politely::__private::predicate(&__backoff_outcome, __backoff_f)
                 });
                 if __backoff_state
                     .settle(::core::option::Option::None, __backoff_verdict)
@@ -45,35 +45,35 @@ fn poll(job: &str) -> String {
                 __backoff_state
                     .fail_later(
                         || (
-                            ::backoff::__private::Rules {
+                            ::politely::__private::Rules {
                                 max_time: ::core::option::Option::Some(
-                                    ::backoff::__private::secs(60),
+                                    ::politely::__private::secs(60),
                                 ),
-                                ..::backoff::__private::Rules::new("poll")
+                                ..::politely::__private::Rules::new("poll")
                             },
-                            ::backoff::__private::Constant::new(
-                                ::backoff::__private::secs(2),
+                            ::politely::__private::Constant::new(
+                                ::politely::__private::secs(2),
                             ),
                         ),
-                        &::backoff::__private::jitters::None,
+                        &::politely::__private::jitters::None,
                         &__backoff_outcome,
                         __backoff_verdict,
-                        || ::backoff::__private::elapsed(
+                        || ::politely::__private::elapsed(
                             &__backoff_start,
-                            ::backoff::__private::sync_now(),
+                            ::politely::__private::sync_now(),
                         ),
                         |__backoff_of| ::core::option::Option::None,
                     )
             };
             if let ::core::option::Option::Some(__backoff_line) = __backoff_line {
                 #[allow(unused_imports)]
-                use ::backoff::__private::{ViaDebug as _, ViaOpaque as _};
+                use ::politely::__private::{ViaDebug as _, ViaOpaque as _};
                 __backoff_outcome = __backoff_line
                     .emit(
                         __backoff_outcome,
                         |__backoff_of, __backoff_f| {
                             ::core::fmt::Display::fmt(
-                                &(&::backoff::__private::Describe(__backoff_of))
+                                &(&::politely::__private::Describe(__backoff_of))
                                     .__backoff_describe(),
                                 __backoff_f,
                             )
@@ -81,10 +81,10 @@ fn poll(job: &str) -> String {
                     );
             }
             match __backoff_action {
-                ::backoff::__private::Action::Backoff(__backoff_wait) => __backoff_wait,
+                ::politely::__private::Action::Backoff(__backoff_wait) => __backoff_wait,
                 _ => return __backoff_outcome,
             }
         };
-        ::backoff::__private::sync_sleep(__backoff_wait);
+        ::politely::__private::sync_sleep(__backoff_wait);
     }
 }

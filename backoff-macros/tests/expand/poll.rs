@@ -1,4 +1,4 @@
-use backoff::backoff;
+use politely::backoff;
 
 fn status(_job: &str) -> String {
     "done".to_owned()

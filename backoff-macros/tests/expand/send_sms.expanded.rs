@@ -1,4 +1,4 @@
-use backoff::{Details, backoff};
+use politely::{Details, backoff};
 #[derive(Debug)]
 enum SmsError {
     RateLimited,
@@ -16,50 +16,50 @@ async fn send_sms(to: &str) -> Result<(), SmsError> {
         fn __backoff_handler_kind<H: ?::core::marker::Sized>(
             &self,
             _: &H,
-        ) -> ::backoff::__private::SyncTag {
-            ::backoff::__private::SyncTag
+        ) -> ::politely::__private::SyncTag {
+            ::politely::__private::SyncTag
         }
     }
     impl<
         'x,
         R: ?::core::marker::Sized,
-        F: ::core::ops::FnOnce(&::backoff::__private::Details<'x, R>),
-    > __BackoffSyncHandler for &&(&::backoff::__private::Details<'x, R>, &F) {}
+        F: ::core::ops::FnOnce(&::politely::__private::Details<'x, R>),
+    > __BackoffSyncHandler for &&(&::politely::__private::Details<'x, R>, &F) {}
     trait __BackoffAsyncHandler {
         fn __backoff_handler_kind<H: ?::core::marker::Sized>(
             &self,
             _: &H,
-        ) -> ::backoff::__private::AsyncTag {
-            ::backoff::__private::AsyncTag
+        ) -> ::politely::__private::AsyncTag {
+            ::politely::__private::AsyncTag
         }
     }
     impl<
         'x,
         R: ?::core::marker::Sized,
-        F: ::backoff::__private::AsyncHandlerFn<'x, R>,
-    > __BackoffAsyncHandler for &(&::backoff::__private::Details<'x, R>, &F) {}
+        F: ::politely::__private::AsyncHandlerFn<'x, R>,
+    > __BackoffAsyncHandler for &(&::politely::__private::Details<'x, R>, &F) {}
     trait __BackoffNoHandler<'x, R: ?::core::marker::Sized> {
         fn __backoff_handler_kind(
             &self,
-            _: &dyn ::core::ops::Fn(&::backoff::__private::Details<'x, R>),
+            _: &dyn ::core::ops::Fn(&::politely::__private::Details<'x, R>),
         ) -> __BackoffNoHandlerTag {
             __BackoffNoHandlerTag
         }
     }
     impl<'x, R: ?::core::marker::Sized, F> __BackoffNoHandler<'x, R>
-    for (&::backoff::__private::Details<'x, R>, &F) {}
+    for (&::politely::__private::Details<'x, R>, &F) {}
     struct __BackoffNoHandlerTag;
     impl __BackoffNoHandlerTag {
         fn run<A, B>(self, _: A, _: B) -> ::core::future::Ready<()> {
             ::core::future::ready(())
         }
     }
-    let mut __backoff_state = ::backoff::__private::Run::<
+    let mut __backoff_state = ::politely::__private::Run::<
         _,
         _,
-        ::backoff::__private::Unpaced,
+        ::politely::__private::Unpaced,
     >::new(0u32);
-    let __backoff_start = ::backoff::__private::async_now();
+    let __backoff_start = ::politely::__private::async_now();
     loop {
         let __backoff_wait = {
             let __backoff_outcome = {
@@ -84,17 +84,17 @@ async fn send_sms(to: &str) -> Result<(), SmsError> {
                 let __backoff_verdict = match <Result<
                     (),
                     SmsError,
-                > as ::backoff::__private::IsResult>::as_result(&__backoff_outcome) {
+                > as ::politely::__private::IsResult>::as_result(&__backoff_outcome) {
                     ::core::result::Result::Ok(_) => {
-                        ::backoff::__private::Verdict::Success
+                        ::politely::__private::Verdict::Success
                     }
                     ::core::result::Result::Err(
                         __backoff_error,
                     ) if !::core::matches!(
                         __backoff_error, SmsError::RateLimited | SmsError::Server(_)
-                    ) => ::backoff::__private::Verdict::Propagate,
+                    ) => ::politely::__private::Verdict::Propagate,
                     ::core::result::Result::Err(_) => {
-                        ::backoff::__private::Verdict::Retry
+                        ::politely::__private::Verdict::Retry
                     }
                 };
                 if __backoff_state
@@ -102,39 +102,39 @@ async fn send_sms(to: &str) -> Result<(), SmsError> {
                 {
                     return __backoff_outcome;
                 }
-                let __backoff_elapsed = ::backoff::__private::elapsed(
+                let __backoff_elapsed = ::politely::__private::elapsed(
                     &__backoff_start,
-                    ::backoff::__private::async_now(),
+                    ::politely::__private::async_now(),
                 );
                 #[allow(unused_imports)]
-                use ::backoff::__private::{ViaDebug as _, ViaOpaque as _};
+                use ::politely::__private::{ViaDebug as _, ViaOpaque as _};
                 let __backoff_action = __backoff_state
                     .fail(
                         || (
-                            ::backoff::__private::Rules {
+                            ::politely::__private::Rules {
                                 max_time: ::core::option::Option::Some(
-                                    ::backoff::__private::secs(300),
+                                    ::politely::__private::secs(300),
                                 ),
-                                ..::backoff::__private::Rules::new("send_sms")
+                                ..::politely::__private::Rules::new("send_sms")
                             },
-                            ::backoff::__private::expo(
+                            ::politely::__private::expo(
                                 2,
                                 1,
                                 ::core::option::Option::None,
                             ),
                         ),
-                        &::backoff::__private::jitters::Full,
+                        &::politely::__private::jitters::Full,
                         &__backoff_outcome,
                         __backoff_verdict,
                         || __backoff_elapsed,
-                        &(&::backoff::__private::Describe(&__backoff_outcome))
+                        &(&::politely::__private::Describe(&__backoff_outcome))
                             .__backoff_describe(),
                         |__backoff_of| ::core::option::Option::None,
                     );
                 (__backoff_elapsed, __backoff_action)
             };
             match __backoff_action {
-                ::backoff::__private::Action::Backoff(__backoff_wait) => {
+                ::politely::__private::Action::Backoff(__backoff_wait) => {
                     let __backoff_run = {
                         let __backoff_handler = log_wait;
                         let __backoff_details = __backoff_state
@@ -147,7 +147,7 @@ async fn send_sms(to: &str) -> Result<(), SmsError> {
                         (&&&(&__backoff_details, &__backoff_handler))
                             .__backoff_handler_kind(&__backoff_handler)
                             .run(
-                                ::backoff::__private::Handler(__backoff_handler),
+                                ::politely::__private::Handler(__backoff_handler),
                                 __backoff_details,
                             )
                     };
@@ -159,6 +159,6 @@ async fn send_sms(to: &str) -> Result<(), SmsError> {
                 }
             }
         };
-        ::backoff::__private::async_sleep(__backoff_wait).await;
+        ::politely::__private::async_sleep(__backoff_wait).await;
     }
 }

@@ -1,20 +1,20 @@
-use backoff::backoff;
+use politely::backoff;
 fn fetch_once(id: u32) -> Result<Option<u32>, String> {
     Ok(Some(id))
 }
 /// The outer layer polls until the value is there (`Ok(None)` is retried); the inner one
 /// retries errors, which pass through the outer layer untouched.
 fn fetch(id: u32) -> Result<Option<u32>, String> {
-    let mut __backoff_state = ::backoff::__private::Run::<
+    let mut __backoff_state = ::politely::__private::Run::<
         _,
         _,
-        ::backoff::__private::Unpaced,
+        ::politely::__private::Unpaced,
     >::new(());
     loop {
         let __backoff_wait = {
             let mut __backoff_outcome = {
                 #[allow(unused_mut)]
-                let id = ::backoff::__private::CloneArg::clone_arg(&id);
+                let id = ::politely::__private::CloneArg::clone_arg(&id);
                 #[allow(clippy::redundant_closure_call)]
                 (move || {
                     #[allow(
@@ -28,16 +28,16 @@ fn fetch(id: u32) -> Result<Option<u32>, String> {
                         let __backoff_fake_return: Result<Option<u32>, String> = loop {};
                         return __backoff_fake_return;
                     }
-                    let mut __backoff_state = ::backoff::__private::Run::<
+                    let mut __backoff_state = ::politely::__private::Run::<
                         _,
                         _,
-                        ::backoff::__private::Unpaced,
+                        ::politely::__private::Unpaced,
                     >::new(0u32);
                     loop {
                         let __backoff_wait = {
                             let mut __backoff_outcome = {
                                 #[allow(unused_mut)]
-                                let id = ::backoff::__private::CloneArg::clone_arg(&id);
+                                let id = ::politely::__private::CloneArg::clone_arg(&id);
                                 #[allow(clippy::redundant_closure_call)]
                                 (move || {
                                     #[allow(
@@ -56,7 +56,7 @@ fn fetch(id: u32) -> Result<Option<u32>, String> {
                             };
                             #[allow(clippy::needless_update)]
                             let (__backoff_action, __backoff_line) = {
-                                let __backoff_verdict = ::backoff::__private::judge_default::<
+                                let __backoff_verdict = ::politely::__private::judge_default::<
                                     Result<Option<u32>, String>,
                                 >(&__backoff_outcome);
                                 if __backoff_state
@@ -67,23 +67,23 @@ fn fetch(id: u32) -> Result<Option<u32>, String> {
                                 __backoff_state
                                     .fail_later(
                                         || (
-                                            ::backoff::__private::Rules {
+                                            ::politely::__private::Rules {
                                                 max_tries: ::core::option::Option::Some(
-                                                    ::backoff::__private::tries(3),
+                                                    ::politely::__private::tries(3),
                                                 ),
                                                 backoff_log_level: ::core::option::Option::Some(
-                                                    ::backoff::__private::Level::DEBUG,
+                                                    ::politely::__private::Level::DEBUG,
                                                 ),
                                                 giveup_log_level: ::core::option::Option::None,
-                                                ..::backoff::__private::Rules::new("fetch")
+                                                ..::politely::__private::Rules::new("fetch")
                                             },
-                                            ::backoff::__private::expo(
+                                            ::politely::__private::expo(
                                                 2,
                                                 1,
                                                 ::core::option::Option::None,
                                             ),
                                         ),
-                                        &::backoff::__private::jitters::Full,
+                                        &::politely::__private::jitters::Full,
                                         &__backoff_outcome,
                                         __backoff_verdict,
                                         || ::core::time::Duration::ZERO,
@@ -92,13 +92,13 @@ fn fetch(id: u32) -> Result<Option<u32>, String> {
                             };
                             if let ::core::option::Option::Some(__backoff_line) = __backoff_line {
                                 #[allow(unused_imports)]
-                                use ::backoff::__private::{ViaDebug as _, ViaOpaque as _};
+                                use ::politely::__private::{ViaDebug as _, ViaOpaque as _};
                                 __backoff_outcome = __backoff_line
                                     .emit(
                                         __backoff_outcome,
                                         |__backoff_of, __backoff_f| {
                                             ::core::fmt::Display::fmt(
-                                                &(&::backoff::__private::Describe(__backoff_of))
+                                                &(&::politely::__private::Describe(__backoff_of))
                                                     .__backoff_describe(),
                                                 __backoff_f,
                                             )
@@ -106,13 +106,13 @@ fn fetch(id: u32) -> Result<Option<u32>, String> {
                                     );
                             }
                             match __backoff_action {
-                                ::backoff::__private::Action::Backoff(__backoff_wait) => {
+                                ::politely::__private::Action::Backoff(__backoff_wait) => {
                                     __backoff_wait
                                 }
                                 _ => return __backoff_outcome,
                             }
                         };
-                        ::backoff::__private::sync_sleep(__backoff_wait);
+                        ::politely::__private::sync_sleep(__backoff_wait);
                     }
                 })()
             };
@@ -121,20 +121,23 @@ fn fetch(id: u32) -> Result<Option<u32>, String> {
                 let __backoff_verdict = match <Result<
                     Option<u32>,
                     String,
-                > as ::backoff::__private::IsResult>::as_result(&__backoff_outcome) {
+                > as ::politely::__private::IsResult>::as_result(&__backoff_outcome) {
                     ::core::result::Result::Ok(__backoff_value) => {
-                        ::backoff::__private::judge_predicate({
+                        ::politely::__private::judge_predicate({
                             let __backoff_f: &mut dyn ::core::ops::FnMut(
                                 &<Result<
                                     Option<u32>,
                                     String,
-                                > as ::backoff::__private::IsResult>::Ok,
+                                > as ::politely::__private::IsResult>::Ok,
                             ) -> bool = &mut |v: &Option<u32>| v.is_none();
-                            ::backoff::__private::predicate(__backoff_value, __backoff_f)
+                            ::politely::__private::predicate(
+                                __backoff_value,
+                                __backoff_f,
+                            )
                         })
                     }
                     ::core::result::Result::Err(_) => {
-                        ::backoff::__private::Verdict::Propagate
+                        ::politely::__private::Verdict::Propagate
                     }
                 };
                 if __backoff_state
@@ -145,17 +148,17 @@ fn fetch(id: u32) -> Result<Option<u32>, String> {
                 __backoff_state
                     .fail_later(
                         || (
-                            ::backoff::__private::Rules {
+                            ::politely::__private::Rules {
                                 max_tries: ::core::option::Option::Some(
-                                    ::backoff::__private::tries(10),
+                                    ::politely::__private::tries(10),
                                 ),
-                                ..::backoff::__private::Rules::new("fetch")
+                                ..::politely::__private::Rules::new("fetch")
                             },
-                            ::backoff::__private::Constant::new(
-                                ::backoff::__private::secs(5),
+                            ::politely::__private::Constant::new(
+                                ::politely::__private::secs(5),
                             ),
                         ),
-                        &::backoff::__private::jitters::Full,
+                        &::politely::__private::jitters::Full,
                         &__backoff_outcome,
                         __backoff_verdict,
                         || ::core::time::Duration::ZERO,
@@ -164,13 +167,13 @@ fn fetch(id: u32) -> Result<Option<u32>, String> {
             };
             if let ::core::option::Option::Some(__backoff_line) = __backoff_line {
                 #[allow(unused_imports)]
-                use ::backoff::__private::{ViaDebug as _, ViaOpaque as _};
+                use ::politely::__private::{ViaDebug as _, ViaOpaque as _};
                 __backoff_outcome = __backoff_line
                     .emit(
                         __backoff_outcome,
                         |__backoff_of, __backoff_f| {
                             ::core::fmt::Display::fmt(
-                                &(&::backoff::__private::Describe(__backoff_of))
+                                &(&::politely::__private::Describe(__backoff_of))
                                     .__backoff_describe(),
                                 __backoff_f,
                             )
@@ -178,10 +181,10 @@ fn fetch(id: u32) -> Result<Option<u32>, String> {
                     );
             }
             match __backoff_action {
-                ::backoff::__private::Action::Backoff(__backoff_wait) => __backoff_wait,
+                ::politely::__private::Action::Backoff(__backoff_wait) => __backoff_wait,
                 _ => return __backoff_outcome,
             }
         };
-        ::backoff::__private::sync_sleep(__backoff_wait);
+        ::politely::__private::sync_sleep(__backoff_wait);
     }
 }

@@ -1,4 +1,4 @@
-use backoff::backoff;
+use politely::backoff;
 
 fn fetch_once(id: u32) -> Result<Option<u32>, String> {
     Ok(Some(id))

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use backoff::{Feedback, Hints, RateFeedback};
+use politely::{Feedback, Hints, RateFeedback};
 use backoff_standin::{self as standin, StandIn};
 
 use super::{key, numbers, send, settings, shared, standin_config};

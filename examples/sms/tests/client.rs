@@ -362,7 +362,7 @@ async fn retry_after_is_capped_by_max_value() {
 fn rate_limited_error_carries_retry_after() {
     let e = SmsError::RateLimited {
         retry_after: Some(Duration::from_secs(2)),
-        hints: backoff::Hints::default(),
+        hints: politely::Hints::default(),
     };
     assert_eq!(e.retry_after(), Some(Duration::from_secs(2)));
     assert_eq!(e.to_string(), "429 Too Many Requests (Retry-After: 2 s)");

@@ -1,4 +1,4 @@
-use backoff::backoff;
+use politely::backoff;
 
 #[backoff(expo, max_tries = 3, on_success = async {})]
 fn fetch() -> Result<u32, String> {

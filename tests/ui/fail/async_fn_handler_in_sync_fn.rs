@@ -1,6 +1,6 @@
-use backoff::backoff;
+use politely::backoff;
 
-async fn notify(details: &backoff::Details<'_, Result<u32, String>>) {
+async fn notify(details: &politely::Details<'_, Result<u32, String>>) {
     println!("{}", details.tries);
 }
 

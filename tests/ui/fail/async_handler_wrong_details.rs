@@ -1,6 +1,6 @@
 //! A handler of an async fn that takes the details of another outcome type is reported on
 //! the handler (it was reported on the attribute).
-use backoff::{Details, backoff};
+use politely::{Details, backoff};
 
 fn log(_: &Details<'_, Option<u32>>) {}
 

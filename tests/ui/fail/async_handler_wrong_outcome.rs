@@ -1,5 +1,5 @@
 //! An async handler typed for another outcome: the error says which one it should take.
-use backoff::{Details, backoff};
+use politely::{Details, backoff};
 
 #[derive(Debug)]
 struct ApiError;

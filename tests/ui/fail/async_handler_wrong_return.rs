@@ -1,5 +1,5 @@
 //! An async handler's future gives `()`.
-use backoff::{Details, backoff};
+use politely::{Details, backoff};
 
 #[derive(Debug)]
 struct ApiError;

@@ -1,4 +1,4 @@
-use backoff::backoff;
+use politely::backoff;
 
 #[backoff(expo, max_tries = 3)]
 fn first_big<'a>(v: &'a mut Vec<u32>) -> Option<&'a mut u32> {

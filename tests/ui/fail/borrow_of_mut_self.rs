@@ -1,4 +1,4 @@
-use backoff::backoff;
+use politely::backoff;
 
 struct Pool(Vec<u32>);
 

@@ -1,7 +1,7 @@
-use backoff::backoff;
+use politely::backoff;
 
 // A budget made in the attribute is made again for every call: it would bound nothing.
-#[backoff(expo, budget = &backoff::RetryBudget::new(0.2).min_per_sec(1.0))]
+#[backoff(expo, budget = &politely::RetryBudget::new(0.2).min_per_sec(1.0))]
 async fn send() -> Result<(), ()> {
     Ok(())
 }

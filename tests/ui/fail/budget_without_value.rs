@@ -1,4 +1,4 @@
-use backoff::backoff;
+use politely::backoff;
 
 #[backoff(expo, budget)]
 async fn send() -> Result<(), ()> {

@@ -1,4 +1,4 @@
-use backoff::backoff;
+use politely::backoff;
 
 // The ratio is the budget's setting, not the budget: every call must share one.
 #[backoff(expo, budget = 0.2)]

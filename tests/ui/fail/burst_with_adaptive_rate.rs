@@ -1,4 +1,4 @@
-use backoff::backoff;
+use politely::backoff;
 
 #[backoff(expo, rate = adaptive, burst = 5)]
 async fn send() -> Result<(), ()> {

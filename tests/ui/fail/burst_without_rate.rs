@@ -1,4 +1,4 @@
-use backoff::backoff;
+use politely::backoff;
 
 #[backoff(expo, burst = 3)]
 async fn send() -> Result<(), ()> {

@@ -1,4 +1,4 @@
-use backoff::backoff;
+use politely::backoff;
 
 #[backoff(expo, rate = 1 per second, burst = 0)]
 async fn send() -> Result<(), ()> {

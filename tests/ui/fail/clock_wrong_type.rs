@@ -1,4 +1,4 @@
-use backoff::backoff;
+use politely::backoff;
 
 #[backoff(expo, max_time = 10, clock = || 5u32)]
 fn send() -> Result<(), ()> {

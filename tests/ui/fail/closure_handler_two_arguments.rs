@@ -1,5 +1,5 @@
 //! A handler takes one argument.
-use backoff::backoff;
+use politely::backoff;
 
 #[backoff(expo, max_tries = 3, on_giveup = |details, error| println!("{details:?} {error:?}"))]
 fn call() -> Result<(), String> {

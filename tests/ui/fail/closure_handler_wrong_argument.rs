@@ -1,5 +1,5 @@
 //! A closure handler typed for the error: reported on it, with what a handler takes.
-use backoff::backoff;
+use politely::backoff;
 
 #[derive(Debug)]
 struct ApiError;

@@ -1,4 +1,4 @@
-use backoff::backoff;
+use politely::backoff;
 
 #[backoff(expo, crate = "not a path")]
 fn fetch() -> Result<u32, String> {

@@ -1,6 +1,6 @@
-use backoff::backoff;
+use politely::backoff;
 
-fn log<R>(_: &backoff::Details<'_, R>) {}
+fn log<R>(_: &politely::Details<'_, R>) {}
 
 #[backoff(expo, on_backoff = log, on_backoff = [log, log])]
 fn fetch() -> Result<u32, String> {

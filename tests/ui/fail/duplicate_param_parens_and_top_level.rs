@@ -1,4 +1,4 @@
-use backoff::backoff;
+use politely::backoff;
 
 #[backoff(expo(base = 3), base = 4)]
 fn fetch() -> Result<u32, String> {

@@ -1,4 +1,4 @@
-use backoff::backoff;
+use politely::backoff;
 
 #[backoff(constant, interval = [])]
 fn fetch() -> Result<u32, String> {

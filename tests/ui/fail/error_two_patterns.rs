@@ -1,4 +1,4 @@
-use backoff::backoff;
+use politely::backoff;
 
 #[derive(Debug)]
 pub enum ApiError {

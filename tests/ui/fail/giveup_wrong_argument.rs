@@ -1,5 +1,5 @@
 //! `giveup` receives the error.
-use backoff::backoff;
+use politely::backoff;
 
 #[backoff(expo, giveup = |r: &Result<u32, String>| r.is_err())]
 fn send() -> Result<u32, String> {

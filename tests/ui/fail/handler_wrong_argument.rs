@@ -1,5 +1,5 @@
 //! A handler takes the attempt's `&Details`, not the error.
-use backoff::backoff;
+use politely::backoff;
 
 #[derive(Debug)]
 struct ApiError;

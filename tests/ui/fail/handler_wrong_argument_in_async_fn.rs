@@ -1,6 +1,6 @@
 //! A sync handler of the wrong argument in an async fn: one error on the handler (there
 //! were three, naming the expansion's helpers).
-use backoff::backoff;
+use politely::backoff;
 
 #[derive(Debug)]
 struct ApiError;

@@ -1,6 +1,6 @@
-use backoff::backoff;
+use politely::backoff;
 
-fn log_attempt(details: &backoff::Details<'_, Option<u32>>) {
+fn log_attempt(details: &politely::Details<'_, Option<u32>>) {
     println!("{}", details.tries);
 }
 

@@ -1,5 +1,5 @@
 //! A sync handler returns `()`.
-use backoff::{Details, backoff};
+use politely::{Details, backoff};
 
 #[derive(Debug)]
 struct ApiError;

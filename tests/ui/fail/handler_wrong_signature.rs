@@ -1,4 +1,4 @@
-use backoff::backoff;
+use politely::backoff;
 
 fn log_attempt(tries: u32) {
     println!("{tries}");

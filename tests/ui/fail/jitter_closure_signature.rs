@@ -1,5 +1,5 @@
 //! A jitter closure of the wrong signature is reported on the closure, not on the attribute.
-use backoff::backoff;
+use politely::backoff;
 
 #[backoff(expo, max_tries = 3, jitter = |d: u64| d)]
 fn fetch() -> Result<u32, String> {

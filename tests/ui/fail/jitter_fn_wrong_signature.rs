@@ -1,4 +1,4 @@
-use backoff::backoff;
+use politely::backoff;
 
 /// Takes and gives seconds as a number, not a `Duration`.
 fn halve(secs: u64) -> u64 {

@@ -1,4 +1,4 @@
-use backoff::backoff;
+use politely::backoff;
 
 const SPREAD: u64 = 3;
 

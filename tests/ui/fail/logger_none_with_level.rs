@@ -1,4 +1,4 @@
-use backoff::backoff;
+use politely::backoff;
 
 #[backoff(expo, logger = none, backoff_log_level = debug)]
 fn fetch() -> Result<u32, String> {

@@ -1,4 +1,4 @@
-use backoff::backoff;
+use politely::backoff;
 
 #[backoff(expo, logger = "x")]
 fn fetch() -> Result<u32, String> {

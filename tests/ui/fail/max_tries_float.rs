@@ -1,4 +1,4 @@
-use backoff::backoff;
+use politely::backoff;
 
 #[backoff(expo, max_tries = 2.5)]
 fn fetch() -> Result<u32, String> {

@@ -1,4 +1,4 @@
-use backoff::backoff;
+use politely::backoff;
 
 const LIMIT: f64 = 3.0;
 

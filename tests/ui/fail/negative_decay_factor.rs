@@ -1,4 +1,4 @@
-use backoff::backoff;
+use politely::backoff;
 
 #[backoff(decay, decay_factor = -0.5)]
 fn fetch() -> Result<u32, String> {

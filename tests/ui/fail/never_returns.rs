@@ -1,6 +1,6 @@
 //! A fn that never returns has no outcome to judge: one message, on the `!` (rustc's "the `!`
 //! type is experimental" came first, from the expansion).
-use backoff::backoff;
+use politely::backoff;
 
 #[backoff(max_tries = 2)]
 fn serve() -> ! {

@@ -1,11 +1,11 @@
-use backoff::{Pacer, backoff};
+use politely::{Pacer, backoff};
 
 struct Client {
     pacer: Pacer,
 }
 
 impl Client {
-    #[backoff(expo, pacer = self.pacer, observe, observe = |_: &Result<(), ()>| backoff::Feedback::accepted())]
+    #[backoff(expo, pacer = self.pacer, observe, observe = |_: &Result<(), ()>| politely::Feedback::accepted())]
     async fn send(&self) -> Result<(), ()> {
         Ok(())
     }

@@ -1,4 +1,4 @@
-use backoff::backoff;
+use politely::backoff;
 
 #[backoff(expo, rate = adaptive, observe = |out: &Result<u32, String>| out.is_ok())]
 async fn send() -> Result<u32, String> {

@@ -1,4 +1,4 @@
-use backoff::backoff;
+use politely::backoff;
 
 // A fixed pacer learns nothing from the responses.
 #[backoff(expo, rate = 1 per second, observe)]

@@ -1,6 +1,6 @@
-use backoff::backoff;
+use politely::backoff;
 
-#[backoff(expo, observe = |ok: &bool| if *ok { backoff::Feedback::accepted() } else { backoff::Feedback::throttled() })]
+#[backoff(expo, observe = |ok: &bool| if *ok { politely::Feedback::accepted() } else { politely::Feedback::throttled() })]
 fn send() -> bool {
     true
 }

@@ -1,4 +1,4 @@
-use backoff::backoff;
+use politely::backoff;
 
 #[backoff(expo)]
 const fn fetch() -> Result<u32, u32> {

@@ -1,6 +1,6 @@
 //! A guard in `on = error(...)` is reported with the form that can say it (it was "expected
 //! one pattern").
-use backoff::backoff;
+use politely::backoff;
 
 #[derive(Debug)]
 enum ApiError {

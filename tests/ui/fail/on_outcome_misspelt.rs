@@ -1,4 +1,4 @@
-use backoff::backoff;
+use politely::backoff;
 
 #[backoff(expo, on = output, predicate = |r: &Result<u32, String>| r.is_err())]
 fn fetch() -> Result<u32, String> {

@@ -1,4 +1,4 @@
-use backoff::backoff;
+use politely::backoff;
 
 // `u32` and `String` say nothing about the rate limit.
 #[backoff(expo, rate = adaptive)]

@@ -1,6 +1,6 @@
-use backoff::backoff;
+use politely::backoff;
 
-#[backoff(expo, pacer = &backoff::Pacer::adaptive_with(backoff::AdaptiveRate::new().floor(1.0)))]
+#[backoff(expo, pacer = &politely::Pacer::adaptive_with(politely::AdaptiveRate::new().floor(1.0)))]
 async fn send() -> Result<(), ()> {
     Ok(())
 }

@@ -1,6 +1,6 @@
-use backoff::backoff;
+use politely::backoff;
 
-#[backoff(expo, pacer = backoff::Pacer::redis("redis://127.0.0.1/", "sms", 2.0, 2).unwrap())]
+#[backoff(expo, pacer = politely::Pacer::redis("redis://127.0.0.1/", "sms", 2.0, 2).unwrap())]
 async fn send() -> Result<(), ()> {
     Ok(())
 }

@@ -1,4 +1,4 @@
-use backoff::backoff;
+use politely::backoff;
 
 #[backoff(fibo(base = 3))]
 fn fetch() -> Result<u32, String> {

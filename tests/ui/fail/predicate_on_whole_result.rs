@@ -1,4 +1,4 @@
-use backoff::backoff;
+use politely::backoff;
 
 // `on = predicate` judges the `Ok` value; the whole `Result` needs `on = outcome`.
 #[backoff(expo, on = predicate, predicate = |r: &Result<u32, String>| r.is_err())]

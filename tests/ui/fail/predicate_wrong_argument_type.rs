@@ -1,4 +1,4 @@
-use backoff::backoff;
+use politely::backoff;
 
 #[backoff(expo, on = predicate, predicate = |n: &i64| *n == 0)]
 fn count() -> u32 {

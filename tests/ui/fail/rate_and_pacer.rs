@@ -1,4 +1,4 @@
-use backoff::{Pacer, backoff};
+use politely::{Pacer, backoff};
 
 static PACER: std::sync::LazyLock<Pacer> = std::sync::LazyLock::new(|| Pacer::per_second(1.0));
 

@@ -1,4 +1,4 @@
-use backoff::backoff;
+use politely::backoff;
 
 #[backoff(expo, rate_key = sender)]
 async fn send(sender: &str) -> Result<(), ()> {

@@ -1,4 +1,4 @@
-use backoff::backoff;
+use politely::backoff;
 
 #[backoff(expo, rate = 10 per fortnight)]
 async fn send() -> Result<(), ()> {

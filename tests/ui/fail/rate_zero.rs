@@ -1,4 +1,4 @@
-use backoff::backoff;
+use politely::backoff;
 
 #[backoff(expo, rate = 0 per second)]
 async fn send() -> Result<(), ()> {

@@ -2,7 +2,7 @@
 // `reqwest::Response` without the `reqwest` feature gets the same message).
 use std::time::Duration;
 
-use backoff::RetryAfter;
+use politely::RetryAfter;
 
 struct Reply;
 

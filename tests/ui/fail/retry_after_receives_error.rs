@@ -1,5 +1,5 @@
 //! Under `on = error` (the default for a `Result`), `retry_after` receives the error.
-use backoff::backoff;
+use politely::backoff;
 
 #[derive(Debug)]
 struct ApiError {

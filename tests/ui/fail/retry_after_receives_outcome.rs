@@ -1,5 +1,5 @@
 //! Under `on = outcome`, `retry_after` receives the whole outcome, not the error.
-use backoff::backoff;
+use politely::backoff;
 
 #[derive(Debug)]
 struct ApiError {

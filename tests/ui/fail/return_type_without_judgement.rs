@@ -1,4 +1,4 @@
-use backoff::backoff;
+use politely::backoff;
 
 pub struct Reply {
     pub code: u16,

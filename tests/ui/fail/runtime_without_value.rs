@@ -1,4 +1,4 @@
-use backoff::backoff;
+use politely::backoff;
 
 #[backoff(runtime, max_tries = 3)]
 fn fetch() -> Result<u32, String> {

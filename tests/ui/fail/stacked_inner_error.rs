@@ -1,4 +1,4 @@
-use backoff::backoff;
+use politely::backoff;
 
 #[backoff(expo, max_tries = 3)]
 #[backoff(constant, interval = 1, max_tries = 0)]

@@ -1,6 +1,6 @@
 //! Stacked under another, `#[backoff = ...]` is an error on its `=`, not a layer with every
 //! default (it retried without limit).
-use backoff::backoff;
+use politely::backoff;
 
 #[backoff(max_tries = 1, jitter = none)]
 #[backoff = "max_tries = 1"]

@@ -1,4 +1,4 @@
-use backoff::{Details, backoff};
+use politely::{Details, backoff};
 
 async fn notify(d: &Details<'_, Result<u32, String>>) {
     println!("{}", d.tries);

@@ -1,4 +1,4 @@
-use backoff::backoff;
+use politely::backoff;
 use std::time::Duration;
 
 fn pause(_: Duration) {}

@@ -1,4 +1,4 @@
-use backoff::backoff;
+use politely::backoff;
 
 #[backoff(expo, fibo)]
 fn fetch() -> Result<u32, String> {

@@ -1,4 +1,4 @@
-use backoff::backoff;
+use politely::backoff;
 
 #[backoff(expo, jitter = fulll)]
 fn fetch() -> Result<u32, String> {

@@ -1,4 +1,4 @@
-use backoff::backoff;
+use politely::backoff;
 
 #[backoff(expo, giveup_log_level = loud)]
 fn fetch() -> Result<u32, String> {

@@ -1,6 +1,6 @@
 //! `rate = adaptive` and `observe` in their usual shapes.
 
-use backoff::{Feedback, Pacer, backoff};
+use politely::{Feedback, Pacer, backoff};
 
 /// The reqwest case: the output tells by itself (feature `reqwest`).
 #[backoff(expo, max_time = 60, rate = adaptive)]

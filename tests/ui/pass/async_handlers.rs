@@ -1,5 +1,5 @@
 //! Handler lists mixing sync and async handlers, closures and fns, in async fns.
-use backoff::{Details, backoff};
+use politely::{Details, backoff};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 static EVENTS: AtomicU32 = AtomicU32::new(0);

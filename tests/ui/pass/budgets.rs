@@ -1,5 +1,5 @@
 //! `budget = <expr>`: a field (by place or by reference), an `Arc`, a `static`, sync and async.
-use backoff::{RetryBudget, backoff};
+use politely::{RetryBudget, backoff};
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 

@@ -1,5 +1,5 @@
 //! `on = error`, `on = error(Pattern)` and `giveup`, on `Result` and `Result` aliases.
-use backoff::backoff;
+use politely::backoff;
 use std::cell::RefCell;
 
 #[derive(Debug, Clone, PartialEq)]

@@ -1,5 +1,5 @@
 //! Every wait generator, with parameters as top-level keys and in parentheses.
-use backoff::backoff;
+use politely::backoff;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 

@@ -1,5 +1,5 @@
 //! Every jitter keyword, a `Jitter` value, a closure and a fn.
-use backoff::{Jitter, backoff};
+use politely::{Jitter, backoff};
 use std::time::Duration;
 
 fn no_sleep(_: Duration) {}
@@ -24,7 +24,7 @@ with_jitter!(decorrelated, decorrelated);
 with_jitter!(none_lower, none);
 with_jitter!(none_upper, None);
 with_jitter!(value, Jitter::Equal);
-with_jitter!(path, backoff::Jitter::None);
+with_jitter!(path, politely::Jitter::None);
 with_jitter!(closure, |wait| wait / 4);
 with_jitter!(fn_item, halve);
 

@@ -1,5 +1,5 @@
 //! Default judgements of `bool`, `Option` and `Result`, and `on = predicate`.
-use backoff::backoff;
+use politely::backoff;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 static CALLS: AtomicU32 = AtomicU32::new(0);

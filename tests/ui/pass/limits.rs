@@ -1,5 +1,5 @@
 //! `max_tries` and `max_time` as literals, expressions and closures evaluated per call.
-use backoff::backoff;
+use politely::backoff;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 

@@ -1,6 +1,6 @@
 //! Methods taking `&self`, `&mut self` and `self`; generics, where clauses, `impl Trait`
 //! arguments and destructuring patterns.
-use backoff::backoff;
+use politely::backoff;
 use std::fmt::Debug;
 
 #[derive(Clone, Debug, Default)]

@@ -3,7 +3,7 @@
 use std::cell::{Cell, RefCell};
 use std::error::Error;
 
-use backoff::{Details, backoff};
+use politely::{Details, backoff};
 
 type Outcome = Result<u32, Box<dyn Error + Send>>;
 

@@ -1,5 +1,5 @@
 //! Stacked attributes, `crate = "..."`, log levels, `logger = none`, `seed`, `sleep`.
-use backoff::backoff;
+use politely::backoff;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
@@ -8,7 +8,7 @@ static CALLS: AtomicU32 = AtomicU32::new(0);
 fn no_sleep(_: Duration) {}
 
 /// The first attribute is the outer loop: 2 outer tries of 3 inner tries each.
-#[backoff(constant, interval = 0, max_tries = 2, crate = "backoff", backoff_log_level = debug, giveup_log_level = warn)]
+#[backoff(constant, interval = 0, max_tries = 2, crate = "politely", backoff_log_level = debug, giveup_log_level = warn)]
 #[backoff(fibo, max_value = 0, max_tries = 3, logger = none, seed = 7u64, sleep = no_sleep)]
 fn stacked() -> Result<u32, String> {
     CALLS.fetch_add(1, Ordering::SeqCst);
@@ -30,14 +30,14 @@ fn levels_c() -> bool {
     false
 }
 
-#[backoff(expo, max_tries = 2, sleep = no_sleep, crate = "::backoff", seed = 42u64)]
+#[backoff(expo, max_tries = 2, sleep = no_sleep, crate = "::politely", seed = 42u64)]
 fn absolute_crate() -> bool {
     false
 }
 
 mod nested {
     pub mod reexport {
-        pub use backoff::*;
+        pub use politely::*;
     }
 }
 

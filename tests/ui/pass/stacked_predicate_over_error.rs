@@ -3,7 +3,7 @@
 //! passes through untouched, with no handler. `on = outcome` judges the whole `Result`.
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use backoff::backoff;
+use politely::backoff;
 
 static CALLS: AtomicU32 = AtomicU32::new(0);
 static OUTER_HANDLERS: AtomicU32 = AtomicU32::new(0);
