@@ -1,4 +1,4 @@
-//! The DEBUG event on target `politely::adaptive` that reports each change of the learned
+//! The DEBUG event on target `backoff::adaptive` that reports each change of the learned
 //! rate. It has a test binary of its own, with a global subscriber: tracing caches each
 //! callsite's interest process-wide, and in the library's test binary other threads register
 //! this callsite concurrently, so a subscriber scoped to one test thread
@@ -13,7 +13,7 @@ use backoff_core::{AdaptiveRate, Feedback};
 
 static RATES: Mutex<Vec<f64>> = Mutex::new(Vec::new());
 
-/// Records the `rate` of every `politely::adaptive` event.
+/// Records the `rate` of every `backoff::adaptive` event.
 struct Rates;
 
 impl tracing::field::Visit for Rates {
@@ -27,7 +27,7 @@ impl tracing::field::Visit for Rates {
 
 impl tracing::Subscriber for Rates {
     fn enabled(&self, meta: &tracing::Metadata<'_>) -> bool {
-        meta.target() == "politely::adaptive"
+        meta.target() == "backoff::adaptive"
     }
     fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
         tracing::span::Id::from_u64(1)

@@ -78,15 +78,25 @@ mod run;
 use run::Conf;
 
 pub use future::RetryFuture;
-pub use hooks::{AsyncHooks, BlockingHooks, Deferred, HandlerOutput, Hook, Immediate, NoHooks};
-pub use markers::{Async, Blocking};
-pub use parts::{
-    Always, AsyncOp, AsyncSleep, Auto, BlockingSleep, DefaultClock, DefaultSleep, ErrorHint,
-    ErrorJudge, Errors, Judge, Judged, Mode, Never, NoHint, NoKey, NoObserve, NoPacer, Now,
-    Observe, ObserveOutput, Observes, OutcomeHint, Pace, PaceKey, Paced, PacedWait, Predicate,
-    RetryAfterHint, Slot, Test,
-};
 pub use retry::Retry;
+
+/// The builder's type state: the types a [`Retry`] carries for what each chained option
+/// set (how to judge, sleep, pace, report), and the traits that bound them.
+///
+/// A program names them only to store a configured [`Retry`] in a field or return one from a
+/// fn; otherwise type inference fills them in.
+pub mod typestate {
+    pub use super::hooks::{
+        AsyncHooks, BlockingHooks, Deferred, HandlerOutput, Hook, Immediate, NoHooks,
+    };
+    pub use super::markers::{Async, Blocking};
+    pub use super::parts::{
+        Always, AsyncOp, AsyncSleep, Auto, BlockingSleep, DefaultClock, DefaultSleep, ErrorHint,
+        ErrorJudge, Errors, Judge, Judged, Mode, Never, NoHint, NoKey, NoObserve, NoPacer, Now,
+        Observe, ObserveOutput, Observes, OutcomeHint, Pace, PaceKey, Paced, PacedWait,
+        Predicate, RetryAfterHint, Slot, Test,
+    };
+}
 
 /// A retry policy: a wait generator `W` with its limits, jitter and logging. It does not
 /// depend on the operation; [`retry`](Backoff::retry) or
