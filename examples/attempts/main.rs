@@ -27,7 +27,7 @@ fn usage() -> ExitCode {
 async fn main() -> ExitCode {
     let mut tasks = 500usize;
     let mut seed = 42u64;
-    let mut out = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/out"));
+    let mut out = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/out"));
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let value = args.next();

@@ -28,7 +28,10 @@ fn usage() -> ExitCode {
 fn main() -> ExitCode {
     let mut runs = contention::RUNS;
     let mut seed = 42u64;
-    let mut svg = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/contention.svg"));
+    let mut svg = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../docs/contention.svg"
+    ));
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let value = args.next();

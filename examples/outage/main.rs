@@ -29,7 +29,7 @@ async fn main() -> ExitCode {
         sim::run(config, Some(BudgetSpec::DEFAULT_20)).await,
     ];
     let real = real.elapsed();
-    let svg = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/outage.svg"));
+    let svg = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/outage.svg"));
     if let Err(e) = sim::svg(&runs, svg) {
         eprintln!("cannot write {}: {e}", svg.display());
         return ExitCode::FAILURE;
