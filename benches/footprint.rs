@@ -22,8 +22,8 @@ use std::hint::black_box;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use politely::{Details, backoff};
 use backon::Retryable;
+use politely::{Details, backoff};
 
 struct Counting;
 

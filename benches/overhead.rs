@@ -17,9 +17,9 @@ use std::hint::black_box;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use politely::backoff;
 use backon::{BlockingRetryable, Retryable};
 use criterion::{Criterion, criterion_group, criterion_main};
+use politely::backoff;
 
 static FAILS_LEFT: AtomicU32 = AtomicU32::new(0);
 

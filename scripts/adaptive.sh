@@ -10,8 +10,9 @@
 #   limit drops     2 requests/s for 20 s, then 1/s (--rate 2 --rate-schedule 20:1), no headers
 #
 # Prints one table (elapsed, the ideal time, their ratio, requests, 429s, issue 11's bounds and
-# the verdict, the AWS SDK's adaptive mode for reference) and draws docs/adaptive.svg: each
-# case's send rate over time against the server's limit (examples/adaptive_chart).
+# the verdict, the AWS SDK's adaptive mode for reference) and draws each case's send rate over
+# time against the server's limit (examples/adaptive_chart) to target/charts/adaptive.svg, or
+# to OUT (scripts/charts.sh gives OUT=docs/adaptive.svg).
 #
 #   scripts/adaptive.sh              # about 1.5 minutes
 #   COUNT=30 scripts/adaptive.sh
@@ -25,10 +26,11 @@ cd "$(dirname "$0")/.."
 
 COUNT=${COUNT:-60}
 SERIAL=${SERIAL:-}
-OUT=${OUT:-docs/adaptive.svg}
 
 cargo build --quiet --example sms --example adaptive_chart
 target=${CARGO_TARGET_DIR:-target}
+OUT=${OUT:-$target/charts/adaptive.svg}
+mkdir -p "$(dirname "$OUT")"
 sms="$target/debug/examples/sms"
 chart="$target/debug/examples/adaptive_chart"
 # Each case's output and --stats-json file stay here for a look after the run.

@@ -43,7 +43,7 @@ for k in "${kinds[@]}"; do
 done
 command -v curl >/dev/null || { echo "$0 needs curl" >&2; exit 2; }
 
-cargo build --release --quiet --example sms -p politely
+cargo build --release --quiet --example sms -p examples
 cargo build --release --quiet -p backoff-standin --bin standin
 target=${CARGO_TARGET_DIR:-target}
 standin="$target/release/standin"

@@ -10,31 +10,27 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
-use politely::{AdaptiveRate, Feedback, Pacer, RateFeedback, backoff};
+use backoff_testkit::{Bucket, ceil_secs};
 use common::Calls;
+use politely::{AdaptiveRate, Feedback, Pacer, RateFeedback, backoff};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 /// The time a request takes each way.
 const ONE_WAY: Duration = Duration::from_millis(25);
 
-/// A rate-limited server: a GCRA bucket with burst 1 whose rate follows a schedule (counted
-/// from the first request), answering `429` with a whole-second `Retry-After` beyond it.
+/// A rate-limited server: the shared GCRA bucket (`backoff-testkit`) with burst 1 whose rate
+/// follows a schedule (counted from the first request), answering `429` with a whole-second
+/// `Retry-After` beyond it.
 struct Server {
-    /// `(from, rate)`: the rate in requests per second from `from` after the first request.
-    schedule: Vec<(Duration, f64)>,
+    /// `(from, rate)`: the rate in requests per second from `from` seconds after the first
+    /// request.
+    schedule: Vec<(u64, f64)>,
     bucket: Mutex<Bucket>,
     requests: AtomicU32,
     refused: AtomicU32,
     /// Accepted requests per call id.
     accepted: Mutex<HashMap<u32, u32>>,
-}
-
-#[derive(Default)]
-struct Bucket {
-    first: Option<Instant>,
-    /// The theoretical arrival time: no request is accepted before it.
-    tat: Option<Instant>,
 }
 
 #[derive(Debug)]
@@ -60,37 +56,21 @@ impl RateFeedback for Refused {
 impl Server {
     fn new(schedule: &[(u64, f64)]) -> Arc<Server> {
         Arc::new(Server {
-            schedule: schedule
-                .iter()
-                .map(|&(from, rate)| (Duration::from_secs(from), rate))
-                .collect(),
-            bucket: Mutex::default(),
+            schedule: schedule.to_vec(),
+            bucket: Mutex::new(Bucket::stepped(schedule, 1)),
             requests: AtomicU32::new(0),
             refused: AtomicU32::new(0),
             accepted: Mutex::default(),
         })
     }
 
-    fn interval(&self, since_first: Duration) -> Duration {
-        let rate = self
-            .schedule
-            .iter()
-            .rev()
-            .find(|(from, _)| since_first >= *from)
-            .map_or(1.0, |(_, rate)| *rate);
-        Duration::from_secs_f64(1.0 / rate)
-    }
-
     /// Admits a request arriving `now`, or says how long until it would be.
     fn admit(&self, now: Instant) -> Result<(), Duration> {
-        let mut b = self.bucket.lock().unwrap();
-        let first = *b.first.get_or_insert(now);
-        match b.tat {
-            Some(tat) if tat > now => Err(tat - now),
-            _ => {
-                b.tat = Some(now + self.interval(now - first));
-                Ok(())
-            }
+        let decision = self.bucket.lock().unwrap().take(now.into_std());
+        if decision.admitted {
+            Ok(())
+        } else {
+            Err(decision.next_token)
         }
     }
 
@@ -106,9 +86,8 @@ impl Server {
             Err(wait) => {
                 self.refused.fetch_add(1, Ordering::Relaxed);
                 // Whole seconds, rounded up, as `Retry-After` says them.
-                let secs = wait.as_secs_f64().ceil().max(1.0);
                 Err(Refused {
-                    retry_after: Duration::from_secs_f64(secs),
+                    retry_after: Duration::from_secs(ceil_secs(wait)),
                 })
             }
         };
@@ -118,12 +97,7 @@ impl Server {
 
     /// When a client that knew the schedule would send its `n`-th request at the earliest.
     fn ideal(&self, n: u32) -> Duration {
-        let (mut t, mut tat) = (Duration::ZERO, Duration::ZERO);
-        for _ in 0..n {
-            t = tat;
-            tat = t + self.interval(t);
-        }
-        t
+        backoff_testkit::ideal(Bucket::stepped(&self.schedule, 1), n)
     }
 
     /// Every call accepted exactly once.

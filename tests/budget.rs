@@ -6,8 +6,8 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use politely::{Details, RetryBudget, backoff};
 use common::{Calls, capture};
+use politely::{Details, RetryBudget, backoff};
 use proptest::prelude::*;
 use tokio::time::{Instant, sleep};
 

@@ -3,8 +3,8 @@
 
 mod common;
 
-use politely::{Details, Level, backoff};
 use common::{Calls, capture};
+use politely::{Details, Level, backoff};
 use tokio::time::Instant;
 
 type Out = Result<(), String>;

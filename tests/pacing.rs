@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use politely::{Pacer, backoff};
 use common::Calls;
+use politely::{Pacer, backoff};
 use tokio::time::Instant;
 
 fn ms(start: Instant) -> u128 {

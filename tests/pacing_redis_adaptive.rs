@@ -11,6 +11,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex, Once};
 use std::time::{Duration, Instant, SystemTime};
 
+use backoff_testkit::{RateSchedule, ceil_secs};
 use politely::redis::{self, Commands};
 use politely::{AdaptiveRate, Feedback, Pacer, RedisPacerBuilder};
 
@@ -58,11 +59,11 @@ fn policy(q: u32) -> Feedback {
     Feedback::from_status(200, &fields, SystemTime::now())
 }
 
-/// A GCRA bucket of burst 1 on the real clock, with no tolerance: the server both workers
-/// send to. A refusal says `Retry-After` in whole seconds, as servers do.
+/// The shared GCRA bucket (`backoff-testkit`) of burst 1 on the real clock, with no
+/// tolerance: the server both workers send to. A refusal says `Retry-After` in whole seconds,
+/// as servers do.
 struct Bucket {
-    interval: Duration,
-    tat: Option<Instant>,
+    bucket: backoff_testkit::Bucket,
     first: Option<Instant>,
     last: Option<Instant>,
     answered: u32,
@@ -72,8 +73,7 @@ struct Bucket {
 impl Bucket {
     fn new(rate: f64) -> Self {
         Bucket {
-            interval: Duration::from_secs_f64(1.0 / rate),
-            tat: None,
+            bucket: backoff_testkit::Bucket::new(rate, 1, &RateSchedule::none()),
             first: None,
             last: None,
             answered: 0,
@@ -84,18 +84,14 @@ impl Bucket {
     fn handle(&mut self) -> Feedback {
         let now = Instant::now();
         self.first.get_or_insert(now);
-        let tat = self.tat.unwrap_or(now);
-        let accepted = now >= tat;
+        let decision = self.bucket.take(now);
         self.answered += 1;
-        if accepted {
-            self.tat = Some(tat.max(now) + self.interval);
+        if decision.admitted {
             self.last = Some(now);
             return Feedback::accepted();
         }
         self.refused += 1;
-        let wait = tat - now;
-        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-        let fields = [("Retry-After", secs.to_string())];
+        let fields = [("Retry-After", ceil_secs(decision.next_token).to_string())];
         Feedback::from_status(429, &fields, SystemTime::now())
     }
 }

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use politely::{Details, backoff};
 use common::Calls;
+use politely::{Details, backoff};
 use tokio::time::Instant;
 
 #[derive(Debug, Clone, PartialEq)]

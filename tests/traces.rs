@@ -6,9 +6,9 @@ mod common;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+use common::{Calls, capture};
 use politely::sim::SimClock;
 use politely::{Details, backoff};
-use common::{Calls, capture};
 use tokio::time::Instant;
 
 type Out = Result<(), String>;

@@ -2,11 +2,12 @@
 //! seconds under (a) `constant` without jitter, (b) `expo` without jitter, (c) `expo` with full
 //! jitter. Runs on tokio's paused clock, so the 300 virtual seconds take about a second.
 //!
-//! Writes `examples/out/attempts.csv` and `examples/out/attempts.svg` (calls per second over
-//! time, one panel per strategy) and prints one line per strategy.
+//! Writes `attempts.csv` and `attempts.svg` (calls per second over time, one panel per
+//! strategy) to `target/charts/` (or `--out DIR`; `scripts/charts.sh` copies the SVG to
+//! `docs/attempts.svg`) and prints one line per strategy.
 //!
 //! ```text
-//! cargo run --example attempts -- [--tasks 500] [--seed 42] [--out examples/out]
+//! cargo run --example attempts -- [--tasks 500] [--seed 42] [--out target/charts]
 //! ```
 //!
 //! `experiment.rs` is the experiment; `tests.rs` checks the article's shapes on it.
@@ -27,7 +28,7 @@ fn usage() -> ExitCode {
 async fn main() -> ExitCode {
     let mut tasks = 500usize;
     let mut seed = 42u64;
-    let mut out = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/out"));
+    let mut out = examples::charts_dir();
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let value = args.next();

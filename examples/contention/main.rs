@@ -5,10 +5,12 @@
 //! jitter, with full, equal and decorrelated jitter, and "ramp" (full jitter over ranges that
 //! grow x4 up to 80 ms, then by 80 ms per failure).
 //!
-//! Prints mean completion time and mean calls per point and writes one SVG with both.
+//! Prints mean completion time and mean calls per point and writes one SVG with both
+//! (`target/charts/contention.svg`, or `--svg PATH`; `scripts/charts.sh` writes
+//! `docs/contention.svg`).
 //!
 //! ```text
-//! cargo run --release --example contention -- [--runs 100] [--seed 42] [--svg docs/contention.svg]
+//! cargo run --release --example contention -- [--runs 100] [--seed 42] [--svg target/charts/contention.svg]
 //! ```
 
 mod sim;
@@ -28,7 +30,7 @@ fn usage() -> ExitCode {
 fn main() -> ExitCode {
     let mut runs = contention::RUNS;
     let mut seed = 42u64;
-    let mut svg = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/contention.svg"));
+    let mut svg = examples::chart_path("contention.svg");
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let value = args.next();

@@ -5,23 +5,38 @@
 //! starts and wake-ups on a 10 ms grid: the 2 × 180 virtual seconds take about 10 s of CPU
 //! unoptimised.
 //!
-//! Writes `docs/outage.svg` (the server's requests per second over time) and prints a table.
+//! Writes the server's requests per second over time to an SVG (`target/charts/outage.svg`,
+//! or `--chart PATH`; `scripts/charts.sh` writes `docs/outage.svg`) and prints a table.
 //!
 //! ```text
 //! cargo run --example outage     # about 10 s of CPU unoptimised; faster with --release
+//! cargo run --example outage -- --chart docs/outage.svg
 //! ```
 
 mod sim;
 #[cfg(test)]
 mod tests;
 
-use std::path::Path;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use sim::{BudgetSpec, Config};
 
+fn usage() -> ExitCode {
+    eprintln!("usage: outage [--chart FILE]");
+    ExitCode::from(2)
+}
+
 #[tokio::main(flavor = "current_thread", start_paused = true)]
 async fn main() -> ExitCode {
+    let mut svg = examples::chart_path("outage.svg");
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        match (flag.as_str(), args.next()) {
+            ("--chart", Some(v)) => svg = PathBuf::from(v),
+            _ => return usage(),
+        }
+    }
     let config = Config::FULL;
     let real = std::time::Instant::now();
     let runs = [
@@ -29,8 +44,13 @@ async fn main() -> ExitCode {
         sim::run(config, Some(BudgetSpec::DEFAULT_20)).await,
     ];
     let real = real.elapsed();
-    let svg = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/outage.svg"));
-    if let Err(e) = sim::svg(&runs, svg) {
+    if let Some(dir) = svg.parent()
+        && let Err(e) = std::fs::create_dir_all(dir)
+    {
+        eprintln!("cannot create {}: {e}", dir.display());
+        return ExitCode::FAILURE;
+    }
+    if let Err(e) = sim::svg(&runs, &svg) {
         eprintln!("cannot write {}: {e}", svg.display());
         return ExitCode::FAILURE;
     }

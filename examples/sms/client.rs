@@ -27,8 +27,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use politely::{Details, Feedback, Hints, Pacer, RateFeedback, backoff};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use politely::{Details, Feedback, Hints, Pacer, RateFeedback, backoff};
 use serde::Serialize;
 use serde_json::{Value, json};
 

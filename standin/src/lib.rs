@@ -390,7 +390,6 @@ impl StandIn {
                     config.rate,
                     config.burst,
                     &config.rate_schedule,
-                    Instant::now(),
                 ))
             }),
             retry_after: config.retry_after,
@@ -792,7 +791,7 @@ async fn messages(
 ) -> Response {
     let arrival = Instant::now();
     if let Some(bucket) = &shared.bucket {
-        lock(bucket).arrived(arrival);
+        lock(bucket).arrived(arrival.into_std());
     }
     bump(&shared.counters.requests);
     let (headers, body, request) = match read_message(&shared, request).await {
@@ -836,7 +835,7 @@ async fn messages(
         );
     }
     let decision = shared.bucket.as_ref().map(|bucket| {
-        let decision: Decision = lock(bucket).take(arrival);
+        let decision: Decision = lock(bucket).take(arrival.into_std());
         lock(&shared.arrivals).push(Arrival {
             at: arrival.saturating_duration_since(shared.started),
             since_first: decision.since_first,
@@ -864,7 +863,7 @@ async fn messages(
         _ => send_on(&shared, &conn, fault, &headers, body, request).await,
     };
     if let Some(decision) = decision {
-        decision.apply(shared.rate_headers, response.headers_mut());
+        limit::apply(&decision, shared.rate_headers, response.headers_mut());
     }
     response
 }

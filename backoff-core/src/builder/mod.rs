@@ -93,8 +93,8 @@ pub mod typestate {
     pub use super::parts::{
         Always, AsyncOp, AsyncSleep, Auto, BlockingSleep, DefaultClock, DefaultSleep, ErrorHint,
         ErrorJudge, Errors, Judge, Judged, Mode, Never, NoHint, NoKey, NoObserve, NoPacer, Now,
-        Observe, ObserveOutput, Observes, OutcomeHint, Pace, PaceKey, Paced, PacedWait,
-        Predicate, RetryAfterHint, Slot, Test,
+        Observe, ObserveOutput, Observes, OutcomeHint, Pace, PaceKey, Paced, PacedWait, Predicate,
+        RetryAfterHint, Slot, Test,
     };
 }
 

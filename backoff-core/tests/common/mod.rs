@@ -1,22 +1,18 @@
-//! The simulated server both adaptive tests drive on tokio's paused clock: a GCRA bucket of
-//! burst 1 in exact nanoseconds whose rate follows a schedule, answering 429 with
-//! `Retry-After` when a request comes early, and (optionally) the IETF or X-RateLimit fields.
+//! The simulated server both adaptive tests drive on tokio's paused clock: the shared GCRA
+//! bucket (`backoff-testkit`, exact nanoseconds) of burst 1 whose rate follows a schedule,
+//! answering 429 with `Retry-After` when a request comes early, and (optionally) the IETF or
+//! X-RateLimit fields.
 #![allow(dead_code)]
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use backoff_core::Feedback;
+pub use backoff_testkit::RateHeaders as Headers;
+use backoff_testkit::{Bucket, ceil_secs};
 use tokio::time::Instant;
 
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Headers {
-    Off,
-    Ietf,
-    X,
-}
-
-/// A GCRA bucket of burst 1 in exact nanoseconds, its rate following a schedule of
-/// `(seconds after the first request, rate)`.
+/// The shared GCRA bucket (`backoff-testkit`), burst 1 unless told, its rate following a
+/// schedule of `(seconds after the first request, rate)`, answering for each request.
 pub struct Server {
     schedule: Vec<(u64, f64)>,
     headers: Headers,
@@ -24,14 +20,10 @@ pub struct Server {
     burst: u32,
     /// Whether a 429 says `Retry-After` (nginx's `limit_req` does not).
     retry_after: bool,
+    bucket: Bucket,
     pub first: Option<Instant>,
-    tat: Option<Instant>,
     pub answered: u32,
     pub refused: u32,
-}
-
-pub fn ceil_secs(d: Duration) -> u64 {
-    d.as_secs() + u64::from(d.subsec_nanos() > 0)
 }
 
 impl Server {
@@ -41,8 +33,8 @@ impl Server {
             headers,
             burst: 1,
             retry_after: true,
+            bucket: Bucket::stepped(schedule, 1),
             first: None,
-            tat: None,
             answered: 0,
             refused: 0,
         }
@@ -51,6 +43,7 @@ impl Server {
     /// A bucket that lets `burst` requests through at once.
     pub fn with_burst(mut self, burst: u32) -> Self {
         self.burst = burst.max(1);
+        self.bucket = Bucket::stepped(&self.schedule, self.burst);
         self
     }
 
@@ -60,54 +53,17 @@ impl Server {
         self
     }
 
-    pub fn rate(&self, since_first: Duration) -> f64 {
-        self.schedule
-            .iter()
-            .rev()
-            .find(|(from, _)| since_first >= Duration::from_secs(*from))
-            .map_or(self.schedule[0].1, |(_, r)| *r)
-    }
-
     pub fn handle(&mut self, now: Instant) -> Feedback {
-        let first = *self.first.get_or_insert(now);
-        let rate = self.rate(now - first);
-        let interval = Duration::from_secs_f64(1.0 / rate);
-        let tat = self.tat.unwrap_or(now);
-        let tolerance = interval * (self.burst - 1);
-        let accepted = now + tolerance >= tat;
-        if accepted {
-            self.tat = Some(tat.max(now) + interval);
-        }
+        self.first.get_or_insert(now);
+        let decision = self.bucket.take(now.into_std());
         self.answered += 1;
-        self.refused += u32::from(!accepted);
-        let wait = self
-            .tat
-            .unwrap_or(now)
-            .saturating_duration_since(now + tolerance);
-        let (q, w) = if rate >= 1.0 {
-            (rate.round() as u64, 1)
-        } else {
-            (1, (1.0 / rate).round() as u64)
-        };
-        let left = u64::from(wait.is_zero());
-        let mut fields: Vec<(&str, String)> = Vec::new();
-        if !accepted && self.retry_after {
-            fields.push(("Retry-After", ceil_secs(wait).to_string()));
+        self.refused += u32::from(!decision.admitted);
+        let mut fields = decision.fields(self.headers);
+        if !decision.admitted && self.retry_after {
+            fields.push(("retry-after", ceil_secs(decision.next_token).to_string()));
         }
-        match self.headers {
-            Headers::Off => {}
-            Headers::Ietf => {
-                fields.push(("RateLimit-Policy", format!(r#""default";q={q};w={w}"#)));
-                let t = ceil_secs(wait);
-                fields.push(("RateLimit", format!(r#""default";r={left};t={t}"#)));
-            }
-            Headers::X => {
-                fields.push(("X-RateLimit-Limit", q.to_string()));
-                fields.push(("X-RateLimit-Remaining", left.to_string()));
-                fields.push(("X-RateLimit-Reset", ceil_secs(wait).to_string()));
-            }
-        }
-        Feedback::from_status(if accepted { 200 } else { 429 }, &fields, SystemTime::now())
+        let status = if decision.admitted { 200 } else { 429 };
+        Feedback::from_status(status, &fields, SystemTime::now())
     }
 }
 
@@ -122,13 +78,8 @@ pub struct Outcome {
 
 /// The ideal elapsed time: every message accepted at the first instant the bucket allows.
 pub fn ideal(n: usize, schedule: &[(u64, f64)]) -> f64 {
-    let server = Server::new(schedule, Headers::Off);
-    let (mut t, mut tat) = (0.0f64, 0.0f64);
-    for k in 0..n {
-        t = if k == 0 { 0.0 } else { t.max(tat) };
-        tat = t + 1.0 / server.rate(Duration::from_secs_f64(t));
-    }
-    t
+    let n = u32::try_from(n).expect("fewer than 2^32 messages");
+    backoff_testkit::ideal(Bucket::stepped(schedule, 1), n).as_secs_f64()
 }
 
 pub fn check(name: &str, o: &Outcome, ideal: f64, max_ratio: f64, max_refused: u32) {

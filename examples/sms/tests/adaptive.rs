@@ -6,8 +6,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use politely::{Feedback, Hints, RateFeedback};
 use backoff_standin::{self as standin, StandIn};
+use politely::{Feedback, Hints, RateFeedback};
 
 use super::{key, numbers, send, settings, shared, standin_config};
 use crate::client::{Pacing, Sent, Sms, SmsClient, SmsError};
