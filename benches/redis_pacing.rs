@@ -1,4 +1,4 @@
-//! Figures for pacing through Redis (README, "Pacing across processes (Redis)"):
+//! Figures for pacing through Redis (docs/benchmarks.md, "Pacing across processes (Redis)"):
 //!
 //! 1. reservations/s and the round trip's median and p99 through a `redis-server` on
 //!    loopback, from 1 and from 8 concurrent tasks;

@@ -1,6 +1,6 @@
-//! What each feature adds is discoverable: the crate docs (the README) list every feature of
-//! the manifest, each re-export gated on a feature is marked with it for the API docs
-//! (`doc(cfg)`, shown by docs.rs; the runtime's own items are checked in
+//! What each feature adds is discoverable: the crate docs (the `//!` guide of `src/lib.rs`)
+//! list every feature of the manifest, each re-export gated on a feature is marked with it
+//! for the API docs (`doc(cfg)`, shown by docs.rs; the runtime's own items are checked in
 //! `backoff-core/tests/doc_cfg.rs`), and docs.rs builds with every feature and `--cfg docsrs`.
 
 use std::path::Path;
@@ -24,16 +24,26 @@ fn features(manifest: &str) -> Vec<String> {
         .collect()
 }
 
+/// The crate docs: the `//!` lines of `src/lib.rs`, markers stripped.
+fn crate_docs() -> String {
+    read("src/lib.rs")
+        .lines()
+        .filter_map(|l| l.strip_prefix("//!"))
+        .map(|l| l.strip_prefix(' ').unwrap_or(l))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 #[test]
-fn the_readme_lists_every_feature() {
+fn the_crate_docs_list_every_feature() {
     let features = features(&read("Cargo.toml"));
     assert_eq!(features, ["tokio", "http", "reqwest", "redis"]);
-    let readme = read("README.md");
-    let section = readme
-        .split("\n## Cargo features\n")
+    let docs = crate_docs();
+    let section = docs
+        .split("\n# Cargo features\n")
         .nth(1)
-        .expect("a `## Cargo features` section")
-        .split("\n## ")
+        .expect("a `# Cargo features` section in the crate docs")
+        .split("\n# ")
         .next()
         .unwrap();
     let listed: Vec<&str> = section
@@ -47,23 +57,26 @@ fn the_readme_lists_every_feature() {
 fn gated_re_exports_are_marked_and_docs_rs_shows_them() {
     let lib = read("src/lib.rs");
     assert!(lib.contains("\n#![cfg_attr(docsrs, feature(doc_cfg))]\n"));
-    let lines: Vec<&str> = lib.lines().collect();
     let mut gated = 0;
-    for (i, line) in lines.iter().enumerate() {
-        let Some(feature) = line
-            .trim()
-            .strip_prefix("#[cfg(feature = \"")
-            .and_then(|l| l.strip_suffix("\")]"))
-        else {
-            continue;
-        };
-        gated += 1;
-        let mark = format!("#[cfg_attr(docsrs, doc(cfg(feature = \"{feature}\")))]");
-        assert_eq!(
-            lines.get(i + 1).map(|l| l.trim()),
-            Some(mark.as_str()),
-            "{line}"
-        );
+    for file in ["src/lib.rs", "src/pace.rs", "src/hints.rs", "src/budget.rs"] {
+        let source = read(file);
+        let lines: Vec<&str> = source.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            let Some(feature) = line
+                .trim()
+                .strip_prefix("#[cfg(feature = \"")
+                .and_then(|l| l.strip_suffix("\")]"))
+            else {
+                continue;
+            };
+            gated += 1;
+            let mark = format!("#[cfg_attr(docsrs, doc(cfg(feature = \"{feature}\")))]");
+            assert_eq!(
+                lines.get(i + 1).map(|l| l.trim()),
+                Some(mark.as_str()),
+                "{file}: {line}"
+            );
+        }
     }
     assert!(gated > 0);
     let manifest = read("Cargo.toml");

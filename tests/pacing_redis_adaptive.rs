@@ -206,7 +206,7 @@ async fn two_workers_learn_one_rate_and_keep_to_it_together() {
 /// left of the limit by hitting it. A measurement, not a property of the crate, and slow
 /// (up to 4 × ideal): `--ignored` runs it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "a measurement for the README (slow)"]
+#[ignore = "a measurement for docs/benchmarks.md (slow)"]
 async fn two_local_adaptive_workers_overshoot() {
     if redis_url().is_none() {
         return;

@@ -72,8 +72,8 @@ macro_rules! arguments {
 
         pub(crate) enum Key { $($key),* }
 
-        /// Every argument (`tests::docs_list_every_argument` holds that the README's table
-        /// names each one).
+        /// Every argument (`tests::docs_list_every_argument` holds that the reference on
+        /// `backoff` in `lib.rs` names each one).
         pub(crate) const ARGS: &[ArgDef] = &[
             $(ArgDef { key: Key::$key, name: $name, kind: $kind, example: $example }),*
         ];

@@ -87,24 +87,43 @@ fn an_error_re_emits_the_item_unchanged() {
     assert!(out.ends_with(&item.to_string()), "{out}");
 }
 
-/// Every argument of the table is in the README's tour, and the tour names no other.
+/// Every argument of the table is in the reference on `backoff` (its `# Arguments` section,
+/// which `politely` shows as its own), and the table names no other.
 #[test]
 fn docs_list_every_argument() {
-    let readme = include_str!("../../README.md");
-    let tour = readme
-        .split("## A tour of the attribute")
+    let lib = include_str!("lib.rs");
+    let section = lib
+        .split("\n/// # Arguments\n")
         .nth(1)
-        .and_then(|s| s.split("\n```").next())
-        .expect("README has a tour with a table");
+        .and_then(|s| s.split("\n/// # ").next())
+        .expect("`backoff`'s docs have an `# Arguments` section");
     for arg in crate::attr::ARGS {
         assert!(
-            tour.contains(&format!("`{}", arg.name))
-                || tour.contains(&format!(", {}", arg.name))
-                || tour.contains(&format!("`{} ", arg.name)),
-            "README's tour does not list `{}`",
+            section.contains(&format!("`{}", arg.name))
+                || section.contains(&format!(", {}", arg.name))
+                || section.contains(&format!("`{} ", arg.name)),
+            "the reference on `backoff` does not list `{}`",
             arg.name
         );
     }
+    // The table's first column names arguments only: each code span there that starts with a
+    // word starts with an argument's name (`[<expr>, ...]` is a value).
+    let mut rows = 0;
+    for row in section.lines().filter_map(|l| l.strip_prefix("/// | `")) {
+        rows += 1;
+        let first = row.split(" | ").next().unwrap();
+        for span in format!("`{first}").split('`').skip(1).step_by(2) {
+            let name: String = span
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            assert!(
+                name.is_empty() || crate::attr::ARGS.iter().any(|a| a.name == name),
+                "the reference's table names `{name}` (in `{span}`), which is no argument"
+            );
+        }
+    }
+    assert!(rows >= 20, "the argument table is missing: {rows} rows");
 }
 
 /// `tests/expand/NAME.rs` expanded by [`crate::expand::expand`] and pretty-printed must equal

@@ -17,7 +17,7 @@
 //! 2. The widespread `X-RateLimit-Limit` / `X-RateLimit-Remaining` / `X-RateLimit-Reset`
 //!    (and their `X-Rate-Limit-*` spelling). Their reset is delay-seconds in some APIs and a
 //!    Unix timestamp in others (GitHub's): a value of at least 10^9 is taken as a timestamp
-//!    in seconds (10^9 s is 31.7 years as a delay, and 2001-09-09 as a timestamp: no real
+//!    in seconds (10^9 s is 31.7 years as a delay, and September 2001 as a timestamp: no real
 //!    delay is that long and no real timestamp that early), at least 10^12 as a timestamp in
 //!    milliseconds, anything smaller as delay-seconds; fractions are allowed, and an
 //!    HTTP-date is read as a date. A timestamp in the past resets now.
