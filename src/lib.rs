@@ -187,3 +187,9 @@ pub use backoff_core::{Opaque, Shown, saturating_secs, wait};
 pub mod __private {
     pub use backoff_core::__private::*;
 }
+
+// The README's code blocks compile (and run) as doctests, so its tour cannot drift from the
+// API; they carry no hidden lines, which a repository page would show.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
