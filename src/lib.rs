@@ -52,9 +52,9 @@ pub use backoff_macros::backoff;
 
 pub use backoff_core::RetryBudget;
 pub use backoff_core::{
-    Action, Backoff, Clock, Details, IntoSeconds, Jitter, Level, Opaque, Policy, Retry, RetryAfter,
-    RetryFuture, Shown, State, Verdict, Wait, builder, constant, decay, expo, fibo, intervals,
-    parse_retry_after, runtime, saturating_secs, sim, wait,
+    Action, Backoff, Clock, Details, IntoSeconds, Jitter, Level, Policy, Retry, RetryAfter,
+    RetryFuture, State, Verdict, Wait, builder, constant, decay, expo, fibo, intervals,
+    parse_retry_after, runtime, sim, wait,
 };
 pub use backoff_core::{
     AdaptiveRate, Feedback, Hints, Pacer, PacerInstant, Quota, RateFeedback, Reservation,

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-pub use crate::decide::{Action, Line, Opaque, Queued, Run, Shown, Unpaced};
+pub use crate::decide::{Action, Line, Queued, Run, Shown, Unpaced};
 #[cfg(feature = "http")]
 pub use crate::http_shown::{HttpOutcome, HttpShown};
 
@@ -30,6 +30,15 @@ impl<'a, T: HttpOutcome> Describe<'a, T> {
     /// The description.
     pub fn __backoff_describe(&self) -> HttpShown<'a, T> {
         HttpShown(self.0)
+    }
+}
+
+/// Describes an outcome whose type has no `Debug`: its type name in angle brackets.
+pub struct Opaque(pub &'static str);
+
+impl fmt::Display for Opaque {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<{}>", self.0)
     }
 }
 

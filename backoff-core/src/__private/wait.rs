@@ -3,9 +3,8 @@
 use std::time::Duration;
 
 use super::{IntoSeconds, ToF64};
-pub use crate::wait::{
-    Constant, Decay, Expo, Fibo, Intervals, OnErr, Runtime, Schedule, Steps, Stored, Wait,
-};
+pub use crate::wait::schedule::{Schedule, Stored};
+pub use crate::wait::{Constant, Decay, Expo, Fibo, Intervals, Runtime, Wait};
 
 /// `expo(base, factor, max_value)` from the attribute's numbers.
 pub fn expo(base: impl ToF64, factor: impl IntoSeconds, max_value: Option<Duration>) -> Expo {
@@ -42,4 +41,38 @@ where
     S: IntoSeconds,
 {
     Runtime(value)
+}
+
+/// A list of waits rebuilt at each decision (the attribute's `interval = [..]`, an array):
+/// only the position in it is kept between attempts.
+#[derive(Clone, Copy, Debug)]
+pub struct Steps<A>(pub A);
+
+impl<R: ?Sized, A: AsRef<[Duration]>> Schedule<R> for Steps<A> {
+    type Progress = u32;
+    #[inline]
+    fn next_wait(self, next: &mut u32, _: &R) -> Option<Duration> {
+        let wait = usize::try_from(*next)
+            .ok()
+            .and_then(|i| self.0.as_ref().get(i))
+            .copied();
+        *next = next.saturating_add(1);
+        wait
+    }
+}
+
+/// Adapts a `Runtime` function over an error to a generator over `Result<T, E>`, so the
+/// attribute's `runtime(value = |e: &E| ...)` sees the error, as Python's sees the exception.
+#[derive(Clone, Debug)]
+pub struct OnErr<W>(pub W);
+
+impl<T, E, W: Wait<E>> Wait<Result<T, E>> for OnErr<W> {
+    fn next_wait(&mut self, outcome: &Result<T, E>) -> Option<Duration> {
+        match outcome {
+            Err(e) => self.0.next_wait(e),
+            // A custom judge may call an `Ok` a failure; an error-typed generator has
+            // nothing to read then, so the run gives up rather than guess.
+            Ok(_) => None,
+        }
+    }
 }

@@ -136,15 +136,6 @@ impl fmt::Display for Shown<'_> {
     }
 }
 
-/// Describes an outcome whose type has no `Debug`: its type name in angle brackets.
-pub struct Opaque(pub &'static str);
-
-impl fmt::Display for Opaque {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "<{}>", self.0)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::cell::Cell;
@@ -156,9 +147,11 @@ mod tests {
     use tracing::{Event, Level, Metadata, Subscriber};
 
     use super::Shown;
+    use crate::__private::Steps;
     use crate::decide::{Action, Rules, Run, Unpaced, Verdict};
     use crate::jitter::named::{Decorrelated, Full};
-    use crate::wait::{Constant, Expo, Fibo, Schedule, Steps};
+    use crate::wait::schedule::Schedule;
+    use crate::wait::{Constant, Expo, Fibo};
 
     thread_local! {
         static DEBUGS: Cell<u32> = const { Cell::new(0) };

@@ -18,7 +18,7 @@ use std::time::Duration;
 use tracing::Level;
 
 pub use details::Details;
-pub use log::{Line, Opaque, Shown};
+pub use log::{Line, Shown};
 pub use policy::{Policy, Rules};
 pub use run::{Queued, Run, Unpaced};
 pub use state::State;
