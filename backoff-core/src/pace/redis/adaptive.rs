@@ -73,7 +73,7 @@ use redis::{Client, RedisError, RedisResult, Script};
 use crate::AdaptiveRate;
 use crate::hints::{Feedback, Hints, Quota};
 use crate::pace::lock;
-use crate::pace::redis::fixed::{Found, Link, OnOutage, timed_out};
+use crate::pace::redis::link::{Found, Link, OnOutage, timed_out};
 
 type Instant = tokio::time::Instant;
 type StdInstant = std::time::Instant;
