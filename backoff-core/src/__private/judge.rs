@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use super::IntoSeconds;
 use crate::decide::Verdict;
+use crate::secs::IntoSeconds;
 
 /// `retry_after = ...`: the server's wait read from the outcome (or the error), as seconds.
 pub fn retry_after<'o, R: ?Sized, F, S>(outcome: &'o R, f: F) -> Option<Duration>

@@ -2,10 +2,12 @@
 //!
 //! One file per file of `backoff-macros/src/expand/`: what `expand/wait.rs` emits lives in
 //! `wait.rs`, what `expand/handlers.rs` emits in `handlers.rs`, and so on. Everything is
-//! re-exported here, so the expansion names every item as `__private::Item`. What several
-//! expand files emit (and `expand/mod.rs`'s own) lives in this file.
-
-use std::time::Duration;
+//! re-exported here, so the expansion names every item as `__private::Item`. An item that
+//! several expand files emit lives with the first that needs it in its own code (`secs` in
+//! `policy.rs`, `ToF64` in `wait.rs`); this file holds `expand/mod.rs`'s own (`IsResult`), the
+//! `numeric!` macro the files share, and re-exports of the runtime. The files name what they
+//! use by its own path, never through this file, so that nothing here goes round in a circle
+//! (`tests/layout.rs` checks it).
 
 pub use crate::decide::{Policy, State, Verdict};
 pub use crate::secs::IntoSeconds;
@@ -49,24 +51,6 @@ pub use pace::*;
 pub use policy::*;
 pub use sleep::*;
 pub use wait::*;
-
-/// Seconds (a number or a `Duration`) as a `Duration`, saturating.
-pub fn secs(value: impl IntoSeconds) -> Duration {
-    value.into_duration()
-}
-
-/// A number as `f64`, for `base`, `factor`-like parameters.
-#[diagnostic::on_unimplemented(
-    message = "`#[backoff]` expects a number here, found `{Self}`",
-    label = "expected an integer or a float"
-)]
-pub trait ToF64 {
-    /// The value as `f64`.
-    fn to_f64(self) -> f64;
-}
-
-numeric!(ToF64::to_f64 -> f64 = |v| v as f64;
-    u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, f32, f64);
 
 /// `on = error`: the fn must return a `Result`.
 #[diagnostic::on_unimplemented(

@@ -3,12 +3,17 @@
 
 use std::time::Duration;
 
-use super::IntoSeconds;
 pub use crate::budget::RetryBudget;
 pub use crate::decide::Rules;
 pub use crate::jitter::named as jitters;
 pub use crate::jitter::{FnJitter, Jitter, Spread};
+use crate::secs::IntoSeconds;
 pub use tracing::Level;
+
+/// Seconds (a number or a `Duration`) as a `Duration`, saturating.
+pub fn secs(value: impl IntoSeconds) -> Duration {
+    value.into_duration()
+}
 
 /// A count of tries from any integer: negative gives 0 (which acts as 1), huge gives
 /// `u32::MAX`.

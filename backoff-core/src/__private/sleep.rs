@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-pub use crate::builder::Clock;
+pub use crate::builder::clock::Clock;
 
 /// The clock of async retries: tokio's, so `tokio::time::pause` governs it.
 #[cfg(feature = "tokio")]

@@ -2,9 +2,22 @@
 
 use std::time::Duration;
 
-use super::{IntoSeconds, ToF64};
+use crate::secs::IntoSeconds;
 pub use crate::wait::schedule::{Schedule, Stored};
 pub use crate::wait::{Constant, Decay, Expo, Fibo, Intervals, Runtime, Wait};
+
+/// A number as `f64`, for `base`, `factor`-like parameters.
+#[diagnostic::on_unimplemented(
+    message = "`#[backoff]` expects a number here, found `{Self}`",
+    label = "expected an integer or a float"
+)]
+pub trait ToF64 {
+    /// The value as `f64`.
+    fn to_f64(self) -> f64;
+}
+
+numeric!(ToF64::to_f64 -> f64 = |v| v as f64;
+    u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, f32, f64);
 
 /// `expo(base, factor, max_value)` from the attribute's numbers.
 pub fn expo(base: impl ToF64, factor: impl IntoSeconds, max_value: Option<Duration>) -> Expo {

@@ -136,6 +136,16 @@ impl fmt::Display for Shown<'_> {
     }
 }
 
+/// Whether anything may record an event at `level`: with no subscriber, or one whose
+/// maximum level is below it, a log line costs this one check, and the outcome is never
+/// formatted. (A subscriber that filters per event is asked by `tracing` itself, still
+/// before any formatting.)
+#[inline]
+pub(super) fn on(level: Level) -> bool {
+    level <= tracing::level_filters::STATIC_MAX_LEVEL
+        && level <= tracing::level_filters::LevelFilter::current()
+}
+
 #[cfg(test)]
 mod tests {
     use std::cell::Cell;

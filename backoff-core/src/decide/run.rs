@@ -3,8 +3,10 @@
 use std::fmt;
 use std::time::Duration;
 
+use super::details::Details;
 use super::log::{Later, Line, LogTo};
-use super::{Action, Details, Rules, Verdict};
+use super::policy::Rules;
+use super::verdict::{Action, Verdict};
 use crate::budget::RetryBudget;
 use crate::jitter::{Spread, unit_draw};
 use crate::wait::schedule::Schedule;

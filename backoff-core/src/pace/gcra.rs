@@ -38,7 +38,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use super::Instant;
+use super::common::Instant;
 
 /// How a schedule spaces its slots.
 #[derive(Clone, Copy, Debug)]

@@ -1,5 +1,10 @@
 use super::local::MIN_SWEEP;
+use std::time::Duration;
+
+use super::common::Instant;
+use super::pacer::Backend;
 use super::*;
+use crate::hints::Feedback;
 
 fn keys(pacer: &Pacer) -> usize {
     let Backend::Local(local) = &pacer.backend else {

@@ -73,9 +73,9 @@ use std::time::Duration;
 
 use redis::{Client, RedisResult};
 
-use crate::AdaptiveRate;
 use crate::hints::Feedback;
-use crate::pace::lock;
+use crate::pace::adaptive::controller::AdaptiveRate;
+use crate::pace::common::lock;
 use crate::pace::redis::link::{Found, Link, OnOutage, timed_out};
 
 type Instant = tokio::time::Instant;
@@ -101,7 +101,7 @@ pub(crate) struct RedisAdaptive {
 }
 
 /// A lane of this backend, borrowed or held.
-type LaneRef<'a> = crate::pace::LaneRef<'a, Lane>;
+type LaneRef<'a> = crate::pace::common::LaneRef<'a, Lane>;
 
 impl RedisAdaptive {
     pub(crate) fn new(

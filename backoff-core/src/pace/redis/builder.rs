@@ -7,8 +7,8 @@ use redis::{Client, RedisError};
 use super::fixed::RedisPacer;
 use super::link::{Link, OnOutage};
 use super::scripts::MAX_US;
-use crate::AdaptiveRate;
 use crate::pace::Pacer;
+use crate::pace::adaptive::controller::AdaptiveRate;
 use crate::pace::redis::adaptive::RedisAdaptive;
 use crate::secs::IntoSeconds;
 

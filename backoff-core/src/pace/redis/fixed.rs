@@ -63,7 +63,7 @@ use super::scripts::{
 };
 use super::views::{LocalSlot, Quota, Views};
 use super::worker::{Hand, Job, work};
-use crate::pace::lock;
+use crate::pace::common::lock;
 
 type Instant = tokio::time::Instant;
 type StdInstant = std::time::Instant;

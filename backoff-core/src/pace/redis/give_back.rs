@@ -9,7 +9,7 @@ use redis::aio::ConnectionManager;
 use super::link::LATE_REPLY;
 use super::scripts::{Answer, Reservation, at, parse_error, release_script};
 use super::views::Views;
-use crate::pace::lock;
+use crate::pace::common::lock;
 
 type Instant = tokio::time::Instant;
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Client, RedisError, RedisResult};
 
-use crate::pace::lock;
+use crate::pace::common::lock;
 
 type StdInstant = std::time::Instant;
 

@@ -9,7 +9,7 @@ use redis::{Client, RedisResult};
 use super::give_back::Giver;
 use super::link::{LATE_REPLY, timed_out};
 use super::scripts::{Answer, Reservation};
-use crate::pace::lock;
+use crate::pace::common::lock;
 
 /// A blocking call, made by the pacer's worker thread.
 pub(super) enum Job {

@@ -4,9 +4,9 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use crate::AdaptiveRate;
 use crate::hints::Feedback;
-use crate::pace::lock;
+use crate::pace::adaptive::controller::AdaptiveRate;
+use crate::pace::common::lock;
 
 type Instant = tokio::time::Instant;
 
