@@ -151,9 +151,11 @@ pub mod pace;
 #[doc(inline)]
 pub use backoff_macros::backoff;
 
-// The builder: a policy's entry points, then `.retry(op)` or `.retry_blocking(op)`.
+// The builder: a policy's entry points, then `.retry(op)` or `.retry_blocking(op)`; the wait
+// generators behind them.
 pub use backoff_core::{
     Backoff, Clock, Retry, RetryFuture, builder, constant, decay, expo, fibo, intervals, runtime,
+    wait,
 };
 
 // Decisions and handlers: the rules of a run, what it decides, what its handlers see.
@@ -179,9 +181,6 @@ pub use hints::{Feedback, Hints, Quota, RateFeedback, RetryAfter, parse_retry_af
 // The retry budget: the `budget` guide.
 #[doc(no_inline)]
 pub use budget::RetryBudget;
-
-// Reached by expansions and helpers; kept where they are.
-pub use backoff_core::{Opaque, Shown, saturating_secs, wait};
 
 #[doc(hidden)]
 pub mod __private {

@@ -46,7 +46,7 @@ pub use budget::RetryBudget;
 pub use builder::{
     Backoff, Clock, Retry, RetryFuture, constant, decay, expo, fibo, intervals, runtime,
 };
-pub use decide::{Action, Details, Opaque, Policy, Shown, State, Verdict};
+pub use decide::{Action, Details, Policy, State, Verdict};
 pub use hints::{Feedback, Hints, Quota, RateFeedback};
 pub use hints::{RetryAfter, parse_retry_after};
 pub use jitter::Jitter;
@@ -59,6 +59,6 @@ pub use pace::{Pacer, PacerInstant, Reservation};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use redis;
-pub use secs::{IntoSeconds, saturating_secs};
+pub use secs::IntoSeconds;
 pub use tracing::Level;
 pub use wait::Wait;

@@ -74,7 +74,7 @@ signed!(i8, i16, i32, i64, i128, isize);
 /// Seconds as `f64` to a [`Duration`]: NaN and non-positive values give zero, values too large
 /// for a [`Duration`] give [`Duration::MAX`]. Never panics.
 #[inline]
-pub fn saturating_secs(secs: f64) -> Duration {
+pub(crate) fn saturating_secs(secs: f64) -> Duration {
     if secs.is_nan() || secs <= 0.0 {
         Duration::ZERO
     } else if secs < WHOLE_LIMIT && (secs as i64) as f64 == secs {

@@ -118,8 +118,11 @@ fn every_item_gated_on_a_feature_is_marked_with_it() {
     let mut missing = Vec::new();
     for path in &files {
         let name = path.file_stem().unwrap().to_str().unwrap();
-        // The expansion's helpers are hidden from the docs.
-        if name == "__private" {
+        // The expansion's helpers (the folder `__private/`) are hidden from the docs.
+        if path
+            .strip_prefix(&src)
+            .is_ok_and(|p| p.starts_with("__private"))
+        {
             continue;
         }
         let text = read(path);
@@ -166,7 +169,9 @@ fn every_item_gated_on_a_feature_is_marked_with_it() {
                     .strip_prefix("struct ")
                     .or_else(|| l.strip_prefix("enum "))
                     .or_else(|| l.strip_prefix("pub(crate) struct "))
-                    .or_else(|| l.strip_prefix("pub(crate) enum "))?;
+                    .or_else(|| l.strip_prefix("pub(crate) enum "))
+                    .or_else(|| l.strip_prefix("pub(super) struct "))
+                    .or_else(|| l.strip_prefix("pub(super) enum "))?;
                 rest.split(|c: char| !c.is_alphanumeric() && c != '_')
                     .next()
             })

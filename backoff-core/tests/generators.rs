@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use backoff_core::wait::{Constant, Decay, Expo, Fibo, Intervals, OnErr, Runtime};
+use backoff_core::__private::OnErr;
+use backoff_core::wait::{Constant, Decay, Expo, Fibo, Intervals, Runtime};
 use backoff_core::{IntoSeconds, Wait};
 
 fn secs(s: f64) -> Duration {

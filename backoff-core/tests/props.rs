@@ -52,10 +52,10 @@ fn drive<W: Wait<()>>(mut w: W, steps: usize, cap: Option<Duration>) -> Result<(
 }
 
 proptest! {
-    /// `saturating_secs` takes a fast path for whole seconds and `try_from_secs_f64` for the
+    /// Seconds as `f64` take a fast path for whole seconds and `try_from_secs_f64` for the
     /// rest: the same Duration as the exact conversion, for every f64.
     #[test]
-    fn saturating_secs_is_the_exact_conversion(
+    fn f64_seconds_are_the_exact_conversion(
         x in prop_oneof![any_f64(), (0u64..1u64 << 40).prop_map(|n| n as f64), any::<i64>().prop_map(|n| n as f64)]
     ) {
         let exact = if x.is_nan() || x <= 0.0 {
@@ -63,7 +63,7 @@ proptest! {
         } else {
             Duration::try_from_secs_f64(x).unwrap_or(Duration::MAX)
         };
-        prop_assert_eq!(backoff_core::saturating_secs(x), exact);
+        prop_assert_eq!(x.into_duration(), exact);
     }
 
     /// Full jitter scales the wait on its nanoseconds: never above it, and within a

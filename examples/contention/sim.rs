@@ -18,7 +18,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use politely::wait::Expo;
-use politely::{Action, Jitter, Opaque, Policy, State, Verdict, Wait};
+use politely::{Action, Jitter, Policy, State, Verdict, Wait};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
@@ -227,7 +227,7 @@ pub fn run(strategy: Strategy, clients: usize, seed: u64) -> Outcome {
             }
             Msg::WriteReply(true) => {}
             Msg::WriteReply(false) => {
-                let action = states[c].decide(&(), Verdict::Retry, now, &Opaque("stale version"));
+                let action = states[c].decide(&(), Verdict::Retry, now, &"stale version");
                 let Action::Backoff(wait) = action else {
                     unreachable!("no limits are set, so a retry always backs off: {action:?}");
                 };

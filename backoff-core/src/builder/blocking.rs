@@ -7,12 +7,13 @@ use crate::decide::Action;
 use crate::pace::Pacer;
 use crate::wait::Wait;
 
+use super::backoff::Backoff;
+use super::clock::Clock;
 use super::hooks::BlockingHooks;
 use super::markers::Blocking;
 use super::parts::{BlockingSleep, Judge, Now, Observes, Pace, RetryAfterHint};
 use super::retry::{Retry, decide, wait_of};
 use super::run::{Progress, parts};
-use super::{Backoff, Clock};
 
 impl<W, Op, R, J, S, C, A, P, H> Retry<W, Op, Blocking, J, S, C, A, P, H>
 where

@@ -12,12 +12,13 @@ use crate::decide::Action;
 use crate::pace::{Pacer, PacerInstant};
 use crate::wait::Wait;
 
+use super::backoff::Backoff;
+use super::clock::Clock;
 use super::hooks::AsyncHooks;
 use super::markers::Async;
 use super::parts::{AsyncOp, AsyncSleep, Judge, Now, Observes, Pace, RetryAfterHint, Slot};
 use super::retry::{Retry, decide, wait_of};
 use super::run::{Conf, Progress};
-use super::{Backoff, Clock};
 
 /// The outcome of an async operation.
 type Out<Op> = <<Op as AsyncOp>::Fut as Future>::Output;

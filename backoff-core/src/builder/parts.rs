@@ -12,7 +12,7 @@ use crate::hints::RateFeedback;
 use crate::pace::{Pacer, PacerInstant, Reservation};
 use crate::secs::IntoSeconds;
 
-use super::Clock;
+use super::clock::Clock;
 use super::markers::{Async, Blocking};
 
 // The operation.

@@ -13,6 +13,8 @@ use crate::pace::Pacer;
 use crate::secs::IntoSeconds;
 use crate::wait::Wait;
 
+use super::backoff::Backoff;
+use super::clock::Clock;
 use super::hooks::{HandlerOutput, Hook, NoHooks, On};
 use super::markers::{Async, Blocking};
 use super::parts::{
@@ -21,7 +23,6 @@ use super::parts::{
     RetryAfterHint,
 };
 use super::run::{Conf, Progress, parts};
-use super::{Backoff, Clock};
 
 /// An operation, its policy, and how to judge, pace, sleep, time and report it: made by
 /// [`Backoff::retry`] (await it) or [`Backoff::retry_blocking`] (run it with
@@ -332,7 +333,7 @@ impl<'p, W, Op, M: Mode<Op>, J, S, C, A, K, H>
 {
     /// Tells the pacer how each attempt went, for an adaptive pacer ([`Pacer::adaptive`])
     /// to learn the server's limit from: `f` reads the attempt's [`Feedback`](crate::Feedback)
-    /// (or anything [`RateFeedback`](crate::RateFeedback)) from its outcome, and the pacer is
+    /// (or anything [`RateFeedback`](crate::hints::RateFeedback)) from its outcome, and the pacer is
     /// told ([`Pacer::observe`]) as soon as the attempt returns, with the attempt's start
     /// (after its pacing wait) as `sent`. A no-op for a fixed-rate or Redis pacer.
     ///
@@ -355,18 +356,18 @@ impl<'p, W, Op, M: Mode<Op>, J, S, C, A, K, H>
     pub fn observe<F, O>(self, f: F) -> Retry<W, Op, M, J, S, C, A, Paced<'p, K, Observe<F>>, H>
     where
         F: Fn(&M::Outcome) -> O,
-        O: crate::RateFeedback,
+        O: crate::hints::RateFeedback,
     {
         let Paced { pacer, key, .. } = self.pacer;
         with!(self, pacer: Paced { pacer, key, observer: Observe(f) })
     }
 
     /// [`observe`](Retry::observe) when the outcome is its own
-    /// [`RateFeedback`](crate::RateFeedback): `Result<reqwest::Response, reqwest::Error>`,
+    /// [`RateFeedback`](crate::hints::RateFeedback): `Result<reqwest::Response, reqwest::Error>`,
     /// `http::Response<B>`, [`Feedback`](crate::Feedback), or a `Result` of those.
     pub fn observe_output(self) -> Retry<W, Op, M, J, S, C, A, Paced<'p, K, ObserveOutput>, H>
     where
-        M::Outcome: crate::RateFeedback,
+        M::Outcome: crate::hints::RateFeedback,
     {
         let Paced { pacer, key, .. } = self.pacer;
         with!(self, pacer: Paced { pacer, key, observer: ObserveOutput })

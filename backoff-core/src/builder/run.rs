@@ -25,7 +25,7 @@ use crate::budget::RetryBudget;
 use crate::decide::{Policy, Queued, Rules, Run};
 use crate::jitter::named::{Decorrelated, Equal, Full, Random};
 use crate::jitter::{Jitter, Spread};
-use crate::wait::Stored;
+use crate::wait::schedule::Stored;
 
 /// A builder's policy, but for the generator.
 #[derive(Clone)]

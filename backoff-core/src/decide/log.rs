@@ -136,13 +136,14 @@ impl fmt::Display for Shown<'_> {
     }
 }
 
-/// Describes an outcome whose type has no `Debug`: its type name in angle brackets.
-pub struct Opaque(pub &'static str);
-
-impl fmt::Display for Opaque {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "<{}>", self.0)
-    }
+/// Whether anything may record an event at `level`: with no subscriber, or one whose
+/// maximum level is below it, a log line costs this one check, and the outcome is never
+/// formatted. (A subscriber that filters per event is asked by `tracing` itself, still
+/// before any formatting.)
+#[inline]
+pub(super) fn on(level: Level) -> bool {
+    level <= tracing::level_filters::STATIC_MAX_LEVEL
+        && level <= tracing::level_filters::LevelFilter::current()
 }
 
 #[cfg(test)]
@@ -156,9 +157,11 @@ mod tests {
     use tracing::{Event, Level, Metadata, Subscriber};
 
     use super::Shown;
+    use crate::__private::Steps;
     use crate::decide::{Action, Rules, Run, Unpaced, Verdict};
     use crate::jitter::named::{Decorrelated, Full};
-    use crate::wait::{Constant, Expo, Fibo, Schedule, Steps};
+    use crate::wait::schedule::Schedule;
+    use crate::wait::{Constant, Expo, Fibo};
 
     thread_local! {
         static DEBUGS: Cell<u32> = const { Cell::new(0) };

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use tracing::Level;
 
-use super::log::{Line, LineKind, LogTo};
-use super::{Action, Verdict, on};
+use super::log::{Line, LineKind, LogTo, on};
+use super::verdict::{Action, Verdict};
 use crate::budget::RetryBudget;
 use crate::jitter::Jitter;
 

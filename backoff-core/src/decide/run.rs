@@ -3,11 +3,13 @@
 use std::fmt;
 use std::time::Duration;
 
+use super::details::Details;
 use super::log::{Later, Line, LogTo};
-use super::{Action, Details, Rules, Verdict};
+use super::policy::Rules;
+use super::verdict::{Action, Verdict};
 use crate::budget::RetryBudget;
 use crate::jitter::{Spread, unit_draw};
-use crate::wait::Schedule;
+use crate::wait::schedule::Schedule;
 
 /// One run of the attribute's retry loop: all that its future keeps between attempts.
 ///

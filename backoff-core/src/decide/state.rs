@@ -3,7 +3,9 @@
 use std::fmt;
 use std::time::Duration;
 
-use super::{Action, Details, Policy, Verdict};
+use super::details::Details;
+use super::policy::Policy;
+use super::verdict::{Action, Verdict};
 use crate::jitter::JitterState;
 use crate::wait::Wait;
 

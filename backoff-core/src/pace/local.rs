@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use super::common::{Instant, lock};
 use super::gcra::{Gcra, Spacing, Ticket};
-use super::{Instant, lock};
 
 /// Schedules kept in this process's memory.
 pub(super) struct Local {

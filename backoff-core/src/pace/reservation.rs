@@ -4,8 +4,9 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::common::Instant;
 use super::gcra::Ticket;
-use super::{Backend, Instant, Pacer};
+use super::pacer::{Backend, Pacer};
 
 /// What a reservation holds until it is used or given back.
 #[derive(Debug)]
@@ -185,6 +186,154 @@ impl Drop for Reservation<'_> {
     fn drop(&mut self) {
         if let Some(held) = self.held.take() {
             self.pacer.give_back(held);
+        }
+    }
+}
+
+/// The reservation half of [`Pacer`]: a slot reserved ahead, used, or given back.
+impl Pacer {
+    /// Reserves the next slot (in `key`'s own budget, if given) without waiting for it.
+    ///
+    /// The returned [`Reservation`] holds the slot until it is used
+    /// ([`ready`](Reservation::ready), [`ready_blocking`](Reservation::ready_blocking),
+    /// [`consume`](Reservation::consume)); dropped unused, it gives the slot back. This is the
+    /// step to use when a caller may decide not to wait, say on a deadline:
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use backoff_core::Pacer;
+    ///
+    /// let pacer = Pacer::per_second(1.0);
+    /// pacer.reserve(None).consume(); // an attempt that starts now
+    /// let next = pacer.reserve(None);
+    /// assert!(next.wait() > Duration::from_millis(500));
+    /// drop(next); // too long to wait: the slot goes back
+    /// assert!(pacer.reserve(None).wait() <= Duration::from_secs(1));
+    /// ```
+    ///
+    /// By backend:
+    ///
+    /// - **Local** (`per_second`, `new`, `with_burst`): the slot is reserved in this
+    ///   process at once.
+    /// - **Redis** ([`Pacer::redis`]): the slot is reserved in Redis, in one *blocking*
+    ///   round trip bounded by the pacer's timeout (while Redis is out, in this process's
+    ///   view of the budget, as `ready` does); dropped before its slot, it is given back
+    ///   (another round trip, spawned on tokio when a runtime is running). In async code,
+    ///   prefer [`ready`](Pacer::ready), which does not block the thread.
+    /// - **Adaptive** ([`Pacer::adaptive`]): nothing is reserved ahead (a slot fixed now
+    ///   would not follow the rate learned meanwhile). The reservation holds no slot:
+    ///   [`wait`](Reservation::wait) is when a caller arriving now would start if nobody
+    ///   queued ahead of it (an estimate: callers queued in [`ready`](Pacer::ready) go
+    ///   first); [`ready`](Reservation::ready) and
+    ///   [`ready_blocking`](Reservation::ready_blocking) queue then, as `Pacer::ready`
+    ///   does; [`consume`](Reservation::consume) counts an attempt starting now (the next
+    ///   slot is one interval later); dropped, it gives nothing back, having held nothing.
+    pub fn reserve(&self, key: Option<&str>) -> Reservation<'_> {
+        let now = Instant::now();
+        let held = match &self.backend {
+            Backend::Local(local) => self.quota.map(|quota| {
+                let (ticket, key) = local.reserve(key, now, quota);
+                Held::Local {
+                    ticket,
+                    reserved_at: now,
+                    key,
+                }
+            }),
+            #[cfg(feature = "redis")]
+            Backend::Redis(redis) => {
+                let (slot, release) = redis.reserve_held(key);
+                Some(Held::Redis {
+                    slot,
+                    reserved_at: now,
+                    release,
+                })
+            }
+            Backend::Adaptive(_) => Some(Held::Deferred {
+                estimate: self.estimate(key, now),
+                reserved_at: now,
+                key: key.map(Box::from),
+            }),
+            #[cfg(feature = "redis")]
+            Backend::RedisAdaptive(_) => Some(Held::Deferred {
+                estimate: self.estimate(key, now),
+                reserved_at: now,
+                key: key.map(Box::from),
+            }),
+        };
+        Reservation { pacer: self, held }
+    }
+
+    fn give_back(&self, held: Held) {
+        match (held, &self.backend) {
+            (
+                Held::Local {
+                    ticket,
+                    reserved_at: _,
+                    key,
+                },
+                Backend::Local(local),
+            ) => {
+                if let Some(quota) = self.quota {
+                    local.give_back(ticket, key, quota);
+                }
+            }
+            #[cfg(feature = "redis")]
+            (Held::Redis { slot, release, .. }, Backend::Redis(redis)) => {
+                if let Some(release) = release
+                    && slot > Instant::now()
+                {
+                    redis.release_held(*release);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A local slot reached at `now`: `Err(at)` while leaving now would come too close after
+    /// the departures before it.
+    fn depart(&self, held: &Held, now: Instant) -> Result<(), Instant> {
+        match (held, &self.backend, self.quota) {
+            (Held::Local { ticket, key, .. }, Backend::Local(local), Some(quota))
+                if !ticket.departed =>
+            {
+                local.depart(key.as_ref(), now, quota)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// When a caller arriving now would start on an adaptive pacer (now on the others).
+    fn estimate(&self, key: Option<&str>, now: Instant) -> Instant {
+        match &self.backend {
+            Backend::Adaptive(learned) => learned.lane(key).estimate(now),
+            #[cfg(feature = "redis")]
+            Backend::RedisAdaptive(redis) => redis.estimate(key, now),
+            _ => now,
+        }
+    }
+
+    /// Queues on an adaptive pacer (a deferred reservation used).
+    #[cfg(feature = "tokio")]
+    async fn deferred_ready(&self, key: Option<&str>) {
+        match &self.backend {
+            Backend::Adaptive(learned) => {
+                learned.lane(key).ready().await;
+            }
+            #[cfg(feature = "redis")]
+            Backend::RedisAdaptive(redis) => {
+                redis.ready(key).await;
+            }
+            _ => {}
+        }
+    }
+
+    /// Counts an attempt starting now on an adaptive pacer (a reservation consumed).
+    fn take_now(&self, key: Option<&str>) {
+        match &self.backend {
+            Backend::Adaptive(learned) => learned.lane(key).take_now(),
+            #[cfg(feature = "redis")]
+            Backend::RedisAdaptive(redis) => redis.take_now(key),
+            _ => {}
         }
     }
 }

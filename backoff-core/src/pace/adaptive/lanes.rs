@@ -19,11 +19,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use crate::pace::{Instant, LaneRef as AnyLaneRef, lock};
+use crate::pace::common::{Instant, LaneRef as AnyLaneRef, lock};
 
 /// A lane of this backend, borrowed or held.
 pub(crate) type LaneRef<'a> = AnyLaneRef<'a, Lane>;
-use super::AdaptiveRate;
+use super::controller::AdaptiveRate;
 use crate::hints::Feedback;
 
 /// The smallest map size that triggers a sweep of unused keys.

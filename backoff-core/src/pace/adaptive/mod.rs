@@ -2,7 +2,7 @@
 //! (`controller.rs`, [`AdaptiveRate`]) and the lanes that queue callers on what it learned,
 //! one per key (`lanes.rs`).
 
-mod controller;
+pub(crate) mod controller;
 mod lanes;
 
 pub use controller::AdaptiveRate;

@@ -5,6 +5,11 @@
 //! generator (the builder clones its template; the attribute evaluates its arguments per call).
 //! Returning `None` ends the run: the loop gives up, as Python does when an iterable `interval`
 //! runs out.
+//!
+//! `schedule.rs` is the same generators split into parameters and progress, as the attribute's
+//! expansion and the builder's loop keep them (not public API).
+
+pub(crate) mod schedule;
 
 use std::time::Duration;
 
@@ -20,43 +25,6 @@ use crate::secs::{IntoSeconds, saturating_secs};
 pub trait Wait<R: ?Sized> {
     /// The wait before the next attempt, or `None` to give up.
     fn next_wait(&mut self, outcome: &R) -> Option<Duration>;
-}
-
-/// A generator split in two, as the attribute's expansion uses it: the parameters (`self`,
-/// rebuilt at each decision from the attribute's literals, or from values evaluated once per
-/// call) and the progress (kept in the caller's future between attempts). [`Stored`] makes
-/// any [`Wait`] one, whole generator kept.
-pub trait Schedule<R: ?Sized> {
-    /// What changes between waits.
-    type Progress;
-    /// The wait before the next attempt, or `None` to give up.
-    fn next_wait(self, progress: &mut Self::Progress, outcome: &R) -> Option<Duration>;
-}
-
-/// A whole [`Wait`] kept as the progress: user-supplied generators, `runtime(value = ...)`.
-pub struct Stored<W>(std::marker::PhantomData<fn() -> W>);
-
-impl<W> Stored<W> {
-    /// The marker.
-    #[inline]
-    #[must_use]
-    pub const fn new() -> Self {
-        Stored(std::marker::PhantomData)
-    }
-}
-
-impl<W> Default for Stored<W> {
-    fn default() -> Self {
-        Stored::new()
-    }
-}
-
-impl<R: ?Sized, W: Wait<R>> Schedule<R> for Stored<W> {
-    type Progress = W;
-    #[inline]
-    fn next_wait(self, wait: &mut W, outcome: &R) -> Option<Duration> {
-        wait.next_wait(outcome)
-    }
 }
 
 /// Any iterator of seconds is a finite (or endless) generator: Python's `constant(interval=[..])`
@@ -113,7 +81,7 @@ fn power(base: f64, n: u32) -> f64 {
 impl Expo {
     /// The wait at step `n`, advancing `n` unless the cap is reached.
     #[inline]
-    fn step(&self, n: &mut u32) -> Duration {
+    pub(super) fn step(&self, n: &mut u32) -> Duration {
         let value = if self.factor == 0.0 {
             Duration::ZERO
         } else {
@@ -138,20 +106,12 @@ impl<R: ?Sized> Wait<R> for Expo {
     }
 }
 
-impl<R: ?Sized> Schedule<R> for Expo {
-    type Progress = u32;
-    #[inline]
-    fn next_wait(self, n: &mut u32, _: &R) -> Option<Duration> {
-        Some(self.step(n))
-    }
-}
-
 /// 1, 1, 2, 3, 5, 8… seconds, capped at `max_value` like [`Expo`]. See [`fibo`](crate::fibo).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Fibo {
     pub(crate) max_value: Option<Duration>,
-    a: Duration,
-    b: Duration,
+    pub(super) a: Duration,
+    pub(super) b: Duration,
 }
 
 impl Default for Fibo {
@@ -167,29 +127,6 @@ impl Fibo {
             max_value,
             a: Duration::from_secs(1),
             b: Duration::from_secs(1),
-        }
-    }
-}
-
-impl<R: ?Sized> Schedule<R> for Fibo {
-    /// How many waits were taken (the cap is not a step).
-    type Progress = u32;
-    fn next_wait(self, n: &mut u32, _: &R) -> Option<Duration> {
-        // The `n`th number, walked from (1, 1): once it saturates it stays `Duration::MAX`,
-        // so the walk is at most a hundred steps whatever `n`.
-        let (mut a, mut b) = (self.a, self.b);
-        for _ in 0..*n {
-            if a == Duration::MAX {
-                break;
-            }
-            (a, b) = (b, a.saturating_add(b));
-        }
-        match self.max_value {
-            Some(max) if a >= max => Some(max),
-            _ => {
-                *n = n.saturating_add(1);
-                Some(a)
-            }
         }
     }
 }
@@ -223,32 +160,6 @@ impl Constant {
 impl<R: ?Sized> Wait<R> for Constant {
     fn next_wait(&mut self, _: &R) -> Option<Duration> {
         Some(self.interval)
-    }
-}
-
-impl<R: ?Sized> Schedule<R> for Constant {
-    type Progress = ();
-    #[inline]
-    fn next_wait(self, (): &mut (), _: &R) -> Option<Duration> {
-        Some(self.interval)
-    }
-}
-
-/// A list of waits rebuilt at each decision (the attribute's `interval = [..]`, an array):
-/// only the position in it is kept between attempts.
-#[derive(Clone, Copy, Debug)]
-pub struct Steps<A>(pub A);
-
-impl<R: ?Sized, A: AsRef<[Duration]>> Schedule<R> for Steps<A> {
-    type Progress = u32;
-    #[inline]
-    fn next_wait(self, next: &mut u32, _: &R) -> Option<Duration> {
-        let wait = usize::try_from(*next)
-            .ok()
-            .and_then(|i| self.0.as_ref().get(i))
-            .copied();
-        *next = next.saturating_add(1);
-        wait
     }
 }
 
@@ -311,7 +222,7 @@ impl Decay {
 
 impl Decay {
     #[inline]
-    fn step(&self, t: &mut u32) -> Duration {
+    pub(super) fn step(&self, t: &mut u32) -> Duration {
         let exponent = -f64::from(*t) * self.decay_factor;
         let value = if self.initial_value == 0.0 {
             Duration::ZERO
@@ -337,14 +248,6 @@ impl<R: ?Sized> Wait<R> for Decay {
     }
 }
 
-impl<R: ?Sized> Schedule<R> for Decay {
-    type Progress = u32;
-    #[inline]
-    fn next_wait(self, t: &mut u32, _: &R) -> Option<Duration> {
-        Some(self.step(t))
-    }
-}
-
 /// The wait computed from the failed outcome: Python's `runtime(value=...)`, the Retry-After
 /// hook. `None` from the function gives up. See [`runtime`](crate::runtime).
 #[derive(Clone, Debug)]
@@ -357,21 +260,5 @@ where
 {
     fn next_wait(&mut self, outcome: &R) -> Option<Duration> {
         (self.0)(outcome).map(IntoSeconds::into_duration)
-    }
-}
-
-/// Adapts a `Runtime` function over an error to a generator over `Result<T, E>`, so the
-/// attribute's `runtime(value = |e: &E| ...)` sees the error, as Python's sees the exception.
-#[derive(Clone, Debug)]
-pub struct OnErr<W>(pub W);
-
-impl<T, E, W: Wait<E>> Wait<Result<T, E>> for OnErr<W> {
-    fn next_wait(&mut self, outcome: &Result<T, E>) -> Option<Duration> {
-        match outcome {
-            Err(e) => self.0.next_wait(e),
-            // A custom judge may call an `Ok` a failure; an error-typed generator has
-            // nothing to read then, so the run gives up rather than guess.
-            Ok(_) => None,
-        }
     }
 }

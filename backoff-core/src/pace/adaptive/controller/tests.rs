@@ -1,0 +1,216 @@
+use super::state::*;
+use super::*;
+
+fn ok() -> Feedback {
+    Feedback::accepted()
+}
+
+fn no() -> Feedback {
+    Feedback::throttled()
+}
+
+/// Feeds `n` accepted attempts, each at the controller's current interval.
+fn pass(c: &AdaptiveRate, now: &mut Instant, n: usize) {
+    for _ in 0..n {
+        *now += c.interval().unwrap();
+        c.observe(&ok(), *now, *now);
+    }
+}
+
+#[test]
+fn slow_start_doubles_until_the_first_throttle() {
+    let c = AdaptiveRate::new();
+    let mut now = Instant::now();
+    c.observe(&ok(), now, now); // the first attempt proves nothing
+    assert_eq!(c.rate(), Some(1.0));
+    pass(&c, &mut now, 3);
+    assert_eq!(c.rate(), Some(8.0));
+    now += c.interval().unwrap();
+    c.observe(&no(), now, now);
+    assert_eq!(c.rate(), Some(4.0), "back to the last rate accepted");
+}
+
+#[test]
+fn probes_back_off_and_return_to_good() {
+    let c = AdaptiveRate::new();
+    let mut now = Instant::now();
+    c.observe(&ok(), now, now);
+    pass(&c, &mut now, 1);
+    now += c.interval().unwrap();
+    c.observe(&no(), now, now); // at 2/s: good 1, bad 2
+    assert_eq!(c.rate(), Some(1.0));
+    pass(&c, &mut now, GAP as usize);
+    let probe = c.rate().unwrap();
+    assert!(probe > 1.0 && probe < 2.0, "{probe}");
+    now += c.interval().unwrap();
+    c.observe(&no(), now, now);
+    assert_eq!(c.rate(), Some(1.0));
+    // The next probe waits twice as long.
+    pass(&c, &mut now, 2 * GAP as usize - 1);
+    assert_eq!(c.rate(), Some(1.0));
+    pass(&c, &mut now, 1);
+    assert!(c.rate().unwrap() > 1.0);
+}
+
+#[test]
+fn a_throttle_at_the_proven_rate_steps_down_and_a_second_halves() {
+    let c = AdaptiveRate::new().initial(Some(4.0));
+    let mut now = Instant::now();
+    c.observe(&ok(), now, now);
+    pass(&c, &mut now, 1);
+    now += c.interval().unwrap();
+    c.observe(&no(), now, now);
+    assert_eq!(c.rate(), Some(4.0));
+    // Refused at the proven rate: the edge of the limit, 3 % off.
+    now += c.interval().unwrap();
+    c.observe(&no(), now, now);
+    assert_eq!(c.rate(), Some(4.0 * EDGE));
+    // Refused again before the step down is proven: the limit fell, halve.
+    now += c.interval().unwrap();
+    c.observe(&no(), now, now);
+    assert_eq!(c.rate(), Some(4.0 * EDGE * BETA));
+    // An attempt sent before the cut, refused after it, does not cut again.
+    c.observe(
+        &no(),
+        now - Duration::from_millis(10),
+        now + Duration::from_millis(100),
+    );
+    assert_eq!(c.rate(), Some(4.0 * EDGE * BETA));
+    // Three attempts proven at the new rate make it `good`: the next refusal at it is an
+    // edge again (3 % off), not another halving.
+    pass(&c, &mut now, CONFIRM as usize);
+    let proven = c.rate().unwrap();
+    now += c.interval().unwrap();
+    c.observe(&no(), now, now);
+    assert_eq!(c.rate(), Some(proven * EDGE));
+}
+
+#[test]
+fn idle_successes_prove_nothing() {
+    let c = AdaptiveRate::new();
+    let mut now = Instant::now();
+    for _ in 0..10 {
+        now += Duration::from_secs(10);
+        c.observe(&ok(), now, now);
+    }
+    assert_eq!(c.rate(), Some(1.0));
+}
+
+#[test]
+fn advertised_policy_is_followed_and_caps_probing() {
+    let c = AdaptiveRate::new();
+    let mut now = Instant::now();
+    let hinted = |q: &str| {
+        Feedback::from_status(
+            200,
+            &[("RateLimit-Policy", q)],
+            std::time::SystemTime::now(),
+        )
+    };
+    c.observe(&hinted(r#""d";q=5;w=1"#), now, now);
+    assert_eq!(c.rate(), Some(5.0));
+    for _ in 0..100 {
+        now += c.interval().unwrap();
+        c.observe(&hinted(r#""d";q=5;w=1"#), now, now);
+    }
+    assert_eq!(c.rate(), Some(5.0), "never probes above the policy");
+    c.observe(&hinted(r#""d";q=2;w=1"#), now, now);
+    assert_eq!(c.rate(), Some(2.0));
+    c.observe(&hinted(r#""d";q=3;w=1"#), now, now);
+    assert_eq!(c.rate(), Some(3.0));
+}
+
+#[test]
+fn x_ratelimit_window_is_the_longest_reset() {
+    let c = AdaptiveRate::new();
+    let now = Instant::now();
+    let fields = [
+        ("X-RateLimit-Limit", "5000"),
+        ("X-RateLimit-Remaining", "4999"),
+        ("X-RateLimit-Reset", "3600"),
+    ];
+    c.observe(
+        &Feedback::from_status(200, &fields, std::time::SystemTime::now()),
+        now,
+        now,
+    );
+    // The advertised 5000/3600 s, capped so the 4999 left last the 3600 s.
+    let rate = c.rate().unwrap();
+    assert!((rate - 4999.0 / 3600.0).abs() < 1e-9, "{rate}");
+}
+
+#[test]
+fn pauses() {
+    let c = AdaptiveRate::new();
+    let now = Instant::now();
+    // A second at one a second: rounding, no pause.
+    c.observe(
+        &no().with_retry_after(Some(Duration::from_secs(1))),
+        now,
+        now,
+    );
+    assert_eq!(c.not_before(), None);
+    c.observe(
+        &no().with_retry_after(Some(Duration::from_secs(30))),
+        now,
+        now,
+    );
+    assert_eq!(c.not_before(), Some(now + Duration::from_secs(30)));
+    let spent = Feedback::from_status(
+        200,
+        &[("RateLimit", r#""d";r=0;t=50"#)],
+        std::time::SystemTime::now(),
+    );
+    c.observe(&spent, now, now);
+    assert_eq!(c.not_before(), Some(now + Duration::from_secs(50)));
+    c.observe(
+        &ok(),
+        now + Duration::from_secs(51),
+        now + Duration::from_secs(51),
+    );
+    assert_eq!(c.not_before(), None);
+    c.observe(&no().with_retry_after(Some(Duration::MAX)), now, now);
+    assert_eq!(c.not_before(), Some(now + MAX_HOLD));
+}
+
+#[test]
+fn unpaced_start_seeds_from_retry_after() {
+    let c = AdaptiveRate::new().initial(None);
+    let now = Instant::now();
+    assert_eq!((c.rate(), c.interval()), (None, None));
+    c.observe(&ok(), now, now);
+    c.observe(&ok(), now, now);
+    assert_eq!(c.rate(), None);
+    c.observe(
+        &no().with_retry_after(Some(Duration::from_secs(4))),
+        now,
+        now,
+    );
+    assert_eq!(c.rate(), Some(0.25));
+}
+
+#[test]
+fn tunables_bound_everything_and_ignore_junk() {
+    let c = AdaptiveRate::new()
+        .initial(Some(f64::NAN))
+        .floor(f64::NEG_INFINITY)
+        .ceiling(f64::NAN)
+        .floor(0.5)
+        .ceiling(3.0);
+    let mut now = Instant::now();
+    assert_eq!(c.rate(), Some(1.0));
+    c.observe(&ok(), now, now);
+    pass(&c, &mut now, 10);
+    assert_eq!(c.rate(), Some(3.0));
+    for _ in 0..10 {
+        now += Duration::from_secs(100);
+        c.observe(&no(), now, now);
+    }
+    assert_eq!(c.rate(), Some(0.5));
+    let fresh = c.fresh();
+    assert_eq!(fresh.rate(), Some(1.0));
+    let mut now = Instant::now();
+    fresh.observe(&ok(), now, now);
+    pass(&fresh, &mut now, 10);
+    assert_eq!(fresh.rate(), Some(3.0), "same ceiling");
+}

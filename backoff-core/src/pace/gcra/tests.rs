@@ -1,0 +1,303 @@
+use super::*;
+
+fn quota(interval_ms: u64, burst: u32) -> Spacing {
+    let interval = Duration::from_millis(interval_ms);
+    Spacing {
+        interval,
+        tolerance: interval * (burst - 1),
+    }
+}
+
+/// Slots stay on their grid when a caller comes late to its slot; an idle pacer restarts
+/// from now; a burst lets that many through at once.
+#[test]
+fn reservations_keep_the_grid() {
+    let t0 = Instant::now();
+    let ms = |n: u64| t0 + Duration::from_millis(n);
+    let at = |t: Ticket| t.slot.duration_since(t0).as_millis();
+    let q = quota(100, 1);
+    let mut s = Gcra::default();
+    assert_eq!(at(s.reserve(ms(0), q)), 0);
+    assert_eq!(at(s.reserve(ms(0), q)), 100);
+    // The caller of slot 100 woke 3 ms late and asks again at 103: slot 200, not 203.
+    assert_eq!(at(s.reserve(ms(103), q)), 200);
+    // Idle past the grid: the next slot is now.
+    assert_eq!(at(s.reserve(ms(350), q)), 350);
+    assert_eq!(at(s.reserve(ms(350), q)), 450);
+
+    let mut b = Gcra::default();
+    let q3 = quota(100, 3);
+    let slots: Vec<u128> = (0..5).map(|_| at(b.reserve(ms(1000), q3))).collect();
+    assert_eq!(slots, [1000, 1000, 1000, 1100, 1200]);
+}
+
+/// The tail rolls back; a slot in the middle is a hole the next caller takes; once the
+/// tail is given back, the holes it uncovers roll back too.
+#[test]
+fn given_back_slots_are_reused() {
+    let t0 = Instant::now();
+    let ms = |n: u64| t0 + Duration::from_millis(n);
+    let at = |t: Ticket| t.slot.duration_since(t0).as_millis();
+    let q = quota(100, 1);
+    let mut s = Gcra::default();
+    let [_a, b, c] = [(); 3].map(|()| s.reserve(ms(0), q));
+    assert_eq!([at(b), at(c)], [100, 200]);
+    // The tail goes back: the next caller gets 200 again.
+    s.give_back(c, ms(5), q);
+    let c = s.reserve(ms(10), q);
+    assert_eq!(at(c), 200);
+    // A middle slot is a hole: the next caller takes it, not 300.
+    s.give_back(b, ms(15), q);
+    let b = s.reserve(ms(20), q);
+    assert_eq!(at(b), 100);
+    // Give back the middle, then the tail: both roll back, the next slot is 100.
+    s.give_back(b, ms(25), q);
+    s.give_back(c, ms(25), q);
+    assert!(s.holed.is_empty());
+    assert_eq!(at(s.reserve(ms(30), q)), 100);
+    assert_eq!(at(s.reserve(ms(30), q)), 200);
+}
+
+/// A caller that leaves late to its slot pushes the next departure back by as much,
+/// rather than leaving it closer than the interval (as a bucket of burst 1 would judge);
+/// on time, every departure conforms; a burst allows as many at once.
+#[test]
+fn departures_keep_the_interval_when_a_caller_is_late() {
+    let t0 = Instant::now();
+    let ms = |n: u64| t0 + Duration::from_millis(n);
+    let q = quota(100, 1);
+    let mut s = Gcra::default();
+    let a = s.reserve(ms(0), q);
+    assert!(a.departed, "free at once: counted as it is taken");
+    let b = s.reserve(ms(0), q);
+    let c = s.reserve(ms(0), q);
+    assert_eq!([b.slot, c.slot], [ms(100), ms(200)]);
+    assert!(!b.departed && !c.departed);
+    // b wakes 3 ms late; c, on time at 200, must wait for 203.
+    assert_eq!(s.depart(ms(103), q), Ok(()));
+    assert_eq!(s.depart(ms(200), q), Err(ms(203)));
+    assert_eq!(s.depart(ms(203), q), Ok(()));
+    // On time, nothing moves.
+    let d = s.reserve(ms(203), q);
+    assert_eq!(d.slot, ms(300));
+    assert_eq!(s.depart(ms(303), q), Ok(()));
+
+    let q3 = quota(100, 3);
+    let mut b3 = Gcra::default();
+    for _ in 0..3 {
+        assert!(b3.reserve(ms(1000), q3).departed);
+    }
+    let fourth = b3.reserve(ms(1000), q3);
+    assert_eq!(fourth.slot, ms(1100));
+    assert_eq!(b3.depart(ms(1100), q3), Ok(()));
+}
+
+/// A slot free at once is reached when it is taken: given back at that same instant it
+/// still counts as used (its attempt may have started); a later slot comes back.
+#[test]
+fn slots_free_at_once_are_used_at_once() {
+    let t0 = Instant::now();
+    let ms = |n: u64| t0 + Duration::from_millis(n);
+    let at = |t: Ticket| t.slot.duration_since(t0).as_millis();
+    let q = quota(100, 3);
+    let mut s = Gcra::default();
+    let tickets: Vec<Ticket> = (0..5).map(|_| s.reserve(ms(0), q)).collect();
+    let slots: Vec<u128> = tickets.iter().map(|t| at(*t)).collect();
+    assert_eq!(slots, [0, 0, 0, 100, 200]);
+    // The second 0 stays used; the 100 is a hole the next caller takes, then GCRA's next
+    // slot, 300 (200 is held).
+    s.give_back(tickets[1], ms(0), q);
+    s.give_back(tickets[3], ms(0), q);
+    let again: Vec<u128> = (0..3).map(|_| at(s.reserve(ms(0), q))).collect();
+    assert_eq!(again, [100, 300, 400]);
+}
+
+/// A pacer far from its limit holds no slot: however fast callers come, each slot is free
+/// at once and nothing is stored (so taking one never allocates).
+#[test]
+fn an_unconstrained_schedule_stores_no_slot() {
+    let t0 = Instant::now();
+    // A million a second, a burst of a million, callers a nanosecond apart: TAT runs
+    // ahead of the clock by a microsecond a call, far within the burst.
+    let interval = Duration::from_micros(1);
+    let q = Spacing {
+        interval,
+        tolerance: interval * 999_999,
+    };
+    let mut s = Gcra::default();
+    for i in 0..1000 {
+        let now = t0 + Duration::from_nanos(i);
+        assert_eq!(s.reserve(now, q).slot, now);
+    }
+    assert!(s.slots.is_empty(), "{} slots stored", s.slots.len());
+    assert_eq!(s.tat, Some(t0 + interval * 1000));
+}
+
+/// A slot given back once reached counts as used (its attempt may have started); a hole
+/// that passes unused no longer holds anyone up.
+#[test]
+fn passed_slots_are_not_given_back_and_passed_holes_are_dropped() {
+    let t0 = Instant::now();
+    let ms = |n: u64| t0 + Duration::from_millis(n);
+    let at = |t: Ticket| t.slot.duration_since(t0).as_millis();
+    let q = quota(100, 1);
+    let mut s = Gcra::default();
+    let [a, b, _c] = [(); 3].map(|()| s.reserve(ms(0), q));
+    s.give_back(a, ms(1), q);
+    assert_eq!(at(s.reserve(ms(1), q)), 300);
+    // 100 is given back, then passes unused: the next caller, at 150, gets 400, after the
+    // held 200 and 300 (not 500).
+    s.give_back(b, ms(50), q);
+    assert_eq!(at(s.reserve(ms(150), q)), 400);
+    assert!(!s.is_idle(ms(400)));
+    assert!(s.is_idle(ms(500)));
+}
+
+mod property {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        /// A caller reserves the next slot.
+        Reserve,
+        /// A caller holding a reservation (chosen by index) gives it back.
+        Cancel(usize),
+        /// Time moves on by this many ms; each held reservation whose slot is reached
+        /// runs then, unless `late` (its caller is slow: it stays held, to run or be
+        /// cancelled later).
+        Advance(u64, bool),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            4 => Just(Op::Reserve),
+            3 => any::<usize>().prop_map(Op::Cancel),
+            3 => (0u64..400, proptest::bool::weighted(0.2)).prop_map(|(d, l)| Op::Advance(d, l)),
+        ]
+    }
+
+    /// Whether a multiset of slots (ms) is GCRA-conformant: sorted, any two that are `k`
+    /// apart in order are at least `(k - (burst - 1)) * interval` apart in time.
+    fn conformant(slots: &[u64], interval: u64, burst: u64) -> bool {
+        let mut s = slots.to_vec();
+        s.sort_unstable();
+        for i in 0..s.len() {
+            for j in i + 1..s.len() {
+                let k = (j - i) as u64;
+                if k >= burst && s[j] - s[i] < (k - (burst - 1)) * interval {
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    /// The earliest slot at or after `now` that the attempts which ran or will run allow.
+    fn ideal(slots: &[u64], now: u64, interval: u64, burst: u64) -> u64 {
+        let mut candidates: Vec<u64> = vec![now];
+        for &p in slots {
+            for k in 1..=slots.len() as u64 + 1 {
+                candidates.push(p + k * interval);
+            }
+        }
+        candidates.retain(|&c| c >= now);
+        candidates.sort_unstable();
+        let mut with = slots.to_vec();
+        for c in candidates {
+            with.push(c);
+            if conformant(&with, interval, burst) {
+                return c;
+            }
+            with.pop();
+        }
+        unreachable!("a slot past every other is always conformant")
+    }
+
+    /// The slot GCRA gives at `now` after the attempts that ran or will run, replayed in
+    /// order of their slots: what those attempts imply.
+    fn replayed(slots: &[u64], now: u64, interval: u64, burst: u64) -> u64 {
+        let mut s = slots.to_vec();
+        s.sort_unstable();
+        let tat = s
+            .iter()
+            .fold(None, |tat: Option<u64>, &slot| {
+                Some(tat.unwrap_or(slot).max(slot) + interval)
+            })
+            .unwrap_or(now);
+        now.max(tat.saturating_sub((burst - 1) * interval))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// Any interleaving of reserve / cancel / run: the attempts that ran (and those
+        /// still held) are GCRA-conformant, and each new reservation is at most one
+        /// interval past the earliest slot those attempts allow.
+        #[test]
+        fn runs_conform_and_cancelled_slots_come_back(
+            burst in 1u32..4,
+            interval in prop_oneof![Just(100u64), Just(250u64), Just(1000u64)],
+            ops in proptest::collection::vec(op(), 0..80),
+        ) {
+            let t0 = Instant::now();
+            let to_ms = |i: Instant| i.duration_since(t0).as_millis() as u64;
+            let q = quota(interval, burst);
+            let mut s = Gcra::default();
+            let mut now = 0u64;
+            let mut ran: Vec<u64> = Vec::new();
+            let mut held: Vec<Ticket> = Vec::new();
+            for op in ops {
+                match op {
+                    Op::Reserve => {
+                        let mut taken: Vec<u64> = ran.clone();
+                        taken.extend(held.iter().map(|t| to_ms(t.slot)));
+                        // What the attempts that ran or hold slots imply: GCRA over
+                        // them, appending; with burst 1 also the earliest conformant
+                        // slot anywhere.
+                        let implied = replayed(&taken, now, interval, u64::from(burst));
+                        let t = s.reserve(t0 + Duration::from_millis(now), q);
+                        let slot = to_ms(t.slot);
+                        prop_assert!(slot >= now);
+                        prop_assert!(
+                            slot <= implied,
+                            "slot {slot} at {now}, implied {implied}; taken {taken:?}"
+                        );
+                        if burst == 1 {
+                            let best = ideal(&taken, now, interval, 1);
+                            prop_assert!(
+                                slot <= best + interval,
+                                "slot {slot} at {now}, best {best}; taken {taken:?}"
+                            );
+                        }
+                        held.push(t);
+                    }
+                    Op::Cancel(i) if !held.is_empty() => {
+                        let t = held.remove(i % held.len());
+                        s.give_back(t, t0 + Duration::from_millis(now), q);
+                        // A slot already reached counts as used: it may have run.
+                        if to_ms(t.slot) <= now {
+                            ran.push(to_ms(t.slot));
+                        }
+                    }
+                    Op::Cancel(_) => {}
+                    Op::Advance(d, late) => {
+                        now += d;
+                        if !late {
+                            held.retain(|t| {
+                                let slot = to_ms(t.slot);
+                                if slot <= now {
+                                    ran.push(slot);
+                                }
+                                slot > now
+                            });
+                        }
+                    }
+                }
+                let mut all = ran.clone();
+                all.extend(held.iter().map(|t| to_ms(t.slot)));
+                prop_assert!(conformant(&all, interval, u64::from(burst)), "{all:?}");
+            }
+        }
+    }
+}
