@@ -37,7 +37,7 @@ impl Pacer {
                 _ => now,
             };
             if let Some(hold) = self.rate.not_before() {
-                slot = slot.max(hold);
+                slot = slot.max(hold.into());
             }
             if slot <= now {
                 // The slot is the one slept for (not the wake-up: tokio's timer ticks in whole
@@ -73,7 +73,7 @@ async fn run(n: usize, schedule: &[(u64, f64)], headers: Headers, latency: Durat
                     let at = Instant::now();
                     let feedback = server.lock().unwrap().handle(at);
                     tokio::time::sleep(latency / 2).await;
-                    rate.observe(&feedback, sent, Instant::now());
+                    rate.observe(&feedback, sent.into(), Instant::now().into());
                     if !feedback.throttled {
                         return at;
                     }
@@ -199,11 +199,11 @@ fn instants_at_the_ends_of_the_clock_do_not_panic() {
     let (lo, hi) = clock_ends();
     let rate = AdaptiveRate::new();
     let accepted = backoff_core::Feedback::accepted();
-    rate.observe(&accepted, lo, hi);
-    rate.observe(&accepted, lo, hi);
+    rate.observe(&accepted, lo.into(), hi.into());
+    rate.observe(&accepted, lo.into(), hi.into());
     let pause = backoff_core::Feedback::throttled().with_retry_after(Some(Duration::from_secs(10)));
     let late = AdaptiveRate::new();
-    late.observe(&pause, hi, hi);
+    late.observe(&pause, hi.into(), hi.into());
     let headers = backoff_core::Feedback::accepted();
-    late.observe(&headers, hi, hi);
+    late.observe(&headers, hi.into(), hi.into());
 }

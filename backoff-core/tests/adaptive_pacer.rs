@@ -192,7 +192,7 @@ async fn queued_callers_follow_a_cut() {
     pacer.observe(
         None,
         &Feedback::from_status(200, &fields, SystemTime::now()),
-        t0,
+        t0.into(),
     );
     assert_eq!(pacer.learned_rate(None), Some(0.5));
     assert_eq!(waiter.await.unwrap(), Duration::from_secs(2));
@@ -206,7 +206,7 @@ async fn a_pause_holds_the_queue() {
     let t0 = Instant::now();
     pacer.ready(None).await;
     let refused = Feedback::throttled().with_retry_after(Some(Duration::from_secs(30)));
-    pacer.observe(None, &refused, t0);
+    pacer.observe(None, &refused, t0.into());
     assert_eq!(pacer.ready(None).await, Duration::from_secs(30));
     assert_eq!(ms_since(t0), 30_000);
 }
@@ -318,7 +318,7 @@ async fn no_initial_rate_paces_nothing_until_told() {
         assert_eq!(pacer.ready(None).await, Duration::ZERO);
     }
     let refused = Feedback::throttled().with_retry_after(Some(Duration::from_secs(4)));
-    pacer.observe(None, &refused, t0);
+    pacer.observe(None, &refused, t0.into());
     assert_eq!(pacer.learned_rate(None), Some(0.25));
     // The pause (4 s) and then the pace (4 s).
     pacer.ready(None).await;

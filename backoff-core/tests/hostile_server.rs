@@ -5,9 +5,9 @@
 
 use std::time::{Duration, SystemTime};
 
+use backoff_core::PacerInstant as Instant;
 use backoff_core::{AdaptiveRate, Feedback, Pacer};
 use proptest::prelude::*;
-use tokio::time::Instant;
 
 const HOUR: Duration = Duration::from_secs(3600);
 

@@ -81,8 +81,8 @@ fn any_wait() -> impl Strategy<Value = Option<Duration>> {
 #[cfg(feature = "tokio")]
 mod controller {
     use super::*;
+    use backoff_core::PacerInstant as Instant;
     use backoff_core::{AdaptiveRate, Quota};
-    use tokio::time::Instant;
 
     proptest! {
         #[test]

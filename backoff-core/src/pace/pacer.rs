@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::adaptive::{AdaptiveLanes, AdaptiveRate};
-use super::common::{Instant, PacerInstant};
+use super::common::PacerInstant;
 use super::gcra::Spacing;
 use super::local::Local;
 use crate::hints::Feedback;
@@ -173,7 +173,7 @@ impl Pacer {
     /// The pacers' clock now: the instant to pass to [`observe`](Pacer::observe) as the
     /// attempt's start (read it right after [`ready`](Pacer::ready) returns).
     pub fn now() -> PacerInstant {
-        Instant::now()
+        PacerInstant::now()
     }
 
     /// The interval between attempts, `None` when this pacer paces nothing. For an
@@ -224,9 +224,9 @@ impl Pacer {
     /// not seen before gets its own learned rate.
     pub fn observe(&self, key: Option<&str>, feedback: &Feedback, sent: PacerInstant) {
         match &self.backend {
-            Backend::Adaptive(learned) => learned.lane(key).observe(feedback, sent),
+            Backend::Adaptive(learned) => learned.lane(key).observe(feedback, sent.0),
             #[cfg(feature = "redis")]
-            Backend::RedisAdaptive(redis) => redis.observe(key, feedback, sent),
+            Backend::RedisAdaptive(redis) => redis.observe(key, feedback, sent.0),
             _ => {}
         }
     }

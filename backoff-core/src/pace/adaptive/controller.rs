@@ -110,19 +110,14 @@ use state::{
     Config, DEFAULT_INITIAL, MAX_HOLD, MIN_MAX_HOLD, PACED, State, interval_of, max_instant,
 };
 
-#[cfg(feature = "tokio")]
-type Instant = tokio::time::Instant;
-#[cfg(not(feature = "tokio"))]
-type Instant = std::time::Instant;
+use crate::pace::common::{Instant, PacerInstant};
 
 /// A rate controller that learns the server's limit from how attempts went, for a pacer to
 /// follow. The algorithm and its reasoning are in the module documentation (`backoff-core/src/pace/adaptive/controller.rs`).
 ///
 /// ```
-/// # #[cfg(feature = "tokio")] {
 /// use std::time::Duration;
-/// use backoff_core::{AdaptiveRate, Feedback};
-/// use tokio::time::Instant;
+/// use backoff_core::{AdaptiveRate, Feedback, PacerInstant as Instant};
 ///
 /// let rate = AdaptiveRate::new();
 /// assert_eq!(rate.interval(), Some(Duration::from_secs(1))); // the first guess
@@ -133,7 +128,6 @@ type Instant = std::time::Instant;
 /// rate.observe(&Feedback::from_status(200, &fields, std::time::SystemTime::now()), now, now);
 /// assert_eq!(rate.rate(), Some(10.0));
 /// assert_eq!(rate.interval(), Some(Duration::from_millis(100)));
-/// # }
 /// ```
 ///
 /// Thread-safe: one mutex, taken once per attempt by [`observe`](AdaptiveRate::observe) and
@@ -213,10 +207,8 @@ impl AdaptiveRate {
     /// still wins: it is yours, not the server's). Under one second: one second.
     ///
     /// ```
-    /// # #[cfg(feature = "tokio")] {
     /// use std::time::Duration;
-    /// use backoff_core::{AdaptiveRate, Feedback};
-    /// use tokio::time::Instant;
+    /// use backoff_core::{AdaptiveRate, Feedback, PacerInstant as Instant};
     ///
     /// let rate = AdaptiveRate::new().max_hold(Duration::from_secs(60));
     /// let now = Instant::now();
@@ -224,7 +216,6 @@ impl AdaptiveRate {
     /// let pause = Feedback::throttled().with_retry_after(Some(Duration::from_secs(86_400)));
     /// rate.observe(&pause, now, now);
     /// assert_eq!(rate.not_before(), Some(now + Duration::from_secs(60)));
-    /// # }
     /// ```
     pub fn max_hold(mut self, max: Duration) -> Self {
         self.config.max_hold = max.max(MIN_MAX_HOLD);
@@ -276,7 +267,12 @@ impl AdaptiveRate {
 
     /// No attempt should start before this instant: the server asked for a pause
     /// (`Retry-After`, or no requests remaining until a reset) longer than the pace explains.
-    pub fn not_before(&self) -> Option<Instant> {
+    pub fn not_before(&self) -> Option<PacerInstant> {
+        self.hold().map(PacerInstant)
+    }
+
+    /// [`not_before`](AdaptiveRate::not_before) on the pacers' own clock type.
+    pub(crate) fn hold(&self) -> Option<Instant> {
         self.current().hold
     }
 
@@ -288,8 +284,8 @@ impl AdaptiveRate {
     /// changed was sent at the old rate, and its outcome says nothing about the new one
     /// (without this, the requests already in flight when a probe is refused are all refused
     /// too, and each would cut the rate again).
-    pub fn observe(&self, feedback: &Feedback, sent: Instant, now: Instant) {
-        self.observe_changed(feedback, sent, now);
+    pub fn observe(&self, feedback: &Feedback, sent: PacerInstant, now: PacerInstant) {
+        self.observe_changed(feedback, sent.0, now.0);
     }
 
     /// [`observe`](AdaptiveRate::observe), telling whether what a pacer reads changed: the

@@ -133,7 +133,7 @@ impl Lane {
         Arc::strong_count(held) == 1
             && lock(&self.last)
                 .is_none_or(|last| now.saturating_duration_since(last) >= KEEP_LEARNED)
-            && self.rate.not_before().is_none_or(|hold| hold <= now)
+            && self.rate.hold().is_none_or(|hold| hold <= now)
     }
 
     /// The earliest start for the next attempt, given the last one.
@@ -142,7 +142,7 @@ impl Lane {
             (Some(last), Some(interval)) => last.checked_add(interval).unwrap_or(last),
             _ => now,
         };
-        self.rate.not_before().map_or(paced, |hold| paced.max(hold))
+        self.rate.hold().map_or(paced, |hold| paced.max(hold))
     }
 
     /// Takes the next slot if it has come (recording now as the latest start); else says

@@ -1,5 +1,7 @@
 use super::state::*;
 use super::*;
+// The public face takes the pacers' instants; these tests read the clock through it.
+use crate::pace::common::PacerInstant as Instant;
 
 fn ok() -> Feedback {
     Feedback::accepted()

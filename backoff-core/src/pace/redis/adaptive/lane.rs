@@ -87,7 +87,7 @@ impl Lane {
             _ => now,
         };
         self.rate
-            .not_before()
+            .hold()
             .map_or(paced, |hold| paced.max(hold))
             .max(now)
     }
@@ -95,7 +95,7 @@ impl Lane {
     /// The earliest start Redis should give, as a delay from now (µs): a pause the server
     /// asked for, or (`after_outage`) where the local pacing left off.
     pub(super) fn delay_us(&self, now: Instant, after_outage: bool) -> u64 {
-        let hold = self.rate.not_before().unwrap_or(now);
+        let hold = self.rate.hold().unwrap_or(now);
         let earliest = if after_outage {
             hold.max(self.local_slot(now))
         } else {
@@ -120,6 +120,6 @@ impl Lane {
         Arc::strong_count(held) == 1
             && lock(&self.last)
                 .is_none_or(|last| now.saturating_duration_since(last) >= KEEP_LEARNED)
-            && self.rate.not_before().is_none_or(|hold| hold <= now)
+            && self.rate.hold().is_none_or(|hold| hold <= now)
     }
 }
