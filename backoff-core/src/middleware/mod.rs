@@ -16,3 +16,6 @@ mod reqwest;
 pub use idempotency::IdempotencyKey;
 pub use overrides::{Attempts, NoRetry, RateKey};
 pub use reqwest::{Outcome, PoliteMiddleware};
+
+/// The `reqwest-middleware` crate the middleware plugs into, for its `ClientBuilder`.
+pub use reqwest_middleware;
