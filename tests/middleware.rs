@@ -27,6 +27,8 @@ enum Step {
     After(u16, u64),
     /// An I/O error of this kind, as a transport middleware would report it.
     Io(io::ErrorKind),
+    /// A status with `RateLimit-Policy: "d";q=5;w=1` (5 requests a second).
+    Policy(u16),
 }
 
 /// What the server saw of one attempt.
@@ -82,17 +84,18 @@ impl Middleware for Script {
                 .map(|v| v.to_str().unwrap().to_owned()),
         });
         let step = self.steps.lock().unwrap().pop_front();
-        let answer = |status: u16, after: Option<u64>| {
+        let answer = |status: u16, field: Option<(&str, String)>| {
             let mut b = http::Response::builder().status(status);
-            if let Some(after) = after {
-                b = b.header("retry-after", after.to_string());
+            if let Some((name, value)) = field {
+                b = b.header(name, value);
             }
             Ok(b.body("").unwrap().into())
         };
         match step {
             None => answer(200, None),
             Some(Step::Status(s)) => answer(s, None),
-            Some(Step::After(s, after)) => answer(s, Some(after)),
+            Some(Step::After(s, after)) => answer(s, Some(("retry-after", after.to_string()))),
+            Some(Step::Policy(s)) => answer(s, Some(("ratelimit-policy", "\"d\";q=5;w=1".into()))),
             Some(Step::Io(kind)) => Err(reqwest_middleware::Error::middleware(io::Error::new(
                 kind, "scripted",
             ))),
@@ -319,6 +322,26 @@ async fn each_host_is_paced_on_its_own_budget_unless_told_otherwise() {
         .await;
     assert!(on_a.is_ok());
     assert_eq!(script.seen().last().unwrap().at, Duration::from_secs(2));
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn an_adaptive_pacer_learns_each_hosts_limit_from_the_responses() {
+    let script = Script::new(&[Step::Policy(429), Step::Policy(200)]);
+    let pacer = Arc::new(Pacer::adaptive());
+    let polite = PoliteMiddleware::new(policy()).pacer(pacer.clone());
+    let response = client(polite, &script)
+        .get("http://a.test:8080/")
+        .send()
+        .await;
+    assert_eq!(response.unwrap().status(), 200);
+    assert_eq!(script.tries(), 2);
+    // The advertised 5/s, less a margin for the throttle.
+    let learned = pacer.learned_rate(Some("a.test:8080"));
+    assert!(
+        learned.is_some_and(|r| (4.5..=5.0).contains(&r)),
+        "{learned:?}"
+    );
+    assert_eq!(pacer.learned_rate(Some("b.test")), None);
 }
 
 // The stand-in Messages API, on the real clock.
