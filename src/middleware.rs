@@ -111,8 +111,10 @@
 //! [`RetryBudget`](crate::RetryBudget) (share it between middlewares to bound a whole
 //! client's retries); [`on_backoff`](PoliteMiddleware::on_backoff) and
 //! [`on_giveup`](PoliteMiddleware::on_giveup) see each attempt's [`Outcome`], as the
-//! builder's handlers do. The log lines are the builder's: set their target and levels on the
-//! policy ([`Backoff::target`](crate::Backoff::target)).
+//! builder's handlers do. The log lines are the builder's (set their target and levels on the
+//! policy: [`Backoff::target`](crate::Backoff::target)); they show a response by its status,
+//! its URL's path and its `Retry-After`, and an error by its kind and causes: no headers, no
+//! query, no URL.
 
 pub use backoff_core::middleware::{
     Attempts, IdempotencyKey, NoRetry, Outcome, PoliteMiddleware, RateKey, reqwest_middleware,

@@ -344,6 +344,36 @@ async fn an_adaptive_pacer_learns_each_hosts_limit_from_the_responses() {
     assert_eq!(pacer.learned_rate(Some("b.test")), None);
 }
 
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn handlers_and_log_lines_show_an_attempt_without_its_headers() {
+    let script = Script::new(&[
+        Step::After(503, 3),
+        Step::Io(io::ErrorKind::ConnectionReset),
+    ]);
+    let shown = Arc::new(Mutex::new(Vec::new()));
+    let seen = shown.clone();
+    let polite = PoliteMiddleware::new(policy()).on_backoff(move |d| {
+        seen.lock()
+            .unwrap()
+            .push((format!("{:?}", d.outcome), d.wait));
+    });
+    let client = client(polite, &script);
+    let response = client.get(format!("{URL}?api_key=secret")).send().await;
+    assert_eq!(response.unwrap().status(), 200);
+    let shown = shown.lock().unwrap().clone();
+    assert_eq!(shown.len(), 2);
+    assert!(
+        shown[0]
+            .0
+            .starts_with("Ok(Response { status: 503 Service Unavailable, path: ")
+            && shown[0].0.ends_with(r#"retry_after: "3" })"#),
+        "{shown:?}"
+    );
+    assert_eq!(shown[0].1, Some(Duration::from_secs(4)));
+    assert_eq!(shown[1].0, "Err(middleware error: scripted)");
+    assert!(shown.iter().all(|(s, _)| !s.contains("secret")));
+}
+
 // The stand-in Messages API, on the real clock.
 
 const APP: &str = "11111111-2222-4333-8444-555555555555";
@@ -469,9 +499,12 @@ async fn a_refused_connection_is_retried_for_a_post() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap().port()
     };
-    let client = real_client(PoliteMiddleware::new(
-        politely::constant(Duration::from_millis(10)).max_tries(3),
-    ));
+    let shown = Arc::new(Mutex::new(String::new()));
+    let seen = shown.clone();
+    let client = real_client(
+        PoliteMiddleware::new(politely::constant(Duration::from_millis(10)).max_tries(3))
+            .on_giveup(move |d| *seen.lock().unwrap() = format!("{:?}", d.outcome)),
+    );
     let mut ext = Extensions::new();
     let req = client
         .post(format!("http://127.0.0.1:{port}/"))
@@ -484,6 +517,10 @@ async fn a_refused_connection_is_retried_for_a_post() {
         .unwrap_err();
     assert!(err.is_connect(), "{err:?}");
     assert_eq!(ext.get::<Attempts>(), Some(&Attempts(3)));
+    // The log line's form: the kind and the causes, not the URL.
+    let shown = shown.lock().unwrap().clone();
+    assert!(shown.starts_with("Err(reqwest connect error: "), "{shown}");
+    assert!(!shown.contains(&port.to_string()), "{shown}");
 }
 
 /// Runs the futures at once (no `futures` dependency): one task each.

@@ -9,7 +9,10 @@ use reqwest::{Method, StatusCode};
 use crate::decide::Verdict;
 use crate::hints::{Feedback, Hints, RateFeedback};
 
-use super::reqwest::Outcome;
+use reqwest::Response;
+
+/// An attempt's result.
+type Outcome = Result<Response, reqwest_middleware::Error>;
 
 /// A failed attempt, by what it proves about the request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -12,7 +12,8 @@ use reqwest_middleware::{Middleware, Next};
 use crate::budget::RetryBudget;
 use crate::builder::Backoff;
 use crate::decide::Details;
-use crate::hints::RetryAfter;
+use crate::hints::{Feedback, RateFeedback, RetryAfter};
+use crate::http_shown::HttpShown;
 use crate::pace::Pacer;
 use crate::wait::{Expo, Wait};
 
@@ -20,8 +21,73 @@ use super::classify::{self, Rules};
 use super::idempotency::{self, IdempotencyKey};
 use super::overrides::{Attempts, NoRetry, RateKey};
 
-/// One attempt's outcome, as the policy's generator, the handlers and the log lines see it.
-pub type Outcome = Result<Response, reqwest_middleware::Error>;
+/// One attempt's outcome, as the policy's generator, the handlers and the log lines see it:
+/// the response or the error ([`result`](Outcome::result)).
+///
+/// Its `Debug`, which the log lines print, shows a response by its status, its URL's path
+/// and its `Retry-After` (not its headers, nor the query, which may carry credentials), and
+/// an error by its kind and causes (not its URL).
+pub struct Outcome(pub(crate) Result<Response, reqwest_middleware::Error>);
+
+impl Outcome {
+    /// What the attempt returned: the response (any status) or the error.
+    pub fn result(&self) -> &Result<Response, reqwest_middleware::Error> {
+        &self.0
+    }
+
+    /// The response, whatever its status, if the attempt got one.
+    pub fn response(&self) -> Option<&Response> {
+        self.0.as_ref().ok()
+    }
+
+    /// The error, if the attempt got no response.
+    pub fn error(&self) -> Option<&reqwest_middleware::Error> {
+        self.0.as_ref().err()
+    }
+}
+
+impl fmt::Debug for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Ok(response) => write!(f, "Ok({})", HttpShown(response)),
+            Err(reqwest_middleware::Error::Reqwest(e)) => {
+                let kind = if e.is_connect() {
+                    "connect"
+                } else if e.is_timeout() {
+                    "timeout"
+                } else if e.is_body() {
+                    "body"
+                } else if e.is_request() {
+                    "request"
+                } else if e.is_redirect() {
+                    "redirect"
+                } else if e.is_builder() {
+                    "builder"
+                } else if e.is_decode() {
+                    "decode"
+                } else {
+                    "other"
+                };
+                write!(f, "Err(reqwest {kind} error")?;
+                let mut source = std::error::Error::source(e);
+                while let Some(s) = source {
+                    write!(f, ": {s}")?;
+                    source = s.source();
+                }
+                f.write_str(")")
+            }
+            Err(reqwest_middleware::Error::Middleware(e)) => {
+                write!(f, "Err(middleware error: {e:#})")
+            }
+        }
+    }
+}
+
+impl RateFeedback for Outcome {
+    fn feedback(&self) -> Feedback {
+        self.0.feedback()
+    }
+}
 
 type Handler = Arc<dyn Fn(&Details<'_, Outcome>) + Send + Sync>;
 type KeyFn = Arc<dyn Fn(&Request) -> Option<String> + Send + Sync>;
@@ -242,22 +308,20 @@ where
                 let req = req.expect("an attempt without its request");
                 let mut ext =
                     std::mem::take(&mut *shared_ref.lock().unwrap_or_else(PoisonError::into_inner));
-                let out = next.run(req, &mut ext).await;
+                let out = Outcome(next.run(req, &mut ext).await);
                 *shared_ref.lock().unwrap_or_else(PoisonError::into_inner) = ext;
                 out
             }
         };
         let retry = policy
             .retry(op)
-            .judge(move |out: &Outcome| rules.verdict(out))
-            .retry_after_outcome(|out: &Outcome| {
-                out.as_ref().ok().and_then(RetryAfter::retry_after)
-            });
+            .judge(move |out: &Outcome| rules.verdict(&out.0))
+            .retry_after_outcome(|out: &Outcome| out.response().and_then(RetryAfter::retry_after));
         let pacer: &Pacer = match &self.pacer {
             Some(pacer) => pacer,
             None => unpaced(),
         };
-        let mut out = match key {
+        let Outcome(mut out) = match key {
             Some(key) => finish!(retry.pacer(pacer).rate_key(key), self),
             None => finish!(retry.pacer(pacer), self),
         };
