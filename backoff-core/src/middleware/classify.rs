@@ -16,7 +16,7 @@ type Outcome = Result<Response, reqwest_middleware::Error>;
 
 /// A failed attempt, by what it proves about the request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Failure {
+pub(super) enum Failure {
     /// The server did not process it: the connection failed (refused, DNS, TLS, a connect
     /// timeout), or the server answered 429 or 503. Retried for every method.
     NotProcessed,
@@ -36,18 +36,18 @@ pub(crate) enum Failure {
 
 /// The middleware's retry rules for one request.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Rules {
+pub(super) struct RequestRules {
     /// Its method is idempotent, or it carries an `Idempotency-Key`.
-    pub(crate) repeatable: bool,
-    pub(crate) retry_5xx: bool,
-    pub(crate) retry_408: bool,
+    pub(super) repeatable: bool,
+    pub(super) retry_5xx: bool,
+    pub(super) retry_408: bool,
 }
 
-impl Rules {
+impl RequestRules {
     /// The verdict on an attempt: a response the rules do not retry is returned as it is
     /// (success: the server answered); a retryable failure the method makes unsafe to send
     /// again is given up (the give-up log line says so).
-    pub(crate) fn verdict(&self, outcome: &Outcome) -> Verdict {
+    pub(super) fn verdict(&self, outcome: &Outcome) -> Verdict {
         match failure(outcome) {
             None => Verdict::Success,
             Some(Failure::Permanent) => Verdict::Propagate,
@@ -66,7 +66,7 @@ impl Rules {
 }
 
 /// Whether sending `method` twice has the effect of sending it once (RFC 9110, 9.2.2).
-pub(crate) fn idempotent(method: &Method) -> bool {
+pub(super) fn idempotent(method: &Method) -> bool {
     matches!(
         *method,
         Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE | Method::TRACE
@@ -74,7 +74,7 @@ pub(crate) fn idempotent(method: &Method) -> bool {
 }
 
 /// What an attempt's outcome proves; `None` for an answer that is not a failure to retry.
-pub(crate) fn failure(outcome: &Outcome) -> Option<Failure> {
+pub(super) fn failure(outcome: &Outcome) -> Option<Failure> {
     match outcome {
         Ok(response) => match response.status() {
             StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => {

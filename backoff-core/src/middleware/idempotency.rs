@@ -5,7 +5,7 @@
 use reqwest::header::{HeaderName, HeaderValue};
 
 /// The header's name, `Idempotency-Key`.
-pub(crate) const HEADER: HeaderName = HeaderName::from_static("idempotency-key");
+pub(super) const HEADER: HeaderName = HeaderName::from_static("idempotency-key");
 
 /// Whether the middleware gives requests an `Idempotency-Key` of its own.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -22,7 +22,7 @@ pub enum IdempotencyKey {
 }
 
 /// A random UUID, version 4 (122 random bits), in its usual hyphenated lowercase form.
-pub(crate) fn new_key() -> HeaderValue {
+pub(super) fn new_key() -> HeaderValue {
     let mut n: u128 = rand::random();
     n = (n & !(0xf << 76)) | (0x4 << 76); // version 4
     n = (n & !(0x3 << 62)) | (0x2 << 62); // variant RFC 9562

@@ -17,7 +17,7 @@ use crate::http_shown::HttpShown;
 use crate::pace::Pacer;
 use crate::wait::{Expo, Wait};
 
-use super::classify::{self, Rules};
+use super::classify::{self, RequestRules};
 use super::idempotency::{self, IdempotencyKey};
 use super::overrides::{Attempts, NoRetry, RateKey};
 
@@ -27,7 +27,7 @@ use super::overrides::{Attempts, NoRetry, RateKey};
 /// Its `Debug`, which the log lines print, shows a response by its status, its URL's path
 /// and its `Retry-After` (not its headers, nor the query, which may carry credentials), and
 /// an error by its kind and causes (not its URL).
-pub struct Outcome(pub(crate) Result<Response, reqwest_middleware::Error>);
+pub struct Outcome(Result<Response, reqwest_middleware::Error>);
 
 impl Outcome {
     /// What the attempt returned: the response (any status) or the error.
@@ -277,7 +277,7 @@ where
             req.headers_mut()
                 .insert(idempotency::HEADER, idempotency::new_key());
         }
-        let rules = Rules {
+        let rules = RequestRules {
             repeatable: !keyed_method || req.headers().contains_key(idempotency::HEADER),
             retry_5xx: self.retry_5xx,
             retry_408: self.retry_408,
