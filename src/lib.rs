@@ -129,6 +129,7 @@
 //! | `http` | `RetryAfter` for `http::HeaderMap`; `RateFeedback` for `http::Response<B>` (`rate = adaptive` learns from it by itself); `Feedback::from_http`, `Hints::from_headers`; log lines show an `http::Response` by its status and `Retry-After` |
 //! | `reqwest` (and `http`) | `RetryAfter` for `reqwest::Response` (`resp.retry_after()`); `RateFeedback` for `reqwest::Response` and `reqwest::Error`, so `Result<reqwest::Response, reqwest::Error>` needs no `observe`; log lines show a response by its status, path and `Retry-After` |
 //! | `redis` (and `tokio`) | `Pacer::redis`, `Pacer::redis_with_burst`, `Pacer::redis_adaptive`, `RedisPacerBuilder` and `politely::redis`: one rate limit shared by every process ([`pace`](crate::pace#across-processes-redis)) |
+//! | `reqwest-middleware` (and `reqwest`, `tokio`) | [`middleware`]: `PoliteMiddleware`, a `reqwest_middleware::Middleware` that retries and paces every request of a client, with `Retry-After`, a retry budget and `POST`s retried only when safe |
 //!
 //! ```toml
 //! politely = { version = "0.1", features = ["reqwest"] }
@@ -145,6 +146,9 @@
 pub mod budget;
 pub mod guide;
 pub mod hints;
+#[cfg(feature = "reqwest-middleware")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest-middleware")))]
+pub mod middleware;
 pub mod pace;
 
 // The attribute: its reference (every argument, the equivalent code) is on the item.

@@ -37,7 +37,10 @@ fn crate_docs() -> String {
 #[test]
 fn the_crate_docs_list_every_feature() {
     let features = features(&read("Cargo.toml"));
-    assert_eq!(features, ["tokio", "http", "reqwest", "redis"]);
+    assert_eq!(
+        features,
+        ["tokio", "http", "reqwest", "redis", "reqwest-middleware"]
+    );
     let docs = crate_docs();
     let section = docs
         .split("\n# Cargo features\n")
@@ -58,7 +61,13 @@ fn gated_re_exports_are_marked_and_docs_rs_shows_them() {
     let lib = read("src/lib.rs");
     assert!(lib.contains("\n#![cfg_attr(docsrs, feature(doc_cfg))]\n"));
     let mut gated = 0;
-    for file in ["src/lib.rs", "src/pace.rs", "src/hints.rs", "src/budget.rs"] {
+    for file in [
+        "src/lib.rs",
+        "src/pace.rs",
+        "src/hints.rs",
+        "src/budget.rs",
+        "src/middleware.rs",
+    ] {
         let source = read(file);
         let lines: Vec<&str> = source.lines().collect();
         for (i, line) in lines.iter().enumerate() {

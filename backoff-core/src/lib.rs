@@ -34,6 +34,9 @@ mod hints;
 #[cfg(feature = "http")]
 mod http_shown;
 mod jitter;
+#[cfg(feature = "reqwest-middleware")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest-middleware")))]
+pub mod middleware;
 mod pace;
 mod secs;
 pub mod sim;

@@ -1,0 +1,121 @@
+//! Every request of an HTTP client retried and paced: the attribute's powers as a
+//! `reqwest_middleware::Middleware`, with nothing written around each call.
+//!
+//! [`PoliteMiddleware`] takes a builder policy ([`expo`](crate::expo), [`fibo`](crate::fibo),
+//! [`constant`](crate::constant)… with their limits and jitter) and runs each request through
+//! it, as [`Backoff::retry`](crate::Backoff::retry) would: the same waits, `Retry-After`
+//! handling, [retry budget](crate::budget), log lines and handlers as `#[backoff(...)]`.
+//!
+//! ```
+//! use politely::Pacer;
+//! use politely::middleware::{Attempts, IdempotencyKey, PoliteMiddleware};
+//! use politely::middleware::reqwest_middleware::ClientBuilder;
+//! # use politely::middleware::reqwest_middleware::{self, Middleware, Next};
+//! # use http::Extensions;
+//! # use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
+//! # /// The server, without a network: a 503 asking for 2 s, then a 202.
+//! # struct Server(AtomicU32);
+//! # #[async_trait::async_trait]
+//! # impl Middleware for Server {
+//! #     async fn handle(&self, _: reqwest::Request, _: &mut Extensions, _: Next<'_>)
+//! #         -> reqwest_middleware::Result<reqwest::Response> {
+//! #         let busy = self.0.fetch_add(1, SeqCst) == 0;
+//! #         let answer = http::Response::builder().status(if busy { 503 } else { 202 });
+//! #         let answer = if busy { answer.header("retry-after", "2") } else { answer };
+//! #         Ok(answer.body("").unwrap().into())
+//! #     }
+//! # }
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() -> Result<(), reqwest_middleware::Error> {
+//! let polite = PoliteMiddleware::new(politely::expo().max_value(32).max_time(60))
+//!     .pacer(Pacer::per_second(10.0)) // at most 10 attempts a second to each host
+//!     .idempotency_key(IdempotencyKey::Auto); // so a POST can be retried safely
+//! let client = ClientBuilder::new(reqwest::Client::new())
+//!     .with(polite)
+//! #   .with(Server(AtomicU32::new(0)))
+//!     .build();
+//!
+//! let start = tokio::time::Instant::now();
+//! let response = client
+//!     .post("https://api.example.com/v1/messages")
+//!     .body(r#"{"to":"15550100","text":"hi"}"#)
+//!     .send()
+//!     .await?;
+//! assert_eq!(response.status(), 202);
+//! // Answered 503 with `Retry-After: 2` first: retried once, no earlier than 2 s later.
+//! assert_eq!(response.extensions().get::<Attempts>(), Some(&Attempts(2)));
+//! assert!(start.elapsed() >= std::time::Duration::from_secs(2));
+//! # Ok(()) }
+//! ```
+//!
+//! Middleware after it in the chain (tracing, auth) runs once per attempt.
+//!
+//! # What is retried
+//!
+//! | outcome | `GET`, `HEAD`, `OPTIONS`, `PUT`, `DELETE`, `TRACE`, or any request with an `Idempotency-Key` | `POST`, `PATCH` without a key |
+//! |---|---|---|
+//! | connection failed before sending (refused, DNS, TLS, connect timeout) | retried | retried |
+//! | `429`, `503` | retried, after `Retry-After` | retried, after `Retry-After` |
+//! | timeout or reset after sending | retried | given up: the server may have applied it |
+//! | other 5xx ([`retry_5xx`](PoliteMiddleware::retry_5xx), on by default) | retried | given up |
+//! | `408` ([`retry_408`](PoliteMiddleware::retry_408), on by default) | retried | given up |
+//! | any other answer (2xx, 3xx, `404`…) | returned | returned |
+//! | another error (a bad URL, a redirect loop) | returned | returned |
+//!
+//! `Retry-After` is honoured as the attribute honours it: the server's wait (cut to
+//! `max_value`) is a floor, and the generator's jittered wait is added on top, so clients told
+//! the same wait do not all come back at once. With [`IdempotencyKey::Auto`] every `POST` and
+//! `PATCH` without a key gets one, a random UUID set once and sent unchanged on every attempt,
+//! and is then retried like a `PUT` (the server must honour the key).
+//!
+//! When the run gives up, the caller gets what reqwest would have given for the last attempt:
+//! the response (a `503` is an `Ok`) or the error. The response carries the number of attempts
+//! in its extensions ([`Attempts`]); so do the request's extensions, after an error too, when
+//! the request is sent with `ClientWithMiddleware::execute_with_extensions`. A request whose
+//! body cannot be cloned (a stream) is sent once: paced, never retried, never an error for it.
+//!
+//! # Pacing
+//!
+//! [`pacer`](PoliteMiddleware::pacer) paces every attempt, retries included: a fixed pacer
+//! ([`Pacer::per_second`](crate::Pacer::per_second)), an adaptive one (it learns each host's
+//! limit from the responses by itself: the middleware tells it how each attempt went) or one
+//! shared through Redis. Each host has its own budget (`host`, or `host:port` when the URL
+//! names a port); [`key_by`](PoliteMiddleware::key_by) picks another key per request (`None`:
+//! the pacer's shared budget).
+//!
+//! # Per request
+//!
+//! Settings for one request ride in its extensions
+//! (`reqwest_middleware::RequestBuilder::with_extension`):
+//!
+//! - [`NoRetry`]: send it once (still paced);
+//! - [`RateKey`]: pace it on this key instead.
+//!
+//! ```
+//! # async fn f(client: politely::middleware::reqwest_middleware::ClientWithMiddleware) {
+//! use politely::middleware::{NoRetry, RateKey};
+//!
+//! let charge = client
+//!     .post("https://pay.example.com/v1/charges")
+//!     .with_extension(NoRetry)
+//!     .with_extension(RateKey::new("payments"))
+//!     .send()
+//!     .await;
+//! # }
+//! ```
+//!
+//! # Budget and handlers
+//!
+//! [`budget`](PoliteMiddleware::budget) draws the retries of every request from a
+//! [`RetryBudget`](crate::RetryBudget) (share it between middlewares to bound a whole
+//! client's retries); [`on_backoff`](PoliteMiddleware::on_backoff) and
+//! [`on_giveup`](PoliteMiddleware::on_giveup) see each attempt's [`Outcome`], as the
+//! builder's handlers do. The log lines are the builder's (set their target and levels on the
+//! policy: [`Backoff::target`](crate::Backoff::target)); they show a response by its status,
+//! its URL's path and its `Retry-After`, and an error by its kind and causes: no headers, no
+//! query, no URL.
+
+pub use backoff_core::middleware::{
+    Attempts, IdempotencyKey, NoRetry, Outcome, PoliteMiddleware, RateKey, reqwest_middleware,
+};
