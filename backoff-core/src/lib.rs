@@ -22,6 +22,10 @@
 //! - `redis` (with `tokio`): `Pacer::redis`, `Pacer::redis_with_burst`,
 //!   `Pacer::redis_adaptive` and `RedisPacerBuilder`, one rate limit shared by every process
 //!   through Redis, and the `redis` crate they take, re-exported.
+//! - `reqwest-middleware` (with `reqwest` and `tokio`): `middleware::PoliteMiddleware`, a
+//!   `reqwest_middleware::Middleware` that runs every request of a client through a builder
+//!   policy (pacing, `Retry-After`, the retry budget, idempotency keys), and the
+//!   `reqwest_middleware` crate it plugs into, re-exported.
 //!
 //! Each item a feature adds says so in these docs (on docs.rs, built with every feature).
 #![cfg_attr(docsrs, feature(doc_cfg))]

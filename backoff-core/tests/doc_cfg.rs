@@ -212,7 +212,10 @@ fn the_crate_docs_list_every_feature_and_docs_rs_shows_them() {
     let manifest = read(&Path::new(ROOT).join("Cargo.toml"));
     let lib = read(&Path::new(ROOT).join("src/lib.rs"));
     let features = features(&manifest);
-    assert_eq!(features, ["tokio", "http", "reqwest", "redis"]);
+    assert_eq!(
+        features,
+        ["tokio", "http", "reqwest", "redis", "reqwest-middleware"]
+    );
     let listed: Vec<&str> = lib
         .lines()
         .skip_while(|l| l.trim() != "//! # Features")
