@@ -129,6 +129,7 @@
 //! | `http` | `RetryAfter` for `http::HeaderMap`; `RateFeedback` for `http::Response<B>` (`rate = adaptive` learns from it by itself); `Feedback::from_http`, `Hints::from_headers`; log lines show an `http::Response` by its status and `Retry-After` |
 //! | `reqwest` (and `http`) | `RetryAfter` for `reqwest::Response` (`resp.retry_after()`); `RateFeedback` for `reqwest::Response` and `reqwest::Error`, so `Result<reqwest::Response, reqwest::Error>` needs no `observe`; log lines show a response by its status, path and `Retry-After` |
 //! | `redis` (and `tokio`) | `Pacer::redis`, `Pacer::redis_with_burst`, `Pacer::redis_adaptive`, `RedisPacerBuilder` and `politely::redis`: one rate limit shared by every process ([`pace`](crate::pace#across-processes-redis)) |
+//! | `redis-tls` (and `redis`) | `rediss://` URLs: TLS to a managed Redis through the redis crate's rustls support (with aws-lc-rs, installed as rustls' process default if the program has none) |
 //! | `reqwest-middleware` (and `reqwest`, `tokio`) | [`middleware`]: `PoliteMiddleware`, a `reqwest_middleware::Middleware` that retries and paces every request of a client, with `Retry-After`, a retry budget and `POST`s retried only when safe |
 //!
 //! ```toml

@@ -355,6 +355,36 @@
 //! - On tokio's paused clock the per-call timeouts fire at once, so a Redis pacer in a
 //!   `start_paused` test paces locally.
 //!
+//! ## Managed Redis: passwords, ACL users, TLS
+//!
+//! A password or an ACL user goes in the URL (`redis://:password@host:6379/`,
+//! `redis://user:password@host:6379/`); the user needs the scripting commands on the budget's
+//! keys (`~backoff:*`). With the `redis-tls` feature, `rediss://` connects over TLS, checking
+//! the server's certificate against the system's trusted roots. A server whose certificate a
+//! private CA signed needs that CA:
+//!
+//! ```
+//! # #[cfg(feature = "redis-tls")]
+//! # fn main() -> Result<(), politely::redis::RedisError> {
+//! use std::time::Duration;
+//! use politely::{RedisPacerBuilder, redis};
+//!
+//! # let ca_pem = Vec::new();
+//! // let ca_pem = std::fs::read("ca.crt")?;
+//! let client = redis::Client::build_with_tls(
+//!     "rediss://:password@redis.internal:6380/",
+//!     redis::TlsCertificates { client_tls: None, root_cert: Some(ca_pem) },
+//! )?;
+//! let pacer = RedisPacerBuilder::new(client, "sms", 1.0, Duration::from_secs(1)).build();
+//! # Ok(()) }
+//! # #[cfg(not(feature = "redis-tls"))] fn main() {}
+//! ```
+//!
+//! A wrong password or a refused certificate is an outage like any other: one `WARN`, then
+//! local pacing (or waiting, with `fail_closed()`). rustls needs a process-wide crypto
+//! provider: building a Redis pacer installs aws-lc-rs (the one reqwest's rustls uses) when
+//! the program has installed none; install yours first to choose another.
+//!
 //! ## Adaptive pacing across processes
 //!
 //! `Pacer::redis_adaptive(url, "sms")?` (or `RedisPacerBuilder::adaptive(client, "sms",

@@ -39,7 +39,14 @@ fn the_crate_docs_list_every_feature() {
     let features = features(&read("Cargo.toml"));
     assert_eq!(
         features,
-        ["tokio", "http", "reqwest", "redis", "reqwest-middleware"]
+        [
+            "tokio",
+            "http",
+            "reqwest",
+            "redis",
+            "redis-tls",
+            "reqwest-middleware"
+        ]
     );
     let docs = crate_docs();
     let section = docs

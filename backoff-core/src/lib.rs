@@ -22,6 +22,9 @@
 //! - `redis` (with `tokio`): `Pacer::redis`, `Pacer::redis_with_burst`,
 //!   `Pacer::redis_adaptive` and `RedisPacerBuilder`, one rate limit shared by every process
 //!   through Redis, and the `redis` crate they take, re-exported.
+//! - `redis-tls` (with `redis`): `rediss://` URLs, TLS to a managed Redis through the redis
+//!   crate's rustls support; building a Redis pacer installs rustls' aws-lc-rs provider as
+//!   the process default when the program has installed none.
 //! - `reqwest-middleware` (with `reqwest` and `tokio`): `middleware::PoliteMiddleware`, a
 //!   `reqwest_middleware::Middleware` that runs every request of a client through a builder
 //!   policy (pacing, `Retry-After`, the retry budget, idempotency keys), and the

@@ -214,7 +214,14 @@ fn the_crate_docs_list_every_feature_and_docs_rs_shows_them() {
     let features = features(&manifest);
     assert_eq!(
         features,
-        ["tokio", "http", "reqwest", "redis", "reqwest-middleware"]
+        [
+            "tokio",
+            "http",
+            "reqwest",
+            "redis",
+            "redis-tls",
+            "reqwest-middleware"
+        ]
     );
     let listed: Vec<&str> = lib
         .lines()

@@ -180,6 +180,8 @@ impl RedisPacerBuilder {
     /// The pacer. A rate that paces nothing (zero, negative, NaN, infinite) makes a local
     /// pacer that lets everything through, without Redis.
     pub fn build(self) -> Pacer {
+        #[cfg(feature = "redis-tls")]
+        super::tls::ensure_crypto_provider();
         if let Some(Tunables(rate)) = self.adaptive {
             return Pacer::from_redis_adaptive(std::sync::Arc::new(RedisAdaptive::new(
                 self.client,
@@ -221,6 +223,14 @@ impl Pacer {
     /// `url` is any string (`&str`, `String`, `&String`, `Arc<str>`…). For a
     /// `redis::ConnectionInfo` or a `(host, port)`, open a [`redis::Client`] from it and use
     /// [`RedisPacerBuilder::new`].
+    ///
+    /// Managed Redis: the URL may carry a password (`redis://:password@host:6379/`) or an ACL
+    /// user (`redis://user:password@host:6379/`), and with the `redis-tls` feature it may be
+    /// `rediss://` (TLS, the server's certificate checked against the system's trusted roots). A server
+    /// whose certificate a private CA signed needs that CA: build the client with
+    /// `redis::Client::build_with_tls` and give it to [`RedisPacerBuilder::new`]. A wrong
+    /// password or a refused certificate is an outage like any other (one `WARN`, paced
+    /// locally or, with `fail_closed`, waiting).
     ///
     /// Errs only on a URL that does not parse; nothing connects until the first attempt.
     /// While Redis does not answer, the pacer paces locally at the same rate.

@@ -12,6 +12,8 @@ pub(crate) mod fixed;
 mod give_back;
 mod link;
 mod scripts;
+#[cfg(feature = "redis-tls")]
+mod tls;
 mod views;
 mod worker;
 
