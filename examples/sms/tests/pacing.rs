@@ -1,36 +1,28 @@
-//! The paced SMS client against the stand-in API at 10 requests/s, burst
-//! 1, on the real clock: 30 messages fired at once must get through with at most 3 answered
-//! 429, in at most 1.05 times the physical limit (29 intervals of 100 ms: 2.9 s) plus what each
-//! 429 costs its retry (the server's capped wait and one slot). Without a 429 that is 1.05
-//! times the limit. The allowance is there because a 429 cannot be ruled out on the real
-//! clock: the pacer keeps its slots on a fixed grid, so a request that leaves 3 ms late is
-//! followed by one that arrives 3 % early for the server's burst-1 bucket (seen: gaps of 106.0
-//! then 99.9 ms); without the allowance one such 429 failed the test (1.068) though three are
-//! allowed, 1 run in 5 of the whole test binary with four test threads.
+//! The paced SMS client against the stand-in API at 10 requests/s, burst 1, on the real
+//! clock: 30 messages fired at once get through in at most 1.08 times the physical limit (29
+//! intervals of 100 ms: 2.9 s), with no response 429 except, at most, for the second request.
 //!
-//! Why this is not flaky. The pacer spaces the attempts' *departures*; the server's bucket
-//! (burst 1) measures their *arrivals*. Pacing at exactly the limit, a request that is held up
-//! on its way a little more than the one before (signing, a thread the OS has not woken yet, a
-//! TCP handshake) arrives less than 100 ms after it and finds the bucket a fraction of a token
-//! short: a 429, and its retry costs one more interval, 3.4 % of this batch. So:
-//! - the client paces 3 % under the limit (one attempt every 103 ms; the example's default
-//!   is 2 %, 20 ms at 1/s): 3 ms of each interval absorb the difference between two requests'
-//!   delays;
-//! - those delays are kept short and steady: each request's JWT is signed ahead (after the
-//!   previous response, not between the pacer's go and the send: signing takes ~4 ms of CPU);
-//!   client and stand-in share one thread (a
-//!   current-thread runtime), so no request waits for the OS to wake another thread; and the
-//!   stand-in stamps each arrival when its handler starts, before it reads the body and
-//!   verifies the JWT. There is no warm-up request (a limiter in front of an API counts it:
-//!   nginx refused the first message for it), so the first request also opens the connection;
-//!   against the stand-in alone that made no measurable difference to the first gap (101.8 to
-//!   108.2 ms in six runs, against 103.1 planned).
+//! Why a 429 is still possible there, and only there. The pacer spaces the attempts'
+//! *departures*, each measured against the departures before it (so a request that leaves
+//! late does not make the next one early); the server's bucket (burst 1) measures their
+//! *arrivals*. The client paces 3 % under the limit (one departure every 103 ms), so the
+//! arrivals keep to the limit as long as two consecutive requests' times in flight differ by
+//! less than 3 ms. They do, except for the first: it opens the connection the others reuse,
+//! and on a machine busy with other builds that took up to about 7 ms more (measured: 3 runs
+//! in 10 with two builds running had a 429 on the second request, 99.7 ms after the first;
+//! none in 15 runs on a lighter load). A warm-up request would hide it here, but a limiter in
+//! front of an API counts it (nginx refused the first message for one).
 //!
-//! What it costs: the 3 % headroom and the last request's round trip, about 1.034 times the
-//! physical limit, against the 1.05 allowed. (The pacer reserves its slots on a fixed grid, so
-//! tokio waking its timer a millisecond late does not push later slots back.) With 2 %
-//! headroom, 1 of 24 runs with two copies at once got a 429 (1.058); at 20/s, where 2 % is
-//! 1 ms, 2 of 20 runs did even alone. Hence 10/s and 3 %.
+//! What keeps the rest steady: each request's JWT is signed ahead (after the previous
+//! response, not between the pacer's go and the send: signing takes ~4 ms of CPU); client and
+//! stand-in share one thread (a current-thread runtime), so a stall of that thread delays a
+//! request's arrival and the next one's departure alike; and the stand-in stamps each arrival
+//! when its handler starts, before it reads the body and verifies the JWT.
+//!
+//! The time bound: the 3 % headroom and the last request's round trip make about 1.04 times the
+//! limit (1.043-1.047 in the seven runs without a 429 of the ten above); a busier machine adds
+//! its stalls, which on departures pass to every later request (1.053 seen with three builds
+//! running). 1.08 keeps the test about the pacer, not the machine: a pacer 5 % slow fails it.
 //!
 //! It takes [`alone`]: no other test of the binary runs beside it.
 
@@ -101,11 +93,18 @@ async fn paced_batch_keeps_to_the_rate_limit() {
     let st = stats_over_http(&server).await;
     assert_eq!((st.delivered, st.duplicates), (N as u64, 0), "{report}");
     assert_eq!(st.throttled, summary.rejected_429, "{report}");
-    assert!(summary.rejected_429 <= 3, "{report}");
-    // 1.05 times the limit, plus what each allowed 429 costs its retry: the server's wait
+    // No 429, except for the second request (the first opened the connection; module docs).
+    let refused: Vec<usize> = arrivals
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| !a.admitted)
+        .map(|(i, _)| i)
+        .collect();
+    assert!(refused.is_empty() || refused == [1], "{report}");
+    // 1.08 times the limit, plus what the allowed 429 costs its retry: the server's wait
     // (`Retry-After`, capped at `max_value`, 200 ms) and one more slot.
     let per_429 = 0.2 + 1.0 / RATE;
-    let bound = 1.05 * physical + summary.rejected_429 as f64 * per_429;
+    let bound = 1.08 * physical + summary.rejected_429 as f64 * per_429;
     assert!(
         summary.elapsed.as_secs_f64() <= bound,
         "{report}\nbound: {bound:.3} s"
