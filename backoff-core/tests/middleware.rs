@@ -11,12 +11,12 @@ use std::io;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use http::Extensions;
 use backoff_core::middleware::reqwest_middleware::{
     self, ClientBuilder, ClientWithMiddleware, Middleware, Next,
 };
 use backoff_core::middleware::{Attempts, IdempotencyKey, NoRetry, PoliteMiddleware, RateKey};
 use backoff_core::{Jitter, Pacer, RetryBudget};
+use http::Extensions;
 use reqwest::{Method, Request, Response};
 use tokio::time::Instant;
 
