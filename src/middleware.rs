@@ -13,17 +13,21 @@
 //! # use politely::middleware::reqwest_middleware::{self, Middleware, Next};
 //! # use http::Extensions;
 //! # use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
-//! # /// The server, without a network: a 503 asking for 2 s, then a 202.
-//! # struct Server(AtomicU32);
-//! # #[async_trait::async_trait]
-//! # impl Middleware for Server {
-//! #     async fn handle(&self, _: reqwest::Request, _: &mut Extensions, _: Next<'_>)
-//! #         -> reqwest_middleware::Result<reqwest::Response> {
-//! #         let busy = self.0.fetch_add(1, SeqCst) == 0;
+//! # use std::{future::Future, pin::Pin};
+//! # type Answer<'a> =
+//! #     Pin<Box<dyn Future<Output = reqwest_middleware::Result<reqwest::Response>> + Send + 'a>>;
+//! # /// The server, without a network: a 503 asking for 2 s, then a 202. (A closure of this
+//! # /// shape is a `Middleware` too; `middleware` only gives it its signature.)
+//! # fn server() -> impl Middleware {
+//! #     fn middleware<F>(f: F) -> F
+//! #     where F: for<'a> Fn(reqwest::Request, &'a mut Extensions, Next<'a>) -> Answer<'a> { f }
+//! #     let calls = AtomicU32::new(0);
+//! #     middleware(move |_, _, _| {
+//! #         let busy = calls.fetch_add(1, SeqCst) == 0;
 //! #         let answer = http::Response::builder().status(if busy { 503 } else { 202 });
 //! #         let answer = if busy { answer.header("retry-after", "2") } else { answer };
-//! #         Ok(answer.body("").unwrap().into())
-//! #     }
+//! #         Box::pin(std::future::ready(Ok(answer.body("").unwrap().into())))
+//! #     })
 //! # }
 //!
 //! # #[tokio::main(flavor = "current_thread", start_paused = true)]
@@ -33,7 +37,7 @@
 //!     .idempotency_key(IdempotencyKey::Auto); // so a POST can be retried safely
 //! let client = ClientBuilder::new(reqwest::Client::new())
 //!     .with(polite)
-//! #   .with(Server(AtomicU32::new(0)))
+//! #   .with(server())
 //!     .build();
 //!
 //! let start = tokio::time::Instant::now();

@@ -1,7 +1,7 @@
 //! `politely`'s reqwest middleware against the stand-in Messages API on loopback, on the real
 //! clock: paced POSTs land once each, and a dropped connection is retried only when the request
 //! carries an idempotency key (counted on the stand-in's side). The middleware's own tests, on
-//! tokio's paused clock, are the facade's `tests/middleware.rs`.
+//! tokio's paused clock, are backoff-core's `tests/middleware.rs`.
 
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

@@ -11,12 +11,12 @@ use std::io;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use http::Extensions;
-use politely::middleware::reqwest_middleware::{
+use backoff_core::middleware::reqwest_middleware::{
     self, ClientBuilder, ClientWithMiddleware, Middleware, Next,
 };
-use politely::middleware::{Attempts, IdempotencyKey, NoRetry, PoliteMiddleware, RateKey};
-use politely::{Jitter, Pacer, RetryBudget};
+use backoff_core::middleware::{Attempts, IdempotencyKey, NoRetry, PoliteMiddleware, RateKey};
+use backoff_core::{Jitter, Pacer, RetryBudget};
+use http::Extensions;
 use reqwest::{Method, Request, Response};
 use tokio::time::Instant;
 
@@ -105,8 +105,8 @@ impl Middleware for Script {
 }
 
 /// Waits of 1, 2, 4… s, no jitter, at most 5 tries.
-fn policy() -> politely::Backoff<politely::wait::Expo> {
-    politely::expo().jitter(Jitter::None).max_tries(5)
+fn policy() -> backoff_core::Backoff<backoff_core::wait::Expo> {
+    backoff_core::expo().jitter(Jitter::None).max_tries(5)
 }
 
 fn client(polite: PoliteMiddleware, script: &Script) -> ClientWithMiddleware {
@@ -395,7 +395,7 @@ async fn a_refused_connection_is_retried_for_a_post() {
     let shown = Arc::new(Mutex::new(String::new()));
     let seen = shown.clone();
     let client = real_client(
-        PoliteMiddleware::new(politely::constant(Duration::from_millis(10)).max_tries(3))
+        PoliteMiddleware::new(backoff_core::constant(Duration::from_millis(10)).max_tries(3))
             .on_giveup(move |d| *seen.lock().unwrap() = format!("{:?}", d.outcome)),
     );
     let mut ext = Extensions::new();
