@@ -11,24 +11,24 @@
 //! the guide.
 //!
 //! The files: `classify.rs` (what an outcome proves, for every client), `idempotency.rs`
-//! (`Idempotency-Key`), `overrides.rs` (per-request settings), `reqwest.rs` and `tower/`.
+//! (`Idempotency-Key`), `overrides.rs` (per-request settings), `reqwest.rs`, and `layer/` (tower's).
 
 mod classify;
 mod idempotency;
+#[cfg(feature = "tower")]
+mod layer;
 mod overrides;
 #[cfg(feature = "reqwest-middleware")]
 mod reqwest;
-#[cfg(feature = "tower")]
-mod tower;
 
 pub use idempotency::IdempotencyKey;
+#[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
+pub use layer::{PoliteLayer, PolitePolicy, PoliteService, ServiceOutcome};
 pub use overrides::{Attempts, NoRetry, RateKey};
 #[cfg(feature = "reqwest-middleware")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest-middleware")))]
 pub use reqwest::{Outcome, PoliteMiddleware};
-#[cfg(feature = "tower")]
-#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
-pub use tower::{PoliteLayer, PolitePolicy, PoliteService, ServiceOutcome};
 
 #[cfg(feature = "tower")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
@@ -38,3 +38,9 @@ pub use classify::{Classify, Fault, Unclassified};
 #[cfg(feature = "reqwest-middleware")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest-middleware")))]
 pub use reqwest_middleware;
+
+/// The `tower` crate the layer plugs into, for its `Layer`, `Service`, `ServiceBuilder`,
+/// `service_fn` and `retry`.
+#[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
+pub use tower;

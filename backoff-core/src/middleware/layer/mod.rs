@@ -2,16 +2,16 @@
 //! which pace and retry any `Service<http::Request<B>>` through the builder; [`PolitePolicy`],
 //! the same rules as a `tower::retry::Policy`; and `RetryBudget` as tower's retry budget.
 //!
-//! The files: `layer.rs` (the settings and their builder), `service.rs` (the service and
+//! The files: `settings.rs` ([`PoliteLayer`]: the settings and their builder), `service.rs` (the service and
 //! each request's run), `policy.rs`, `budget.rs`, and `request.rs` (what both read of a
 //! request: its rules, its pacing key, a copy of it).
 
 mod budget;
-mod layer;
 mod policy;
 mod request;
 mod service;
+mod settings;
 
-pub use layer::PoliteLayer;
 pub use policy::PolitePolicy;
 pub use service::{PoliteService, ServiceOutcome};
+pub use settings::PoliteLayer;

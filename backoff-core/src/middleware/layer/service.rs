@@ -19,8 +19,8 @@ use crate::wait::{Expo, Wait};
 use super::super::classify::{self, Classify, Unclassified};
 use super::super::idempotency::{self, IdempotencyKey};
 use super::super::overrides::{Attempts, NoRetry};
-use super::layer::PoliteLayer;
 use super::request;
+use super::settings::PoliteLayer;
 
 /// One attempt's outcome, as the policy's generator and the log lines see it: the inner
 /// service's response or error ([`result`](ServiceOutcome::result)).
