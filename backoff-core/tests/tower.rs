@@ -29,7 +29,9 @@ type Answer = Result<Response<String>, Broken>;
 /// What the inner service saw: each attempt's arrival (since the test's start), method and
 /// `Idempotency-Key`.
 #[derive(Clone, Default)]
-struct Seen(Arc<Mutex<Vec<(Duration, Method, Option<String>)>>>);
+struct Seen(Arc<Mutex<Vec<Arrival>>>);
+
+type Arrival = (Duration, Method, Option<String>);
 
 impl Seen {
     fn times(&self) -> Vec<Duration> {
@@ -391,4 +393,52 @@ fn fault_of_reads_io_errors() {
     assert_eq!(Fault::of(&reset), Fault::Ambiguous);
     let boxed: Box<dyn std::error::Error + Send + Sync> = Box::new(refused);
     assert_eq!(Fault::of(boxed.as_ref()), Fault::Unsent);
+}
+
+/// `reqwest::Client` is a `Service<reqwest::Request>`: wrapped in a `service_fn` that converts
+/// from and to `http` types, it runs under the layer, its errors read by `Fault::of`. On
+/// loopback and the real clock (a few tens of milliseconds).
+#[cfg(feature = "reqwest")]
+#[tokio::test]
+async fn reqwest_client_under_the_layer() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        for answer in [
+            "HTTP/1.1 503 Service Unavailable\r\nretry-after: 0\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+            "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
+        ] {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut head = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = socket.read(&mut buf).await.unwrap();
+                assert!(n > 0, "the client closed before its request ended");
+                head.extend_from_slice(&buf[..n]);
+            }
+            socket.write_all(answer.as_bytes()).await.unwrap();
+            socket.shutdown().await.unwrap();
+        }
+    });
+
+    let client = reqwest::Client::new();
+    let inner = tower::service_fn(move |req: Request<String>| {
+        let client = client.clone();
+        async move {
+            let req = reqwest::Request::try_from(req)?;
+            let response = client.execute(req).await?;
+            Ok::<_, reqwest::Error>(Response::<reqwest::Body>::from(response))
+        }
+    });
+    let layer = PoliteLayer::new(constant(0.01).jitter(Jitter::None).max_tries(3))
+        .classify(|e: &reqwest::Error| Fault::of(e));
+    let request = Request::get(format!("http://{addr}/status"))
+        .body(String::new())
+        .unwrap();
+    let response = layer.layer(inner).oneshot(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.extensions().get::<Attempts>(), Some(&Attempts(2)));
+    server.await.unwrap();
 }
