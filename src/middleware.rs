@@ -182,8 +182,10 @@
 
 pub use backoff_core::middleware::{Attempts, IdempotencyKey, NoRetry, RateKey};
 #[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 pub use backoff_core::middleware::{
     Classify, Fault, PoliteLayer, PolitePolicy, PoliteService, ServiceOutcome, Unclassified, tower,
 };
 #[cfg(feature = "reqwest-middleware")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest-middleware")))]
 pub use backoff_core::middleware::{Outcome, PoliteMiddleware, reqwest_middleware};

@@ -19,7 +19,7 @@ pub(super) type KeyFn = Arc<dyn Fn(&http::Uri, &http::HeaderMap) -> Option<Strin
 
 /// A `tower::Layer` whose [`PoliteService`](super::PoliteService) paces and retries every
 /// request of the service it wraps with a builder policy, by the reqwest middleware's rules
-/// ([`PoliteMiddleware`](crate::middleware) in the facade's guide): each request is one run of
+/// (the table of the facade's `politely::middleware` guide): each request is one run of
 /// [`Backoff::retry`], so the waits, `Retry-After`, the budget and the log lines are the
 /// attribute's.
 ///
