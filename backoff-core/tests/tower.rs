@@ -351,6 +351,37 @@ async fn the_policy_keeps_max_tries_and_the_post_rules() {
     assert_eq!(seen.times(), [secs(0.0), secs(0.0)]);
 }
 
+/// `max_time` counts from before the first attempt, though tower asks the policy only after
+/// it: each attempt here takes 250 ms, so a clock started at the first result would allow a
+/// fourth attempt.
+#[tokio::test(start_paused = true)]
+async fn the_policys_max_time_counts_the_first_attempt() {
+    let start = Instant::now();
+    let seen = Seen::default();
+    let log = seen.clone();
+    let slow = tower::service_fn(move |req: Request<String>| {
+        log.0
+            .lock()
+            .unwrap()
+            .push((start.elapsed(), req.method().clone(), None));
+        async {
+            tokio::time::sleep(secs(0.25)).await;
+            Ok::<_, Broken>(status(503))
+        }
+    });
+    let policy = PolitePolicy::new(constant(1).jitter(Jitter::None).max_time(2.6));
+    let mut service = tower::retry::Retry::new(policy, slow);
+    assert_eq!(
+        send(&mut service, request(Method::GET))
+            .await
+            .unwrap()
+            .status(),
+        503
+    );
+    // Ends at 0.25, 1.5 and 2.75 s: the third is past 2.6 s, so the run gives up.
+    assert_eq!(seen.times(), [secs(0.0), secs(1.25), secs(2.5)]);
+}
+
 #[tokio::test(start_paused = true)]
 async fn the_policy_draws_on_the_budget() {
     let budget = RetryBudget::new(1.0).min_per_sec(0.0);
