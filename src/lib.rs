@@ -131,6 +131,7 @@
 //! | `redis` (and `tokio`) | `Pacer::redis`, `Pacer::redis_with_burst`, `Pacer::redis_adaptive`, `RedisPacerBuilder` and `politely::redis`: one rate limit shared by every process ([`pace`](crate::pace#across-processes-redis)) |
 //! | `redis-tls` (and `redis`) | `rediss://` URLs: TLS to a managed Redis through the redis crate's rustls support (with aws-lc-rs, installed as rustls' process default if the program has none) |
 //! | `reqwest-middleware` (and `reqwest`, `tokio`) | [`middleware`]: `PoliteMiddleware`, a `reqwest_middleware::Middleware` that retries and paces every request of a client, with `Retry-After`, a retry budget and `POST`s retried only when safe |
+//! | `tower` (and `http`, `tokio`) | [`middleware`]: `PoliteLayer`, a `tower::Layer` whose service paces and retries any `Service<http::Request<B>>` by the same rules (gRPC's `RESOURCE_EXHAUSTED`, `UNAVAILABLE` and `grpc-retry-pushback-ms` too), every clone sharing one limit; `PolitePolicy`, a `tower::retry::Policy`; `RetryBudget` as tower's retry budget |
 //!
 //! ```toml
 //! politely = { version = "0.1", features = ["reqwest"] }
@@ -147,8 +148,11 @@
 pub mod budget;
 pub mod guide;
 pub mod hints;
-#[cfg(feature = "reqwest-middleware")]
-#[cfg_attr(docsrs, doc(cfg(feature = "reqwest-middleware")))]
+#[cfg(any(feature = "reqwest-middleware", feature = "tower"))]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(feature = "reqwest-middleware", feature = "tower")))
+)]
 pub mod middleware;
 pub mod pace;
 

@@ -1,5 +1,6 @@
 //! Every request of an HTTP client retried and paced: the attribute's powers as a
-//! `reqwest_middleware::Middleware`, with nothing written around each call.
+//! `reqwest_middleware::Middleware` (feature `reqwest-middleware`) or a `tower::Layer`
+//! (feature `tower`, [below](#tower)), with nothing written around each call.
 //!
 //! [`PoliteMiddleware`] takes a builder policy ([`expo`](crate::expo), [`fibo`](crate::fibo),
 //! [`constant`](crate::constant)… with their limits and jitter) and runs each request through
@@ -119,7 +120,76 @@
 //! policy: [`Backoff::target`](crate::Backoff::target)); they show a response by its status,
 //! its URL's path and its `Retry-After`, and an error by its kind and causes: no headers, no
 //! query, no URL.
+//!
+//! # tower
+//!
+//! With the feature `tower`, [`PoliteLayer`] brings the same rules to any tower `Service`
+//! of `http::Request<B>` whose body is `Clone` (each attempt sends a copy): hyper's and
+//! hyper-util's clients, a tonic channel, a stack of tower middleware. Its service waits
+//! inside the future `call` returns (`poll_ready` is the inner service's), and every clone of
+//! it shares one set of settings and one pacer, so ten clones in ten tasks keep one rate.
+//!
+//! ```
+//! use std::time::Duration;
+//! use politely::Pacer;
+//! use politely::middleware::{Attempts, PoliteLayer};
+//! use politely::middleware::tower::{Layer, ServiceExt, service_fn};
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() {
+//! // The server, without a network: a 503 asking for 2 s, then a 200.
+//! let calls = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+//! let server = service_fn(move |_req: http::Request<String>| {
+//!     let busy = calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0;
+//!     let answer = http::Response::builder().status(if busy { 503 } else { 200 });
+//!     let answer = if busy { answer.header("retry-after", "2") } else { answer };
+//!     async move { Ok::<_, std::convert::Infallible>(answer.body(String::new()).unwrap()) }
+//! });
+//!
+//! let polite = PoliteLayer::new(politely::expo().max_value(32).max_time(60))
+//!     .pacer(Pacer::per_second(10.0)); // at most 10 attempts a second to each host
+//! let service = polite.layer(server);
+//!
+//! let start = tokio::time::Instant::now();
+//! let request = http::Request::get("https://api.example.com/v1/status")
+//!     .body(String::new())
+//!     .unwrap();
+//! let response = service.oneshot(request).await.unwrap();
+//! assert_eq!(response.status(), 200);
+//! assert_eq!(response.extensions().get::<Attempts>(), Some(&Attempts(2)));
+//! assert!(start.elapsed() >= Duration::from_secs(2));
+//! # }
+//! ```
+//!
+//! What is retried is the table above, read from the response's status, and from its
+//! `grpc-status` header for gRPC (a trailers-only answer carries it there): `8
+//! RESOURCE_EXHAUSTED` counts as a `429` and `14 UNAVAILABLE` as a `503`, retried for every
+//! method; `grpc-retry-pushback-ms` is the server's wait, a floor as `Retry-After` is, and a
+//! negative or malformed one means "do not retry", as gRPC's retry design says.
+//!
+//! A service's errors are of any type, so the layer cannot tell by itself whether a failed
+//! request reached the server: unless [`classify`](PoliteLayer::classify) says otherwise,
+//! every error is ambiguous ([`Fault::Ambiguous`]), retried for an idempotent or keyed
+//! request and given up for a `POST` or `PATCH` without a key. [`Fault::of`] reads the usual
+//! causes (a refused connection, reqwest's connect errors) from a `std::error::Error`, such
+//! as tower's `BoxError`: `.classify(|e: &BoxError| Fault::of(e.as_ref()))`.
+//!
+//! `reqwest::Client` is a tower `Service` of `reqwest::Request`, not of `http::Request`:
+//! use the reqwest middleware above, or wrap the client in a `service_fn` that converts
+//! (`reqwest::Request::try_from(request)`, `http::Response::from(response)`).
+//!
+//! For a stack that already has tower's `RetryLayer`, [`PolitePolicy`] is the same rules
+//! as a `tower::retry::Policy`; tower consults a policy only after a result, so it cannot
+//! pace a first attempt (put `PoliteLayer` in the stack for that). A
+//! [`RetryBudget`](crate::RetryBudget) is a `tower::retry::budget::Budget` too, for a policy
+//! of one's own.
 
+pub use backoff_core::middleware::{Attempts, IdempotencyKey, NoRetry, RateKey};
+#[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 pub use backoff_core::middleware::{
-    Attempts, IdempotencyKey, NoRetry, Outcome, PoliteMiddleware, RateKey, reqwest_middleware,
+    Classify, Fault, PoliteLayer, PolitePolicy, PoliteService, ServiceOutcome, Unclassified, tower,
 };
+#[cfg(feature = "reqwest-middleware")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest-middleware")))]
+pub use backoff_core::middleware::{Outcome, PoliteMiddleware, reqwest_middleware};

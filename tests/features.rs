@@ -45,7 +45,8 @@ fn the_crate_docs_list_every_feature() {
             "reqwest",
             "redis",
             "redis-tls",
-            "reqwest-middleware"
+            "reqwest-middleware",
+            "tower"
         ]
     );
     let docs = crate_docs();

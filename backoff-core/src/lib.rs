@@ -29,6 +29,11 @@
 //!   `reqwest_middleware::Middleware` that runs every request of a client through a builder
 //!   policy (pacing, `Retry-After`, the retry budget, idempotency keys), and the
 //!   `reqwest_middleware` crate it plugs into, re-exported.
+//! - `tower` (with `http` and `tokio`): `middleware::PoliteLayer`, a `tower::Layer` whose
+//!   service paces and retries any `Service<http::Request<B>>` with the same rules (gRPC's
+//!   `RESOURCE_EXHAUSTED`, `UNAVAILABLE` and `grpc-retry-pushback-ms` too), its state shared
+//!   by every clone; `middleware::PolitePolicy`, a `tower::retry::Policy`; and
+//!   `tower::retry::budget::Budget` for [`RetryBudget`].
 //!
 //! Each item a feature adds says so in these docs (on docs.rs, built with every feature).
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -41,8 +46,11 @@ mod hints;
 #[cfg(feature = "http")]
 mod http_shown;
 mod jitter;
-#[cfg(feature = "reqwest-middleware")]
-#[cfg_attr(docsrs, doc(cfg(feature = "reqwest-middleware")))]
+#[cfg(any(feature = "reqwest-middleware", feature = "tower"))]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(feature = "reqwest-middleware", feature = "tower")))
+)]
 pub mod middleware;
 mod pace;
 mod secs;

@@ -220,7 +220,8 @@ fn the_crate_docs_list_every_feature_and_docs_rs_shows_them() {
             "reqwest",
             "redis",
             "redis-tls",
-            "reqwest-middleware"
+            "reqwest-middleware",
+            "tower"
         ]
     );
     let listed: Vec<&str> = lib

@@ -271,6 +271,17 @@ impl<W> Backoff<W> {
         self
     }
 
+    /// A fresh run of this policy for a loop of one's own, its callable limits evaluated now.
+    #[cfg(feature = "tower")]
+    pub(crate) fn state(&self) -> crate::decide::State<W>
+    where
+        W: Clone,
+    {
+        let mut conf = self.conf.clone();
+        conf.resolve_limits();
+        crate::decide::State::new(conf.target, self.wait.clone(), conf.policy())
+    }
+
     /// The policy as configured (the callable limits, [`max_tries_with`](Backoff::max_tries_with)
     /// and [`max_time_with`](Backoff::max_time_with), are not in it).
     pub fn policy(&self) -> Policy {

@@ -2,7 +2,7 @@
 //! that honours keys (the IETF draft `draft-ietf-httpapi-idempotency-key-header`, Stripe,
 //! many payment and messaging APIs) applies a retried `POST` at most once.
 
-use reqwest::header::{HeaderName, HeaderValue};
+use http::header::{HeaderName, HeaderValue};
 
 /// The header's name, `Idempotency-Key`.
 pub(super) const HEADER: HeaderName = HeaderName::from_static("idempotency-key");

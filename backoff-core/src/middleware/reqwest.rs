@@ -27,8 +27,10 @@ use super::overrides::{Attempts, NoRetry, RateKey};
 /// Its `Debug`, which the log lines print, shows a response by its status, its URL's path
 /// and its `Retry-After` (not its headers, nor the query, which may carry credentials), and
 /// an error by its kind and causes (not its URL).
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest-middleware")))]
 pub struct Outcome(Result<Response, reqwest_middleware::Error>);
 
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest-middleware")))]
 impl Outcome {
     /// What the attempt returned: the response (any status) or the error.
     pub fn result(&self) -> &Result<Response, reqwest_middleware::Error> {
@@ -46,6 +48,7 @@ impl Outcome {
     }
 }
 
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest-middleware")))]
 impl fmt::Debug for Outcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {
@@ -83,6 +86,7 @@ impl fmt::Debug for Outcome {
     }
 }
 
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest-middleware")))]
 impl RateFeedback for Outcome {
     fn feedback(&self) -> Feedback {
         self.0.feedback()
@@ -114,6 +118,7 @@ type KeyFn = Arc<dyn Fn(&Request) -> Option<String> + Send + Sync>;
 /// up, the last response is returned (a `503` is an `Ok`, as reqwest returns it) or the
 /// last error; the response carries the [`Attempts`] made.
 #[derive(Clone)]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest-middleware")))]
 pub struct PoliteMiddleware<W = Expo> {
     policy: Backoff<W>,
     pacer: Option<Arc<Pacer>>,
@@ -125,6 +130,7 @@ pub struct PoliteMiddleware<W = Expo> {
     on_giveup: Option<Handler>,
 }
 
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest-middleware")))]
 impl<W: fmt::Debug> fmt::Debug for PoliteMiddleware<W> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PoliteMiddleware")
@@ -138,6 +144,7 @@ impl<W: fmt::Debug> fmt::Debug for PoliteMiddleware<W> {
     }
 }
 
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest-middleware")))]
 impl<W> PoliteMiddleware<W> {
     /// A middleware retrying with `policy`, unpaced, retrying 5xx and `408`, adding no
     /// `Idempotency-Key`.
@@ -259,6 +266,7 @@ macro_rules! finish {
 }
 
 #[async_trait::async_trait]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest-middleware")))]
 impl<W> Middleware for PoliteMiddleware<W>
 where
     W: Wait<Outcome> + Clone + Send + Sync + 'static,
