@@ -663,3 +663,66 @@ fn circles(n: usize, edges: &BTreeMap<usize, BTreeMap<usize, String>>) -> Circle
         })
         .collect()
 }
+
+/// One name per type: no two public or crate-visible (`pub`, `pub(crate)`, `pub(super)`)
+/// structs, enums, traits, unions or type aliases of the crate share a name, so a name met in
+/// one file means one thing everywhere (associated types and private helpers are left out). Declarations of one name in one file are one type under
+/// different `cfg`s (`type Instant` with and without tokio) and count once; test files and
+/// inline test modules (whose declarations start after a `mod tests` line) are left out.
+#[test]
+fn one_name_per_type() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut paths = Vec::new();
+    walk(&src, &mut paths);
+    paths.sort();
+    let mut seen: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for path in &paths {
+        let rel = path
+            .strip_prefix(&src)
+            .expect("under src")
+            .to_string_lossy()
+            .replace('\\', "/");
+        if rel.ends_with("/tests.rs") {
+            continue;
+        }
+        let text = fs::read_to_string(path).expect("read a source file");
+        let mut names = std::collections::BTreeSet::new();
+        for line in text.lines() {
+            let line = line.trim_start();
+            if line.starts_with("mod tests") {
+                break;
+            }
+            let Some(rest) = line
+                .strip_prefix("pub(crate) ")
+                .or_else(|| line.strip_prefix("pub(super) "))
+                .or_else(|| line.strip_prefix("pub "))
+            else {
+                continue;
+            };
+            for kind in ["struct ", "enum ", "trait ", "union ", "type "] {
+                if let Some(decl) = rest.strip_prefix(kind) {
+                    let name: String = decl
+                        .chars()
+                        .take_while(|c| c.is_alphanumeric() || *c == '_')
+                        .collect();
+                    if !name.is_empty() {
+                        names.insert(name);
+                    }
+                }
+            }
+        }
+        for name in names {
+            seen.entry(name).or_default().push(rel.clone());
+        }
+    }
+    let shared: Vec<String> = seen
+        .iter()
+        .filter(|(_, files)| files.len() > 1)
+        .map(|(name, files)| format!("{name}: {}", files.join(", ")))
+        .collect();
+    assert!(
+        shared.is_empty(),
+        "types that share a name:\n{}",
+        shared.join("\n")
+    );
+}

@@ -35,10 +35,10 @@ pub fn pacer<P: AsPacer + ?Sized>(p: &P) -> &Pacer {
 }
 
 /// A key for `rate_key = ...`, read through a reference (the argument it names stays put
-/// for the next attempt): `(&PaceKey(&key)).__backoff_key()` borrows a string-like key
+/// for the next attempt): `(&KeyArg(&key)).__backoff_key()` borrows a string-like key
 /// (`&str`, `String`, `Cow<str>`, `Arc<str>`…: [`KeyViaStr`], tried first) and formats any
 /// other `Display` one ([`KeyViaDisplay`]: one `String` per attempt).
-pub struct PaceKey<'a, T: ?Sized>(pub &'a T);
+pub struct KeyArg<'a, T: ?Sized>(pub &'a T);
 
 /// Borrows a string-like key: nothing allocated.
 pub trait KeyViaStr<'a> {
@@ -46,7 +46,7 @@ pub trait KeyViaStr<'a> {
     fn __backoff_key(&self) -> std::borrow::Cow<'a, str>;
 }
 
-impl<'a, T: AsRef<str> + ?Sized> KeyViaStr<'a> for PaceKey<'a, T> {
+impl<'a, T: AsRef<str> + ?Sized> KeyViaStr<'a> for KeyArg<'a, T> {
     #[inline]
     fn __backoff_key(&self) -> std::borrow::Cow<'a, str> {
         let key: &'a T = self.0;
@@ -60,7 +60,7 @@ pub trait KeyViaDisplay<'a> {
     fn __backoff_key(&self) -> std::borrow::Cow<'a, str>;
 }
 
-impl<'a, T: ToString + ?Sized> KeyViaDisplay<'a> for &PaceKey<'a, T> {
+impl<'a, T: ToString + ?Sized> KeyViaDisplay<'a> for &KeyArg<'a, T> {
     fn __backoff_key(&self) -> std::borrow::Cow<'a, str> {
         std::borrow::Cow::Owned(self.0.to_string())
     }

@@ -144,17 +144,17 @@ impl From<PacerInstant> for tokio::time::Instant {
 
 /// A lane of an adaptive backend (one learned rate and its queue) borrowed from the backend,
 /// or held (keyed: it is not swept while held).
-pub(crate) enum LaneRef<'a, L> {
+pub(crate) enum AnyLane<'a, L> {
     Shared(&'a L),
     Keyed(Arc<L>),
 }
 
-impl<L> std::ops::Deref for LaneRef<'_, L> {
+impl<L> std::ops::Deref for AnyLane<'_, L> {
     type Target = L;
     fn deref(&self) -> &L {
         match self {
-            LaneRef::Shared(lane) => lane,
-            LaneRef::Keyed(lane) => lane,
+            AnyLane::Shared(lane) => lane,
+            AnyLane::Keyed(lane) => lane,
         }
     }
 }

@@ -73,7 +73,7 @@ pub(crate) fn pace(layer: &Layer) -> TokenStream {
             let read = quote_spanned! {e.span()=> {
                 #[allow(unused_imports)]
                 use #k::__private::{KeyViaDisplay as _, KeyViaStr as _};
-                (&#k::__private::PaceKey(&#e)).__backoff_key()
+                (&#k::__private::KeyArg(&#e)).__backoff_key()
             }};
             if observes {
                 let key = local("key");

@@ -33,7 +33,7 @@ async fn send(from: &str) -> Result<Sent, Refused> {
         let __backoff_key = {
             #[allow(unused_imports)]
             use ::politely::__private::{KeyViaDisplay as _, KeyViaStr as _};
-            (&::politely::__private::PaceKey(&from)).__backoff_key()
+            (&::politely::__private::KeyArg(&from)).__backoff_key()
         };
         __backoff_state
             .add_queued(

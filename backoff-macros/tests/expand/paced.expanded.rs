@@ -34,7 +34,7 @@ async fn send(from: &str, text: String) -> Result<(), Busy> {
                                 use ::politely::__private::{
                                     KeyViaDisplay as _, KeyViaStr as _,
                                 };
-                                (&::politely::__private::PaceKey(&from)).__backoff_key()
+                                (&::politely::__private::KeyArg(&from)).__backoff_key()
                             },
                         ),
                     )

@@ -107,7 +107,8 @@ use std::time::Duration;
 
 use crate::hints::Feedback;
 use state::{
-    Config, DEFAULT_INITIAL, MAX_HOLD, MIN_MAX_HOLD, PACED, State, interval_of, max_instant,
+    Config, ControllerState, DEFAULT_INITIAL, MAX_HOLD, MIN_MAX_HOLD, PACED, interval_of,
+    max_instant,
 };
 
 use crate::pace::common::{Instant, PacerInstant};
@@ -134,7 +135,7 @@ use crate::pace::common::{Instant, PacerInstant};
 /// once per slot by [`interval`](AdaptiveRate::interval).
 pub struct AdaptiveRate {
     config: Config,
-    state: Mutex<State>,
+    state: Mutex<ControllerState>,
 }
 
 impl Default for AdaptiveRate {
@@ -166,7 +167,7 @@ impl AdaptiveRate {
         };
         AdaptiveRate {
             config,
-            state: Mutex::new(State::start(&config)),
+            state: Mutex::new(ControllerState::start(&config)),
         }
     }
 
@@ -226,19 +227,19 @@ impl AdaptiveRate {
     /// (limits often differ per key: per country, per sender).
     pub fn fresh(&self) -> Self {
         AdaptiveRate {
-            state: Mutex::new(State::start(&self.config)),
+            state: Mutex::new(ControllerState::start(&self.config)),
             config: self.config,
         }
     }
 
     fn restart(self) -> Self {
         AdaptiveRate {
-            state: Mutex::new(State::start(&self.config)),
+            state: Mutex::new(ControllerState::start(&self.config)),
             config: self.config,
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, ControllerState> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -251,7 +252,7 @@ impl AdaptiveRate {
     /// The state, with the server's caps and holds that have run out dropped: they end on
     /// time even when no attempt is observed meanwhile (a pacer held to a slow pace by a
     /// quota sends little to observe).
-    fn current(&self) -> std::sync::MutexGuard<'_, State> {
+    fn current(&self) -> std::sync::MutexGuard<'_, ControllerState> {
         let mut s = self.lock();
         if s.budget.is_some() || s.hold.is_some() {
             s.expire(Instant::now());

@@ -19,10 +19,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use crate::pace::common::{Instant, LaneRef as AnyLaneRef, lock};
+use crate::pace::common::{AnyLane, Instant, lock};
 
 /// A lane of this backend, borrowed or held.
-pub(crate) type LaneRef<'a> = AnyLaneRef<'a, Lane>;
+pub(crate) type LaneRef<'a> = AnyLane<'a, Lane>;
 use super::controller::AdaptiveRate;
 use crate::hints::Feedback;
 

@@ -101,7 +101,7 @@ pub(crate) struct RedisAdaptive {
 }
 
 /// A lane of this backend, borrowed or held.
-type LaneRef<'a> = crate::pace::common::LaneRef<'a, Lane>;
+type RedisLaneRef<'a> = crate::pace::common::AnyLane<'a, Lane>;
 
 impl RedisAdaptive {
     pub(crate) fn new(
@@ -125,14 +125,14 @@ impl RedisAdaptive {
         }
     }
 
-    fn lane(&self, key: Option<&str>) -> LaneRef<'_> {
+    fn lane(&self, key: Option<&str>) -> RedisLaneRef<'_> {
         let Some(key) = key else {
-            return LaneRef::Shared(&self.shared);
+            return RedisLaneRef::Shared(&self.shared);
         };
         let mut keyed = lock(&self.keyed);
         let (map, sweep_at) = &mut *keyed;
         if let Some(lane) = map.get(key) {
-            return LaneRef::Keyed(Arc::clone(lane));
+            return RedisLaneRef::Keyed(Arc::clone(lane));
         }
         if map.len() >= (*sweep_at).max(MIN_SWEEP) {
             let now = Instant::now();
@@ -144,13 +144,17 @@ impl RedisAdaptive {
             &format!("{}:{key}", self.link.key),
         ));
         map.insert(key.to_owned(), Arc::clone(&lane));
-        LaneRef::Keyed(lane)
+        RedisLaneRef::Keyed(lane)
     }
 
-    fn existing(&self, key: Option<&str>) -> Option<LaneRef<'_>> {
+    fn existing(&self, key: Option<&str>) -> Option<RedisLaneRef<'_>> {
         match key {
-            None => Some(LaneRef::Shared(&self.shared)),
-            Some(key) => lock(&self.keyed).0.get(key).cloned().map(LaneRef::Keyed),
+            None => Some(RedisLaneRef::Shared(&self.shared)),
+            Some(key) => lock(&self.keyed)
+                .0
+                .get(key)
+                .cloned()
+                .map(RedisLaneRef::Keyed),
         }
     }
 

@@ -59,9 +59,9 @@ use redis::{RedisError, RedisResult};
 use super::give_back::{Giver, Pending};
 use super::link::{Found, LATE_REPLY, Link, OnOutage, timed_out};
 use super::scripts::{
-    Answer, CORRUPT, FOREIGN, LOST, MAX_US, MISMATCH, Reservation, micros, reserve_script,
+    Answer, Booking, CORRUPT, FOREIGN, LOST, MAX_US, MISMATCH, micros, reserve_script,
 };
-use super::views::{LocalSlot, Quota, Views};
+use super::views::{BudgetQuota, LocalSlot, Views};
 use super::worker::{Hand, Job, work};
 use crate::pace::common::lock;
 
@@ -76,7 +76,7 @@ pub(crate) struct RedisPacer {
     link: Link,
     interval_us: u64,
     tolerance_us: u64,
-    quota: Quota,
+    quota: BudgetQuota,
     /// This process's view of each budget ([`Views`]), shared with the tasks that give slots
     /// back.
     views: Arc<Mutex<Views>>,
@@ -91,7 +91,7 @@ pub(crate) struct RedisPacer {
 pub(super) struct Release<'a> {
     pacer: &'a RedisPacer,
     key: &'a str,
-    armed: Option<(Giver, ConnectionManager, Reservation)>,
+    armed: Option<(Giver, ConnectionManager, Booking)>,
 }
 
 impl<'a> Release<'a> {
@@ -99,7 +99,7 @@ impl<'a> Release<'a> {
         pacer: &'a RedisPacer,
         key: &'a str,
         manager: ConnectionManager,
-        r: Reservation,
+        r: Booking,
     ) -> Self {
         lock(&pacer.views).hold(pacer.suffix(key), true);
         Release {
@@ -142,7 +142,7 @@ impl RedisPacer {
             link,
             interval_us: micros(interval).max(1),
             tolerance_us: micros(tolerance),
-            quota: Quota {
+            quota: BudgetQuota {
                 interval,
                 tolerance,
             },
@@ -431,7 +431,7 @@ impl RedisPacer {
                             continue;
                         };
                         let held = (slot > arrived).then(|| {
-                            Box::new(RedisHeld(Held::Redis {
+                            Box::new(RedisHeld(SlotHeld::Redis {
                                 giver: self.giver(&redis_key),
                                 reservation: r,
                             }))
@@ -447,7 +447,7 @@ impl RedisPacer {
                     let slot = held.slot;
                     return (
                         slot,
-                        Some(Box::new(RedisHeld(Held::Local { redis_key, held }))),
+                        Some(Box::new(RedisHeld(SlotHeld::Local { redis_key, held }))),
                     );
                 }
                 OnOutage::Wait => self.link.wait_for_probe_blocking(),
@@ -460,8 +460,8 @@ impl RedisPacer {
     /// Best effort, as every give-back: one that does not arrive errs on the slow side.
     pub(crate) fn release_held(&self, held: RedisHeld) {
         match held.0 {
-            Held::Local { redis_key, held } => self.give_back_locally(&redis_key, held),
-            Held::Redis {
+            SlotHeld::Local { redis_key, held } => self.give_back_locally(&redis_key, held),
+            SlotHeld::Redis {
                 giver,
                 reservation: r,
             } => {
@@ -528,27 +528,24 @@ impl fmt::Debug for RedisPacer {
 
 /// A slot reserved by [`Pacer::reserve`](crate::Pacer::reserve) on a Redis pacer, to give back if unused.
 #[derive(Debug)]
-pub(crate) struct RedisHeld(Held);
+pub(crate) struct RedisHeld(SlotHeld);
 
-pub(super) enum Held {
+pub(super) enum SlotHeld {
     /// In Redis.
-    Redis {
-        giver: Giver,
-        reservation: Reservation,
-    },
+    Redis { giver: Giver, reservation: Booking },
     /// In the local pacing of an outage.
     Local { redis_key: String, held: LocalSlot },
 }
 
-impl fmt::Debug for Held {
+impl fmt::Debug for SlotHeld {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Held::Redis { giver, reservation } => f
+            SlotHeld::Redis { giver, reservation } => f
                 .debug_struct("Redis")
                 .field("key", &giver.key)
                 .field("reservation", reservation)
                 .finish(),
-            Held::Local { redis_key, held } => f
+            SlotHeld::Local { redis_key, held } => f
                 .debug_struct("Local")
                 .field("key", redis_key)
                 .field("held", held)

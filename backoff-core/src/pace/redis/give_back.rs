@@ -7,7 +7,7 @@ use redis::RedisResult;
 use redis::aio::ConnectionManager;
 
 use super::link::LATE_REPLY;
-use super::scripts::{Answer, Reservation, at, parse_error, release_script};
+use super::scripts::{Answer, Booking, at, parse_error, release_script};
 use super::views::Views;
 use crate::pace::common::lock;
 
@@ -26,7 +26,7 @@ pub(super) struct Giver {
 }
 
 impl Giver {
-    pub(super) fn call(&self, r: &Reservation) -> redis::ScriptInvocation<'static> {
+    pub(super) fn call(&self, r: &Booking) -> redis::ScriptInvocation<'static> {
         let mut call = release_script().key(&self.key);
         call.arg(r.slot)
             .arg(r.tat)
@@ -52,7 +52,7 @@ impl Giver {
     }
 
     /// Gives `r` back (best effort: one that does not arrive errs on the slow side).
-    pub(super) async fn give_back(self, mut manager: ConnectionManager, r: Reservation) {
+    pub(super) async fn give_back(self, mut manager: ConnectionManager, r: Booking) {
         let call = self.call(&r);
         if let Ok(reply) = tokio::time::timeout(LATE_REPLY, call.invoke_async(&mut manager)).await {
             self.heed(reply);
@@ -62,7 +62,7 @@ impl Giver {
     pub(super) fn give_back_blocking(
         &self,
         con: &mut redis::Connection,
-        r: Reservation,
+        r: Booking,
     ) -> RedisResult<()> {
         let reply = self.call(&r).invoke(con);
         let failed = reply.is_err();

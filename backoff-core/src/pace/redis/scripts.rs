@@ -218,7 +218,7 @@ pub(super) fn parse_error(what: &'static str) -> RedisError {
 
 /// A slot reserved in Redis, as RESERVE gave it (µs on Redis's clock): what RELEASE needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Reservation {
+pub(super) struct Booking {
     pub(super) slot: i64,
     /// The arrival time it set (0: the slot was a hole).
     pub(super) tat: i64,
@@ -230,7 +230,7 @@ pub(super) struct Reservation {
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Answer {
     /// `None`: the budget is full until `slot`.
-    pub(super) reserved: Option<Reservation>,
+    pub(super) reserved: Option<Booking>,
     /// Redis's now, µs.
     pub(super) now: i64,
     /// The slot, or (full) when there will be room.
@@ -250,7 +250,7 @@ impl Answer {
             ));
         };
         Ok(Answer {
-            reserved: (status == 0).then_some(Reservation {
+            reserved: (status == 0).then_some(Booking {
                 slot,
                 tat: tat_set,
                 prev,

@@ -37,7 +37,7 @@ pub(super) struct View {
     as_of: i64,
     /// The local pacing of an outage, if it has moved `tat` since Redis last gave a slot of
     /// this budget (the first reservation after it then starts no earlier than `tat`).
-    local: Option<Local>,
+    local: Option<LocalView>,
     /// This process's callers waiting for slots Redis gave them: the local pacing of an
     /// outage starts no further than that many intervals ahead (and one more), however far
     /// Redis's arrival time was when it last answered (during a storm of reservations given
@@ -51,7 +51,7 @@ pub(super) struct View {
 
 /// What the local pacing of an outage has done to a view.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Local {
+pub(super) struct LocalView {
     /// The fresh slots it gave that have not been given back: once they all are, the view
     /// is Redis's word again.
     fresh: u32,
@@ -72,7 +72,7 @@ pub(super) struct LocalSlot {
 
 /// A pacer's interval and burst tolerance.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Quota {
+pub(super) struct BudgetQuota {
     pub(super) interval: Duration,
     pub(super) tolerance: Duration,
 }
@@ -153,7 +153,7 @@ impl Views {
     /// slot later than the budget's arrival time leaves the time between unused, for good if
     /// it is given back while later ones are held: a storm's worth of delays, each up to the
     /// local queue's length, left tens of seconds of the budget unused.)
-    pub(super) fn delay(&self, key: &str, now: Instant, quota: Quota) -> Duration {
+    pub(super) fn delay(&self, key: &str, now: Instant, quota: BudgetQuota) -> Duration {
         self.map
             .get(key)
             .filter(|v| v.local.is_some())
@@ -169,7 +169,7 @@ impl Views {
     /// that vanished), no further than this process's own callers' slots can reach: what
     /// Redis said during a storm of reservations given back, or what the local pacing of an
     /// outage stacked on it, re-seeded a lost budget minutes ahead.
-    pub(super) fn floor(&self, key: &str, now: Instant, quota: Quota) -> Duration {
+    pub(super) fn floor(&self, key: &str, now: Instant, quota: BudgetQuota) -> Duration {
         self.map.get(key).map_or(Duration::ZERO, |v| {
             let word = v.local.map_or(v.tat, |local| local.redis);
             let reach = quota
@@ -181,7 +181,7 @@ impl Views {
     }
 
     /// A slot of the local pacing (GCRA from this process's view; a slot given back first).
-    pub(super) fn reserve(&mut self, key: &str, now: Instant, quota: Quota) -> LocalSlot {
+    pub(super) fn reserve(&mut self, key: &str, now: Instant, quota: BudgetQuota) -> LocalSlot {
         let view = self.view(key, now);
         if view.local.is_none() {
             // Going on from Redis's word, but no further than this process's own callers'
@@ -221,7 +221,7 @@ impl Views {
         let prev = view.tat;
         let start = view.tat.max(fresh);
         let tat = start.checked_add(quota.interval).unwrap_or(start);
-        let local = view.local.get_or_insert(Local {
+        let local = view.local.get_or_insert(LocalView {
             fresh: 0,
             redis: prev,
         });
@@ -235,7 +235,13 @@ impl Views {
     }
 
     /// Gives back a slot of the local pacing that will not be used.
-    pub(super) fn give_back(&mut self, key: &str, held: LocalSlot, now: Instant, quota: Quota) {
+    pub(super) fn give_back(
+        &mut self,
+        key: &str,
+        held: LocalSlot,
+        now: Instant,
+        quota: BudgetQuota,
+    ) {
         if held.slot <= now {
             return;
         }
@@ -285,7 +291,7 @@ impl Views {
 mod tests {
     use super::*;
 
-    const QUOTA: Quota = Quota {
+    const QUOTA: BudgetQuota = BudgetQuota {
         interval: Duration::from_millis(100),
         tolerance: Duration::ZERO,
     };

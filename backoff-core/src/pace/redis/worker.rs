@@ -8,7 +8,7 @@ use redis::{Client, RedisResult};
 
 use super::give_back::Giver;
 use super::link::{LATE_REPLY, timed_out};
-use super::scripts::{Answer, Reservation};
+use super::scripts::{Answer, Booking};
 use crate::pace::common::lock;
 
 /// A blocking call, made by the pacer's worker thread.
@@ -20,7 +20,7 @@ pub(super) enum Job {
     },
     Release {
         giver: Giver,
-        r: Reservation,
+        r: Booking,
     },
 }
 

@@ -59,7 +59,7 @@ pub(super) struct Config {
 }
 
 #[derive(Debug, Default)]
-pub(super) struct State {
+pub(super) struct ControllerState {
     /// The searched rate; `None` before anything is known with no initial rate.
     pub(super) search: Option<f64>,
     /// The largest rate seen accepted, `None` while the current one is unproven.
@@ -109,7 +109,7 @@ pub(super) fn min_opt(a: Option<f64>, b: Option<f64>) -> Option<f64> {
     }
 }
 
-impl State {
+impl ControllerState {
     /// Drops a cap on the rate or a hold that has run out.
     pub(super) fn expire(&mut self, now: Instant) {
         if self.budget.is_some_and(|(_, until)| now >= until) {
@@ -138,15 +138,15 @@ impl State {
         true
     }
 
-    pub(super) fn start(config: &Config) -> State {
-        State {
+    pub(super) fn start(config: &Config) -> ControllerState {
+        ControllerState {
             search: config.initial,
             slow_start: true,
             gap: GAP,
             step: MIN_STEP,
             margin: 1.0,
             published: config.initial.map(|r| config.clamp(r)),
-            ..State::default()
+            ..ControllerState::default()
         }
     }
 
