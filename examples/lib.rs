@@ -1,6 +1,6 @@
-//! The package of the `politely` crate's examples: `sms`, `attempts`, `outage`, `contention`
-//! and `adaptive_chart`, one folder each (`cargo run --example sms` from the repository root).
-//! What they share: where a chart goes.
+//! The package of the `politely` crate's examples: `sms`, `fetch`, `attempts`, `outage`,
+//! `contention` and `adaptive_chart`, one folder each (`cargo run --example sms` from the
+//! repository root). What they share: where a chart goes.
 
 use std::path::PathBuf;
 
