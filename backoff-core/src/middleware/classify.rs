@@ -9,10 +9,9 @@ use std::io;
 #[cfg(feature = "tower")]
 use std::time::Duration;
 
-#[cfg(feature = "tower")]
-use http::HeaderMap;
-use http::{Method, StatusCode};
+use http::{HeaderMap, Method, StatusCode};
 
+use super::idempotency;
 use crate::decide::Verdict;
 #[cfg(feature = "reqwest-middleware")]
 use crate::hints::{Feedback, Hints, RateFeedback};
@@ -51,6 +50,22 @@ pub(super) struct RequestRules {
 }
 
 impl RequestRules {
+    /// The rules for a request with `method` and `headers`: repeatable when the method is
+    /// idempotent or the request carries an `Idempotency-Key`.
+    pub(super) fn new(
+        method: &Method,
+        headers: &HeaderMap,
+        retry_5xx: bool,
+        retry_408: bool,
+    ) -> RequestRules {
+        RequestRules {
+            repeatable: idempotency::idempotent(method)
+                || headers.contains_key(idempotency::HEADER),
+            retry_5xx,
+            retry_408,
+        }
+    }
+
     /// The verdict on an attempt: a response the rules do not retry is returned as it is
     /// (success: the server answered); a retryable failure the method makes unsafe to send
     /// again is given up (the give-up log line says so).
@@ -224,14 +239,6 @@ pub(super) fn server_wait(headers: &HeaderMap) -> Option<Duration> {
         Some(wait) => wait,
         None => crate::hints::RetryAfter::retry_after(headers),
     }
-}
-
-/// Whether sending `method` twice has the effect of sending it once (RFC 9110, 9.2.2).
-pub(super) fn idempotent(method: &Method) -> bool {
-    matches!(
-        *method,
-        Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE | Method::TRACE
-    )
 }
 
 /// What a response's status proves; `None` for an answer that is not a failure to retry.

@@ -2,7 +2,8 @@
 //! that honours keys (the IETF draft `draft-ietf-httpapi-idempotency-key-header`, Stripe,
 //! many payment and messaging APIs) applies a retried `POST` at most once.
 
-use http::header::{HeaderName, HeaderValue};
+use http::Method;
+use http::header::{HeaderMap, HeaderName, HeaderValue};
 
 /// The header's name, `Idempotency-Key`.
 pub(super) const HEADER: HeaderName = HeaderName::from_static("idempotency-key");
@@ -19,6 +20,22 @@ pub enum IdempotencyKey {
     /// is then retried like a `PUT`. The server must honour the key, else a retried request
     /// can still be applied twice. (Other methods are idempotent already: they get none.)
     Auto,
+}
+
+/// Whether sending `method` twice has the effect of sending it once (RFC 9110, 9.2.2).
+pub(super) fn idempotent(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE | Method::TRACE
+    )
+}
+
+/// Gives a request with `method` and `headers` its own key when `mode` asks for one: a
+/// `POST` or `PATCH` (a method that is not idempotent) that carries none.
+pub(super) fn add_if_asked(mode: IdempotencyKey, method: &Method, headers: &mut HeaderMap) {
+    if mode == IdempotencyKey::Auto && !idempotent(method) && !headers.contains_key(HEADER) {
+        headers.insert(HEADER, new_key());
+    }
 }
 
 /// A random UUID, version 4 (122 random bits), in its usual hyphenated lowercase form.

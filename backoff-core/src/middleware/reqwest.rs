@@ -17,7 +17,7 @@ use crate::http_shown::HttpShown;
 use crate::pace::Pacer;
 use crate::wait::{Expo, Wait};
 
-use super::classify::{self, RequestRules};
+use super::classify::RequestRules;
 use super::idempotency::{self, IdempotencyKey};
 use super::overrides::{Attempts, NoRetry, RateKey};
 
@@ -277,19 +277,9 @@ where
         ext: &mut Extensions,
         next: Next<'_>,
     ) -> reqwest_middleware::Result<Response> {
-        let keyed_method = !classify::idempotent(req.method());
-        if keyed_method
-            && self.idempotency == IdempotencyKey::Auto
-            && !req.headers().contains_key(idempotency::HEADER)
-        {
-            req.headers_mut()
-                .insert(idempotency::HEADER, idempotency::new_key());
-        }
-        let rules = RequestRules {
-            repeatable: !keyed_method || req.headers().contains_key(idempotency::HEADER),
-            retry_5xx: self.retry_5xx,
-            retry_408: self.retry_408,
-        };
+        let method = req.method().clone();
+        idempotency::add_if_asked(self.idempotency, &method, req.headers_mut());
+        let rules = RequestRules::new(&method, req.headers(), self.retry_5xx, self.retry_408);
         let key = self.key_of(&req, ext);
         let cloneable = req.try_clone().is_some();
         let mut policy = self.policy.clone();

@@ -3,18 +3,11 @@
 
 use http::Request;
 
-use super::super::classify::{self, RequestRules};
-use super::super::idempotency;
+use super::super::classify::RequestRules;
 
-/// The rules for `req`: repeatable when its method is idempotent or it carries an
-/// `Idempotency-Key`.
+/// The rules for `req` ([`RequestRules::new`]).
 pub(super) fn rules<B>(req: &Request<B>, retry_5xx: bool, retry_408: bool) -> RequestRules {
-    RequestRules {
-        repeatable: classify::idempotent(req.method())
-            || req.headers().contains_key(idempotency::HEADER),
-        retry_5xx,
-        retry_408,
-    }
+    RequestRules::new(req.method(), req.headers(), retry_5xx, retry_408)
 }
 
 /// The host of `uri`, with its port when the URI names one (`host` or `host:port`), as the

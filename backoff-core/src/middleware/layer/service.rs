@@ -17,7 +17,7 @@ use crate::pace::Pacer;
 use crate::wait::{Expo, Wait};
 
 use super::super::classify::{self, Classify, Unclassified};
-use super::super::idempotency::{self, IdempotencyKey};
+use super::super::idempotency;
 use super::super::overrides::{Attempts, NoRetry};
 use super::request;
 use super::settings::PoliteLayer;
@@ -181,13 +181,8 @@ where
     W: Wait<Outcome<R, S::Error>> + Clone,
     C: Classify<S::Error>,
 {
-    if !classify::idempotent(req.method())
-        && layer.idempotency == IdempotencyKey::Auto
-        && !req.headers().contains_key(idempotency::HEADER)
-    {
-        req.headers_mut()
-            .insert(idempotency::HEADER, idempotency::new_key());
-    }
+    let method = req.method().clone();
+    idempotency::add_if_asked(layer.idempotency, &method, req.headers_mut());
     let rules = request::rules(&req, layer.retry_5xx, layer.retry_408);
     let key = layer.key_of(&req);
     let mut policy = layer.policy.clone();
