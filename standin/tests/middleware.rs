@@ -3,38 +3,17 @@
 //! carries an idempotency key (counted on the stand-in's side). The middleware's own tests, on
 //! tokio's paused clock, are backoff-core's `tests/middleware.rs`.
 
-use std::sync::OnceLock;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+mod common;
+
+use std::time::Duration;
 
 use politely::Pacer;
 use politely::middleware::reqwest_middleware::{ClientBuilder, ClientWithMiddleware, Middleware};
 use politely::middleware::{Attempts, IdempotencyKey, PoliteMiddleware};
 
+use common::{APP, key, token};
+
 // The stand-in Messages API, on the real clock.
-
-const APP: &str = "11111111-2222-4333-8444-555555555555";
-
-fn key() -> &'static (String, String) {
-    static KEY: OnceLock<(String, String)> = OnceLock::new();
-    KEY.get_or_init(|| {
-        let private = backoff_standin::generate_private_key_pem_with_bits(1024).unwrap();
-        let public = backoff_standin::public_key_pem(&private).unwrap();
-        (private, public)
-    })
-}
-
-fn token() -> String {
-    let iat = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    jsonwebtoken::encode(
-        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256),
-        &serde_json::json!({ "application_id": APP, "iat": iat, "exp": iat + 600, "jti": "j" }),
-        &jsonwebtoken::EncodingKey::from_rsa_pem(key().0.as_bytes()).unwrap(),
-    )
-    .unwrap()
-}
 
 async fn stand_in(rate: f64) -> backoff_standin::StandIn {
     backoff_standin::StandIn::start(backoff_standin::Config {

@@ -3,40 +3,17 @@
 //! sequence of requests, the client's parser reading them back, and the limit changing at
 //! the scheduled instant.
 
-use std::sync::OnceLock;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+mod common;
+
+use std::time::{Duration, SystemTime};
 
 use backoff_core::{Feedback, Quota};
 use backoff_standin::{Config, Faults, RateHeaders, RateSchedule, StandIn, Stats};
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use common::{APP, key, token};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::advance;
-
-const APP: &str = "11111111-2222-4333-8444-555555555555";
-
-fn key() -> &'static (String, String) {
-    static KEY: OnceLock<(String, String)> = OnceLock::new();
-    KEY.get_or_init(|| {
-        let private = backoff_standin::generate_private_key_pem_with_bits(1024).unwrap();
-        let public = backoff_standin::public_key_pem(&private).unwrap();
-        (private, public)
-    })
-}
-
-fn token() -> String {
-    let iat = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    jsonwebtoken::encode(
-        &Header::new(Algorithm::RS256),
-        &json!({ "application_id": APP, "iat": iat, "exp": iat + 600, "jti": "j" }),
-        &EncodingKey::from_rsa_pem(key().0.as_bytes()).unwrap(),
-    )
-    .unwrap()
-}
 
 fn base() -> Config {
     Config {
