@@ -203,44 +203,72 @@ async fn keyed_budgets_are_separate_keys_that_expire() {
 
 /// A reservation dropped before its slot is given back: the latest one undoes the budget's
 /// arrival time, an earlier one leaves a hole that the next caller takes.
+///
+/// Each step waits until Redis shows the one before it (not a guessed sleep: on a loaded CI
+/// machine a give-back took more than 20 ms, and a reservation made 10 ms after another could
+/// land first), and slots are 1 s apart, so that those waits fit well inside a slot.
 #[tokio::test]
 async fn dropped_reservations_are_given_back() {
     let Some(url) = redis_url() else { return };
     let name = fresh("cancel");
-    let pacer = Pacer::redis(&url, &name, 5.0, 1).unwrap(); // 200 ms apart
+    let key = format!("backoff:{name}");
+    let mut con = redis::Client::open(url.as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    // The budget's arrival time, and waiting (up to 700 ms) until Redis shows what is expected.
+    let tat = |con: &mut redis::Connection| -> Option<f64> { con.zscore(&key, "tat").unwrap() };
+    async fn until(what: &str, mut done: impl FnMut() -> bool) {
+        let give_up = Instant::now() + Duration::from_millis(700);
+        while !done() {
+            assert!(Instant::now() < give_up, "Redis never showed {what}");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    let pacer = Arc::new(Pacer::redis(&url, &name, 1.0, 1).unwrap()); // 1 s apart
     let t0 = Instant::now();
     pacer.ready(None).await; // slot 0
-    // Slot 200, given up at 50: the latest reservation, so the budget is as before it.
+    let after_0 = tat(&mut con).expect("slot 0 leaves an arrival time");
+
+    // Slot 1000, given up at 50: the latest reservation, so the budget is as before it.
     let cut = tokio::time::timeout(Duration::from_millis(50), pacer.ready(None)).await;
     assert!(cut.is_err());
-    tokio::time::sleep(Duration::from_millis(20)).await; // the release's round trip
-    pacer.ready(None).await; // slot 200 again, not 400
+    until("the slot given back", || tat(&mut con) == Some(after_0)).await;
+    pacer.ready(None).await; // slot 1000 again, not 2000
     let at = t0.elapsed();
-    assert!((195..300).contains(&at.as_millis()), "{at:?}");
+    assert!((995..1500).contains(&at.as_millis()), "{at:?}");
+    let after_1 = tat(&mut con).unwrap();
 
-    // Now two waiters for 400 and 600; the one for 400 goes away: its slot is a hole.
-    let p = &pacer;
-    let early = tokio::time::timeout(Duration::from_millis(50), p.ready(None));
-    let (early, ()) = tokio::join!(early, async {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-        let late = tokio::spawn({
-            let url = url.clone();
-            let name = name.clone();
-            async move {
-                let other = Pacer::redis(&url, &name, 5.0, 1).unwrap();
-                other.ready(None).await;
-                Instant::now()
-            }
-        });
-        // The next caller, after the hole is made, takes the hole at 400.
-        tokio::time::sleep(Duration::from_millis(80)).await;
-        pacer.ready(None).await;
-        let hole = t0.elapsed();
-        assert!((395..500).contains(&hole.as_millis()), "{hole:?}");
-        let late = late.await.unwrap() - t0;
-        assert!((595..700).contains(&late.as_millis()), "{late:?}");
+    // Now two waiters for 2000 and 3000; the one for 2000 goes away: its slot is a hole.
+    let early = tokio::spawn({
+        let pacer = Arc::clone(&pacer);
+        async move { pacer.ready(None).await }
     });
-    assert!(early.is_err());
+    until("the slot at 2000 taken", || tat(&mut con) != Some(after_1)).await;
+    let after_2 = tat(&mut con).unwrap();
+    let late = tokio::spawn({
+        let url = url.clone();
+        let name = name.clone();
+        async move {
+            let other = Pacer::redis(&url, &name, 1.0, 1).unwrap();
+            other.ready(None).await;
+            Instant::now()
+        }
+    });
+    until("the slot at 3000 taken", || tat(&mut con) != Some(after_2)).await;
+    early.abort();
+    assert!(early.await.unwrap_err().is_cancelled());
+    until("a hole", || {
+        let members: Vec<String> = con.zrange(&key, 0, -1).unwrap();
+        members.iter().any(|m| m.starts_with('h'))
+    })
+    .await;
+    // The next caller takes the hole at 2000; the late one keeps its 3000.
+    pacer.ready(None).await;
+    let hole = t0.elapsed();
+    assert!((1995..2500).contains(&hole.as_millis()), "{hole:?}");
+    let late = late.await.unwrap() - t0;
+    assert!((2995..3500).contains(&late.as_millis()), "{late:?}");
 }
 
 /// `Pacer::reserve` on a Redis pacer reserves in Redis (it used to reserve in a local
