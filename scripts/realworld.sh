@@ -4,8 +4,9 @@
 # nothing (`standin --nginx LIMIT`, backoff_standin::nginx). COUNT messages fired at once by
 # the SMS example, one case after the other, each against a fresh stand-in and nginx:
 #
-#   told the rate   --rate RATE: the client's pacer at RATE less 2 % headroom (HEADROOM=PERCENT
-#                   for another), burst 1
+#   told the rate   --rate RATE: the client's pacer a margin under RATE (politely::pace::
+#                   under_limit: 2 % of each interval, at least 5 ms; HEADROOM=PERCENT for
+#                   another), burst 1
 #   adaptive        --adaptive: the limit is not told, the pacer learns it from the answers
 #   no pacing       --no-pace: backoff only (expo + full jitter, 1 s doubling, capped at 32 s)
 #
@@ -21,6 +22,7 @@
 #   RATE=10 scripts/realworld.sh told       # only the cases named: told, adaptive, no-pace
 #   BUSY=2 scripts/realworld.sh told        # with two CPU-bound processes running
 #   HEADROOM=5 RATE=10 scripts/realworld.sh told
+#   RUNS=10 LIMITS=plain RATE=10 scripts/realworld.sh told   # 10 runs, no burst only
 #
 # Release builds of the example and of the `standin` binary; nginx from NGINX, PATH or
 # /usr/sbin/nginx (`apt-get install nginx-light`); curl. Uses CARGO_TARGET_DIR if set; leaves
@@ -33,14 +35,23 @@ RATE=${RATE:-1}
 BUSY=${BUSY:-0}
 HEADROOM=${HEADROOM:-}
 BURST=5
+RUNS=${RUNS:-1}
+LIMITS=${LIMITS:-both}
 kinds=("$@")
 [ ${#kinds[@]} -gt 0 ] || kinds=(told adaptive no-pace)
 for k in "${kinds[@]}"; do
     case $k in
         told | adaptive | no-pace) ;;
-        *) echo "usage: [COUNT=N] [RATE=R] [BUSY=N] [HEADROOM=PERCENT] $0 [told] [adaptive] [no-pace]" >&2; exit 2 ;;
+        *) echo "usage: [COUNT=N] [RATE=R] [BUSY=N] [HEADROOM=PERCENT] [RUNS=N] [LIMITS=both|plain|burst] $0 [told] [adaptive] [no-pace]" >&2; exit 2 ;;
     esac
 done
+limits=()
+case $LIMITS in
+    both) limits=("${RATE}r/s" "${RATE}r/s burst=$BURST nodelay") ;;
+    plain) limits=("${RATE}r/s") ;;
+    burst) limits=("${RATE}r/s burst=$BURST nodelay") ;;
+    *) echo "LIMITS is both, plain or burst" >&2; exit 2 ;;
+esac
 command -v curl >/dev/null || { echo "$0 needs curl" >&2; exit 2; }
 
 cargo build --release --quiet --example sms -p examples
@@ -165,15 +176,19 @@ run() {
 }
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)
-for limit in "${RATE}r/s" "${RATE}r/s burst=$BURST nodelay"; do
+for limit in "${limits[@]}"; do
     if [ "$limit" = "${RATE}r/s" ]; then at_once=1; else at_once=$((1 + BURST)); fi
     ideal=$(awk -v n="$COUNT" -v a="$at_once" -v r="$RATE" 'BEGIN { print (n - a) / r }')
     for k in "${kinds[@]}"; do
-        case $k in
-            told) run "told the rate" "$limit" "$ideal" --rate "$RATE" ${HEADROOM:+--headroom "$HEADROOM"} ;;
-            adaptive) run "adaptive" "$limit" "$ideal" --adaptive ;;
-            no-pace) run "no pacing" "$limit" "$ideal" --no-pace ;;
-        esac
+        for r in $(seq "$RUNS"); do
+            nth=
+            if [ "$RUNS" -gt 1 ]; then nth=" (run $r)"; fi
+            case $k in
+                told) run "told the rate$nth" "$limit" "$ideal" --rate "$RATE" ${HEADROOM:+--headroom "$HEADROOM"} ;;
+                adaptive) run "adaptive$nth" "$limit" "$ideal" --adaptive ;;
+                no-pace) run "no pacing$nth" "$limit" "$ideal" --no-pace ;;
+            esac
+        done
     done
 done
 

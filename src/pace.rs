@@ -43,6 +43,21 @@
 //! spacing. `pacer = <expr>` paces on a [`Pacer`] you own instead: a client's field, a `static`,
 //! one shared by several fns ([`Pacer::new`], [`Pacer::per_second`], [`Pacer::with_burst`]).
 //!
+//! A pacer keeps to the rate it is given *at its end*: it spaces departures. The server's
+//! limiter judges arrivals, and a request delayed on its way (a new connection, a busy machine)
+//! brings the next one in early; against a bucket with no burst, such as nginx's `limit_req`
+//! without `burst`, that request is refused. When you are told the server's limit, pace a
+//! margin under it with [`under_limit`] (2 % of each interval, at least 5 ms):
+//!
+//! ```
+//! use politely::Pacer;
+//! use politely::pace::under_limit;
+//!
+//! // The API allows 10 requests a second: one every 105 ms, not 100.
+//! let pacer = Pacer::per_second(under_limit(10.0));
+//! assert_eq!(pacer.interval(), Some(std::time::Duration::from_millis(105)));
+//! ```
+//!
 //! A `rate` pacer lives for the whole process, one per annotated fn; with `rate_key`, one per
 //! distinct key (keep the key set bounded: a sender number, not a request id). The key is any
 //! `Display` value, borrowed when it is string-like (`&str`, `String`…), formatted otherwise. Sync fns pace on
@@ -409,4 +424,4 @@
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use backoff_core::RedisPacerBuilder;
-pub use backoff_core::{AdaptiveRate, Pacer, PacerInstant, Reservation};
+pub use backoff_core::{AdaptiveRate, Pacer, PacerInstant, Reservation, under_limit};

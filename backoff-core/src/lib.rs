@@ -72,7 +72,7 @@ pub use pace::adaptive::AdaptiveRate;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use pace::redis::RedisPacerBuilder;
-pub use pace::{Pacer, PacerInstant, Reservation};
+pub use pace::{Pacer, PacerInstant, Reservation, under_limit};
 /// The `redis` crate this one builds on, for [`RedisPacerBuilder::new`]'s client.
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]

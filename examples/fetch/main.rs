@@ -17,8 +17,11 @@
 //! `Idempotency-Key` of its own, so a connection lost after sending is retried too (the
 //! server must honour the key).
 //!
-//! Pacing: none by default (backoff only); `--rate R` paces every attempt, retries included,
-//! to `R` requests per second (`--burst B` at once, default 1); `--adaptive` learns the
+//! Pacing: none by default (backoff only); `--rate R` is the server's limit, `R` requests per
+//! second: every attempt, retries included, is paced a margin under it
+//! (`politely::pace::under_limit`: 2 % of each interval, at least 5 ms, since the server's
+//! bucket judges arrivals and the pacer spaces departures), `--burst B` at once (default 1);
+//! `--adaptive` learns the
 //! server's limit from its answers instead. `--redis URL` shares the pacing through Redis with
 //! every other process naming the same `--redis-key` (default `fetch`); it needs the examples'
 //! `redis` feature (`cargo run --features redis --example fetch -- --redis ...`).
@@ -49,6 +52,7 @@ use politely::middleware::reqwest_middleware::{
     self, ClientBuilder, ClientWithMiddleware, Middleware, Next,
 };
 use politely::middleware::{Attempts, IdempotencyKey, PoliteMiddleware};
+use politely::pace::under_limit;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, Url};
 
@@ -76,7 +80,7 @@ pub struct Args {
     /// How many requests are in flight at once (default: all of them).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub concurrency: Option<u64>,
-    /// Pace every attempt to R requests per second.
+    /// The server's limit, R requests per second: every attempt is paced a margin under it.
     #[arg(long, value_name = "R", conflicts_with = "adaptive", value_parser = positive)]
     pub rate: Option<f64>,
     /// Attempts that may start at once under --rate.
@@ -262,7 +266,7 @@ fn pacer(args: &Args) -> Result<Option<Pacer>, String> {
         }
         return redis_pacer(url, args).map(Some);
     }
-    Ok(match (args.rate, args.adaptive) {
+    Ok(match (args.rate.map(under_limit), args.adaptive) {
         (Some(rate), _) => Some(match args.burst {
             Some(burst) => Pacer::with_burst(rate, Duration::from_secs(1), burst),
             None => Pacer::per_second(rate),
@@ -278,7 +282,7 @@ fn redis_pacer(url: &str, args: &Args) -> Result<Pacer, String> {
         Some(rate) => Pacer::redis_with_burst(
             url,
             args.redis_key.as_str(),
-            rate,
+            under_limit(rate),
             Duration::from_secs(1),
             args.burst.unwrap_or(1),
         ),

@@ -28,6 +28,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use politely::pace::under_limit;
 use politely::{Details, Feedback, Hints, Pacer, RateFeedback, backoff};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -197,9 +198,9 @@ pub enum Pacing {
     /// Why the headroom: the server's bucket measures arrivals, the pacer measures departures.
     /// With burst 1 at exactly the server's rate, any request that reaches the server a little
     /// sooner after the one before than it left after it (signing, scheduling, the network)
-    /// finds the bucket a fraction of a token short, and gets a 429. Pacing 2 % under the rate
-    /// leaves 2 % of each interval (20 ms at 1/s, 2 ms at 10/s) to absorb that, for 2 % of
-    /// throughput.
+    /// finds the bucket a fraction of a token short, and gets a 429. [`Pacing::told`] leaves
+    /// `politely::pace::under_limit`'s margin: 2 % of each interval, at least 5 ms (20 ms at
+    /// 1/s, 5 ms at 10/s).
     To {
         /// The API's limit, requests per second.
         rate: f64,
@@ -213,8 +214,20 @@ pub enum Pacing {
 }
 
 impl Pacing {
-    /// The headroom the example leaves by default: 2 %.
-    pub const DEFAULT_HEADROOM: f64 = 0.02;
+    /// Told the API's limit, `rate` requests per second: paced under it by
+    /// `politely::pace::under_limit`'s margin (the example's default).
+    pub fn told(rate: f64) -> Pacing {
+        let paced = under_limit(rate);
+        Pacing::To {
+            rate,
+            // A rate that is not positive and finite paces nothing either way.
+            headroom: if paced > 0.0 && paced.is_finite() {
+                1.0 - paced / rate
+            } else {
+                0.0
+            },
+        }
+    }
 
     /// The rate a fixed pacer lets through, per second; `None` when not pacing or when the
     /// rate is learned.
@@ -549,7 +562,7 @@ impl SmsClient {
     /// Why sign ahead: signing takes ~4 ms of CPU, and a thread preempted while signing (on a
     /// busy machine) can double that. Between the pacer's go and the request's arrival that
     /// delay is what the server's bucket sees: a request late by 4 ms makes the next, on-time
-    /// one arrive 4 ms early, which at 10 requests/s is more than 2 % of headroom absorbs.
+    /// one arrive 4 ms early, which at 10 requests/s is most of the 5 ms margin.
     /// Signed after the previous response instead, the token is ready when the pacer says go.
     fn next_token(&self) -> Result<String, SmsError> {
         let spare = self

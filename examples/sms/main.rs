@@ -15,8 +15,9 @@
 //! this file is the command line. The stand-in API is the `backoff-standin` workspace crate
 //! (`standin/`), which the tests and `scripts/` use too.
 //!
-//! Pacing. By default the client paces every attempt, retries included, to `--rate` less
-//! `--headroom` percent (default 2: 0.98 request/s for `--rate 1`) with its own
+//! Pacing. By default the client paces every attempt, retries included, a margin under
+//! `--rate` (`politely::pace::under_limit`: 2 % of each interval, at least 5 ms, so 0.98
+//! request/s for `--rate 1`, 9.52 for `--rate 10`; `--headroom PERCENT` for another) with its own
 //! `politely::Pacer` (`pacer = self.pacer`), and honours a 429's `Retry-After` in place of the
 //! generator's wait. `--no-pace` is the backoff-only recipe it is compared with: no pacer,
 //! `Retry-After` ignored (unless `--retry-after on`), every retry an exponential wait with full
@@ -101,7 +102,7 @@ struct Options {
     burst: u32,
     pace: bool,
     adaptive: bool,
-    headroom_percent: f64,
+    headroom_percent: Option<f64>,
     retry_after: Option<bool>,
     max_time: f64,
     concurrency: Option<usize>,
@@ -138,7 +139,7 @@ fn parse_options() -> Result<Options, String> {
         burst: 1,
         pace: true,
         adaptive: false,
-        headroom_percent: Pacing::DEFAULT_HEADROOM * 100.0,
+        headroom_percent: None,
         retry_after: None,
         max_time: 300.0,
         concurrency: None,
@@ -181,7 +182,7 @@ fn parse_options() -> Result<Options, String> {
             "--text" => o.text = value,
             "--rate" => o.rate = value.parse().map_err(|e| bad(&e))?,
             "--burst" => o.burst = value.parse().map_err(|e| bad(&e))?,
-            "--headroom" => o.headroom_percent = value.parse().map_err(|e| bad(&e))?,
+            "--headroom" => o.headroom_percent = Some(value.parse().map_err(|e| bad(&e))?),
             "--retry-after" => {
                 o.retry_after = Some(match value.as_str() {
                     "on" => true,
@@ -211,7 +212,9 @@ fn parse_options() -> Result<Options, String> {
     if !(o.rate > 0.0 && o.rate.is_finite()) {
         return Err(format!("--rate must be a positive number\n{USAGE}"));
     }
-    if !(0.0..100.0).contains(&o.headroom_percent) {
+    if o.headroom_percent
+        .is_some_and(|p| !(0.0..100.0).contains(&p))
+    {
         return Err(format!(
             "--headroom must be a percentage from 0 up to 100\n{USAGE}"
         ));
@@ -271,7 +274,7 @@ fn describe_mode(client: &SmsClient, concurrency: usize) -> String {
             learned(client)
         ),
         (Pacing::To { rate, headroom }, Some(every)) => format!(
-            "pacing: {pacing} ({rate}/s less {}% headroom; one attempt every {:.1} ms, burst 1)",
+            "pacing: {pacing} ({rate}/s less {:.1}% headroom; one attempt every {:.1} ms, burst 1)",
             headroom * 100.0,
             every.as_secs_f64() * 1e3
         ),
@@ -452,9 +455,12 @@ async fn run() -> Result<ExitCode, String> {
     let pacing = if o.adaptive {
         Pacing::Adaptive
     } else if o.pace {
-        Pacing::To {
-            rate: o.rate,
-            headroom: o.headroom_percent / 100.0,
+        match o.headroom_percent {
+            Some(percent) => Pacing::To {
+                rate: o.rate,
+                headroom: percent / 100.0,
+            },
+            None => Pacing::told(o.rate),
         }
     } else {
         Pacing::Off

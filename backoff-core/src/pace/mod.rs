@@ -26,7 +26,8 @@
 //! reaches every caller already queued (`adaptive/lanes.rs` says how).
 //!
 //! The files: `pacer.rs` ([`Pacer`], its kinds and the waits every kind answers),
-//! `reservation.rs` ([`Reservation`], and reserving and giving back on a `Pacer`), `gcra.rs`
+//! `reservation.rs` ([`Reservation`], and reserving and giving back on a `Pacer`), `margin.rs`
+//! (how far under a server's limit to pace), `gcra.rs`
 //! and `local.rs` (the schedules in this process), `adaptive/` (learning the rate), `redis/`
 //! (sharing the budget through Redis), and `common.rs` (the clock and helpers they share).
 //! This file only declares and re-exports them, so that none of them has to go through it.
@@ -35,12 +36,14 @@ pub(crate) mod adaptive;
 pub(crate) mod common;
 mod gcra;
 mod local;
+mod margin;
 mod pacer;
 #[cfg(feature = "redis")]
 pub(crate) mod redis;
 mod reservation;
 
 pub use common::PacerInstant;
+pub use margin::under_limit;
 pub use pacer::Pacer;
 #[cfg(feature = "tokio")]
 pub(crate) use pacer::QueuedReady;

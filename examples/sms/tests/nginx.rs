@@ -129,7 +129,7 @@ async fn told_the_rate(limit: LimitReq, headroom: f64) {
 /// millisecond. There is no warm-up request, so the first request opens the connection and
 /// arrives late by what that takes, and the second, on time, that much less than an interval
 /// after it: 2 to 9 ms in this debug build on a busy 2-CPU machine, up to 54 ms with 20 copies
-/// of the test at once (the example's 2 % headroom is 2 ms at 10/s). Pacing at half the rate
+/// of the test at once (the example's margin is 5 ms at 10/s). Pacing at half the rate
 /// covers that; `scripts/realworld.sh` measures the example's own headroom, in a release build.
 #[tokio::test(flavor = "current_thread")]
 async fn told_the_rate_no_request_is_refused() {
@@ -137,15 +137,14 @@ async fn told_the_rate_no_request_is_refused() {
 }
 
 /// `burst=5 nodelay`: a request early by a few milliseconds takes a little of the burst, not a
-/// 429, so the example's own 2 % headroom goes through untouched; the pacer (burst 1) does not
-/// use the burst: the batch takes as long as with none.
+/// 429, so the example's own margin (`Pacing::told`) goes through untouched; the pacer (burst
+/// 1) does not use the burst: the batch takes as long as with none.
 #[tokio::test(flavor = "current_thread")]
 async fn told_the_rate_no_request_is_refused_with_a_burst() {
-    told_the_rate(
-        LimitReq::per_second(10).burst_nodelay(5),
-        Pacing::DEFAULT_HEADROOM,
-    )
-    .await;
+    let Pacing::To { headroom, .. } = Pacing::told(10.0) else {
+        unreachable!("told is paced to a rate")
+    };
+    told_the_rate(LimitReq::per_second(10).burst_nodelay(5), headroom).await;
 }
 
 /// Backoff only: fired at once, all but the first of the first `N` requests are refused, and
