@@ -1,17 +1,17 @@
 //! The paced SMS client against the stand-in API at 10 requests/s, burst 1, on the real
-//! clock: 30 messages fired at once get through in at most 1.08 times the physical limit (29
+//! clock: 30 messages fired at once get through in at most 1.15 times the physical limit (29
 //! intervals of 100 ms: 2.9 s), with no response 429 except, at most, for the second request.
 //!
 //! Why a 429 is still possible there, and only there. The pacer spaces the attempts'
 //! *departures*, each measured against the departures before it (so a request that leaves
 //! late does not make the next one early); the server's bucket (burst 1) measures their
-//! *arrivals*. The client paces 3 % under the limit (one departure every 103 ms), so the
-//! arrivals keep to the limit as long as two consecutive requests' times in flight differ by
-//! less than 3 ms. They do, except for the first: it opens the connection the others reuse,
-//! and on a machine busy with other builds that took up to about 7 ms more (measured: 3 runs
-//! in 10 with two builds running had a 429 on the second request, 99.7 ms after the first;
-//! none in 15 runs on a lighter load). A warm-up request would hide it here, but a limiter in
-//! front of an API counts it (nginx refused the first message for one).
+//! *arrivals*. The client paces the example's margin under the limit ([`Pacing::told`]: 5 ms
+//! at 10/s, one departure every 105 ms), so the arrivals keep to the limit as long as two
+//! consecutive requests' times in flight differ by less than 5 ms. They do, except for the
+//! first: it opens the connection the others reuse, which takes longer the busier the machine
+//! (with 20 copies of this test at once beside other builds, the second request arrived 56 to
+//! 99.5 ms after the first in 7 runs of 20). No margin covers that; a warm-up request would,
+//! but a limiter in front of an API counts it (nginx refused the first message for one).
 //!
 //! What keeps the rest steady: each request's JWT is signed ahead (after the previous
 //! response, not between the pacer's go and the send: signing takes ~4 ms of CPU); client and
@@ -19,10 +19,10 @@
 //! request's arrival and the next one's departure alike; and the stand-in stamps each arrival
 //! when its handler starts, before it reads the body and verifies the JWT.
 //!
-//! The time bound: the 3 % headroom and the last request's round trip make about 1.04 times the
-//! limit (1.043-1.047 in the seven runs without a 429 of the ten above); a busier machine adds
-//! its stalls, which on departures pass to every later request (1.053 seen with three builds
-//! running). 1.08 keeps the test about the pacer, not the machine: a pacer 5 % slow fails it.
+//! The time bound: the 5 % margin and the last request's round trip make about 1.06 times the
+//! limit; a busier machine adds its stalls, which on departures pass to every later request
+//! (1.08 to 1.19 with 20 copies at once, one 1.26 after a 581 ms stall). 1.15 keeps the test
+//! about the pacer, not the machine: a pacer 10 % slow fails it.
 //!
 //! It takes [`alone`]: no other test of the binary runs beside it.
 
@@ -40,8 +40,6 @@ async fn paced_batch_keeps_to_the_rate_limit() {
     let _alone = alone().await;
     const RATE: f64 = 10.0;
     const N: usize = 30;
-    // 3 ms of each 100 ms interval; see the module docs.
-    const HEADROOM: f64 = 0.03;
     let private = key().0.clone();
     let server = StandIn::start(standin_config(RATE, 1, true)).await.unwrap();
     let client = Arc::new(
@@ -57,10 +55,7 @@ async fn paced_batch_keeps_to_the_rate_limit() {
                 max_value: Duration::from_millis(200),
                 max_time: Duration::from_secs(20),
             },
-            pacing: Pacing::To {
-                rate: RATE,
-                headroom: HEADROOM,
-            },
+            pacing: Pacing::told(RATE),
             honour_retry_after: true,
             timeout: Duration::from_secs(5),
         })
@@ -101,10 +96,10 @@ async fn paced_batch_keeps_to_the_rate_limit() {
         .map(|(i, _)| i)
         .collect();
     assert!(refused.is_empty() || refused == [1], "{report}");
-    // 1.08 times the limit, plus what the allowed 429 costs its retry: the server's wait
+    // 1.15 times the limit, plus what the allowed 429 costs its retry: the server's wait
     // (`Retry-After`, capped at `max_value`, 200 ms) and one more slot.
     let per_429 = 0.2 + 1.0 / RATE;
-    let bound = 1.08 * physical + summary.rejected_429 as f64 * per_429;
+    let bound = 1.15 * physical + summary.rejected_429 as f64 * per_429;
     assert!(
         summary.elapsed.as_secs_f64() <= bound,
         "{report}\nbound: {bound:.3} s"
