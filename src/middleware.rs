@@ -174,6 +174,20 @@
 //! causes (a refused connection, reqwest's connect errors) from a `std::error::Error`, such
 //! as tower's `BoxError`: `.classify(|e: &BoxError| Fault::of(e.as_ref()))`.
 //!
+//! The layer's handlers, [`on_backoff`](PoliteLayer::on_backoff) and
+//! [`on_giveup`](PoliteLayer::on_giveup), see each attempt as an [`Attempted`] (the response's
+//! status and headers, or the error), whatever the inner service's body and error types:
+//!
+//! ```
+//! use politely::middleware::PoliteLayer;
+//!
+//! let polite = PoliteLayer::new(politely::expo().max_time(300)).on_giveup(|d| {
+//!     // Page on-call: the API has been failing for five minutes.
+//!     eprintln!("giving up after {} attempts ({:?}): {:?}", d.tries, d.elapsed, d.outcome);
+//! });
+//! # let _ = polite;
+//! ```
+//!
 //! `reqwest::Client` is a tower `Service` of `reqwest::Request`, not of `http::Request`:
 //! use the reqwest middleware above, or wrap the client in a `service_fn` that converts
 //! (`reqwest::Request::try_from(request)`, `http::Response::from(response)`).
@@ -184,12 +198,13 @@
 //! [`RetryBudget`](crate::RetryBudget) is a `tower::retry::budget::Budget` too, for a policy
 //! of one's own.
 
-pub use backoff_core::middleware::{Attempts, IdempotencyKey, NoRetry, RateKey};
 #[cfg(feature = "tower")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 pub use backoff_core::middleware::{
-    Classify, Fault, PoliteLayer, PolitePolicy, PoliteService, ServiceOutcome, Unclassified, tower,
+    Attempted, Classify, Fault, PoliteLayer, PolitePolicy, PoliteService, ServiceOutcome,
+    Unclassified, tower,
 };
+pub use backoff_core::middleware::{Attempts, IdempotencyKey, NoRetry, RateKey};
 #[cfg(feature = "reqwest-middleware")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest-middleware")))]
 pub use backoff_core::middleware::{Outcome, PoliteMiddleware, reqwest_middleware};

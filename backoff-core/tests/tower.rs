@@ -9,9 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use backoff_core::middleware::{
-    Attempts, Fault, IdempotencyKey, NoRetry, PoliteLayer, PolitePolicy,
+    Attempted, Attempts, Fault, IdempotencyKey, NoRetry, PoliteLayer, PolitePolicy,
 };
-use backoff_core::{Jitter, Pacer, RetryBudget, constant};
+use backoff_core::{Details, Jitter, Pacer, RetryBudget, constant};
 use http::{Method, Request, Response};
 use tokio::time::Instant;
 use tower::{Layer, Service, ServiceExt};
@@ -24,7 +24,7 @@ enum Broken {
     Refused,
 }
 
-type Answer = Result<Response<String>, Broken>;
+type Scripted = Result<Response<String>, Broken>;
 
 /// What the inner service saw: each attempt's arrival (since the test's start), method and
 /// `Idempotency-Key`.
@@ -49,7 +49,7 @@ impl Seen {
 
 /// An inner service answering from `script` in order (then `200`), recording arrivals.
 fn server(
-    script: Vec<Answer>,
+    script: Vec<Scripted>,
 ) -> (
     impl Service<Request<String>, Response = Response<String>, Error = Broken, Future: Send>
     + Clone
@@ -258,6 +258,79 @@ async fn no_retry_sends_once() {
     req.extensions_mut().insert(NoRetry);
     assert_eq!(send(&mut service, req).await.unwrap().status(), 503);
     assert_eq!(seen.times(), [secs(0.0)]);
+}
+
+/// What a handler saw: tries, elapsed and wait (seconds), status, and whether it was an error.
+type Called = (u32, f64, Option<f64>, Option<u16>, bool);
+
+type Calls = Arc<Mutex<Vec<Called>>>;
+
+/// A handler that records each call, and its record.
+fn recorder() -> (
+    Calls,
+    impl Fn(&Details<'_, dyn Attempted>) + Send + Sync + 'static,
+) {
+    let calls = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::clone(&calls);
+    let f = move |d: &Details<'_, dyn Attempted>| {
+        log.lock().unwrap().push((
+            d.tries,
+            d.elapsed.as_secs_f64(),
+            d.wait.map(|w| w.as_secs_f64()),
+            d.outcome.status().map(|s| s.as_u16()),
+            d.outcome.is_error(),
+        ));
+    };
+    (calls, f)
+}
+
+#[tokio::test(start_paused = true)]
+async fn handlers_see_each_attempts_status_or_error() {
+    let (inner, seen) = server(vec![Ok(status(503)), Err(Broken::Reset)]);
+    let (backoffs, on_backoff) = recorder();
+    let (giveups, on_giveup) = recorder();
+    let mut service = layer()
+        .on_backoff(on_backoff)
+        .on_giveup(on_giveup)
+        .layer(inner);
+    let response = send(&mut service, request(Method::GET)).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(seen.times(), [secs(0.0), secs(1.0), secs(2.0)]);
+    assert_eq!(
+        *backoffs.lock().unwrap(),
+        [
+            (1, 0.0, Some(1.0), Some(503), false),
+            (2, 1.0, Some(1.0), None, true)
+        ]
+    );
+    assert!(giveups.lock().unwrap().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn on_giveup_is_called_once_with_the_last_answer() {
+    let (inner, seen) = server(vec![Ok(status(503)); 4]);
+    let (backoffs, on_backoff) = recorder();
+    let (giveups, on_giveup) = recorder();
+    let mut service = layer()
+        .on_backoff(on_backoff)
+        .on_giveup(on_giveup)
+        .layer(inner);
+    let response = send(&mut service, request(Method::GET)).await.unwrap();
+    assert_eq!(response.status(), 503);
+    assert_eq!(seen.times().len(), 4);
+    assert_eq!(backoffs.lock().unwrap().len(), 3);
+    assert_eq!(*giveups.lock().unwrap(), [(4, 3.0, None, Some(503), false)]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_post_given_up_after_an_ambiguous_error_reaches_on_giveup() {
+    let (inner, seen) = server(vec![Err(Broken::Reset)]);
+    let (giveups, on_giveup) = recorder();
+    let mut service = layer().on_giveup(on_giveup).layer(inner);
+    let err = send(&mut service, request(Method::POST)).await.unwrap_err();
+    assert_eq!(err, Broken::Reset);
+    assert_eq!(seen.times(), [secs(0.0)]);
+    assert_eq!(*giveups.lock().unwrap(), [(1, 0.0, None, None, true)]);
 }
 
 #[tokio::test(start_paused = true)]

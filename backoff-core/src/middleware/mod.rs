@@ -24,7 +24,7 @@ mod reqwest;
 pub use idempotency::IdempotencyKey;
 #[cfg(feature = "tower")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
-pub use layer::{PoliteLayer, PolitePolicy, PoliteService, ServiceOutcome};
+pub use layer::{Attempted, PoliteLayer, PolitePolicy, PoliteService, ServiceOutcome};
 pub use overrides::{Attempts, NoRetry, RateKey};
 #[cfg(feature = "reqwest-middleware")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest-middleware")))]

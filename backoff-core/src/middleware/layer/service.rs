@@ -11,6 +11,7 @@ use std::task::{Context, Poll};
 use http::{Request, Response};
 use tower::{Layer, Service, ServiceExt};
 
+use crate::decide::Details;
 use crate::hints::{Feedback, RateFeedback};
 use crate::http_shown::HttpShown;
 use crate::pace::Pacer;
@@ -19,8 +20,9 @@ use crate::wait::{Expo, Wait};
 use super::super::classify::{self, Classify, Unclassified};
 use super::super::idempotency;
 use super::super::overrides::{Attempts, NoRetry};
+use super::attempted::Attempted;
 use super::request;
-use super::settings::PoliteLayer;
+use super::settings::{AttemptHandler, PoliteLayer};
 
 /// One attempt's outcome, as the policy's generator and the log lines see it: the inner
 /// service's response or error ([`result`](ServiceOutcome::result)).
@@ -52,6 +54,37 @@ impl<R, E> ServiceOutcome<R, E> {
 impl<R, E: fmt::Debug> fmt::Debug for ServiceOutcome<R, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", HttpShown(&self.0))
+    }
+}
+
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
+impl<R, E: fmt::Debug> Attempted for ServiceOutcome<R, E> {
+    fn status(&self) -> Option<http::StatusCode> {
+        self.response().map(Response::status)
+    }
+
+    fn headers(&self) -> Option<&http::HeaderMap> {
+        self.response().map(Response::headers)
+    }
+
+    fn is_error(&self) -> bool {
+        self.error().is_some()
+    }
+}
+
+/// Calls `handler`, if any, with the attempt seen as [`Attempted`].
+fn call<R: 'static, E: fmt::Debug + 'static>(
+    handler: Option<&AttemptHandler>,
+    d: &Details<'_, ServiceOutcome<R, E>>,
+) {
+    if let Some(f) = handler {
+        f(&Details {
+            target: d.target,
+            tries: d.tries,
+            elapsed: d.elapsed,
+            wait: d.wait,
+            outcome: d.outcome as &dyn Attempted,
+        });
     }
 }
 
@@ -176,8 +209,9 @@ async fn run<S, W, C, B, R>(
 ) -> Result<Response<R>, S::Error>
 where
     S: Service<Request<B>, Response = Response<R>> + Clone,
-    S::Error: fmt::Debug,
+    S::Error: fmt::Debug + 'static,
     B: Clone,
+    R: 'static,
     W: Wait<Outcome<R, S::Error>> + Clone,
     C: Classify<S::Error>,
 {
@@ -223,9 +257,31 @@ where
         Some(pacer) => pacer,
         None => unpaced(),
     };
+    let handlers = &*layer;
+    let on_backoff = move |d: &Details<'_, Outcome<R, S::Error>>| {
+        call(handlers.on_backoff.as_ref(), d);
+    };
+    let on_giveup = move |d: &Details<'_, Outcome<R, S::Error>>| {
+        call(handlers.on_giveup.as_ref(), d);
+    };
     let ServiceOutcome(mut out) = match key {
-        Some(key) => retry.pacer(pacer).rate_key(key).observe_output().await,
-        None => retry.pacer(pacer).observe_output().await,
+        Some(key) => {
+            retry
+                .pacer(pacer)
+                .rate_key(key)
+                .observe_output()
+                .on_backoff(on_backoff)
+                .on_giveup(on_giveup)
+                .await
+        }
+        None => {
+            retry
+                .pacer(pacer)
+                .observe_output()
+                .on_backoff(on_backoff)
+                .on_giveup(on_giveup)
+                .await
+        }
     };
     if let Ok(response) = &mut out {
         response

@@ -6,16 +6,21 @@ use std::sync::Arc;
 
 use crate::budget::RetryBudget;
 use crate::builder::Backoff;
+use crate::decide::Details;
 use crate::pace::Pacer;
 use crate::wait::Expo;
 
 use super::super::classify::Unclassified;
 use super::super::idempotency::IdempotencyKey;
 use super::super::overrides::RateKey;
+use super::attempted::Attempted;
 use super::request;
 
 /// A request's pacing key, read from its URI and headers.
 pub(super) type KeyFn = Arc<dyn Fn(&http::Uri, &http::HeaderMap) -> Option<String> + Send + Sync>;
+
+/// A handler, called with what an attempt got whatever the inner service's types.
+pub(super) type AttemptHandler = Arc<dyn Fn(&Details<'_, dyn Attempted>) + Send + Sync>;
 
 /// A `tower::Layer` whose [`PoliteService`](super::PoliteService) paces and retries every
 /// request of the service it wraps with a builder policy, by the reqwest middleware's rules
@@ -49,6 +54,8 @@ pub struct PoliteLayer<W = Expo, C = Unclassified> {
     pub(super) retry_408: bool,
     pub(super) idempotency: IdempotencyKey,
     pub(super) classify: C,
+    pub(super) on_backoff: Option<AttemptHandler>,
+    pub(super) on_giveup: Option<AttemptHandler>,
 }
 
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
@@ -62,6 +69,8 @@ impl<W: Clone, C: Clone> Clone for PoliteLayer<W, C> {
             retry_408: self.retry_408,
             idempotency: self.idempotency,
             classify: self.classify.clone(),
+            on_backoff: self.on_backoff.clone(),
+            on_giveup: self.on_giveup.clone(),
         }
     }
 }
@@ -77,7 +86,7 @@ impl<W: fmt::Debug, C: fmt::Debug> fmt::Debug for PoliteLayer<W, C> {
             .field("retry_408", &self.retry_408)
             .field("idempotency", &self.idempotency)
             .field("classify", &self.classify)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -94,6 +103,8 @@ impl<W> PoliteLayer<W> {
             retry_408: true,
             idempotency: IdempotencyKey::Off,
             classify: Unclassified,
+            on_backoff: None,
+            on_giveup: None,
         }
     }
 }
@@ -158,7 +169,30 @@ impl<W, C> PoliteLayer<W, C> {
             retry_408: self.retry_408,
             idempotency: self.idempotency,
             classify,
+            on_backoff: self.on_backoff,
+            on_giveup: self.on_giveup,
         }
+    }
+
+    /// Adds a handler called before each wait, as the builder's
+    /// [`on_backoff`](crate::Retry::on_backoff) (sync). It sees the attempt through
+    /// [`Attempted`]: the response's status and headers, or the error.
+    pub fn on_backoff(
+        mut self,
+        f: impl Fn(&Details<'_, dyn Attempted>) + Send + Sync + 'static,
+    ) -> Self {
+        self.on_backoff = Some(Arc::new(f));
+        self
+    }
+
+    /// Adds a handler called when a request is given up, as the builder's
+    /// [`on_giveup`](crate::Retry::on_giveup) (sync): the place to page someone.
+    pub fn on_giveup(
+        mut self,
+        f: impl Fn(&Details<'_, dyn Attempted>) + Send + Sync + 'static,
+    ) -> Self {
+        self.on_giveup = Some(Arc::new(f));
+        self
     }
 
     /// The pacing key of a request: its `RateKey`, else `key_by`'s, else its host.
