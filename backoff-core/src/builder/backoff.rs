@@ -21,7 +21,9 @@ use super::run::Conf;
 /// `retry` consumes the policy, so nothing is copied per run; clone it to run it again (a
 /// clone is cheap: the generator, a few numbers, and reference counts for closures).
 ///
-/// ```
+// Awaiting a run needs tokio (the default feature); without it the example is not run.
+#[cfg_attr(feature = "tokio", doc = "```")]
+#[cfg_attr(not(feature = "tokio"), doc = "```ignore")]
 /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
 /// let mut calls = 0;
 /// let result: Result<u32, &str> = backoff_core::expo()
@@ -254,7 +256,9 @@ impl<W> Backoff<W> {
     /// `on_giveup` handlers run and its last outcome is returned). The handle is cheap to
     /// clone: every policy that names the same budget shares it.
     ///
-    /// ```
+    // Awaiting a run needs tokio (the default feature); without it the example is not run.
+    #[cfg_attr(feature = "tokio", doc = "```")]
+    #[cfg_attr(not(feature = "tokio"), doc = "```ignore")]
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
     /// let budget = backoff_core::RetryBudget::new(0.2).min_per_sec(0.0);
     /// let result: Result<(), &str> = backoff_core::expo()

@@ -19,7 +19,8 @@
 //!    handlers [`on_success`](Retry::on_success), [`on_backoff`](Retry::on_backoff) and
 //!    [`on_giveup`](Retry::on_giveup), sync or async.
 //!
-//! ```
+#![cfg_attr(feature = "tokio", doc = "```")]
+#![cfg_attr(not(feature = "tokio"), doc = "```ignore")]
 //! # #[derive(Debug)] enum ApiError { RateLimited(Option<u64>), Server(u16), BadRequest }
 //! # async fn send(_: &str) -> Result<u32, ApiError> { Ok(1) }
 //! # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {

@@ -337,7 +337,9 @@ impl<'p, W, Op, M: Mode<Op>, J, S, C, A, K, H>
     /// told ([`Pacer::observe`]) as soon as the attempt returns, with the attempt's start
     /// (after its pacing wait) as `sent`. A no-op for a fixed-rate or Redis pacer.
     ///
-    /// ```
+    // Awaiting a run needs tokio (the default feature); without it the example is not run.
+    #[cfg_attr(feature = "tokio", doc = "```")]
+    #[cfg_attr(not(feature = "tokio"), doc = "```ignore")]
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
     /// use backoff_core::{Feedback, Pacer};
     ///

@@ -126,7 +126,9 @@ impl Pacer {
     /// each key learns its own rate (an [`AdaptiveRate::fresh`] copy of the tunables); a key
     /// unused for a minute may be forgotten once there are 64 or more.
     ///
-    /// ```
+    // Awaiting a run needs tokio (the default feature); without it the example is not run.
+    #[cfg_attr(feature = "tokio", doc = "```")]
+    #[cfg_attr(not(feature = "tokio"), doc = "```ignore")]
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
     /// use backoff_core::{Feedback, Pacer};
     ///
