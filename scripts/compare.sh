@@ -37,7 +37,7 @@
 #
 # (Under faults the time bound does not apply: every retry takes a slot of the limit.)
 #
-#   scripts/compare.sh                      # faults: 60 POSTs at 1 request/s, 8 to 10 minutes
+#   scripts/compare.sh                      # faults: 60 POSTs at 1 request/s, about 11 minutes
 #   PARALLEL=1 scripts/compare.sh faults pair nginx   # every row at once: about 4 minutes
 #   COUNT=20 RATE=2 scripts/compare.sh nginx
 #
