@@ -35,7 +35,7 @@
 //! `--idempotency-key auto` are for the default client only.
 //!
 //! A progress bar runs on stderr (when it is a terminal); each failed request gets a line
-//! there. The last line on stdout is
+//! there (`request I: ...`, also when stderr is not a terminal). The last line on stdout is
 //! `summary: ok=N failed=N attempts=N status_429=N elapsed_s=F`: requests answered 2xx or 3xx,
 //! the others, attempts sent (retries included) and responses 429 among them. The exit status
 //! is 1 when a request failed, 2 on bad input.
@@ -406,7 +406,7 @@ pub async fn run(args: &Args, bar: ProgressBar) -> Result<Summary, String> {
                     Ok(r) => r,
                     Err(e) => {
                         failed.fetch_add(1, Ordering::Relaxed);
-                        bar.println(format!("request {i}: {e}"));
+                        say(&bar, format!("request {i}: {e}"));
                         bar.inc(1);
                         continue;
                     }
@@ -430,11 +430,11 @@ pub async fn run(args: &Args, bar: ProgressBar) -> Result<Summary, String> {
                     }
                     Ok(r) => {
                         failed.fetch_add(1, Ordering::Relaxed);
-                        bar.println(format!("request {i}: {}", r.status()));
+                        say(&bar, format!("request {i}: {}", r.status()));
                     }
                     Err(e) => {
                         failed.fetch_add(1, Ordering::Relaxed);
-                        bar.println(format!("request {i}: {}", error_chain(&e)));
+                        say(&bar, format!("request {i}: {}", error_chain(&e)));
                     }
                 }
                 bar.inc(1);
@@ -458,6 +458,17 @@ pub async fn run(args: &Args, bar: ProgressBar) -> Result<Summary, String> {
         status_429: counts.status_429.load(Ordering::Relaxed),
         elapsed: start.elapsed(),
     })
+}
+
+/// A line about one request: above the progress bar, or straight to stderr when the bar is
+/// hidden (stderr not a terminal, as in `scripts/compare.sh`), where indicatif's `println`
+/// would drop it and a failed request would go unnamed.
+fn say(bar: &ProgressBar, line: String) {
+    if bar.is_hidden() {
+        eprintln!("{line}");
+    } else {
+        bar.println(line);
+    }
 }
 
 /// An error and its causes, on one line.
