@@ -354,6 +354,15 @@ impl ControllerState {
                 self.search = Some(rate * EDGE);
                 Some("edge of the limit")
             }
+            // On a deep bucket, a refusal before the rate is proven is no sign that the limit
+            // fell: its stored tokens ran out. What the refusals bound (below) takes the pace
+            // down instead of a blind halving, which let the bucket fill again and hid the
+            // limit from every probe back up (1.2-1.6 x the ideal time).
+            None if self.depth >= DEEP && told.is_none() => {
+                self.bad = Some(rate);
+                self.search = Some(rate * EDGE);
+                Some("edge of a deep bucket")
+            }
             None => {
                 self.bad = Some(rate);
                 self.search = Some(cut(rate));
