@@ -19,13 +19,23 @@ use tokio::time::Instant;
 /// The time a request takes each way.
 const ONE_WAY: Duration = Duration::from_millis(25);
 
-/// A rate-limited server: the shared GCRA bucket (`backoff-testkit`) with burst 1 whose rate
-/// follows a schedule (counted from the first request), answering `429` with a whole-second
-/// `Retry-After` beyond it.
+/// A rate-limited server: the shared GCRA bucket (`backoff-testkit`) whose rate follows a
+/// schedule (counted from the first request), answering `429` beyond it, with a whole-second
+/// `Retry-After` or (as nginx's `limit_req`) none.
 struct Server {
     /// `(from, rate)`: the rate in requests per second from `from` seconds after the first
     /// request.
     schedule: Vec<(u64, f64)>,
+    /// The requests the bucket lets through at once from rest: testkit's `burst`. nginx's
+    /// `burst=5 nodelay` lets 1 + 5 through, testkit's burst 6.
+    burst: u32,
+    /// Whether a `429` says `Retry-After`.
+    retry_after: bool,
+    /// The time a request takes each way.
+    one_way: Duration,
+    /// Another client takes a token at the same instant, just before this server's request
+    /// number `n` (from 1) arrives: a probe, a health check.
+    foreign_before: Option<u32>,
     bucket: Mutex<Bucket>,
     requests: AtomicU32,
     refused: AtomicU32,
@@ -38,7 +48,7 @@ struct Sent;
 
 #[derive(Debug)]
 struct Refused {
-    retry_after: Duration,
+    retry_after: Option<Duration>,
 }
 
 impl RateFeedback for Sent {
@@ -49,24 +59,50 @@ impl RateFeedback for Sent {
 
 impl RateFeedback for Refused {
     fn feedback(&self) -> Feedback {
-        Feedback::throttled().with_retry_after(Some(self.retry_after))
+        Feedback::throttled().with_retry_after(self.retry_after)
     }
 }
 
 impl Server {
+    /// Burst 1, `Retry-After` on each `429`.
     fn new(schedule: &[(u64, f64)]) -> Arc<Server> {
+        Server::with(schedule, 1, true, None)
+    }
+
+    /// As nginx's `limit_req rate=RATEr/s burst=BURST nodelay` answers: `1 + burst` at once
+    /// from rest, no `Retry-After`; `one_way` each way.
+    fn nginx(rate: f64, burst: u32, one_way: Duration) -> Arc<Server> {
+        let mut server = Server::with(&[(0, rate)], 1 + burst, false, None);
+        Arc::get_mut(&mut server).expect("not shared yet").one_way = one_way;
+        server
+    }
+
+    fn with(
+        schedule: &[(u64, f64)],
+        burst: u32,
+        retry_after: bool,
+        foreign_before: Option<u32>,
+    ) -> Arc<Server> {
         Arc::new(Server {
             schedule: schedule.to_vec(),
-            bucket: Mutex::new(Bucket::stepped(schedule, 1)),
+            burst,
+            retry_after,
+            one_way: ONE_WAY,
+            foreign_before,
+            bucket: Mutex::new(Bucket::stepped(schedule, burst)),
             requests: AtomicU32::new(0),
             refused: AtomicU32::new(0),
             accepted: Mutex::default(),
         })
     }
 
-    /// Admits a request arriving `now`, or says how long until it would be.
-    fn admit(&self, now: Instant) -> Result<(), Duration> {
-        let decision = self.bucket.lock().unwrap().take(now.into_std());
+    /// Admits request number `n` (from 1) arriving `now`, or says how long until it would be.
+    fn admit(&self, n: u32, now: Instant) -> Result<(), Duration> {
+        let mut bucket = self.bucket.lock().unwrap();
+        if self.foreign_before == Some(n) {
+            bucket.take(now.into_std());
+        }
+        let decision = bucket.take(now.into_std());
         if decision.admitted {
             Ok(())
         } else {
@@ -76,9 +112,9 @@ impl Server {
 
     /// One request of call `id`: its answer comes back after the round trip.
     async fn request(&self, id: u32) -> Result<Sent, Refused> {
-        tokio::time::sleep(ONE_WAY).await;
-        self.requests.fetch_add(1, Ordering::Relaxed);
-        let answer = match self.admit(Instant::now()) {
+        tokio::time::sleep(self.one_way).await;
+        let n = self.requests.fetch_add(1, Ordering::Relaxed) + 1;
+        let answer = match self.admit(n, Instant::now()) {
             Ok(()) => {
                 *self.accepted.lock().unwrap().entry(id).or_default() += 1;
                 Ok(Sent)
@@ -87,17 +123,19 @@ impl Server {
                 self.refused.fetch_add(1, Ordering::Relaxed);
                 // Whole seconds, rounded up, as `Retry-After` says them.
                 Err(Refused {
-                    retry_after: Duration::from_secs(ceil_secs(wait)),
+                    retry_after: self
+                        .retry_after
+                        .then(|| Duration::from_secs(ceil_secs(wait))),
                 })
             }
         };
-        tokio::time::sleep(ONE_WAY).await;
+        tokio::time::sleep(self.one_way).await;
         answer
     }
 
     /// When a client that knew the schedule would send its `n`-th request at the earliest.
     fn ideal(&self, n: u32) -> Duration {
-        backoff_testkit::ideal(Bucket::stepped(&self.schedule, 1), n)
+        backoff_testkit::ideal(Bucket::stepped(&self.schedule, self.burst), n)
     }
 
     /// Every call accepted exactly once.
@@ -143,7 +181,7 @@ fn report(case: &str, server: &Server, elapsed: Duration, ideal: Duration) -> (f
 /// The reqwest shape: the output (`Result` of two `RateFeedback` types) tells by itself, so
 /// `rate = adaptive` is the one pacing argument.
 #[backoff(expo, rate = adaptive, max_tries = 30,
-          retry_after = |e: &Refused| Some(e.retry_after))]
+          retry_after = |e: &Refused| e.retry_after)]
 async fn send(server: Arc<Server>, id: u32) -> Result<Sent, Refused> {
     server.request(id).await
 }
@@ -163,13 +201,92 @@ async fn sixty_at_once_against_one_per_second() {
     assert!(share <= 0.10, "{share}");
 }
 
+/// One call on a pacer of the test's own (`pacer = ...`): each test learns from scratch, and
+/// the jitter is seeded by the call, so a run on the paused clock is the same every time.
+#[backoff(expo, max_tries = 30, seed = u64::from(id), pacer = pacer, observe,
+          retry_after = |e: &Refused| e.retry_after)]
+async fn send_on(pacer: Arc<Pacer>, server: Arc<Server>, id: u32) -> Result<Sent, Refused> {
+    server.request(id).await
+}
+
+/// Fires 60 calls at once on a fresh adaptive pacer; returns `(elapsed, requests, refused)`.
+async fn sixty_on_a_fresh_pacer(server: &Arc<Server>) -> (Duration, u32, u32) {
+    let pacer = Arc::new(Pacer::adaptive());
+    let elapsed = fire(60, |id| send_on(pacer.clone(), server.clone(), id)).await;
+    server.assert_each_once(60);
+    let requests = server.requests.load(Ordering::Relaxed);
+    let refused = server.refused.load(Ordering::Relaxed);
+    (elapsed, requests, refused)
+}
+
+/// nginx on loopback: half a millisecond each way.
+const LOOPBACK: Duration = Duration::from_micros(500);
+
+/// nginx's `limit_req rate=1r/s` (burst 1, no `Retry-After`): the bounds, at most
+/// 1.15 x the physical 59 s and at most 10 % answered 429, on loopback and 25 ms away.
+#[tokio::test(start_paused = true)]
+async fn sixty_at_once_against_nginx_without_burst() {
+    for (one_way, figures) in [(LOOPBACK, (62_005, 64, 4)), (ONE_WAY, (62_053, 64, 4))] {
+        let server = Server::nginx(1.0, 0, one_way);
+        let (elapsed, requests, refused) = sixty_on_a_fresh_pacer(&server).await;
+        let ideal = server.ideal(60);
+        assert_eq!(ideal, Duration::from_secs(59));
+        let (ratio, share) = report("nginx 1r/s", &server, elapsed, ideal);
+        assert!(ratio <= 1.15 && share <= 0.10, "{ratio} {share}");
+        assert_eq!((elapsed.as_millis(), requests, refused), figures);
+    }
+}
+
+/// nginx's `limit_req rate=1r/s burst=5 nodelay` (6 at once from rest, no `Retry-After`): at
+/// most 1.15 x the burst-adjusted 54 s and, on loopback, at most 10 % answered 429. Slow
+/// start gets 7 through the bucket's depth in its first 2 s, whatever the rate behind them;
+/// the refusals that follow bound the limit by the time since the last accepted start. 25 ms
+/// away, the attempts in flight when each refusal comes back are refused too: 8 of 68.
+#[tokio::test(start_paused = true)]
+async fn sixty_at_once_against_nginx_with_burst_five() {
+    for (one_way, figures) in [(LOOPBACK, (54_373, 66, 6)), (ONE_WAY, (56_164, 68, 8))] {
+        let server = Server::nginx(1.0, 5, one_way);
+        let (elapsed, requests, refused) = sixty_on_a_fresh_pacer(&server).await;
+        let ideal = server.ideal(60);
+        assert_eq!(ideal, Duration::from_secs(54));
+        let (ratio, share) = report("nginx 1r/s burst=5 nodelay", &server, elapsed, ideal);
+        assert!(ratio <= 1.15, "{ratio}");
+        assert!(share <= 0.10 || one_way > LOOPBACK, "{share}");
+        assert_eq!((elapsed.as_millis(), requests, refused), figures);
+    }
+}
+
+/// Another client takes the token just before the second request (after one was accepted):
+/// one early 429 costs a few intervals, not a halved rate for the batch.
+#[tokio::test(start_paused = true)]
+async fn one_early_refusal_costs_a_few_intervals() {
+    let server = Server::with(&[(0, 1.0)], 1, true, Some(2));
+    let (elapsed, requests, refused) = sixty_on_a_fresh_pacer(&server).await;
+    // 61 tokens taken: the other client's and 60.
+    let ideal = server.ideal(61);
+    let (ratio, share) = report("one early 429", &server, elapsed, ideal);
+    assert!(ratio <= 1.15 && share <= 0.10, "{ratio} {share}");
+    assert_eq!((elapsed.as_millis(), requests, refused), (63_843, 63, 3));
+}
+
+/// The same before the first request: refused before anything was accepted.
+#[tokio::test(start_paused = true)]
+async fn a_refusal_before_any_acceptance_costs_a_few_intervals() {
+    let server = Server::with(&[(0, 1.0)], 1, true, Some(1));
+    let (elapsed, requests, refused) = sixty_on_a_fresh_pacer(&server).await;
+    let ideal = server.ideal(61);
+    let (ratio, share) = report("refused first", &server, elapsed, ideal);
+    assert!(ratio <= 1.15 && share <= 0.10, "{ratio} {share}");
+    assert_eq!((elapsed.as_millis(), requests, refused), (66_331, 64, 4));
+}
+
 /// The same shape told through a closure: `observe = |out| ...` maps the output to a
 /// `Feedback` (here as a server's status would).
 #[backoff(expo, rate = adaptive, max_tries = 30,
-          retry_after = |e: &Refused| Some(e.retry_after),
+          retry_after = |e: &Refused| e.retry_after,
           observe = |out| match out {
               Ok(_) => Feedback::accepted(),
-              Err(e) => Feedback::throttled().with_retry_after(Some(e.retry_after)),
+              Err(e) => Feedback::throttled().with_retry_after(e.retry_after),
           })]
 async fn send_told(server: Arc<Server>, id: u32) -> Result<Sent, Refused> {
     server.request(id).await
@@ -192,7 +309,7 @@ async fn sixty_at_once_when_the_limit_drops() {
 /// `rate_key` keeps one learned rate per key: a key whose server takes 4/s is not held to the
 /// 1/s of another key's server.
 #[backoff(expo, rate = adaptive, rate_key = key, max_tries = 30, seed = u64::from(id),
-          retry_after = |e: &Refused| Some(e.retry_after))]
+          retry_after = |e: &Refused| e.retry_after)]
 async fn send_keyed(server: Arc<Server>, key: &'static str, id: u32) -> Result<Sent, Refused> {
     server.request(id).await
 }
@@ -304,10 +421,12 @@ async fn observe_once_per_attempt_before_the_judge() {
     )
     .await;
     assert_eq!(tries.load(Ordering::Relaxed), 4);
-    // Refused at 8/s: back to 4/s, the last rate accepted; refused at 4/s, the proven rate:
-    // the edge of the limit, 3 % off (3.88/s); refused again before 3.88/s is proven: the
-    // limit fell, so it halves (1.94/s).
-    assert_eq!(TOLD.learned_rate(None), Some(4.0 * 0.97 * 0.5));
+    // Refused at 8/s: back to 4/s, the last rate accepted. Refused at 4/s, with nothing
+    // accepted since 1750 ms: the limit is under one per 375 ms, so just under that
+    // (2.59/s). Refused a third time in a row, 762 ms after the last accepted start: far
+    // above the limit, so 0.6 of that bound (0.79/s). Accepted at last: back to just under
+    // the last bound, 0.97 / 0.762 s.
+    assert_eq!(TOLD.learned_rate(None), Some(1.0 / 0.762 * 0.97));
     let mut expected = Vec::new();
     for (at, said) in [
         (0, "accepted"),
@@ -316,10 +435,10 @@ async fn observe_once_per_attempt_before_the_judge() {
         (1750, "accepted"),
         (1875, "throttled"),
         (2125, "throttled"),
-        // 257.7 ms at 3.88/s (tokio's timer rounds up to the millisecond).
-        (2383, "throttled"),
-        // 515.5 ms at 1.94/s.
-        (2899, "accepted"),
+        // 386.7 ms at 2.59/s (tokio's timer rounds up to the millisecond).
+        (2512, "throttled"),
+        // 1270 ms at 0.79/s.
+        (3782, "accepted"),
     ] {
         expected.push(format!("attempt at {at} ms"));
         expected.push(format!("observe {said}"));

@@ -1,5 +1,6 @@
 //! The table and the chart of `scripts/adaptive.sh`: reads the `--stats-json` files that the
-//! SMS example wrote (one per case, `--adaptive` against the stand-in), prints one table
+//! SMS example wrote (one per case, `--adaptive` against the stand-in, or through nginx's
+//! `limit_req`, whose access log the script writes in as the stand-in's counts), prints one table
 //! (elapsed, ideal, ratio, requests, 429s, the bounds and the verdict, and the AWS
 //! SDK's adaptive mode for reference), and draws each case's send rate over time against the
 //! server's limit to an SVG.
@@ -12,7 +13,8 @@
 //! headers (`ietf`, `x`), at most 1.05 x the ideal and at most two 429s; with a rate schedule,
 //! at most 1.2 x and 10 % of the requests answered 429; else at most 1.15 x and 10 %. The
 //! ideal is the time of the last request at the earliest the stand-in's bucket lets it
-//! through (59 s for 60 messages at 1/s, burst 1; 39 s at 2/s for 20 s then 1/s).
+//! through (59 s for 60 messages at 1/s, burst 1; 39 s at 2/s for 20 s then 1/s; 54 s at 1/s
+//! through nginx's `burst=5 nodelay`, 6 at once).
 //!
 //! Exits 1 when a run misses its bounds (the table and the chart are written all the same),
 //! 2 on bad input.

@@ -35,10 +35,11 @@
 //!   forgotten until three attempts pass at the new one). A second throttle before that
 //!   rate is proven means the limit fell (or another client shares it): halve the rate at
 //!   once, and keep the probe backoff (the limit just fell, not rose). A refusal in slow
-//!   start before any attempt was accepted is taken as the edge too: most often another
-//!   client (a probe, a health check) took the bucket's token a moment before; halving there
-//!   cost 20 s below the limit before probing back (1.30 × the physical time for 60
-//!   requests at 1/s, against 1.10 ×). (Halving on the first
+//!   start before a rate was proven (nothing accepted yet, or only the first attempt, which
+//!   paces nothing) is taken as the edge too: most often another client (a probe, a health
+//!   check) took the bucket's token a moment before. Halving there cost 16-20 s below the
+//!   limit before probing back: 60 requests at 1/s took 1.27-1.30 × the physical time after
+//!   one such refusal, against 1.06-1.10 × now. (Halving on the first
 //!   edge throttle, as this did at first, ran half of the real-clock runs of a 1/s batch at
 //!   0.5/s after one unlucky arrival: 1.4-1.6 × the physical time.) With no proven rate to fall
 //!   back on, a `Retry-After` longer than its one-second resolution (and at most a minute)
@@ -48,6 +49,42 @@
 //!   window's or a quota's reset), not a refill: it holds attempts and the rate is cut as
 //!   for any throttle, so a pacer told to wait an hour resumes near its rate (no slower than
 //!   half) when the hour is over, not at one attempt an hour.
+//! - **Refusals bound the limit, whatever the bucket's depth**: a refused attempt found the
+//!   server's bucket holding less than one token, and since the last accepted start it held
+//!   at least none and gave nothing: so the limit is under one token per the time between
+//!   that start and this one. With a burst of 1 that is the refused rate, as above. A deeper
+//!   bucket (nginx's `burst=5 nodelay` lets 6 through at once) hides the limit from slow
+//!   start, which rides the stored tokens up to 32-64/s for a limit of 1/s: the refused rate
+//!   says nothing then, and halving from it took one refusal per halving (15 of 75 requests
+//!   answered 429). So every refusal, at the current rate or in flight from an older one,
+//!   caps the pace at 3 % under that bound (`bad` too). From the third refusal in a row with
+//!   nothing accepted between, the pace is far above the limit: it goes to 0.6 of the bound,
+//!   so the time since the last accepted start grows 2.7-fold a refusal instead of 2-fold
+//!   (from 64/s to 1/s in 4 refusals rather than 6); the first acceptance after that returns
+//!   it to 3 % under the last bound, as the run overshoots by up to 1/0.6 and a deep bucket
+//!   paced under its limit fills.
+//! - **A deep bucket is proven, and then measured**: the bucket gave every accepted attempt
+//!   from the first start on, at most its depth plus what it earned, and holds less than one
+//!   token at a refusal: its depth is over `accepted - 1 - elapsed / since` (`since` as above).
+//!   Once that is 2 or more, four things change. A refusal before a rate is proven no longer
+//!   halves it: the bucket's stored tokens ran out, the limit did not fall, and a halving
+//!   let the bucket fill again and hid the limit from every probe back up (with arrivals
+//!   spread by a few milliseconds, 4 of 16 runs against a bucket 11 deep ended at 1.12-1.57 ×
+//!   the ideal time, two halvings under the limit; now all at 1.01-1.04 ×). The bounds take
+//!   the pace down instead: 3 % under the refused rate right after an acceptance, further
+//!   when the refusals come in a row. The refusals measure the limit: from the
+//!   first refusal on (the bucket then under one token), the tokens the server gave are the
+//!   accepted attempts, so at each later refusal the limit is under `(accepted + 1) /
+//!   elapsed`, a bound that closes on the limit as the window grows. (Only on a deep bucket:
+//!   one of depth 1 refills to full at every pause longer than its interval, and the tokens
+//!   it then loses would put that count under the limit.) A probe above the limit passes
+//!   until the tokens stored while pacing under it are spent, so it is proven only after
+//!   `(depth - 1) × rate / (rate - good)` attempts (three on a bucket of depth 1). And probes
+//!   come `depth` times further apart, and not at all above `bad` (that is what the refusals
+//!   proved; the gap doubles instead). On tokio's paused clock, 60 requests fired at once at
+//!   a bucket of 1/s that lets 6 through at once, with no `Retry-After`: 6 of 66 answered 429
+//!   (from 15 of 75) in 54.4 s against the 54 s the bucket allows; 100 ms away, 8 of 68 in
+//!   55.1 s (the attempts in flight when the first refusals come back are refused too).
 //! - **Only attempts sent at the current rate count**: an attempt that started before the
 //!   rate last changed says nothing about the new rate, so the attempts in flight when a
 //!   probe is refused or the limit falls do not cut again (TCP's one cut per round trip), and
@@ -309,14 +346,29 @@ impl AdaptiveRate {
             avg.mul_f64(0.875).saturating_add(rtt.mul_f64(0.125))
         }));
         s.last_sent = Some(max_instant(s.last_sent, sent));
+        s.first_sent = Some(s.first_sent.map_or(sent, |f| f.min(sent)));
         let before = s.search;
         let mut reason = s.learn_hints(&feedback.hints, now, config);
         if feedback.throttled {
+            s.deepen(sent, since_accepted);
+            s.last_refused = Some(max_instant(s.last_refused, sent));
             if current {
                 reason = s.throttled(feedback, since_accepted, config).or(reason);
             }
+            reason = s.bounded(sent, since_accepted, current).or(reason);
         } else {
             s.last_accepted = Some(max_instant(s.last_accepted, sent));
+            s.accepted_total = s.accepted_total.saturating_add(1);
+            // An attempt started before the latest refusal ends no run of refusals.
+            if s.last_refused.is_none_or(|r| sent > r) {
+                reason = s.descended().or(reason);
+            }
+            match s.drained {
+                // An idle client let the bucket refill: the window proves nothing more.
+                Some(_) if !paced => s.drained = None,
+                Some((at, ref mut accepted)) if sent > at => *accepted += 1,
+                _ => {}
+            }
             if paced && current {
                 reason = s.accepted(config).or(reason);
             }

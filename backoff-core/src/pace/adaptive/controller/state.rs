@@ -19,6 +19,12 @@ pub(super) const BETA: f64 = 0.5;
 pub(super) const EDGE: f64 = 0.97;
 /// Accepted attempts in a row that prove a rate.
 pub(super) const CONFIRM: u32 = 3;
+/// A bucket proven to hold at least this many requests is deep: pausing below its limit
+/// stores tokens that let a probe above it pass for a while.
+pub(super) const DEEP: f64 = 2.0;
+/// From this many refusals in a row on, the pace after a refusal is this share of its bound.
+pub(super) const IN_A_ROW: u32 = 3;
+pub(super) const FAST_DESCENT: f64 = 0.6;
 /// Accepted attempts at `good` before the first probe, and the most the probe backoff waits.
 pub(super) const GAP: u32 = 8;
 pub(super) const MAX_GAP: u32 = 256;
@@ -76,6 +82,20 @@ pub(super) struct ControllerState {
     pub(super) last_accepted: Option<Instant>,
     /// The smoothed response time.
     pub(super) rtt: Option<Duration>,
+    /// The start of the refusal that opened the current drain window, and the accepted
+    /// attempts started since: the bucket held less than one token then, so every token
+    /// the server gave since was earned at its rate.
+    pub(super) drained: Option<(Instant, u32)>,
+    /// The first attempt's start and the accepted attempts since: what the server's bucket
+    /// gave from the start, for a bound on its depth.
+    pub(super) first_sent: Option<Instant>,
+    pub(super) accepted_total: u32,
+    /// How many requests the server's bucket holds at least (its burst); 1 until refusals
+    /// prove more.
+    pub(super) depth: f64,
+    /// Refusals since the last accepted attempt, and the latest start of one.
+    pub(super) refused_in_row: u32,
+    pub(super) last_refused: Option<Instant>,
     /// When the searched rate last changed.
     pub(super) changed_at: Option<Instant>,
     /// The server's advertised sustained rate.
@@ -145,6 +165,7 @@ impl ControllerState {
             gap: GAP,
             step: MIN_STEP,
             margin: 1.0,
+            depth: 1.0,
             published: config.initial.map(|r| config.clamp(r)),
             ..ControllerState::default()
         }
@@ -179,6 +200,14 @@ impl ControllerState {
         next.min(self.cap(config))
     }
 
+    /// The accepted attempts in a row that prove a probe at `rate` above `good`: three, or on
+    /// a deep bucket, enough to drain what it may have stored (its depth less the token in
+    /// use) had the limit stayed at `good`.
+    pub(super) fn confirm(&self, rate: f64, good: f64) -> f64 {
+        let drain = (self.depth - 1.0) * rate / (rate - good);
+        drain.max(f64::from(CONFIRM))
+    }
+
     pub(super) fn accepted(&mut self, config: &Config) -> Option<&'static str> {
         let rate = self.search?;
         self.streak = self.streak.saturating_add(1);
@@ -196,12 +225,14 @@ impl ControllerState {
         match self.good {
             // A probe held: the limit is at least this.
             Some(good) if rate > good => {
-                if self.streak < CONFIRM {
+                if f64::from(self.streak) < self.confirm(rate, good) {
                     return None;
                 }
                 self.good = Some(rate);
                 if self.bad.is_some_and(|b| b <= rate) {
+                    // The limit went up: the drain window's count is of the old one.
                     self.bad = None;
+                    self.drained = None;
                 }
                 self.step = (self.step * 2.0).min(MAX_STEP);
                 self.streak = 0;
@@ -213,12 +244,21 @@ impl ControllerState {
             Some(good) => {
                 // A refused probe costs the attempts in flight at its rate (half of them, on a
                 // bucket of burst 1): space probes further apart when many are in flight.
+                // On a deep bucket, a probe above the limit passes until the tokens stored
+                // meanwhile are spent, and is refused all the same: space them by its depth.
                 let in_flight = self.rtt.map_or(0.0, |rtt| good * rtt.as_secs_f64());
-                let gap = (f64::from(self.gap) * in_flight.max(1.0)).min(f64::from(u32::MAX));
+                let gap = (f64::from(self.gap) * in_flight.max(1.0) * self.depth)
+                    .min(f64::from(u32::MAX));
                 if f64::from(self.streak) < gap || good >= cap {
                     return None;
                 }
                 self.streak = 0;
+                // On a deep bucket, `bad` is what its refusals proved: a probe above it is
+                // refused unless the limit rose. Skip it, and wait twice as long for the next.
+                if self.depth >= DEEP && self.bad.is_some_and(|b| good * (1.0 + MIN_STEP) > b) {
+                    self.gap = self.gap.saturating_mul(2).min(MAX_GAP);
+                    return None;
+                }
                 self.search = Some(self.probe(good, config));
                 Some("probe")
             }
@@ -283,11 +323,12 @@ impl ControllerState {
             self.bad = Some(rate);
             match self.good {
                 Some(good) if good < rate => self.search = Some(good),
-                None if told.is_none() && self.last_accepted.is_none() => {
-                    // Refused before anything was accepted: most often the bucket's last
-                    // token went to another client (a probe, a health check) a moment
-                    // before; the edge of the limit, not a limit below it. A second refusal
-                    // before the rate is proven halves (the `None` arm below).
+                None if told.is_none() => {
+                    // Refused before a rate was proven (nothing accepted, or only the first
+                    // attempt, which paces nothing): most often the bucket's last token went
+                    // to another client (a probe, a health check) a moment before; the edge
+                    // of the limit, not a limit below it. A second refusal before the rate is
+                    // proven halves (the `None` arm below).
                     self.search = Some(rate * EDGE);
                 }
                 _ => {
@@ -313,6 +354,15 @@ impl ControllerState {
                 self.search = Some(rate * EDGE);
                 Some("edge of the limit")
             }
+            // On a deep bucket, a refusal before the rate is proven is no sign that the limit
+            // fell: its stored tokens ran out. What the refusals bound (below) takes the pace
+            // down instead of a blind halving, which let the bucket fill again and hid the
+            // limit from every probe back up (1.2-1.6 x the ideal time).
+            None if self.depth >= DEEP && told.is_none() => {
+                self.bad = Some(rate);
+                self.search = Some(rate * EDGE);
+                Some("edge of a deep bucket")
+            }
             None => {
                 self.bad = Some(rate);
                 self.search = Some(cut(rate));
@@ -320,6 +370,99 @@ impl ControllerState {
                 Some("cut")
             }
         }
+    }
+
+    /// What a refusal started at `sent` proves of the bucket's depth: it gave
+    /// `accepted_total` tokens from the first start to this one, at most its depth plus what
+    /// it earned meanwhile, and now holds less than one; the limit is under one token per
+    /// `since_accepted`, so the depth is over `accepted_total - 1 - elapsed / since_accepted`.
+    pub(super) fn deepen(&mut self, sent: Instant, since_accepted: Option<Duration>) {
+        let since = since_accepted.map_or(0.0, |d| d.as_secs_f64());
+        if let Some(first) = self.first_sent
+            && since > 0.0
+        {
+            let elapsed = sent.saturating_duration_since(first).as_secs_f64();
+            let depth = f64::from(self.accepted_total) - 1.0 - elapsed / since;
+            self.depth = self.depth.max(depth);
+        }
+    }
+
+    /// What a refusal started at `sent` proves whatever rate it was sent at: the bucket held
+    /// less than one token then. Since the last accepted start it held at least none, so the
+    /// limit is under one token per `since_accepted`; since the refusal that opened the drain
+    /// window, the tokens it gave are the accepted starts, so the limit is under (accepted + 1)
+    /// per the window's length. A pace above either bound goes just under it.
+    pub(super) fn bounded(
+        &mut self,
+        sent: Instant,
+        since_accepted: Option<Duration>,
+        current: bool,
+    ) -> Option<&'static str> {
+        let per = |d: Duration, tokens: f64| {
+            let secs = d.as_secs_f64();
+            (secs > 0.0).then(|| tokens / secs)
+        };
+        let window = match self.drained {
+            None => {
+                self.drained = Some((sent, 0));
+                None
+            }
+            Some((at, accepted)) => per(
+                sent.saturating_duration_since(at),
+                f64::from(accepted) + 1.0,
+            ),
+        };
+        let since = since_accepted.and_then(|d| per(d, 1.0));
+        // Over the drain window the bucket may have refilled to the full where it earns
+        // nothing (a bucket of depth 1 does so at every pause longer than its interval): its
+        // count bounds the limit only when the bucket is deep.
+        let window = window.filter(|_| self.depth >= DEEP);
+        let upper = min_opt(window, since)?;
+        // The server's word wins over what its refusals imply (a shared quota, clocks apart).
+        if self.hint.is_some() {
+            return None;
+        }
+        self.bad = Some(self.bad.map_or(upper, |b| b.min(upper)));
+        // Refusals back to back with nothing accepted between: the pace is far above the
+        // limit (a deep bucket's stored tokens hid it), and following the bound down would
+        // halve once per refusal. 0.6 of it multiplies the time since the last accepted start
+        // by 2.7 instead: a limit 64 times lower is found in four refusals, not six.
+        if current {
+            self.refused_in_row = self.refused_in_row.saturating_add(1);
+        }
+        let under = upper
+            * if self.refused_in_row >= IN_A_ROW {
+                FAST_DESCENT
+            } else {
+                EDGE
+            };
+        if self.search.is_none_or(|r| r <= under) {
+            return None;
+        }
+        self.search = Some(under);
+        self.good = self.good.filter(|g| *g <= under);
+        self.slow_start = false;
+        self.streak = 0;
+        Some("refusals bound the limit")
+    }
+
+    /// An accepted attempt after refusals in a row: when they were enough to pace at
+    /// [`FAST_DESCENT`] of their bound (which overshoots), back to just under the last bound:
+    /// a deep bucket paced far under its limit fills, and its stored tokens would hide any
+    /// probe back up for a long while.
+    pub(super) fn descended(&mut self) -> Option<&'static str> {
+        let in_row = std::mem::take(&mut self.refused_in_row);
+        if in_row < IN_A_ROW || self.hint.is_some() {
+            return None;
+        }
+        let under = self.bad? * EDGE;
+        if self.search.is_some_and(|r| r >= under) {
+            return None;
+        }
+        self.search = Some(under);
+        self.good = None;
+        self.streak = 0;
+        Some("descent ended")
     }
 
     /// Takes in what the response said; returns a reason when the search state jumped.

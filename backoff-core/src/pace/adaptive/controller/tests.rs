@@ -55,7 +55,7 @@ fn probes_back_off_and_return_to_good() {
 }
 
 #[test]
-fn a_throttle_at_the_proven_rate_steps_down_and_a_second_halves() {
+fn a_throttle_at_the_proven_rate_steps_down_and_a_second_goes_under_its_bound() {
     let c = AdaptiveRate::new().initial(Some(4.0));
     let mut now = Instant::now();
     c.observe(&ok(), now, now);
@@ -63,28 +63,113 @@ fn a_throttle_at_the_proven_rate_steps_down_and_a_second_halves() {
     now += c.interval().unwrap();
     c.observe(&no(), now, now);
     assert_eq!(c.rate(), Some(4.0));
+    pass(&c, &mut now, 1);
     // Refused at the proven rate: the edge of the limit, 3 % off.
     now += c.interval().unwrap();
     c.observe(&no(), now, now);
     assert_eq!(c.rate(), Some(4.0 * EDGE));
-    // Refused again before the step down is proven: the limit fell, halve.
-    now += c.interval().unwrap();
+    // Refused again before the step down is proven: the limit fell. Halving would give
+    // 1.94/s; the time since the last accepted start (250 ms + 258 ms) bounds it lower.
+    let interval = c.interval().unwrap();
+    now += interval;
     c.observe(&no(), now, now);
-    assert_eq!(c.rate(), Some(4.0 * EDGE * BETA));
-    // An attempt sent before the cut, refused after it, does not cut again.
+    let since = Duration::from_millis(250) + interval;
+    let under = (1.0 / since.as_secs_f64()) * EDGE;
+    assert_eq!(c.rate(), Some(under));
+    // An attempt sent before the cut, refused after it, does not cut again (its bound is
+    // looser).
     c.observe(
         &no(),
         now - Duration::from_millis(10),
         now + Duration::from_millis(100),
     );
-    assert_eq!(c.rate(), Some(4.0 * EDGE * BETA));
+    assert_eq!(c.rate(), Some(under));
     // Three attempts proven at the new rate make it `good`: the next refusal at it is an
-    // edge again (3 % off), not another halving.
+    // edge again (3 % off), not another cut.
     pass(&c, &mut now, CONFIRM as usize);
     let proven = c.rate().unwrap();
     now += c.interval().unwrap();
     c.observe(&no(), now, now);
     assert_eq!(c.rate(), Some(proven * EDGE));
+}
+
+/// Slow start up to `rate` from 1/s: the first attempt, then one accepted per doubling.
+fn slow_start_to(c: &AdaptiveRate, now: &mut Instant, rate: f64) {
+    c.observe(&ok(), *now, *now);
+    while c.rate().unwrap() < rate {
+        pass(c, now, 1);
+    }
+}
+
+#[test]
+fn refusals_in_a_row_descend_under_their_bound_and_an_acceptance_climbs_back() {
+    let c = AdaptiveRate::new();
+    let mut now = Instant::now();
+    slow_start_to(&c, &mut now, 64.0);
+    let accepted = now;
+    // Refused at 64/s: back to 32/s, the last rate accepted.
+    now += c.interval().unwrap();
+    c.observe(&no(), now, now);
+    assert_eq!(c.rate(), Some(32.0));
+    // Refused at 32/s too, nothing accepted since: the limit is under one token per
+    // 1/64 + 1/32 s (21.3/s): just under it, not 3 % under 32/s.
+    let bound = |now: Instant| 1.0 / now.0.saturating_duration_since(accepted.0).as_secs_f64();
+    now += c.interval().unwrap();
+    c.observe(&no(), now, now);
+    assert_eq!(c.rate(), Some(bound(now) * EDGE));
+    // The third in a row: far above the limit, so 0.6 of the bound, not just under it.
+    for _ in 0..3 {
+        now += c.interval().unwrap();
+        c.observe(&no(), now, now);
+        assert_eq!(c.rate(), Some(bound(now) * FAST_DESCENT));
+    }
+    let last_bound = bound(now);
+    // Accepted: back to just under the last bound.
+    now += c.interval().unwrap();
+    c.observe(&ok(), now, now);
+    assert_eq!(c.rate(), Some(last_bound * EDGE));
+}
+
+#[test]
+fn a_refusal_in_slow_start_before_a_rate_is_proven_is_the_edge() {
+    // Another client took the token of the second attempt: 3 % off, not half.
+    let c = AdaptiveRate::new();
+    let now = Instant::now();
+    c.observe(&ok(), now, now);
+    let now = now + Duration::from_secs(1);
+    c.observe(&no(), now, now);
+    assert_eq!(c.rate(), Some(EDGE));
+}
+
+#[test]
+fn a_deep_bucket_is_proven_by_its_refusals_and_probed_rarely() {
+    // A bucket of 6 at 1/s, taken at once: slow start gets 7 through in 1.98 s.
+    let c = AdaptiveRate::new();
+    let mut now = Instant::now();
+    slow_start_to(&c, &mut now, 64.0);
+    let accepted = now;
+    assert_eq!(c.lock().accepted_total, 7);
+    assert_eq!(c.lock().depth, 1.0);
+    // Refused 1.5 s later: the limit is under 1/1.5 s, so 7 tokens in 3.5 s took a
+    // bucket of more than 7 - 1 - 3.5 / 1.5 = 3.67.
+    now += Duration::from_millis(1500);
+    c.observe(&no(), now, now);
+    let first = c.lock().first_sent.unwrap();
+    let elapsed = now.0.saturating_duration_since(first).as_secs_f64();
+    let since = now.0.saturating_duration_since(accepted.0).as_secs_f64();
+    assert_eq!(c.lock().depth, 7.0 - 1.0 - elapsed / since);
+    // Pacing at 1/s from then on; proven after three.
+    pass(&c, &mut now, 3);
+    let good = c.rate().unwrap();
+    assert_eq!(c.lock().good, Some(good));
+    // The first probe would come after the gap times the depth, not the gap alone; and as
+    // it would go above what the refusals proved (`bad`), it is skipped, the gap doubled.
+    let depth = c.lock().depth;
+    let gap = (f64::from(GAP) * depth).ceil() as usize;
+    pass(&c, &mut now, gap - 1);
+    assert_eq!((c.rate(), c.lock().gap), (Some(good), GAP));
+    pass(&c, &mut now, 1);
+    assert_eq!((c.rate(), c.lock().gap), (Some(good), 2 * GAP));
 }
 
 #[test]
