@@ -1,5 +1,5 @@
 //! Footprint: the size of each contender's future (`size_of_val`), and the memory each
-//! retrying task holds, for issue 12's table.
+//! retrying task holds, for the footprint table in docs/benchmarks.md.
 //!
 //! Every contender retries the same body (one `.await` on an async fn that fails) with
 //! exponential waits capped at 60 s and full jitter (`backon`: its own additive jitter), with no

@@ -17,7 +17,7 @@
 # The nginx cases need nginx (NGINX, PATH or /usr/sbin/nginx) and curl; without them they are
 # skipped with a line on stderr. Their requests and 429s are nginx's access log's.
 #
-# Prints one table (elapsed, the ideal time, their ratio, requests, 429s, issue 11's bounds and
+# Prints one table (elapsed, the ideal time, their ratio, requests, 429s, the goals' bounds and
 # the verdict, the AWS SDK's adaptive mode for reference) and draws each case's send rate over
 # time against the server's limit (examples/adaptive_chart) to target/charts/adaptive.svg, or
 # to OUT (scripts/charts.sh gives OUT=docs/adaptive.svg).

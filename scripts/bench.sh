@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every table of issue 12 in one run, release builds, side by side:
+# Every overhead and footprint table in one run, release builds, side by side:
 #   1. criterion (benches/overhead.rs): first try and fails-twice-then-succeeds, async and sync,
 #      hand-written loop / backon / #[backoff] / builder on the same body and no-op sleep;
 #      median times and the ratios the issue sets as goals, checked;

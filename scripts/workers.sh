@@ -13,7 +13,7 @@
 #
 # Starts its own redis-server (from PATH; persistence off) on a free loopback port and its own
 # stand-in on an ephemeral one, and stops both on exit. Needs curl. Exits 1 when the shared
-# run misses the issue's targets: at most 1.05 times the physical limit, at most 3 responses
+# run misses the targets: at most 1.05 times the physical limit, at most 3 responses
 # 429, nothing lost or duplicated. Uses CARGO_TARGET_DIR if set.
 set -euo pipefail
 cd "$(dirname "$0")/.."

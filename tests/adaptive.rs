@@ -1,6 +1,6 @@
 //! Adaptive pacing through the attribute (`rate = adaptive`, `pacer = ..., observe`,
 //! `observe = |out| ...`): an in-process server with a GCRA bucket on tokio's paused clock, 60
-//! calls fired at once, and the bounds; the observe step's count, feedback and order;
+//! calls fired at once, and the goals' bounds; the observe step's count, feedback and order;
 //! the sync path; one learned rate per key.
 
 mod common;
@@ -187,7 +187,7 @@ async fn send(server: Arc<Server>, id: u32) -> Result<Sent, Refused> {
 }
 
 /// 60 calls fired at once at a server allowing 1/s, burst 1, with no rate headers: the
-/// issue's bounds (at most 1.15 x the physical 59 s, at most 10 % answered 429), and every
+/// goals' bounds (at most 1.15 x the physical 59 s, at most 10 % answered 429), and every
 /// call delivered exactly once.
 #[tokio::test(start_paused = true)]
 async fn sixty_at_once_against_one_per_second() {
@@ -222,7 +222,7 @@ async fn sixty_on_a_fresh_pacer(server: &Arc<Server>) -> (Duration, u32, u32) {
 /// nginx on loopback: half a millisecond each way.
 const LOOPBACK: Duration = Duration::from_micros(500);
 
-/// nginx's `limit_req rate=1r/s` (burst 1, no `Retry-After`): the bounds, at most
+/// nginx's `limit_req rate=1r/s` (burst 1, no `Retry-After`): the goals' bounds, at most
 /// 1.15 x the physical 59 s and at most 10 % answered 429, on loopback and 25 ms away.
 #[tokio::test(start_paused = true)]
 async fn sixty_at_once_against_nginx_without_burst() {

@@ -278,9 +278,9 @@ fn retry_after_parses_both_forms() {
     assert_eq!(politely::parse_retry_after("", SystemTime::now()), None);
 }
 
-// Cancelled calls give their slots back (issue 8, part 2).
+// Cancelled calls give their slots back.
 
-/// The issue's case: each call is cancelled by a 1 ms timeout.
+/// The case: each call is cancelled by a 1 ms timeout.
 #[backoff(constant, max_tries = 1, rate = 1 per second)]
 async fn cancelled_one_by_one() -> Result<(), ()> {
     Ok(())
@@ -416,7 +416,7 @@ fn sync_callers_that_give_up_give_their_slots_back() {
     assert!(next.ready_blocking() <= Duration::from_millis(150));
 }
 
-// Time queued for the pacer is not failure time (issue 8, part 3).
+// Time queued for the pacer is not failure time.
 
 /// A server that fails its first `fail_first` requests, then answers.
 #[derive(Default)]

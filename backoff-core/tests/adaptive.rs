@@ -3,7 +3,7 @@
 //! that pace by [`AdaptiveRate::interval`] and retry on 429. The clock is virtual and nothing
 //! is random, so every figure is exact and the same on every run.
 //!
-//! Bounds (issue 11): no rate headers: elapsed <= 1.15 x the physical limit and <= 10 % of
+//! Bounds: no rate headers: elapsed <= 1.15 x the physical limit and <= 10 % of
 //! requests answered 429; with either kind of rate headers: <= 1.05 x and <= 2 answered 429;
 //! 2/s for 20 s then 1/s: <= 1.2 x the ideal for that schedule and <= 10 % answered 429.
 #![cfg(feature = "tokio")]

@@ -5,7 +5,7 @@
 //! retrying on 429 after the server's `Retry-After` (or a second). The clock is virtual and
 //! nothing is random: every figure is exact and the same on every run.
 //!
-//! Bounds (issue 11): no rate headers: elapsed <= 1.15 x the physical limit (59 s) and <= 10 %
+//! Bounds: no rate headers: elapsed <= 1.15 x the physical limit (59 s) and <= 10 %
 //! of the requests answered 429; with either kind of rate headers: <= 1.05 x and <= 2
 //! answered 429; 2/s for 20 s then 1/s: <= 1.2 x the ideal for that schedule and <= 10 %.
 #![cfg(feature = "tokio")]

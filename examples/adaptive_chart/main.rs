@@ -1,7 +1,7 @@
 //! The table and the chart of `scripts/adaptive.sh`: reads the `--stats-json` files that the
 //! SMS example wrote (one per case, `--adaptive` against the stand-in, or through nginx's
 //! `limit_req`, whose access log the script writes in as the stand-in's counts), prints one table
-//! (elapsed, ideal, ratio, requests, 429s, the issue's bounds and the verdict, and the AWS
+//! (elapsed, ideal, ratio, requests, 429s, the goals' bounds and the verdict, and the AWS
 //! SDK's adaptive mode for reference), and draws each case's send rate over time against the
 //! server's limit to an SVG.
 //!
@@ -9,7 +9,7 @@
 //! cargo run --example adaptive_chart -- OUT.svg LABEL=RUN.json...
 //! ```
 //!
-//! The bounds come from issue 11, chosen from how each run's stand-in was set: with rate
+//! The bounds were chosen from how each run's stand-in was set: with rate
 //! headers (`ietf`, `x`), at most 1.05 x the ideal and at most two 429s; with a rate schedule,
 //! at most 1.2 x and 10 % of the requests answered 429; else at most 1.15 x and 10 %. The
 //! ideal is the time of the last request at the earliest the stand-in's bucket lets it
@@ -60,7 +60,7 @@ struct Arrival {
     status: u16,
 }
 
-/// The issue's bounds for one kind of run.
+/// The goals' bounds for one kind of run.
 struct Bounds {
     ratio: f64,
     /// At most this share of the requests answered 429, or at most this many.
@@ -182,10 +182,10 @@ fn run() -> Result<bool, String> {
         );
     }
     println!(
-        "| AWS SDK adaptive mode, no headers (issue 11) | 135 / 157 s | 59 s | 2.3-2.7 | ~176 | 116 (66 %) | | | reference |"
+        "| AWS SDK adaptive mode, no headers | 135 / 157 s | 59 s | 2.3-2.7 | ~176 | 116 (66 %) | | | reference |"
     );
     println!(
-        "| AWS SDK adaptive mode, 2/s then 1/s (issue 11) | 120 s | ~40 s | ~3 | 165 | 105 (64 %) | | | reference |"
+        "| AWS SDK adaptive mode, 2/s then 1/s | 120 s | ~40 s | ~3 | 165 | 105 (64 %) | | | reference |"
     );
 
     draw(&cases, Path::new(&out)).map_err(|e| format!("cannot write {out}: {e}"))?;

@@ -26,7 +26,7 @@ pub struct Config {
 }
 
 impl Config {
-    /// The issue's: 1,000 clients, 20 s of service, a 60 s outage, 100 s after; a server with
+    /// The goal's case: 1,000 clients, 20 s of service, a 60 s outage, 100 s after; a server with
     /// twice the clients' offered load in capacity.
     pub const FULL: Config = Config {
         clients: 1000,

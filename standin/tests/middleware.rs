@@ -1,6 +1,6 @@
 //! `politely`'s reqwest middleware against the stand-in Messages API on loopback, on the real
 //! clock: paced POSTs land once each, a dropped connection is retried only when the request
-//! carries an idempotency key, and under the fault mix (30 % accepted then dropped,
+//! carries an idempotency key, and under a fault mix (30 % accepted then dropped,
 //! 10 % slow past the timeout, 10 % `500`, 5 % reset) every message lands exactly once with a
 //! key, and without one no POST is sent again after an ambiguous failure (all counted on the
 //! stand-in's side). The middleware's own tests, on tokio's paused clock, are backoff-core's
@@ -118,7 +118,7 @@ async fn a_dropped_connection_is_retried_only_with_a_key() {
     );
 }
 
-// The fault mix, shortened to run in seconds.
+// The fault mix of scripts/compare.sh, shortened to run in seconds.
 
 /// Messages per fault-mix test.
 const MIX_COUNT: usize = 30;

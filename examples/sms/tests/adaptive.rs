@@ -1,7 +1,7 @@
 //! `--adaptive`: the client paces on a rate it learns (`Pacer::adaptive()`, told each
 //! attempt's status and fields through `observe`), not on the stand-in's `--rate`. Short
-//! batches on the real clock, each checked against the server's own counts; the figures of
-//! issue 11 are `scripts/adaptive.sh`'s (and `tests/adaptive.rs`'s, on the paused clock).
+//! batches on the real clock, each checked against the server's own counts; the goals'
+//! figures are `scripts/adaptive.sh`'s (and `tests/adaptive.rs`'s, on the paused clock).
 
 use std::sync::Arc;
 use std::time::Duration;

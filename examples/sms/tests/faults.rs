@@ -158,7 +158,7 @@ async fn server_down_for_the_first_half_then_up() {
 async fn replies_past_the_timeout_send_each_message_once() {
     // One real-clock fault run at a time: each keeps two CPUs busy for a while.
     let _alone = alone().await;
-    // The second case: every reply later than the client's timeout. Before keys, each
+    // The second case: every reply later than the client's timeout. Before keys, each
     // attempt was another SMS; now the retries are replays, and the summary says the given-up
     // messages may have been sent, because they were, once.
     let mut config = standin_config(100_000.0, 1_000, true);
