@@ -185,9 +185,10 @@
 #![doc = include_str!("../docs/adaptive.svg")]
 //! </div>
 //!
-//! The chart is one run of the SMS example against its stand-in (60 messages fired at once,
-//! burst 1) in four cases: no rate headers, the IETF draft's headers, `X-RateLimit-*` headers,
-//! and a limit that drops from 2/s to 1/s after 20 s.
+//! The chart is one run of the SMS example (60 messages fired at once) in six cases: against
+//! its stand-in (burst 1) with no rate headers, the IETF draft's headers, `X-RateLimit-*`
+//! headers, and a limit that drops from 2/s to 1/s after 20 s; and against nginx's `limit_req`
+//! (no `Retry-After`, no headers) at 1/s, without a burst and with `burst=5 nodelay`.
 //!
 //! **How to use it.** `rate = adaptive` gives the fn (each `rate_key`) its own adaptive pacer;
 //! `pacer = <expr>, observe` paces on yours. Either way the pacer is told how each attempt went,
