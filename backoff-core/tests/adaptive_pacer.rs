@@ -34,17 +34,29 @@ async fn run_with(
 
 /// [`run_with`] on a server of your making.
 async fn run_on(pacer: Pacer, n: usize, server: Server, latency: Duration) -> Outcome {
+    run_spread_by(pacer, n, server, latency, || Duration::ZERO).await
+}
+
+/// [`run_on`], each request's way to the server taking `spread()` longer.
+async fn run_spread_by(
+    pacer: Pacer,
+    n: usize,
+    server: Server,
+    latency: Duration,
+    spread: impl Fn() -> Duration + Send + Sync + 'static,
+) -> Outcome {
     let server = Arc::new(Mutex::new(server));
     let pacer = Arc::new(pacer);
+    let spread = Arc::new(spread);
     let start = Instant::now();
     let tasks: Vec<_> = (0..n)
         .map(|_| {
-            let (server, pacer) = (server.clone(), pacer.clone());
+            let (server, pacer, spread) = (server.clone(), pacer.clone(), spread.clone());
             tokio::spawn(async move {
                 loop {
                     pacer.ready(None).await;
                     let sent = Pacer::now();
-                    tokio::time::sleep(latency / 2).await;
+                    tokio::time::sleep(latency / 2 + spread()).await;
                     let at = Instant::now();
                     let feedback = server.lock().unwrap().handle(at);
                     tokio::time::sleep(latency / 2).await;
@@ -611,53 +623,22 @@ async fn a_bucket_with_depth_without_retry_after() {
 /// [`run_on`] with each request's way to the server taking 0.5 ms plus 0-4 ms drawn from a
 /// generator seeded with `seed`.
 async fn run_spread(n: usize, server: Server, seed: u64) -> Outcome {
-    let latency = Duration::from_millis(1);
-    let server = Arc::new(Mutex::new(server));
-    let pacer = Arc::new(Pacer::adaptive());
-    let start = Instant::now();
-    let state = Arc::new(Mutex::new(
-        seed.wrapping_mul(6364136223846793005).wrapping_add(1),
-    ));
-    let tasks: Vec<_> = (0..n)
-        .map(|_| {
-            let (server, pacer, state) = (server.clone(), pacer.clone(), state.clone());
-            tokio::spawn(async move {
-                loop {
-                    pacer.ready(None).await;
-                    let sent = Pacer::now();
-                    let spread = {
-                        let mut s = state.lock().unwrap();
-                        *s = s
-                            .wrapping_mul(6364136223846793005)
-                            .wrapping_add(1442695040888963407);
-                        Duration::from_micros((*s >> 33) % 4000)
-                    };
-                    tokio::time::sleep(latency / 2 + spread).await;
-                    let at = Instant::now();
-                    let feedback = server.lock().unwrap().handle(at);
-                    tokio::time::sleep(latency / 2).await;
-                    pacer.observe(None, &feedback, sent);
-                    if !feedback.throttled {
-                        return at;
-                    }
-                    let wait = feedback.hints.retry_after.unwrap_or(Duration::from_secs(1));
-                    tokio::time::sleep(wait).await;
-                }
-            })
-        })
-        .collect();
-    let mut last = start;
-    for t in tasks {
-        last = last.max(t.await.unwrap());
-    }
-    let server = server.lock().unwrap();
-    let first = server.first.unwrap();
-    Outcome {
-        elapsed: (last - first).as_secs_f64(),
-        requests: server.answered,
-        refused: server.refused,
-        final_rate: pacer.learned_rate(None),
-    }
+    let state = Mutex::new(seed.wrapping_mul(6364136223846793005).wrapping_add(1));
+    let spread = move || {
+        let mut s = state.lock().unwrap();
+        *s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        Duration::from_micros((*s >> 33) % 4000)
+    };
+    run_spread_by(
+        Pacer::adaptive(),
+        n,
+        server,
+        Duration::from_millis(1),
+        spread,
+    )
+    .await
 }
 
 /// Deep buckets with the arrivals spread as on a real network: each request takes 0.5 ms
