@@ -267,7 +267,9 @@
 //! the outcome is a `RateFeedback`. `pacer.learned_rate(key)` is the rate it paces to now
 //! (`None` for a fixed pacer); each change is a `tracing` event, target `politely::adaptive`,
 //! level DEBUG, with the new `rate`, its `interval` and the `reason`. A fixed pacer given
-//! `observe` ignores it. Sync fns work the same, pacing on the thread.
+//! `observe` learns no rate; a local one holds the attempt after a pause's first until that
+//! one's answer, which opened the connection ([`Pacer::observe`]). Sync fns work the same,
+//! pacing on the thread.
 //!
 //! ## The knobs, and what no server can make it do
 //!

@@ -447,7 +447,9 @@ async fn observe_once_per_attempt_before_the_judge() {
     assert_eq!(log.get(), expected);
 }
 
-/// A fixed pacer given `observe` ignores it (and still paces).
+/// A fixed pacer given `observe` learns no rate (and still paces); the first answer, a round
+/// trip after the first departure, moves the second departure as far (then each leaves
+/// 500 ms after the one before).
 static FIXED: LazyLock<Pacer> = LazyLock::new(|| Pacer::per_second(2.0));
 
 #[backoff(expo, max_tries = 1, pacer = FIXED, observe)]
@@ -456,10 +458,10 @@ async fn fixed(server: Arc<Server>, id: u32) -> Result<Sent, Refused> {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_fixed_pacer_ignores_observe() {
+async fn a_fixed_pacer_learns_no_rate_from_observe() {
     let server = Server::new(&[(0, 2.0)]);
     let elapsed = fire(10, |id| fixed(server.clone(), id)).await;
-    assert_eq!(elapsed, Duration::from_millis(4500) + 2 * ONE_WAY);
+    assert_eq!(elapsed, Duration::from_millis(4500) + 4 * ONE_WAY);
     assert_eq!(FIXED.learned_rate(None), None);
     server.assert_each_once(10);
 }

@@ -373,3 +373,40 @@ fn a_blocking_success_reads_the_clock_only_for_on_success() {
     assert_eq!(run(2, Some(&seen)), 4);
     assert_eq!(seen.get(), ["success:3:2s"]);
 }
+
+/// A paced builder that observes tells the pacer each answer: the attempt after a pause's
+/// first waits for that one's answer (150 ms, it opened a connection) and leaves an
+/// interval after it. Without `observe`, an interval after the first's departure.
+#[tokio::test(start_paused = true)]
+async fn an_observing_builder_waits_for_the_first_answer_after_a_pause() {
+    use std::sync::Arc;
+    use std::time::Duration;
+    async fn two(observe: bool) -> Vec<String> {
+        let pacer = Arc::new(politely::Pacer::per_second(10.0));
+        let (calls, start) = (Arc::new(Calls::default()), Instant::now());
+        let mut tasks = Vec::new();
+        for took in [150, 5] {
+            let (pacer, calls) = (pacer.clone(), calls.clone());
+            tasks.push(tokio::spawn(async move {
+                let send = || async {
+                    calls.push(start.elapsed().as_millis().to_string());
+                    tokio::time::sleep(Duration::from_millis(took)).await;
+                    Ok::<_, ()>(())
+                };
+                let run = politely::expo().max_tries(1).retry(send).pacer(&pacer);
+                if observe {
+                    run.observe(|_| politely::Feedback::accepted()).await
+                } else {
+                    run.await
+                }
+            }));
+            tokio::task::yield_now().await;
+        }
+        for t in tasks {
+            t.await.unwrap().unwrap();
+        }
+        calls.get()
+    }
+    assert_eq!(two(true).await, ["0", "250"]);
+    assert_eq!(two(false).await, ["0", "100"]);
+}

@@ -66,6 +66,57 @@ async fn concurrent_calls_share_the_pacer() {
     assert_eq!(got, (0..10).map(|i| i * 100).collect::<Vec<u128>>());
 }
 
+/// The first attempt after a pause opens a connection and reaches the server late; told its
+/// answer (`observe`), the pacer starts the next an interval after that answer, so the next
+/// one, on the open connection, cannot arrive early against it. Unobserved, departures alone.
+static OPENING: std::sync::LazyLock<Pacer> = std::sync::LazyLock::new(|| Pacer::per_second(10.0));
+static UNTOLD: std::sync::LazyLock<Pacer> = std::sync::LazyLock::new(|| Pacer::per_second(10.0));
+
+/// Records the attempt's start and takes `took` ms to answer.
+async fn send(times: &Calls, start: Instant, took: u64) -> Option<()> {
+    times.push(ms(start).to_string());
+    tokio::time::sleep(Duration::from_millis(took)).await;
+    Some(())
+}
+
+#[backoff(expo, max_tries = 1, pacer = OPENING, observe = |_| politely::Feedback::accepted())]
+async fn told_answers(times: Arc<Calls>, start: Instant, took: u64) -> Option<()> {
+    send(&times, start, took).await
+}
+
+#[backoff(expo, max_tries = 1, pacer = UNTOLD)]
+async fn untold(times: Arc<Calls>, start: Instant, took: u64) -> Option<()> {
+    send(&times, start, took).await
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_first_answer_after_a_pause_spaces_the_next_attempt() {
+    /// Two calls at once, a pause, two more: the first of each pair opens a connection
+    /// (150 ms to answer, then 60 ms), the second uses it (5 ms).
+    async fn pairs<F: Future<Output = Option<()>> + Send + 'static>(
+        call: impl Fn(Arc<Calls>, Instant, u64) -> F,
+    ) -> Vec<String> {
+        let (times, start) = (Arc::new(Calls::default()), Instant::now());
+        let mut tasks = Vec::new();
+        for (i, took) in [150, 5, 60, 5].into_iter().enumerate() {
+            if i == 2 {
+                tokio::time::sleep_until(start + Duration::from_millis(700)).await;
+            }
+            tasks.push(tokio::spawn(call(times.clone(), start, took)));
+            tokio::task::yield_now().await;
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        times.get()
+    }
+    // Observed: each second call waits for the first one's answer (at 150 and at 760 ms)
+    // and leaves 100 ms after it. Unobserved: 100 ms after each departure, the second while
+    // the first is still opening its connection.
+    assert_eq!(pairs(told_answers).await, ["0", "250", "700", "860"]);
+    assert_eq!(pairs(untold).await, ["0", "100", "700", "800"]);
+}
+
 /// A burst lets that many through at once, then the rate applies.
 #[backoff(expo, rate = 1 per second, burst = 3)]
 async fn bursty(times: &Calls, start: Instant) -> bool {

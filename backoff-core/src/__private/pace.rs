@@ -34,6 +34,19 @@ pub fn pacer<P: AsPacer + ?Sized>(p: &P) -> &Pacer {
     p.as_pacer()
 }
 
+/// The pace step of a layer that observes: [`Pacer::ready`] for an attempt whose answer the
+/// observe step tells.
+#[cfg(feature = "tokio")]
+pub async fn ready_told(pacer: &Pacer, key: Option<&str>) -> std::time::Duration {
+    pacer.ready_told(key).await
+}
+
+/// The pace step of a sync layer that observes: [`Pacer::ready_blocking`] for an attempt whose
+/// answer the observe step tells.
+pub fn ready_blocking_told(pacer: &Pacer, key: Option<&str>) -> std::time::Duration {
+    pacer.ready_blocking_told(key)
+}
+
 /// A key for `rate_key = ...`, read through a reference (the argument it names stays put
 /// for the next attempt): `(&KeyArg(&key)).__backoff_key()` borrows a string-like key
 /// (`&str`, `String`, `Cow<str>`, `Arc<str>`…: [`KeyViaStr`], tried first) and formats any

@@ -382,17 +382,37 @@ pub type PacedWait<'p> = crate::pace::QueuedReady<'p>;
 #[cfg(not(feature = "tokio"))]
 pub type PacedWait<'p> = std::future::Ready<Duration>;
 
-impl<'p, K: PaceKey, O> Pace for Paced<'p, K, O> {
+/// Whether a [`Paced`] step tells its pacer each attempt's answer ([`NoObserve`]: no): a
+/// fixed-rate pacer told the answers may hold the attempt after a pause's first until that
+/// one's answer (it opens a connection; [`Pacer::observe`]).
+pub trait Tells {
+    /// Whether answers are told.
+    const TELLS: bool;
+}
+
+impl Tells for NoObserve {
+    const TELLS: bool = false;
+}
+
+impl<F> Tells for Observe<F> {
+    const TELLS: bool = true;
+}
+
+impl Tells for ObserveOutput {
+    const TELLS: bool = true;
+}
+
+impl<'p, K: PaceKey, O: Tells> Pace for Paced<'p, K, O> {
     type Held = Reservation<'p>;
     type Fut = PacedWait<'p>;
 
     #[inline]
     fn reserve(&self) -> Slot<Reservation<'p>, PacedWait<'p>> {
         #[cfg(feature = "tokio")]
-        if let Some(fut) = self.pacer.queued_ready(self.key.key()) {
+        if let Some(fut) = self.pacer.queued_ready(self.key.key(), O::TELLS) {
             return Slot::Wait(fut);
         }
-        let reservation = self.pacer.reserve(self.key.key());
+        let reservation = self.pacer.reserve_as(self.key.key(), O::TELLS);
         let wait = reservation.wait();
         if wait.is_zero() {
             reservation.consume();
@@ -411,7 +431,7 @@ impl<'p, K: PaceKey, O> Pace for Paced<'p, K, O> {
         if self.pacer.queues() {
             return self.pacer.ready_blocking(self.key.key());
         }
-        let reservation = self.pacer.reserve(self.key.key());
+        let reservation = self.pacer.reserve_as(self.key.key(), O::TELLS);
         let wait = reservation.wait();
         if !wait.is_zero() {
             // A sleep that panics drops the reservation first: the slot goes back.

@@ -34,6 +34,12 @@
 //! conforms to the departures before it, as the server's bucket will judge it, and waits out
 //! the difference otherwise. On time, every departure conforms and nothing changes; late,
 //! the lateness is passed on to the next callers rather than taken out of a gap.
+//!
+//! Departures are not arrivals either when a request opens a connection: the first one after
+//! a pause (a TCP connect, a TLS handshake) reaches the server that much later than it left,
+//! and the next, on the open connection, would arrive early against it. When callers tell
+//! the schedule their answers ([`Gcra::answered`]), the next departure waits for the opening
+//! one's answer and leaves an interval after it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -71,6 +77,14 @@ struct Count {
     after: Instant,
 }
 
+/// A departure that may have opened a connection, not answered yet.
+#[derive(Clone, Copy, Debug)]
+struct Opening {
+    at: Instant,
+    /// Its caller tells the pacer the answer (`observe`).
+    told: bool,
+}
+
 /// GCRA over `n` slots at `slot`, from `tat`.
 fn fold(tat: Option<Instant>, slot: Instant, n: usize, interval: Duration) -> Instant {
     let start = tat.map_or(slot, |t| t.max(slot));
@@ -93,11 +107,17 @@ pub(super) struct Gcra {
     holed: BTreeSet<Instant>,
     /// GCRA's TAT over actual departures (`None`: none yet).
     departed: Option<Instant>,
+    /// The last departure, when it may have opened a connection: it ended a pause (none for
+    /// two intervals before it), or left while the one before it that did had no answer yet.
+    /// Its answer may still move the next departure ([`Gcra::answered`]); `told`: its answer
+    /// will be told, so the next may wait for it.
+    opening: Option<Opening>,
 }
 
 impl Gcra {
     /// Reserves the earliest slot at or after `now`: a hole, else the next slot GCRA gives.
-    pub(super) fn reserve(&mut self, now: Instant, quota: Spacing) -> Ticket {
+    /// `told`: the caller will tell the attempt's answer ([`Gcra::answered`]).
+    pub(super) fn reserve(&mut self, now: Instant, quota: Spacing, told: bool) -> Ticket {
         self.tidy(now, quota);
         if let Some(&slot) = self.holed.first()
             && let Some(count) = self.slots.get_mut(&slot)
@@ -124,7 +144,7 @@ impl Gcra {
             self.base = Some(after);
             return Ticket {
                 slot,
-                departed: self.depart(now, quota).is_ok(),
+                departed: self.depart(now, quota, told).is_ok(),
             };
         }
         let last = self.slots.last_key_value().map(|(&s, _)| s);
@@ -148,22 +168,60 @@ impl Gcra {
     }
 
     /// A caller whose slot has come leaves at `now`: counted, when its departure conforms to
-    /// GCRA over the departures before it; else the instant from which it will.
-    pub(super) fn depart(&mut self, now: Instant, quota: Spacing) -> Result<(), Instant> {
+    /// GCRA over the departures before it; else the instant from which it will. It also
+    /// waits for the answer to a departure that may be opening a connection, when that
+    /// answer will be told, for at most an interval past its own turn (asking again every
+    /// eighth of an interval, 1 to 50 ms, meanwhile): a request sent while that connection
+    /// opens would open its own and arrive as unevenly. `told`: this caller will tell its
+    /// answer.
+    pub(super) fn depart(
+        &mut self,
+        now: Instant,
+        quota: Spacing,
+        told: bool,
+    ) -> Result<(), Instant> {
+        if let Some(Opening { at, told: true }) = self.opening
+            && let Some(until) = at.checked_add(quota.interval.saturating_mul(2))
+            && now < until
+        {
+            let poll =
+                (quota.interval / 8).clamp(Duration::from_millis(1), Duration::from_millis(50));
+            return Err(now.checked_add(poll).map_or(until, |t| t.min(until)));
+        }
         if let Some(tat) = self.departed {
             let earliest = tat.checked_sub(quota.tolerance).unwrap_or(now);
             if earliest > now {
                 return Err(earliest);
             }
         }
-        self.go(now, quota);
+        self.go(now, quota, told);
         Ok(())
     }
 
     /// Counts a departure at `now`, conforming or not (the caller waited some other way).
-    pub(super) fn go(&mut self, now: Instant, quota: Spacing) {
+    pub(super) fn go(&mut self, now: Instant, quota: Spacing, told: bool) {
+        // After a pause: none for two intervals, the one before left at `TAT - interval`.
+        let paused = self
+            .departed
+            .is_none_or(|tat| tat.checked_add(quota.interval).is_some_and(|t| t <= now));
+        // A connection still opening is not there to reuse: this one opens its own.
+        self.opening = (paused || self.opening.is_some()).then_some(Opening { at: now, told });
         let start = self.departed.map_or(now, |t| t.max(now));
         self.departed = Some(start.checked_add(quota.interval).unwrap_or(start));
+    }
+
+    /// The answer to the attempt that left at `sent` came at `now`. When that attempt may have
+    /// opened a connection and no other has left since, the next leaves an interval after the
+    /// answer rather than after the departure: the first request after a pause opens a
+    /// connection (TCP, a TLS handshake) and reaches the server that much later than it left,
+    /// while the next one, on the open connection, would not, and a bucket of burst 1 would
+    /// refuse it. The cost is one answer's time, once per pause.
+    pub(super) fn answered(&mut self, sent: Instant, now: Instant, quota: Spacing) {
+        if self.opening.is_some_and(|o| o.at <= sent) {
+            self.opening = None;
+            let next = now.checked_add(quota.interval).unwrap_or(now);
+            self.departed = Some(self.departed.map_or(next, |t| t.max(next)));
+        }
     }
 
     /// Gives back a ticket whose attempt will not run. A slot already reached (at or before

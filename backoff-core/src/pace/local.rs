@@ -57,15 +57,16 @@ impl Local {
         key: Option<&str>,
         now: Instant,
         quota: Spacing,
+        told: bool,
     ) -> (Ticket, Option<Arc<str>>) {
         let Some(key) = key else {
-            let ticket = lock(&self.shared).reserve(now, quota);
+            let ticket = lock(&self.shared).reserve(now, quota, told);
             return (ticket, None);
         };
         let mut keyed = lock(&self.keyed);
         let keyed = &mut *keyed;
         if let Some(entry) = keyed.map.get_mut(key) {
-            let ticket = entry.schedule.reserve(now, quota);
+            let ticket = entry.schedule.reserve(now, quota, told);
             return (ticket, Some(Arc::clone(&entry.name)));
         }
         if keyed.map.len() >= keyed.sweep_at.max(MIN_SWEEP) {
@@ -73,7 +74,7 @@ impl Local {
             keyed.sweep_at = keyed.map.len().saturating_mul(2);
         }
         let mut schedule = Gcra::default();
-        let ticket = schedule.reserve(now, quota);
+        let ticket = schedule.reserve(now, quota, told);
         let name: Arc<str> = Arc::from(key);
         let entry = Entry {
             name: Arc::clone(&name),
@@ -90,23 +91,36 @@ impl Local {
         key: Option<&Arc<str>>,
         now: Instant,
         quota: Spacing,
+        told: bool,
     ) -> Result<(), Instant> {
         match key {
-            None => lock(&self.shared).depart(now, quota),
+            None => lock(&self.shared).depart(now, quota, told),
             Some(key) => lock(&self.keyed)
                 .map
                 .get_mut(key)
-                .map_or(Ok(()), |entry| entry.schedule.depart(now, quota)),
+                .map_or(Ok(()), |entry| entry.schedule.depart(now, quota, told)),
         }
     }
 
     /// [`Gcra::go`] on the key's schedule.
-    pub(super) fn go(&self, key: Option<&Arc<str>>, now: Instant, quota: Spacing) {
+    pub(super) fn go(&self, key: Option<&Arc<str>>, now: Instant, quota: Spacing, told: bool) {
         match key {
-            None => lock(&self.shared).go(now, quota),
+            None => lock(&self.shared).go(now, quota, told),
             Some(key) => {
                 if let Some(entry) = lock(&self.keyed).map.get_mut(key) {
-                    entry.schedule.go(now, quota);
+                    entry.schedule.go(now, quota, told);
+                }
+            }
+        }
+    }
+
+    /// [`Gcra::answered`] on the key's schedule.
+    pub(super) fn answered(&self, key: Option<&str>, sent: Instant, now: Instant, quota: Spacing) {
+        match key {
+            None => lock(&self.shared).answered(sent, now, quota),
+            Some(key) => {
+                if let Some(entry) = lock(&self.keyed).map.get_mut(key) {
+                    entry.schedule.answered(sent, now, quota);
                 }
             }
         }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::adaptive::{AdaptiveLanes, AdaptiveRate};
-use super::common::PacerInstant;
+use super::common::{Instant, PacerInstant};
 use super::gcra::Spacing;
 use super::local::Local;
 use crate::hints::Feedback;
@@ -28,7 +28,8 @@ use crate::secs::IntoSeconds;
 ///   budget learns the same rate and keeps to it with the others (`Pacer::redis_adaptive`,
 ///   `RedisPacerBuilder::adaptive`, with the `redis` feature).
 ///
-/// [`observe`](Pacer::observe) is a no-op on the two fixed kinds.
+/// [`observe`](Pacer::observe) teaches the two fixed kinds no rate (a local one reads when
+/// answers come: the first after a pause spaces the next attempt).
 ///
 /// Bad rates never panic: a rate that is zero, negative, NaN or infinite paces nothing (the
 /// pacer lets every attempt through at once; the attribute rejects such literals at compile
@@ -218,7 +219,20 @@ impl Pacer {
     /// [`ready`](Pacer::ready). Callers waiting for their slot follow a change of the rate
     /// at once.
     ///
-    /// A no-op for a fixed-rate pacer, local or Redis (its rate is given). On a pacer shared
+    /// A fixed-rate pacer's rate is given, so it learns nothing; a local one reads only when
+    /// the answer came. The first attempt after a pause (none for two intervals) opens a
+    /// connection, a TLS handshake and all, and reaches the server that much later than it
+    /// left; the next one, on the open connection, does not, and would arrive early against
+    /// it (a limiter of burst 1 refuses it). So the next attempt leaves an interval after that
+    /// answer, not after the departure, when the answer comes before it has left; and when the
+    /// first attempt was paced by a caller that observes (the attribute's `observe`, the
+    /// builder's [`observe`](crate::Retry::observe) and
+    /// [`observe_output`](crate::Retry::observe_output), the middleware), the next waits for
+    /// that answer, for at most an interval past its own turn. The answer's time is paid once
+    /// per pause (a request sent meanwhile would open a connection of its own, and arrive as
+    /// unevenly). Without `observe` the pacer spaces departures alone.
+    ///
+    /// A fixed-rate Redis pacer ignores it. On a pacer shared
     /// through Redis (`Pacer::redis_adaptive`), the observation goes to Redis, in a task
     /// spawned on tokio when a runtime is running (else one blocking round trip), and every
     /// worker learns from it.
@@ -229,7 +243,13 @@ impl Pacer {
             Backend::Adaptive(learned) => learned.lane(key).observe(feedback, sent.0),
             #[cfg(feature = "redis")]
             Backend::RedisAdaptive(redis) => redis.observe(key, feedback, sent.0),
-            _ => {}
+            Backend::Local(local) => {
+                if let Some(quota) = self.quota {
+                    local.answered(key, sent.0, Instant::now(), quota);
+                }
+            }
+            #[cfg(feature = "redis")]
+            Backend::Redis(_) => {}
         }
     }
 
@@ -253,6 +273,26 @@ impl Pacer {
         }
     }
 
+    /// [`ready`](Pacer::ready) for a caller that will tell the attempt's answer
+    /// ([`observe`](Pacer::observe)): on a local fixed-rate pacer, the next caller may then
+    /// wait for that answer (the first attempt after a pause opens a connection).
+    #[cfg(feature = "tokio")]
+    pub(crate) async fn ready_told(&self, key: Option<&str>) -> Duration {
+        match &self.backend {
+            Backend::Local(_) => self.reserve_as(key, true).ready().await,
+            _ => self.ready(key).await,
+        }
+    }
+
+    /// [`ready_blocking`](Pacer::ready_blocking) for a caller that will tell the attempt's
+    /// answer, as [`ready_told`](Pacer::ready_told).
+    pub(crate) fn ready_blocking_told(&self, key: Option<&str>) -> Duration {
+        match &self.backend {
+            Backend::Local(_) => self.reserve_as(key, true).ready_blocking(),
+            _ => self.ready_blocking(key),
+        }
+    }
+
     /// Blocks the thread until this attempt's slot, and returns how long that took.
     pub fn ready_blocking(&self, key: Option<&str>) -> Duration {
         match &self.backend {
@@ -272,17 +312,21 @@ impl Pacer {
         !matches!(self.backend, Backend::Local(_))
     }
 
-    /// The builder's pacing step when this pacer times its own wait (Redis, adaptive): the
-    /// future of [`ready`](Pacer::ready), boxed so the retry future can hold it (its key is
-    /// copied in), `None` for a local pacer (the builder then holds a [`Reservation`](super::Reservation) while
-    /// it sleeps).
+    /// The builder's pacing step when this pacer times its own wait (Redis, adaptive), or
+    /// when the caller tells each answer (`told`) to a local pacer that paces: the future of
+    /// [`ready`](Pacer::ready) (of [`ready_told`](Pacer::ready_told)), boxed so the retry
+    /// future can hold it (its key is copied in); `None` otherwise (the builder then holds a
+    /// [`Reservation`](super::Reservation) while it sleeps).
     #[cfg(feature = "tokio")]
-    pub(crate) fn queued_ready(&self, key: Option<&str>) -> Option<QueuedReady<'_>> {
-        if !self.queues() {
+    pub(crate) fn queued_ready(&self, key: Option<&str>, told: bool) -> Option<QueuedReady<'_>> {
+        let local_told = told && matches!(self.backend, Backend::Local(_)) && self.quota.is_some();
+        if !self.queues() && !local_told {
             return None;
         }
         let key = key.map(str::to_owned);
-        Some(Box::pin(async move { self.ready(key.as_deref()).await }))
+        Some(Box::pin(
+            async move { self.ready_told(key.as_deref()).await },
+        ))
     }
 }
 

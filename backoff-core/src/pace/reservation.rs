@@ -16,6 +16,8 @@ pub(super) enum Held {
         ticket: Ticket,
         reserved_at: Instant,
         key: Option<Arc<str>>,
+        /// The caller will tell the attempt's answer ([`Pacer::observe`]).
+        told: bool,
     },
     /// A slot reserved in Redis (`release`: how to give it back; `None` for a slot of the
     /// local view during an outage, which is not given back).
@@ -104,11 +106,13 @@ impl Reservation<'_> {
     pub fn consume(mut self) {
         match self.held.take() {
             Some(Held::Deferred { key, .. }) => self.pacer.take_now(key.as_deref()),
-            Some(Held::Local { ticket, key, .. }) if !ticket.departed => {
+            Some(Held::Local {
+                ticket, key, told, ..
+            }) if !ticket.departed => {
                 if let (Backend::Local(local), Some(quota)) =
                     (&self.pacer.backend, self.pacer.quota)
                 {
-                    local.go(key.as_ref(), Instant::now(), quota);
+                    local.go(key.as_ref(), Instant::now(), quota, told);
                 }
             }
             _ => {}
@@ -229,14 +233,21 @@ impl Pacer {
     ///   does; [`consume`](Reservation::consume) counts an attempt starting now (the next
     ///   slot is one interval later); dropped, it gives nothing back, having held nothing.
     pub fn reserve(&self, key: Option<&str>) -> Reservation<'_> {
+        self.reserve_as(key, false)
+    }
+
+    /// [`reserve`](Pacer::reserve) for a caller that will tell the attempt's answer
+    /// ([`observe`](Pacer::observe)) when `told`.
+    pub(crate) fn reserve_as(&self, key: Option<&str>, told: bool) -> Reservation<'_> {
         let now = Instant::now();
         let held = match &self.backend {
             Backend::Local(local) => self.quota.map(|quota| {
-                let (ticket, key) = local.reserve(key, now, quota);
+                let (ticket, key) = local.reserve(key, now, quota, told);
                 Held::Local {
                     ticket,
                     reserved_at: now,
                     key,
+                    told,
                 }
             }),
             #[cfg(feature = "redis")]
@@ -270,6 +281,7 @@ impl Pacer {
                     ticket,
                     reserved_at: _,
                     key,
+                    told: _,
                 },
                 Backend::Local(local),
             ) => {
@@ -293,11 +305,13 @@ impl Pacer {
     /// the departures before it.
     fn depart(&self, held: &Held, now: Instant) -> Result<(), Instant> {
         match (held, &self.backend, self.quota) {
-            (Held::Local { ticket, key, .. }, Backend::Local(local), Some(quota))
-                if !ticket.departed =>
-            {
-                local.depart(key.as_ref(), now, quota)
-            }
+            (
+                Held::Local {
+                    ticket, key, told, ..
+                },
+                Backend::Local(local),
+                Some(quota),
+            ) if !ticket.departed => local.depart(key.as_ref(), now, quota, *told),
             _ => Ok(()),
         }
     }

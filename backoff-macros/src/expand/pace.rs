@@ -85,15 +85,23 @@ pub(crate) fn pace(layer: &Layer) -> TokenStream {
         }
         None => super::none(),
     };
-    // Time queued for the pacer is not failure time: the state takes it off `elapsed`.
+    // Time queued for the pacer is not failure time: the state takes it off `elapsed`. A
+    // layer that observes tells the pacer each answer, which a fixed-rate pacer may wait for
+    // after a pause (the first attempt opens a connection).
     let state = local("state");
-    out.extend(if layer.is_async {
-        quote!(#state.add_queued(#pacer.ready(#key).await);)
-    } else {
-        quote!(#state.add_queued(#pacer.ready_blocking(#key));)
+    let k = &layer.k;
+    out.extend(match (layer.is_async, observes) {
+        (true, false) => quote!(#state.add_queued(#pacer.ready(#key).await);),
+        (false, false) => quote!(#state.add_queued(#pacer.ready_blocking(#key));),
+        (true, true) => {
+            quote!(#state.add_queued(#k::__private::ready_told(#pacer, #key).await);)
+        }
+        (false, true) => {
+            quote!(#state.add_queued(#k::__private::ready_blocking_told(#pacer, #key));)
+        }
     });
     if observes {
-        let (k, sent) = (&layer.k, local("sent"));
+        let sent = local("sent");
         out.extend(quote!(let #sent = #k::__private::Pacer::now();));
     }
     out

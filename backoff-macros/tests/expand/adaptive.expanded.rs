@@ -37,8 +37,10 @@ async fn send(from: &str) -> Result<Sent, Refused> {
         };
         __backoff_state
             .add_queued(
-                __backoff_pacer
-                    .ready(::core::option::Option::Some(&*__backoff_key))
+                ::politely::__private::ready_told(
+                        __backoff_pacer,
+                        ::core::option::Option::Some(&*__backoff_key),
+                    )
                     .await,
             );
         let __backoff_sent = ::politely::__private::Pacer::now();
@@ -134,7 +136,10 @@ impl Client {
         loop {
             __backoff_state
                 .add_queued(
-                    __backoff_pacer.ready_blocking(::core::option::Option::None),
+                    ::politely::__private::ready_blocking_told(
+                        __backoff_pacer,
+                        ::core::option::Option::None,
+                    ),
                 );
             let __backoff_sent = ::politely::__private::Pacer::now();
             let __backoff_wait = {

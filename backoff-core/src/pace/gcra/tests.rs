@@ -17,17 +17,17 @@ fn reservations_keep_the_grid() {
     let at = |t: Ticket| t.slot.duration_since(t0).as_millis();
     let q = quota(100, 1);
     let mut s = Gcra::default();
-    assert_eq!(at(s.reserve(ms(0), q)), 0);
-    assert_eq!(at(s.reserve(ms(0), q)), 100);
+    assert_eq!(at(s.reserve(ms(0), q, false)), 0);
+    assert_eq!(at(s.reserve(ms(0), q, false)), 100);
     // The caller of slot 100 woke 3 ms late and asks again at 103: slot 200, not 203.
-    assert_eq!(at(s.reserve(ms(103), q)), 200);
+    assert_eq!(at(s.reserve(ms(103), q, false)), 200);
     // Idle past the grid: the next slot is now.
-    assert_eq!(at(s.reserve(ms(350), q)), 350);
-    assert_eq!(at(s.reserve(ms(350), q)), 450);
+    assert_eq!(at(s.reserve(ms(350), q, false)), 350);
+    assert_eq!(at(s.reserve(ms(350), q, false)), 450);
 
     let mut b = Gcra::default();
     let q3 = quota(100, 3);
-    let slots: Vec<u128> = (0..5).map(|_| at(b.reserve(ms(1000), q3))).collect();
+    let slots: Vec<u128> = (0..5).map(|_| at(b.reserve(ms(1000), q3, false))).collect();
     assert_eq!(slots, [1000, 1000, 1000, 1100, 1200]);
 }
 
@@ -40,22 +40,22 @@ fn given_back_slots_are_reused() {
     let at = |t: Ticket| t.slot.duration_since(t0).as_millis();
     let q = quota(100, 1);
     let mut s = Gcra::default();
-    let [_a, b, c] = [(); 3].map(|()| s.reserve(ms(0), q));
+    let [_a, b, c] = [(); 3].map(|()| s.reserve(ms(0), q, false));
     assert_eq!([at(b), at(c)], [100, 200]);
     // The tail goes back: the next caller gets 200 again.
     s.give_back(c, ms(5), q);
-    let c = s.reserve(ms(10), q);
+    let c = s.reserve(ms(10), q, false);
     assert_eq!(at(c), 200);
     // A middle slot is a hole: the next caller takes it, not 300.
     s.give_back(b, ms(15), q);
-    let b = s.reserve(ms(20), q);
+    let b = s.reserve(ms(20), q, false);
     assert_eq!(at(b), 100);
     // Give back the middle, then the tail: both roll back, the next slot is 100.
     s.give_back(b, ms(25), q);
     s.give_back(c, ms(25), q);
     assert!(s.holed.is_empty());
-    assert_eq!(at(s.reserve(ms(30), q)), 100);
-    assert_eq!(at(s.reserve(ms(30), q)), 200);
+    assert_eq!(at(s.reserve(ms(30), q, false)), 100);
+    assert_eq!(at(s.reserve(ms(30), q, false)), 200);
 }
 
 /// A caller that leaves late to its slot pushes the next departure back by as much,
@@ -67,29 +67,29 @@ fn departures_keep_the_interval_when_a_caller_is_late() {
     let ms = |n: u64| t0 + Duration::from_millis(n);
     let q = quota(100, 1);
     let mut s = Gcra::default();
-    let a = s.reserve(ms(0), q);
+    let a = s.reserve(ms(0), q, false);
     assert!(a.departed, "free at once: counted as it is taken");
-    let b = s.reserve(ms(0), q);
-    let c = s.reserve(ms(0), q);
+    let b = s.reserve(ms(0), q, false);
+    let c = s.reserve(ms(0), q, false);
     assert_eq!([b.slot, c.slot], [ms(100), ms(200)]);
     assert!(!b.departed && !c.departed);
     // b wakes 3 ms late; c, on time at 200, must wait for 203.
-    assert_eq!(s.depart(ms(103), q), Ok(()));
-    assert_eq!(s.depart(ms(200), q), Err(ms(203)));
-    assert_eq!(s.depart(ms(203), q), Ok(()));
+    assert_eq!(s.depart(ms(103), q, false), Ok(()));
+    assert_eq!(s.depart(ms(200), q, false), Err(ms(203)));
+    assert_eq!(s.depart(ms(203), q, false), Ok(()));
     // On time, nothing moves.
-    let d = s.reserve(ms(203), q);
+    let d = s.reserve(ms(203), q, false);
     assert_eq!(d.slot, ms(300));
-    assert_eq!(s.depart(ms(303), q), Ok(()));
+    assert_eq!(s.depart(ms(303), q, false), Ok(()));
 
     let q3 = quota(100, 3);
     let mut b3 = Gcra::default();
     for _ in 0..3 {
-        assert!(b3.reserve(ms(1000), q3).departed);
+        assert!(b3.reserve(ms(1000), q3, false).departed);
     }
-    let fourth = b3.reserve(ms(1000), q3);
+    let fourth = b3.reserve(ms(1000), q3, false);
     assert_eq!(fourth.slot, ms(1100));
-    assert_eq!(b3.depart(ms(1100), q3), Ok(()));
+    assert_eq!(b3.depart(ms(1100), q3, false), Ok(()));
 }
 
 /// A slot free at once is reached when it is taken: given back at that same instant it
@@ -101,14 +101,14 @@ fn slots_free_at_once_are_used_at_once() {
     let at = |t: Ticket| t.slot.duration_since(t0).as_millis();
     let q = quota(100, 3);
     let mut s = Gcra::default();
-    let tickets: Vec<Ticket> = (0..5).map(|_| s.reserve(ms(0), q)).collect();
+    let tickets: Vec<Ticket> = (0..5).map(|_| s.reserve(ms(0), q, false)).collect();
     let slots: Vec<u128> = tickets.iter().map(|t| at(*t)).collect();
     assert_eq!(slots, [0, 0, 0, 100, 200]);
     // The second 0 stays used; the 100 is a hole the next caller takes, then GCRA's next
     // slot, 300 (200 is held).
     s.give_back(tickets[1], ms(0), q);
     s.give_back(tickets[3], ms(0), q);
-    let again: Vec<u128> = (0..3).map(|_| at(s.reserve(ms(0), q))).collect();
+    let again: Vec<u128> = (0..3).map(|_| at(s.reserve(ms(0), q, false))).collect();
     assert_eq!(again, [100, 300, 400]);
 }
 
@@ -127,7 +127,7 @@ fn an_unconstrained_schedule_stores_no_slot() {
     let mut s = Gcra::default();
     for i in 0..1000 {
         let now = t0 + Duration::from_nanos(i);
-        assert_eq!(s.reserve(now, q).slot, now);
+        assert_eq!(s.reserve(now, q, false).slot, now);
     }
     assert!(s.slots.is_empty(), "{} slots stored", s.slots.len());
     assert_eq!(s.tat, Some(t0 + interval * 1000));
@@ -142,13 +142,13 @@ fn passed_slots_are_not_given_back_and_passed_holes_are_dropped() {
     let at = |t: Ticket| t.slot.duration_since(t0).as_millis();
     let q = quota(100, 1);
     let mut s = Gcra::default();
-    let [a, b, _c] = [(); 3].map(|()| s.reserve(ms(0), q));
+    let [a, b, _c] = [(); 3].map(|()| s.reserve(ms(0), q, false));
     s.give_back(a, ms(1), q);
-    assert_eq!(at(s.reserve(ms(1), q)), 300);
+    assert_eq!(at(s.reserve(ms(1), q, false)), 300);
     // 100 is given back, then passes unused: the next caller, at 150, gets 400, after the
     // held 200 and 300 (not 500).
     s.give_back(b, ms(50), q);
-    assert_eq!(at(s.reserve(ms(150), q)), 400);
+    assert_eq!(at(s.reserve(ms(150), q, false)), 400);
     assert!(!s.is_idle(ms(400)));
     assert!(s.is_idle(ms(500)));
 }
@@ -256,7 +256,7 @@ mod property {
                         // them, appending; with burst 1 also the earliest conformant
                         // slot anywhere.
                         let implied = replayed(&taken, now, interval, u64::from(burst));
-                        let t = s.reserve(t0 + Duration::from_millis(now), q);
+                        let t = s.reserve(t0 + Duration::from_millis(now), q, false);
                         let slot = to_ms(t.slot);
                         prop_assert!(slot >= now);
                         prop_assert!(
@@ -300,4 +300,90 @@ mod property {
             }
         }
     }
+}
+
+/// The answer to the first departure after a pause moves the next departure to an interval
+/// after it, when nobody has left since; any other answer moves nothing.
+#[test]
+fn the_first_answer_after_a_pause_moves_the_next_departure() {
+    let t0 = Instant::now();
+    let ms = |n: u64| t0 + Duration::from_millis(n);
+    let q = quota(100, 1);
+    let when = |r: Result<(), Instant>| r.err().map(|t| t.duration_since(t0).as_millis());
+
+    // The first ever departure opens: its answer at 60 ms puts the next at 160, not 100.
+    let mut s = Gcra::default();
+    s.go(ms(0), q, false);
+    s.answered(ms(0), ms(60), q);
+    assert_eq!(when(s.depart(ms(100), q, false)), Some(160));
+    assert_eq!(when(s.depart(ms(160), q, false)), None);
+    // That one followed on time, so it opened nothing: its answer moves nothing.
+    s.answered(ms(160), ms(230), q);
+    assert_eq!(when(s.depart(ms(260), q, false)), None);
+    // An answer later than the next slot moves it as far.
+    let mut s = Gcra::default();
+    s.go(ms(0), q, false);
+    s.answered(ms(0), ms(130), q);
+    assert_eq!(when(s.depart(ms(130), q, false)), Some(230));
+
+    // One that leaves before the opening one's answer opens a connection of its own (the
+    // first is still opening): the first's answer comes too late to matter, its own counts.
+    let mut s = Gcra::default();
+    s.go(ms(0), q, false);
+    s.go(ms(100), q, false);
+    s.answered(ms(0), ms(150), q);
+    s.answered(ms(100), ms(180), q);
+    assert_eq!(when(s.depart(ms(200), q, false)), Some(280));
+    // Answered before the next left, the chain ends there.
+    assert_eq!(when(s.depart(ms(280), q, false)), None);
+    s.answered(ms(280), ms(330), q);
+    assert_eq!(when(s.depart(ms(380), q, false)), None);
+
+    // A pause is two intervals without a departure: at 1.99 intervals the stream goes on.
+    let mut s = Gcra::default();
+    s.go(ms(0), q, false);
+    s.answered(ms(0), ms(0), q);
+    s.go(ms(199), q, false);
+    s.answered(ms(199), ms(250), q);
+    assert_eq!(when(s.depart(ms(299), q, false)), None);
+    // At two intervals it is a pause, and the answer of an attempt sent before it is not
+    // the opening one's.
+    s.go(ms(499), q, false);
+    s.answered(ms(450), ms(580), q);
+    s.answered(ms(499), ms(560), q);
+    assert_eq!(when(s.depart(ms(599), q, false)), Some(660));
+}
+
+/// A departure after a pause whose answer will be told holds the next one until that answer
+/// (asking again every 12.5 ms at 10/s), for at most an interval past its turn.
+#[test]
+fn the_next_departure_waits_for_a_told_opening_answer() {
+    let t0 = Instant::now();
+    let ms = |n: u64| t0 + Duration::from_millis(n);
+    let q = quota(100, 1);
+    let when = |r: Result<(), Instant>| r.err().map(|t| t.duration_since(t0).as_micros());
+
+    let mut s = Gcra::default();
+    s.go(ms(0), q, true);
+    // No answer yet at its turn: asks again in an eighth of an interval.
+    assert_eq!(when(s.depart(ms(100), q, false)), Some(112_500));
+    assert_eq!(when(s.depart(ms(190), q, false)), Some(200_000));
+    // The answer at 150 ms: the next leaves at 250.
+    s.answered(ms(0), ms(150), q);
+    assert_eq!(when(s.depart(ms(200), q, false)), Some(250_000));
+    assert_eq!(when(s.depart(ms(250), q, false)), None);
+
+    // Never answered: the wait ends an interval past the turn, and that departure, made
+    // while the first may still be opening, opens its own.
+    let mut s = Gcra::default();
+    s.go(ms(0), q, true);
+    assert_eq!(when(s.depart(ms(200), q, true)), None);
+    assert_eq!(when(s.depart(ms(300), q, false)), Some(312_500));
+    s.answered(ms(200), ms(320), q);
+    assert_eq!(when(s.depart(ms(320), q, false)), Some(420_000));
+
+    // An opening whose answer will not be told holds nobody back.
+    let mut s = Gcra::default();
+    s.go(ms(0), q, false);
+    assert_eq!(when(s.depart(ms(100), q, true)), None);
 }
