@@ -58,6 +58,13 @@
 //! assert_eq!(pacer.interval(), Some(std::time::Duration::from_millis(105)));
 //! ```
 //!
+//! No margin covers a new connection: the first request after a pause opens one (a TLS
+//! handshake is two round trips more) and the next, on the open connection, catches up with
+//! it. So the attribute (the builder and the middleware too) tells the pacer when each answer
+//! came, and the request after a pause's first waits for that one's answer, for at most an
+//! interval past its turn, and leaves an interval after it. The answer's time is paid once
+//! per pause ([`Pacer::observe`]).
+//!
 //! A `rate` pacer lives for the whole process, one per annotated fn; with `rate_key`, one per
 //! distinct key (keep the key set bounded: a sender number, not a request id). The key is any
 //! `Display` value, borrowed when it is string-like (`&str`, `String`…), formatted otherwise. Sync fns pace on
@@ -267,9 +274,7 @@
 //! the outcome is a `RateFeedback`. `pacer.learned_rate(key)` is the rate it paces to now
 //! (`None` for a fixed pacer); each change is a `tracing` event, target `politely::adaptive`,
 //! level DEBUG, with the new `rate`, its `interval` and the `reason`. A fixed pacer given
-//! `observe` learns no rate; a local one holds the attempt after a pause's first until that
-//! one's answer, which opened the connection ([`Pacer::observe`]). Sync fns work the same,
-//! pacing on the thread.
+//! `observe` learns no rate. Sync fns work the same, pacing on the thread.
 //!
 //! ## The knobs, and what no server can make it do
 //!

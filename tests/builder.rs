@@ -374,14 +374,21 @@ fn a_blocking_success_reads_the_clock_only_for_on_success() {
     assert_eq!(seen.get(), ["success:3:2s"]);
 }
 
-/// A paced builder that observes tells the pacer each answer: the attempt after a pause's
-/// first waits for that one's answer (150 ms, it opened a connection) and leaves an
-/// interval after it. Without `observe`, an interval after the first's departure.
+/// A paced builder tells the pacer each answer (with `observe` or without): the attempt
+/// after a pause's first waits for that one's answer (150 ms, it opened a connection) and
+/// leaves an interval after it. By hand, `Pacer::ready` alone: an interval after the first's
+/// departure.
 #[tokio::test(start_paused = true)]
-async fn an_observing_builder_waits_for_the_first_answer_after_a_pause() {
+async fn a_paced_builder_waits_for_the_first_answer_after_a_pause() {
     use std::sync::Arc;
     use std::time::Duration;
-    async fn two(observe: bool) -> Vec<String> {
+    #[derive(Clone, Copy)]
+    enum How {
+        Observe,
+        Plain,
+        ByHand,
+    }
+    async fn two(how: How) -> Vec<String> {
         let pacer = Arc::new(politely::Pacer::per_second(10.0));
         let (calls, start) = (Arc::new(Calls::default()), Instant::now());
         let mut tasks = Vec::new();
@@ -394,10 +401,13 @@ async fn an_observing_builder_waits_for_the_first_answer_after_a_pause() {
                     Ok::<_, ()>(())
                 };
                 let run = politely::expo().max_tries(1).retry(send).pacer(&pacer);
-                if observe {
-                    run.observe(|_| politely::Feedback::accepted()).await
-                } else {
-                    run.await
+                match how {
+                    How::Observe => run.observe(|_| politely::Feedback::accepted()).await,
+                    How::Plain => run.await,
+                    How::ByHand => {
+                        pacer.ready(None).await;
+                        send().await
+                    }
                 }
             }));
             tokio::task::yield_now().await;
@@ -407,6 +417,7 @@ async fn an_observing_builder_waits_for_the_first_answer_after_a_pause() {
         }
         calls.get()
     }
-    assert_eq!(two(true).await, ["0", "250"]);
-    assert_eq!(two(false).await, ["0", "100"]);
+    assert_eq!(two(How::Observe).await, ["0", "250"]);
+    assert_eq!(two(How::Plain).await, ["0", "250"]);
+    assert_eq!(two(How::ByHand).await, ["0", "100"]);
 }

@@ -66,11 +66,14 @@ async fn concurrent_calls_share_the_pacer() {
     assert_eq!(got, (0..10).map(|i| i * 100).collect::<Vec<u128>>());
 }
 
-/// The first attempt after a pause opens a connection and reaches the server late; told its
-/// answer (`observe`), the pacer starts the next an interval after that answer, so the next
-/// one, on the open connection, cannot arrive early against it. Unobserved, departures alone.
+/// The first attempt after a pause opens a connection and reaches the server late. A paced
+/// fn tells its pacer each answer (with `observe` or without), so the attempt after it waits
+/// for that answer and leaves an interval after it; the next one, on the open connection,
+/// cannot arrive early against it. By hand, `Pacer::ready` alone spaces departures.
 static OPENING: std::sync::LazyLock<Pacer> = std::sync::LazyLock::new(|| Pacer::per_second(10.0));
-static UNTOLD: std::sync::LazyLock<Pacer> = std::sync::LazyLock::new(|| Pacer::per_second(10.0));
+static UNOBSERVED: std::sync::LazyLock<Pacer> =
+    std::sync::LazyLock::new(|| Pacer::per_second(10.0));
+static BY_HAND: std::sync::LazyLock<Pacer> = std::sync::LazyLock::new(|| Pacer::per_second(10.0));
 
 /// Records the attempt's start and takes `took` ms to answer.
 async fn send(times: &Calls, start: Instant, took: u64) -> Option<()> {
@@ -80,12 +83,17 @@ async fn send(times: &Calls, start: Instant, took: u64) -> Option<()> {
 }
 
 #[backoff(expo, max_tries = 1, pacer = OPENING, observe = |_| politely::Feedback::accepted())]
-async fn told_answers(times: Arc<Calls>, start: Instant, took: u64) -> Option<()> {
+async fn observed(times: Arc<Calls>, start: Instant, took: u64) -> Option<()> {
     send(&times, start, took).await
 }
 
-#[backoff(expo, max_tries = 1, pacer = UNTOLD)]
-async fn untold(times: Arc<Calls>, start: Instant, took: u64) -> Option<()> {
+#[backoff(expo, max_tries = 1, pacer = UNOBSERVED)]
+async fn unobserved(times: Arc<Calls>, start: Instant, took: u64) -> Option<()> {
+    send(&times, start, took).await
+}
+
+async fn by_hand(times: Arc<Calls>, start: Instant, took: u64) -> Option<()> {
+    BY_HAND.ready(None).await;
     send(&times, start, took).await
 }
 
@@ -110,11 +118,39 @@ async fn the_first_answer_after_a_pause_spaces_the_next_attempt() {
         }
         times.get()
     }
-    // Observed: each second call waits for the first one's answer (at 150 and at 760 ms)
-    // and leaves 100 ms after it. Unobserved: 100 ms after each departure, the second while
-    // the first is still opening its connection.
-    assert_eq!(pairs(told_answers).await, ["0", "250", "700", "860"]);
-    assert_eq!(pairs(untold).await, ["0", "100", "700", "800"]);
+    // Each second call waits for the first one's answer (at 150 and at 760 ms) and leaves
+    // 100 ms after it. By hand: 100 ms after each departure, the second while the first is
+    // still opening its connection.
+    assert_eq!(pairs(observed).await, ["0", "250", "700", "860"]);
+    assert_eq!(pairs(unobserved).await, ["0", "250", "700", "860"]);
+    assert_eq!(pairs(by_hand).await, ["0", "100", "700", "800"]);
+}
+
+/// Answers slower than two intervals: after the pause's first, only the second waits (for
+/// an interval past its turn, the first's answer being late); the rest keep the rate.
+static SLOW: std::sync::LazyLock<Pacer> = std::sync::LazyLock::new(|| Pacer::per_second(10.0));
+
+#[backoff(expo, max_tries = 1, pacer = SLOW, observe = |_| politely::Feedback::accepted())]
+async fn slow_answers(times: Arc<Calls>, start: Instant) -> Option<()> {
+    send(&times, start, 1000).await
+}
+
+#[tokio::test(start_paused = true)]
+async fn answers_slower_than_two_intervals_cost_one_interval() {
+    let (times, start) = (Arc::new(Calls::default()), Instant::now());
+    let tasks: Vec<_> = (0..20)
+        .map(|_| tokio::spawn(slow_answers(times.clone(), start)))
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let mut got: Vec<u128> = times.get().iter().map(|t| t.parse().unwrap()).collect();
+    got.sort_unstable();
+    let expected: Vec<u128> = [0]
+        .into_iter()
+        .chain((0..19).map(|i| 200 + i * 100))
+        .collect();
+    assert_eq!(got, expected);
 }
 
 /// A burst lets that many through at once, then the rate applies.

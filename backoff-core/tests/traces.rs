@@ -618,10 +618,11 @@ fn blocking_pacing_sleeps_until_the_slot() {
     assert_eq!(out, Err(()));
     // The third slot is 20 ms after the first, and each pacing wait sleeps until its slot.
     assert!(start.elapsed() >= Duration::from_millis(20));
-    // Up to two pacing waits of at most 10 ms (none if the thread was late for its slot),
-    // and the generator's two zero waits.
+    // Up to two pacing waits of at most 10 ms (none if the thread was late for its slot; a
+    // wait in two sleeps when the departure before left late and the slot came sooner than
+    // an interval after it), and the generator's two zero waits.
     let sleeps: Vec<u128> = sleeps.get().iter().map(|s| s.parse().unwrap()).collect();
-    assert!((2..=4).contains(&sleeps.len()), "{sleeps:?}");
+    assert!((2..=6).contains(&sleeps.len()), "{sleeps:?}");
     assert!(sleeps.iter().all(|&n| n <= 10_000_000), "{sleeps:?}");
 }
 

@@ -201,9 +201,8 @@ pub enum Pacing {
     /// finds the bucket a fraction of a token short, and gets a 429. [`Pacing::told`] leaves
     /// `politely::pace::under_limit`'s margin: 2 % of each interval, at least 5 ms (20 ms at
     /// 1/s, 5 ms at 10/s). No margin covers the first request after a pause, which opens the
-    /// connection the next ones reuse and arrives that much later than it left: the pacer is
-    /// told each answer (`observe`), and starts the next request an interval after that one's
-    /// answer.
+    /// connection the next ones reuse and arrives that much later than it left: the pacer
+    /// holds the next request until that one's answer and starts it an interval after it.
     To {
         /// The API's limit, requests per second.
         rate: f64,
@@ -660,8 +659,8 @@ impl SmsClient {
     /// for this client's pacer (one that paces nothing with [`Pacing::Off`]) and sends the
     /// message's own idempotency key, so a retry after a lost answer is not a second SMS.
     /// Each attempt's outcome is then told to the pacer (`observe`: the output is a
-    /// [`RateFeedback`]), which an adaptive pacer learns the limit from; a fixed pacer holds
-    /// the request after a pause's first until that one's answer (it opened the connection).
+    /// [`RateFeedback`]), which an adaptive pacer learns the limit from; a fixed pacer only
+    /// reads when it came (it holds the request after a pause's first until that answer).
     /// Retries 429, 5xx, connection errors and timeouts for up to `retry.max_time`, waiting
     /// what a `Retry-After` asks (when honoured), else with exponential backoff and full
     /// jitter; any other 4xx gives up at once. Giving up pages the on-call engineer.

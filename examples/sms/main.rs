@@ -24,7 +24,8 @@
 //! jitter. In both modes every message is fired at once (`--concurrency` defaults to the
 //! number of messages); the first request opens the connection (there is no warm-up request:
 //! a limiter in front of the API, nginx's `limit_req` for one, would count it against the
-//! limit and refuse the first message).
+//! limit and refuse the first message), and the pacer holds the second until the first one's
+//! answer.
 //! `scripts/pacing.sh` runs both and prints a table; `docs/pacing.md` has its figures.
 //!
 //! `--adaptive` paces without using `--rate` at all (the stand-in still enforces it): the

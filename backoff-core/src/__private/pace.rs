@@ -34,17 +34,21 @@ pub fn pacer<P: AsPacer + ?Sized>(p: &P) -> &Pacer {
     p.as_pacer()
 }
 
-/// The pace step of a layer that observes: [`Pacer::ready`] for an attempt whose answer the
-/// observe step tells.
+/// The pace step: [`Pacer::ready`] for an attempt whose answer the observe step tells.
 #[cfg(feature = "tokio")]
 pub async fn ready_told(pacer: &Pacer, key: Option<&str>) -> std::time::Duration {
     pacer.ready_told(key).await
 }
 
-/// The pace step of a sync layer that observes: [`Pacer::ready_blocking`] for an attempt whose
-/// answer the observe step tells.
+/// The pace step of a sync fn: [`Pacer::ready_blocking`] for an attempt whose answer the
+/// observe step tells.
 pub fn ready_blocking_told(pacer: &Pacer, key: Option<&str>) -> std::time::Duration {
     pacer.ready_blocking_told(key)
+}
+
+/// The observe step without `observe`: the answer to the attempt that started at `sent` came.
+pub fn answered(pacer: &Pacer, key: Option<&str>, sent: crate::pace::PacerInstant) {
+    pacer.answered(key, sent);
 }
 
 /// A key for `rate_key = ...`, read through a reference (the argument it names stays put

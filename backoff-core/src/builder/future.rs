@@ -177,9 +177,18 @@ where
                 }
                 PhaseProj::Pacing { sleep, held } => {
                     ready!(sleep.poll(cx));
-                    // Taken before the phase changes: dropping it would give the slot back.
-                    if let Some(held) = held.take() {
-                        P::take(held);
+                    // Used before the phase changes: dropping it unused would give it back.
+                    if let Some(mut h) = held.take()
+                        && let Some(wait) = P::leave(&mut h)
+                    {
+                        // Not yet: the departures before it, or a pause's first answer.
+                        this.run.add_queued(wait);
+                        let sleep = this.sleep.sleep(wait);
+                        this.phase.set(Phase::Pacing {
+                            sleep,
+                            held: Some(h),
+                        });
+                        continue;
                     }
                     let sent = P::OBSERVES.then(Pacer::now);
                     let fut = this.op.call();

@@ -91,6 +91,6 @@ pub mod typestate {
         Always, AsyncOp, AsyncSleep, Auto, BlockingSleep, DefaultClock, DefaultSleep, ErrorHint,
         ErrorJudge, Errors, Judge, Judged, Mode, Never, NoHint, NoKey, NoObserve, NoPacer, Now,
         Observe, ObserveOutput, Observes, OutcomeHint, Pace, PaceKey, Paced, PacedWait, Predicate,
-        RetryAfterHint, Slot, Tells, Test,
+        RetryAfterHint, Slot, Test,
     };
 }

@@ -260,11 +260,12 @@ pub trait Pace {
     type Fut: Future<Output = Duration>;
     /// Reserves this attempt's slot.
     fn reserve(&self) -> Slot<Self::Held, Self::Fut>;
-    /// The slot is reached: it stays taken.
-    fn take(held: Self::Held);
+    /// The sleep towards the slot is over: leave now (`None`; the slot stays taken), or
+    /// sleep this long more and ask again (the departures before it, a pause's first answer).
+    fn leave(held: &mut Self::Held) -> Option<Duration>;
     /// The blocking step: waits for the slot (sleeping with `sleep` for a local pacer) and
     /// returns the time queued.
-    fn ready_blocking<F: FnOnce(Duration)>(&self, sleep: F) -> Duration;
+    fn ready_blocking<F: FnMut(Duration)>(&self, sleep: F) -> Duration;
 }
 
 /// No pacing (the default).
@@ -278,8 +279,10 @@ impl Pace for NoPacer {
     fn reserve(&self) -> Slot<(), Self::Fut> {
         Slot::Free
     }
-    fn take((): ()) {}
-    fn ready_blocking<F: FnOnce(Duration)>(&self, _: F) -> Duration {
+    fn leave((): &mut ()) -> Option<Duration> {
+        None
+    }
+    fn ready_blocking<F: FnMut(Duration)>(&self, _: F) -> Duration {
         Duration::ZERO
     }
 }
@@ -318,7 +321,8 @@ pub struct Observe<F>(pub(crate) F);
 pub struct ObserveOutput;
 
 /// How a pacing step tells its pacer the outcome of each attempt: for an adaptive pacer
-/// ([`Pacer::observe`]); a no-op for the others and when not asked.
+/// ([`Pacer::observe`]); without [`observe`](super::Retry::observe), only that the answer
+/// came (a fixed-rate pacer holds the attempt after a pause's first until that one's answer).
 pub trait Observes<R: ?Sized> {
     /// Whether anything is observed (the attempt's start is read only then).
     const OBSERVES: bool = false;
@@ -328,7 +332,12 @@ pub trait Observes<R: ?Sized> {
 
 impl<R: ?Sized> Observes<R> for NoPacer {}
 
-impl<R: ?Sized, K> Observes<R> for Paced<'_, K, NoObserve> {}
+impl<R: ?Sized, K: PaceKey> Observes<R> for Paced<'_, K, NoObserve> {
+    const OBSERVES: bool = true;
+    fn observe(&self, _: &R, sent: PacerInstant) {
+        self.pacer.answered(self.key.key(), sent);
+    }
+}
 
 impl<R: ?Sized, K: PaceKey, F, O> Observes<R> for Paced<'_, K, Observe<F>>
 where
@@ -382,63 +391,41 @@ pub type PacedWait<'p> = crate::pace::QueuedReady<'p>;
 #[cfg(not(feature = "tokio"))]
 pub type PacedWait<'p> = std::future::Ready<Duration>;
 
-/// Whether a [`Paced`] step tells its pacer each attempt's answer ([`NoObserve`]: no): a
-/// fixed-rate pacer told the answers may hold the attempt after a pause's first until that
-/// one's answer (it opens a connection; [`Pacer::observe`]).
-pub trait Tells {
-    /// Whether answers are told.
-    const TELLS: bool;
-}
-
-impl Tells for NoObserve {
-    const TELLS: bool = false;
-}
-
-impl<F> Tells for Observe<F> {
-    const TELLS: bool = true;
-}
-
-impl Tells for ObserveOutput {
-    const TELLS: bool = true;
-}
-
-impl<'p, K: PaceKey, O: Tells> Pace for Paced<'p, K, O> {
+impl<'p, K: PaceKey, O> Pace for Paced<'p, K, O> {
     type Held = Reservation<'p>;
     type Fut = PacedWait<'p>;
 
     #[inline]
     fn reserve(&self) -> Slot<Reservation<'p>, PacedWait<'p>> {
         #[cfg(feature = "tokio")]
-        if let Some(fut) = self.pacer.queued_ready(self.key.key(), O::TELLS) {
+        if let Some(fut) = self.pacer.queued_ready(self.key.key()) {
             return Slot::Wait(fut);
         }
-        let reservation = self.pacer.reserve_as(self.key.key(), O::TELLS);
-        let wait = reservation.wait();
-        if wait.is_zero() {
-            reservation.consume();
-            Slot::Free
-        } else {
-            Slot::Sleep(wait, reservation)
+        // Every answer is told (the observe step), so the slot may wait for a pause's first.
+        let mut reservation = self.pacer.reserve_as(self.key.key(), true);
+        match reservation.leave() {
+            None => Slot::Free,
+            Some(wait) => Slot::Sleep(wait, reservation),
         }
     }
 
     #[inline]
-    fn take(held: Reservation<'p>) {
-        held.consume();
+    fn leave(held: &mut Reservation<'p>) -> Option<Duration> {
+        held.leave()
     }
 
-    fn ready_blocking<F: FnOnce(Duration)>(&self, sleep: F) -> Duration {
+    fn ready_blocking<F: FnMut(Duration)>(&self, mut sleep: F) -> Duration {
         if self.pacer.queues() {
             return self.pacer.ready_blocking(self.key.key());
         }
-        let reservation = self.pacer.reserve_as(self.key.key(), O::TELLS);
-        let wait = reservation.wait();
-        if !wait.is_zero() {
+        let mut reservation = self.pacer.reserve_as(self.key.key(), true);
+        let mut queued = Duration::ZERO;
+        while let Some(wait) = reservation.leave() {
             // A sleep that panics drops the reservation first: the slot goes back.
             sleep(wait);
+            queued += wait;
         }
-        reservation.consume();
-        wait
+        queued
     }
 }
 

@@ -335,9 +335,8 @@ impl<'p, W, Op, M: Mode<Op>, J, S, C, A, K, H>
     /// to learn the server's limit from: `f` reads the attempt's [`Feedback`](crate::Feedback)
     /// (or anything [`RateFeedback`](crate::hints::RateFeedback)) from its outcome, and the pacer is
     /// told ([`Pacer::observe`]) as soon as the attempt returns, with the attempt's start
-    /// (after its pacing wait) as `sent`. A fixed-rate pacer learns no rate from it; a local
-    /// one holds the attempt after a pause's first until that one's answer
-    /// ([`Pacer::observe`]); a fixed-rate Redis pacer ignores it.
+    /// (after its pacing wait) as `sent`. A fixed-rate pacer learns no rate from it (with or
+    /// without `observe`, it is told when each answer came: [`Pacer::observe`]).
     ///
     // Awaiting a run needs tokio (the default feature); without it the example is not run.
     #[cfg_attr(feature = "tokio", doc = "```")]

@@ -81,8 +81,10 @@ struct Count {
 #[derive(Clone, Copy, Debug)]
 struct Opening {
     at: Instant,
-    /// Its caller tells the pacer the answer (`observe`).
-    told: bool,
+    /// It ended a pause and its caller tells the answer: the next departure waits for it.
+    /// (Only that one: were every departure sent while the one before is unanswered waited
+    /// for in turn, answers slower than two intervals would halve the rate.)
+    holds: bool,
 }
 
 /// GCRA over `n` slots at `slot`, from `tat`.
@@ -109,8 +111,7 @@ pub(super) struct Gcra {
     departed: Option<Instant>,
     /// The last departure, when it may have opened a connection: it ended a pause (none for
     /// two intervals before it), or left while the one before it that did had no answer yet.
-    /// Its answer may still move the next departure ([`Gcra::answered`]); `told`: its answer
-    /// will be told, so the next may wait for it.
+    /// Its answer may still move the next departure ([`Gcra::answered`]).
     opening: Option<Opening>,
 }
 
@@ -168,19 +169,18 @@ impl Gcra {
     }
 
     /// A caller whose slot has come leaves at `now`: counted, when its departure conforms to
-    /// GCRA over the departures before it; else the instant from which it will. It also
-    /// waits for the answer to a departure that may be opening a connection, when that
-    /// answer will be told, for at most an interval past its own turn (asking again every
-    /// eighth of an interval, 1 to 50 ms, meanwhile): a request sent while that connection
-    /// opens would open its own and arrive as unevenly. `told`: this caller will tell its
-    /// answer.
+    /// GCRA over the departures before it; else the instant from which it will. After a
+    /// pause, it also waits for the answer to the departure that ended it, when that answer
+    /// will be told, for at most an interval past its own turn (asking again every eighth of
+    /// an interval, 1 to 50 ms, meanwhile): a request sent while that connection opens would
+    /// open its own and arrive as unevenly. `told`: this caller will tell its answer.
     pub(super) fn depart(
         &mut self,
         now: Instant,
         quota: Spacing,
         told: bool,
     ) -> Result<(), Instant> {
-        if let Some(Opening { at, told: true }) = self.opening
+        if let Some(Opening { at, holds: true }) = self.opening
             && let Some(until) = at.checked_add(quota.interval.saturating_mul(2))
             && now < until
         {
@@ -200,12 +200,31 @@ impl Gcra {
 
     /// Counts a departure at `now`, conforming or not (the caller waited some other way).
     pub(super) fn go(&mut self, now: Instant, quota: Spacing, told: bool) {
-        // After a pause: none for two intervals, the one before left at `TAT - interval`.
-        let paused = self
-            .departed
-            .is_none_or(|tat| tat.checked_add(quota.interval).is_some_and(|t| t <= now));
+        // After a pause: none for two intervals, the one before left at `TAT - interval`. Not
+        // right after one that ended a pause and is still unanswered (within three intervals
+        // of it): this one waited for it, and waiting must not make a pause of its own.
+        let waited = self.opening.is_some_and(|o| {
+            o.holds
+                && o.at
+                    .checked_add(quota.interval.saturating_mul(3))
+                    .is_none_or(|t| now < t)
+        });
+        let paused = !waited
+            && self
+                .departed
+                .is_none_or(|tat| tat.checked_add(quota.interval).is_some_and(|t| t <= now));
         // A connection still opening is not there to reuse: this one opens its own.
-        self.opening = (paused || self.opening.is_some()).then_some(Opening { at: now, told });
+        self.opening = if paused {
+            Some(Opening {
+                at: now,
+                holds: told,
+            })
+        } else {
+            self.opening.map(|_| Opening {
+                at: now,
+                holds: false,
+            })
+        };
         let start = self.departed.map_or(now, |t| t.max(now));
         self.departed = Some(start.checked_add(quota.interval).unwrap_or(start));
     }

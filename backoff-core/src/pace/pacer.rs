@@ -29,7 +29,8 @@ use crate::secs::IntoSeconds;
 ///   `RedisPacerBuilder::adaptive`, with the `redis` feature).
 ///
 /// [`observe`](Pacer::observe) teaches the two fixed kinds no rate (a local one reads when
-/// answers come: the first after a pause spaces the next attempt).
+/// answers come: the first after a pause spaces the next attempt, and the attribute, the
+/// builder and the middleware tell it every answer).
 ///
 /// Bad rates never panic: a rate that is zero, negative, NaN or infinite paces nothing (the
 /// pacer lets every attempt through at once; the attribute rejects such literals at compile
@@ -225,12 +226,11 @@ impl Pacer {
     /// left; the next one, on the open connection, does not, and would arrive early against
     /// it (a limiter of burst 1 refuses it). So the next attempt leaves an interval after that
     /// answer, not after the departure, when the answer comes before it has left; and when the
-    /// first attempt was paced by a caller that observes (the attribute's `observe`, the
-    /// builder's [`observe`](crate::Retry::observe) and
-    /// [`observe_output`](crate::Retry::observe_output), the middleware), the next waits for
-    /// that answer, for at most an interval past its own turn. The answer's time is paid once
-    /// per pause (a request sent meanwhile would open a connection of its own, and arrive as
-    /// unevenly). Without `observe` the pacer spaces departures alone.
+    /// first attempt was paced by the attribute, the builder or the middleware (which tell
+    /// every answer, with `observe` or without), the next waits for that answer, for at most
+    /// an interval past its own turn. The answer's time is paid once per pause (a request
+    /// sent meanwhile would open a connection of its own, and arrive as unevenly). Called by
+    /// hand after [`ready`](Pacer::ready), it moves the next departure but holds nobody.
     ///
     /// A fixed-rate Redis pacer ignores it. On a pacer shared
     /// through Redis (`Pacer::redis_adaptive`), the observation goes to Redis, in a task
@@ -243,13 +243,15 @@ impl Pacer {
             Backend::Adaptive(learned) => learned.lane(key).observe(feedback, sent.0),
             #[cfg(feature = "redis")]
             Backend::RedisAdaptive(redis) => redis.observe(key, feedback, sent.0),
-            Backend::Local(local) => {
-                if let Some(quota) = self.quota {
-                    local.answered(key, sent.0, Instant::now(), quota);
-                }
-            }
-            #[cfg(feature = "redis")]
-            Backend::Redis(_) => {}
+            _ => self.answered(key, sent),
+        }
+    }
+
+    /// The answer to the attempt that started at `sent` came (what [`observe`](Pacer::observe)
+    /// tells a fixed-rate pacer).
+    pub(crate) fn answered(&self, key: Option<&str>, sent: PacerInstant) {
+        if let (Backend::Local(local), Some(quota)) = (&self.backend, self.quota) {
+            local.answered(key, sent.0, Instant::now(), quota);
         }
     }
 
@@ -312,21 +314,17 @@ impl Pacer {
         !matches!(self.backend, Backend::Local(_))
     }
 
-    /// The builder's pacing step when this pacer times its own wait (Redis, adaptive), or
-    /// when the caller tells each answer (`told`) to a local pacer that paces: the future of
-    /// [`ready`](Pacer::ready) (of [`ready_told`](Pacer::ready_told)), boxed so the retry
-    /// future can hold it (its key is copied in); `None` otherwise (the builder then holds a
+    /// The builder's pacing step when this pacer times its own wait (Redis, adaptive): the
+    /// future of [`ready`](Pacer::ready), boxed so the retry future can hold it (its key is
+    /// copied in), `None` for a local pacer (the builder then holds a
     /// [`Reservation`](super::Reservation) while it sleeps).
     #[cfg(feature = "tokio")]
-    pub(crate) fn queued_ready(&self, key: Option<&str>, told: bool) -> Option<QueuedReady<'_>> {
-        let local_told = told && matches!(self.backend, Backend::Local(_)) && self.quota.is_some();
-        if !self.queues() && !local_told {
+    pub(crate) fn queued_ready(&self, key: Option<&str>) -> Option<QueuedReady<'_>> {
+        if !self.queues() {
             return None;
         }
         let key = key.map(str::to_owned);
-        Some(Box::pin(
-            async move { self.ready_told(key.as_deref()).await },
-        ))
+        Some(Box::pin(async move { self.ready(key.as_deref()).await }))
     }
 }
 

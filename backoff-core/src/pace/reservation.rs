@@ -104,6 +104,39 @@ impl Reservation<'_> {
     /// chooses to go early). The slot stays taken. On an adaptive pacer, counts an attempt
     /// starting now: the next one starts an interval later.
     pub fn consume(mut self) {
+        self.use_now();
+    }
+
+    /// The builder's step once its sleep towards the slot is over: leaves (`None`, the slot
+    /// is used) when the slot has come and leaving keeps to the departures before it (and,
+    /// after a pause, to the first one's answer), else how long to wait before asking again.
+    /// A slot that is not local is used at once, as [`consume`](Reservation::consume) does.
+    pub(crate) fn leave(&mut self) -> Option<Duration> {
+        let now = Instant::now();
+        match &self.held {
+            None => None,
+            Some(held @ Held::Local { .. }) => {
+                let slot = held.slot();
+                if slot > now {
+                    return Some(slot.saturating_duration_since(now));
+                }
+                match self.pacer.depart(held, now) {
+                    Ok(()) => {
+                        self.held = None;
+                        None
+                    }
+                    Err(at) => Some(at.saturating_duration_since(now)),
+                }
+            }
+            Some(_) => {
+                self.use_now();
+                None
+            }
+        }
+    }
+
+    /// Uses the slot now (see [`consume`](Reservation::consume)).
+    fn use_now(&mut self) {
         match self.held.take() {
             Some(Held::Deferred { key, .. }) => self.pacer.take_now(key.as_deref()),
             Some(Held::Local {

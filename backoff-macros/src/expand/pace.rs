@@ -64,7 +64,6 @@ pub(crate) fn pace(layer: &Layer) -> TokenStream {
         return TokenStream::new();
     }
     let pacer = local("pacer");
-    let observes = layer.args.observes();
     let mut out = TokenStream::new();
     let key = match layer.args.expr(Key::RateKey) {
         Some(e) => {
@@ -75,42 +74,30 @@ pub(crate) fn pace(layer: &Layer) -> TokenStream {
                 use #k::__private::{KeyViaDisplay as _, KeyViaStr as _};
                 (&#k::__private::KeyArg(&#e)).__backoff_key()
             }};
-            if observes {
-                let key = local("key");
-                out.extend(quote!(let #key = #read;));
-                super::some(quote!(&*#key))
-            } else {
-                super::some(quote!(&*#read))
-            }
+            let key = local("key");
+            out.extend(quote!(let #key = #read;));
+            super::some(quote!(&*#key))
         }
         None => super::none(),
     };
-    // Time queued for the pacer is not failure time: the state takes it off `elapsed`. A
-    // layer that observes tells the pacer each answer, which a fixed-rate pacer may wait for
-    // after a pause (the first attempt opens a connection).
-    let state = local("state");
-    let k = &layer.k;
-    out.extend(match (layer.is_async, observes) {
-        (true, false) => quote!(#state.add_queued(#pacer.ready(#key).await);),
-        (false, false) => quote!(#state.add_queued(#pacer.ready_blocking(#key));),
-        (true, true) => {
-            quote!(#state.add_queued(#k::__private::ready_told(#pacer, #key).await);)
-        }
-        (false, true) => {
-            quote!(#state.add_queued(#k::__private::ready_blocking_told(#pacer, #key));)
-        }
+    // Time queued for the pacer is not failure time: the state takes it off `elapsed`. Each
+    // answer is told to the pacer (the observe step), so a fixed-rate pacer may hold an
+    // attempt for the answer to a pause's first (it opens the connection).
+    let (k, state, sent) = (&layer.k, local("state"), local("sent"));
+    out.extend(if layer.is_async {
+        quote!(#state.add_queued(#k::__private::ready_told(#pacer, #key).await);)
+    } else {
+        quote!(#state.add_queued(#k::__private::ready_blocking_told(#pacer, #key));)
     });
-    if observes {
-        let sent = local("sent");
-        out.extend(quote!(let #sent = #k::__private::Pacer::now();));
-    }
+    out.extend(quote!(let #sent = #k::__private::Pacer::now();));
     out
 }
 
 /// The observe step, right after the attempt and before it is judged: the pacer learns from
 /// the outcome (`politely::RateFeedback`), or from what `observe = |out| ...` makes of it.
+/// Without `observe`, a paced layer tells the pacer only that the answer came.
 pub(crate) fn observe(layer: &Layer) -> TokenStream {
-    if !layer.args.observes() {
+    if layer.args.rate().is_none() && layer.args.get(Key::Pacer).is_none() {
         return TokenStream::new();
     }
     let [pacer, outcome, sent] = ["pacer", "outcome", "sent"].map(local);
@@ -121,6 +108,10 @@ pub(crate) fn observe(layer: &Layer) -> TokenStream {
         }
         None => super::none(),
     };
+    if !layer.args.observes() {
+        let k = &layer.k;
+        return quote!(#k::__private::answered(#pacer, #key, #sent););
+    }
     let feedback = match layer.args.get(Key::Observe).map(|g| &g.value) {
         Some(Value::Expr(f)) => {
             let k = layer.k_at(f.span());

@@ -24,22 +24,20 @@ async fn send(from: &str, text: String) -> Result<(), Busy> {
             )
         });
     loop {
+        let __backoff_key = {
+            #[allow(unused_imports)]
+            use ::politely::__private::{KeyViaDisplay as _, KeyViaStr as _};
+            (&::politely::__private::KeyArg(&from)).__backoff_key()
+        };
         __backoff_state
             .add_queued(
-                __backoff_pacer
-                    .ready(
-                        ::core::option::Option::Some(
-                            &*{
-                                #[allow(unused_imports)]
-                                use ::politely::__private::{
-                                    KeyViaDisplay as _, KeyViaStr as _,
-                                };
-                                (&::politely::__private::KeyArg(&from)).__backoff_key()
-                            },
-                        ),
+                ::politely::__private::ready_told(
+                        __backoff_pacer,
+                        ::core::option::Option::Some(&*__backoff_key),
                     )
                     .await,
             );
+        let __backoff_sent = ::politely::__private::Pacer::now();
         let __backoff_wait = {
             let __backoff_outcome = {
                 #[allow(unused_mut)]
@@ -60,6 +58,11 @@ async fn send(from: &str, text: String) -> Result<(), Busy> {
                 }
             }
                 .await;
+            ::politely::__private::answered(
+                __backoff_pacer,
+                ::core::option::Option::Some(&*__backoff_key),
+                __backoff_sent,
+            );
             #[allow(clippy::needless_update)]
             let (__backoff_elapsed, __backoff_action) = {
                 let __backoff_verdict = ::politely::__private::judge_default::<

@@ -12,8 +12,8 @@
 //! - the first request opens the connection the others reuse, which takes longer the busier
 //!   the machine (56 to 99.5 ms with 20 copies of this test at once beside other builds), so
 //!   the second, on the open connection, would arrive early against it; and one that departs
-//!   while that connection is still opening opens its own. The client tells its pacer each
-//!   answer (`observe`), so the pacer holds the second request until the first one's answer
+//!   while that connection is still opening opens its own. The attribute tells the pacer
+//!   when each answer came, so the pacer holds the second request until the first one's answer
 //!   (for at most an interval past its turn) and starts it an interval after that answer:
 //!   no refusal there (before, 7 runs in 20 refused the second request);
 //! - on a machine with several runnable processes per CPU, a request that left on time can

@@ -373,14 +373,22 @@ fn the_next_departure_waits_for_a_told_opening_answer() {
     assert_eq!(when(s.depart(ms(200), q, false)), Some(250_000));
     assert_eq!(when(s.depart(ms(250), q, false)), None);
 
-    // Never answered: the wait ends an interval past the turn, and that departure, made
-    // while the first may still be opening, opens its own.
+    // Never answered: the wait ends an interval past the turn. That departure, made while
+    // the first may still be opening, opens its own: its answer moves the next when it
+    // comes first, but nobody waits for it (answers slower than two intervals would else
+    // halve the rate).
     let mut s = Gcra::default();
     s.go(ms(0), q, true);
     assert_eq!(when(s.depart(ms(200), q, true)), None);
-    assert_eq!(when(s.depart(ms(300), q, false)), Some(312_500));
-    s.answered(ms(200), ms(320), q);
-    assert_eq!(when(s.depart(ms(320), q, false)), Some(420_000));
+    assert_eq!(when(s.depart(ms(300), q, true)), None);
+    assert_eq!(when(s.depart(ms(400), q, true)), None);
+    s.answered(ms(400), ms(420), q);
+    assert_eq!(when(s.depart(ms(500), q, false)), Some(520_000));
+    // A pause long after an unanswered one is a pause again.
+    let mut s = Gcra::default();
+    s.go(ms(0), q, true);
+    s.go(ms(1000), q, true);
+    assert_eq!(when(s.depart(ms(1100), q, true)), Some(1_112_500));
 
     // An opening whose answer will not be told holds nobody back.
     let mut s = Gcra::default();
