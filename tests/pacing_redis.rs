@@ -7,10 +7,9 @@
 
 mod common;
 
-use std::io::Write;
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, Once};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use politely::redis::{self, Commands};
@@ -22,38 +21,15 @@ const HOW: &str = "run `REDIS_URL=redis://127.0.0.1:6379/ cargo test --features 
 
 /// Passes (with one line on stderr) outside CI; fails under CI, where Redis must be there.
 fn skip(why: &str) {
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{why}: under CI the Redis tests must run; {HOW}");
-    }
-    static ONCE: Once = Once::new();
-    // Straight to stderr, past the test harness's capture: the line shows in a plain run.
-    ONCE.call_once(|| {
-        let _ = writeln!(
-            std::io::stderr(),
-            "pacing_redis: tests skipped ({why}); {HOW}"
-        );
-    });
+    backoff_testkit::services::skip("pacing_redis", why, HOW);
 }
 
 /// `REDIS_URL`, or `None` after `skip`.
 fn redis_url() -> Option<String> {
-    match std::env::var("REDIS_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            skip("REDIS_URL is not set");
-            None
-        }
-    }
+    backoff_testkit::services::redis_url("pacing_redis", HOW)
 }
 
-/// A budget name no other test (or earlier run) uses.
-fn fresh(name: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_nanos();
-    format!("test-{name}-{}-{nanos}", std::process::id())
-}
+use backoff_testkit::services::fresh;
 
 /// A `redis-server` of the test's own, on 127.0.0.1 and a free port, persistence off.
 struct Server {

@@ -7,8 +7,7 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex, Once};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use backoff_testkit::{RateSchedule, ceil_secs};
@@ -19,32 +18,10 @@ const HOW: &str = "run `REDIS_URL=redis://127.0.0.1:6379/ cargo test --features 
                    pacing_redis_adaptive` (or .ci/run, which starts redis-server)";
 
 fn redis_url() -> Option<String> {
-    match std::env::var("REDIS_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            if std::env::var("CI").is_ok_and(|v| v == "true") {
-                panic!("REDIS_URL is not set: under CI the Redis tests must run; {HOW}");
-            }
-            static ONCE: Once = Once::new();
-            ONCE.call_once(|| {
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "pacing_redis_adaptive: tests skipped (REDIS_URL is not set); {HOW}"
-                );
-            });
-            None
-        }
-    }
+    backoff_testkit::services::redis_url("pacing_redis_adaptive", HOW)
 }
 
-/// A budget name no other test (or earlier run) uses.
-fn fresh(name: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_nanos();
-    format!("test-{name}-{}-{nanos}", std::process::id())
-}
+use backoff_testkit::services::fresh;
 
 /// An adaptive pacer through Redis; a timeout of 2 s, not 200 ms: a loaded test machine is
 /// not an outage (the outage test sets its own).

@@ -168,7 +168,6 @@ async fn bad_input_is_an_error_message() {
 /// Two clients, as two `fetch` processes would be, sharing one pace through Redis.
 #[cfg(feature = "redis")]
 mod shared_through_redis {
-    use std::io::Write as _;
     use std::time::{Duration, Instant};
 
     use politely::Pacer;
@@ -181,31 +180,14 @@ mod shared_through_redis {
     const HOW: &str = "set REDIS_URL=redis://127.0.0.1:6379/ with a redis-server running \
                        (bash .ci/run starts one)";
 
-    /// Outside CI a missing Redis skips the test with one line; under `CI=true` it fails (as
-    /// the facade's `tests/pacing_redis.rs`).
+    /// Outside CI a missing Redis skips the test with one line; under `CI=true` it fails.
     fn redis_url() -> Option<String> {
-        match std::env::var("REDIS_URL") {
-            Ok(url) if !url.is_empty() => Some(url),
-            _ => {
-                if std::env::var("CI").is_ok_and(|v| v == "true") {
-                    panic!("REDIS_URL is not set: under CI the Redis tests must run; {HOW}");
-                }
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "fetch: Redis test skipped (REDIS_URL is not set); {HOW}"
-                );
-                None
-            }
-        }
+        backoff_testkit::services::redis_url("fetch", HOW)
     }
 
     /// A budget name no other test (or earlier run) uses.
     fn fresh(name: &str) -> String {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos();
-        format!("test-fetch-{name}-{}-{nanos}", std::process::id())
+        backoff_testkit::services::fresh(&format!("fetch-{name}"))
     }
 
     /// One of the pair as `fetch --rate 10 --redis URL --redis-key K --idempotency-key auto`

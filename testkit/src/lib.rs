@@ -2,7 +2,8 @@
 //! simulated servers of backoff-core's adaptive tests and the facade's. One GCRA bucket
 //! ([`Bucket`]) with a burst and a rate that can follow a schedule ([`RateSchedule`]), what it
 //! decided for each request ([`Decision`]) and the rate-limit fields that describe it
-//! ([`RateHeaders`], [`Decision::fields`]).
+//! ([`RateHeaders`], [`Decision::fields`]). Also the rule for tests that need a server the
+//! machine may lack ([`services`]: skip outside CI, fail under it).
 //!
 //! Std only, on [`std::time::Instant`]: a test on tokio's paused clock passes
 //! `tokio::time::Instant::into_std()`, which keeps the paused time. The arithmetic is in whole
@@ -12,6 +13,8 @@
 use std::fmt;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
+
+pub mod services;
 
 /// Which rate-limit fields every answer that passed the token bucket carries (`202`, `429`, and
 /// the `422` of a reused key alike): `--rate-headers off|ietf|x`.
