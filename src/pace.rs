@@ -61,9 +61,9 @@
 //! No margin covers a new connection: the first request after a pause opens one (a TLS
 //! handshake is two round trips more) and the next, on the open connection, catches up with
 //! it. So the attribute (the builder and the middleware too) tells the pacer when each answer
-//! came, and the request after a pause's first waits for that one's answer, for at most an
-//! interval past its turn, and leaves an interval after it. The answer's time is paid once
-//! per pause ([`Pacer::observe`]).
+//! came, and (at burst 1) the request after a pause's first waits for that one's answer, for
+//! at most an interval past its turn, and leaves an interval after it. The answer's time is
+//! paid once per pause ([`Pacer::observe`]).
 //!
 //! A `rate` pacer lives for the whole process, one per annotated fn; with `rate_key`, one per
 //! distinct key (keep the key set bounded: a sender number, not a request id). The key is any

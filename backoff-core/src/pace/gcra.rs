@@ -170,8 +170,8 @@ impl Gcra {
 
     /// A caller whose slot has come leaves at `now`: counted, when its departure conforms to
     /// GCRA over the departures before it; else the instant from which it will. After a
-    /// pause, it also waits for the answer to the departure that ended it, when that answer
-    /// will be told, for at most an interval past its own turn (asking again every eighth of
+    /// pause, with burst 1, it also waits for the answer to the departure that ended it, when
+    /// that answer will be told, for at most an interval past its own turn (asking again every eighth of
     /// an interval, 1 to 50 ms, meanwhile): a request sent while that connection opens would
     /// open its own and arrive as unevenly. `told`: this caller will tell its answer.
     pub(super) fn depart(
@@ -214,10 +214,11 @@ impl Gcra {
                 .departed
                 .is_none_or(|tat| tat.checked_add(quota.interval).is_some_and(|t| t <= now));
         // A connection still opening is not there to reuse: this one opens its own.
+        // Only a bucket of burst 1 refuses the early one; a burst goes out at once.
         self.opening = if paused {
             Some(Opening {
                 at: now,
-                holds: told,
+                holds: told && quota.tolerance.is_zero(),
             })
         } else {
             self.opening.map(|_| Opening {

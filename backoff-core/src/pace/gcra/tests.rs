@@ -394,4 +394,9 @@ fn the_next_departure_waits_for_a_told_opening_answer() {
     let mut s = Gcra::default();
     s.go(ms(0), q, false);
     assert_eq!(when(s.depart(ms(100), q, true)), None);
+    // Nor does one with a burst: the burst goes out at once.
+    let mut s = Gcra::default();
+    let q3 = quota(100, 3);
+    s.go(ms(0), q3, true);
+    assert_eq!(when(s.depart(ms(0), q3, true)), None);
 }
