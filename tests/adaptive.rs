@@ -240,11 +240,14 @@ async fn sixty_at_once_against_nginx_without_burst() {
 /// nginx's `limit_req rate=1r/s burst=5 nodelay` (6 at once from rest, no `Retry-After`): at
 /// most 1.15 x the burst-adjusted 54 s and, on loopback, at most 10 % answered 429. Slow
 /// start gets 7 through the bucket's depth in its first 2 s, whatever the rate behind them;
-/// the refusals that follow bound the limit by the time since the last accepted start. 25 ms
-/// away, the attempts in flight when each refusal comes back are refused too: 8 of 68.
+/// the refusals that follow bound the limit by the time since the last accepted start, and
+/// as slow start's pace was far above the average accepted, descend to half that bound and
+/// no faster than that average: 5 of 65 answered 429 in 55.9 s (6 of 66 in 54.4 s when
+/// they descended to 0.6 of it from the third). 25 ms away, the attempts in flight when each
+/// refusal comes back are refused too: 8 of 68.
 #[tokio::test(start_paused = true)]
 async fn sixty_at_once_against_nginx_with_burst_five() {
-    for (one_way, figures) in [(LOOPBACK, (54_373, 66, 6)), (ONE_WAY, (56_164, 68, 8))] {
+    for (one_way, figures) in [(LOOPBACK, (55_861, 65, 5)), (ONE_WAY, (55_129, 68, 8))] {
         let server = Server::nginx(1.0, 5, one_way);
         let (elapsed, requests, refused) = sixty_on_a_fresh_pacer(&server).await;
         let ideal = server.ideal(60);

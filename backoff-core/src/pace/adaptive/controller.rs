@@ -63,9 +63,16 @@
 //!   (from 64/s to 1/s in 4 refusals rather than 6); the first acceptance after that returns
 //!   it to 3 % under the last bound, as the run overshoots by up to 1/0.6 and a deep bucket
 //!   paced under its limit fills.
+//! - **Overshot, descend faster**: a refusal at a pace more than 4 times the average rate
+//!   accepted since the first start says slow start rode stored tokens (7 accepted in 2 s,
+//!   then refused at 32-64/s). From the second refusal in a row, the pace then goes to half
+//!   the bound and no faster than that average; and the first acceptance after the first
+//!   refusal does not end the run: it most often found the bucket about to earn its token as
+//!   that refusal came (it reset the run, and the descent took 5-6 refusals; now 4-5).
 //! - **A deep bucket is proven, and then measured**: the bucket gave every accepted attempt
 //!   from the first start on, at most its depth plus what it earned, and holds less than one
-//!   token at a refusal: its depth is over `accepted - 1 - elapsed / since` (`since` as above).
+//!   token at a refusal: its depth is over `accepted - 1 - elapsed × bound`, `bound` the
+//!   smallest of the bounds the times since the last accepted start put on the limit.
 //!   Once that is 2 or more, four things change. A refusal before a rate is proven no longer
 //!   halves it: the bucket's stored tokens ran out, the limit did not fall, and a halving
 //!   let the bucket fill again and hid the limit from every probe back up (with arrivals
@@ -75,16 +82,23 @@
 //!   when the refusals come in a row. The refusals measure the limit: from the
 //!   first refusal on (the bucket then under one token), the tokens the server gave are the
 //!   accepted attempts, so at each later refusal the limit is under `(accepted + 1) /
-//!   elapsed`, a bound that closes on the limit as the window grows. (Only on a deep bucket:
+//!   elapsed`, a bound that closes on the limit as the window grows; and from any attempt
+//!   in the window (the bucket then at least empty), under `(accepted since + 1) / time
+//!   since`. The tightest comes from an acceptance that found the bucket a hair over one
+//!   token, most often the first after a refusal: where the window's count closed on the
+//!   limit one refusal at a time (1.31, 1.27, 1.13, 1.04/s in a real run), it bounds it at
+//!   1.04/s from the second refusal after the descent. (Only on a deep bucket:
 //!   one of depth 1 refills to full at every pause longer than its interval, and the tokens
 //!   it then loses would put that count under the limit.) A probe above the limit passes
 //!   until the tokens stored while pacing under it are spent, so it is proven only after
 //!   `(depth - 1) × rate / (rate - good)` attempts (three on a bucket of depth 1). And probes
 //!   come `depth` times further apart, and not at all above `bad` (that is what the refusals
 //!   proved; the gap doubles instead). On tokio's paused clock, 60 requests fired at once at
-//!   a bucket of 1/s that lets 6 through at once, with no `Retry-After`: 6 of 66 answered 429
-//!   (from 15 of 75) in 54.4 s against the 54 s the bucket allows; 100 ms away, 8 of 68 in
-//!   55.1 s (the attempts in flight when the first refusals come back are refused too).
+//!   a bucket of 1/s that lets 6 through at once, with no `Retry-After`: 5 of 65 answered 429
+//!   (from 6 of 66, and 15 of 75 before that) in 55.9 s against the 54 s the bucket allows;
+//!   100 ms away, 7 of 67 in 55.5 s (the attempts in flight when the first refusals come
+//!   back are refused too); with both ways spread by 0-10 ms, at most 6 of 66 (up to 10 of
+//!   70 before, as in real runs).
 //! - **Only attempts sent at the current rate count**: an attempt that started before the
 //!   rate last changed says nothing about the new rate, so the attempts in flight when a
 //!   probe is refused or the limit falls do not cut again (TCP's one cut per round trip), and
@@ -136,6 +150,8 @@
 //! Tunables: the initial rate (or none: pace nothing until the first throttle or hint), a
 //! floor and a ceiling, which win over everything else, and `max_hold`.
 
+mod drain;
+mod refusals;
 mod state;
 
 use std::fmt;
@@ -359,15 +375,15 @@ impl AdaptiveRate {
         } else {
             s.last_accepted = Some(max_instant(s.last_accepted, sent));
             s.accepted_total = s.accepted_total.saturating_add(1);
+            match s.drain {
+                // An idle client let the bucket refill: the window proves nothing more.
+                Some(_) if !paced => s.drain = None,
+                Some(ref mut drain) => drain.record(sent, true),
+                None => {}
+            }
             // An attempt started before the latest refusal ends no run of refusals.
             if s.last_refused.is_none_or(|r| sent > r) {
                 reason = s.descended().or(reason);
-            }
-            match s.drained {
-                // An idle client let the bucket refill: the window proves nothing more.
-                Some(_) if !paced => s.drained = None,
-                Some((at, ref mut accepted)) if sent > at => *accepted += 1,
-                _ => {}
             }
             if paced && current {
                 reason = s.accepted(config).or(reason);

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use super::drain::Drain;
 use crate::hints::{Feedback, Hints, Quota};
 
 #[cfg(feature = "tokio")]
@@ -25,6 +26,13 @@ pub(super) const DEEP: f64 = 2.0;
 /// From this many refusals in a row on, the pace after a refusal is this share of its bound.
 pub(super) const IN_A_ROW: u32 = 3;
 pub(super) const FAST_DESCENT: f64 = 0.6;
+/// A refusal at a pace more than this many times the average rate accepted since the first
+/// start: slow start rode a deep bucket's stored tokens far above its limit. From the second
+/// refusal in a row on, the pace then goes to this share of its bound, and no faster than
+/// that average.
+pub(super) const OVERSHOOT: f64 = 4.0;
+pub(super) const OVERSHOT_IN_A_ROW: u32 = 2;
+pub(super) const OVERSHOT_DESCENT: f64 = 0.5;
 /// Accepted attempts at `good` before the first probe, and the most the probe backoff waits.
 pub(super) const GAP: u32 = 8;
 pub(super) const MAX_GAP: u32 = 256;
@@ -82,10 +90,9 @@ pub(super) struct ControllerState {
     pub(super) last_accepted: Option<Instant>,
     /// The smoothed response time.
     pub(super) rtt: Option<Duration>,
-    /// The start of the refusal that opened the current drain window, and the accepted
-    /// attempts started since: the bucket held less than one token then, so every token
-    /// the server gave since was earned at its rate.
-    pub(super) drained: Option<(Instant, u32)>,
+    /// The attempts since the refusal that opened the current drain window: the bucket held
+    /// less than one token then, so every token the server gave since was earned at its rate.
+    pub(super) drain: Option<Drain>,
     /// The first attempt's start and the accepted attempts since: what the server's bucket
     /// gave from the start, for a bound on its depth.
     pub(super) first_sent: Option<Instant>,
@@ -95,6 +102,9 @@ pub(super) struct ControllerState {
     pub(super) depth: f64,
     /// Refusals since the last accepted attempt, and the latest start of one.
     pub(super) refused_in_row: u32,
+    /// A refusal came at a pace far above the average accepted since the first start, and
+    /// no descent has ended since.
+    pub(super) overshot: bool,
     pub(super) last_refused: Option<Instant>,
     /// When the searched rate last changed.
     pub(super) changed_at: Option<Instant>,
@@ -232,7 +242,7 @@ impl ControllerState {
                 if self.bad.is_some_and(|b| b <= rate) {
                     // The limit went up: the drain window's count is of the old one.
                     self.bad = None;
-                    self.drained = None;
+                    self.drain = None;
                 }
                 self.step = (self.step * 2.0).min(MAX_STEP);
                 self.streak = 0;
@@ -370,99 +380,6 @@ impl ControllerState {
                 Some("cut")
             }
         }
-    }
-
-    /// What a refusal started at `sent` proves of the bucket's depth: it gave
-    /// `accepted_total` tokens from the first start to this one, at most its depth plus what
-    /// it earned meanwhile, and now holds less than one; the limit is under one token per
-    /// `since_accepted`, so the depth is over `accepted_total - 1 - elapsed / since_accepted`.
-    pub(super) fn deepen(&mut self, sent: Instant, since_accepted: Option<Duration>) {
-        let since = since_accepted.map_or(0.0, |d| d.as_secs_f64());
-        if let Some(first) = self.first_sent
-            && since > 0.0
-        {
-            let elapsed = sent.saturating_duration_since(first).as_secs_f64();
-            let depth = f64::from(self.accepted_total) - 1.0 - elapsed / since;
-            self.depth = self.depth.max(depth);
-        }
-    }
-
-    /// What a refusal started at `sent` proves whatever rate it was sent at: the bucket held
-    /// less than one token then. Since the last accepted start it held at least none, so the
-    /// limit is under one token per `since_accepted`; since the refusal that opened the drain
-    /// window, the tokens it gave are the accepted starts, so the limit is under (accepted + 1)
-    /// per the window's length. A pace above either bound goes just under it.
-    pub(super) fn bounded(
-        &mut self,
-        sent: Instant,
-        since_accepted: Option<Duration>,
-        current: bool,
-    ) -> Option<&'static str> {
-        let per = |d: Duration, tokens: f64| {
-            let secs = d.as_secs_f64();
-            (secs > 0.0).then(|| tokens / secs)
-        };
-        let window = match self.drained {
-            None => {
-                self.drained = Some((sent, 0));
-                None
-            }
-            Some((at, accepted)) => per(
-                sent.saturating_duration_since(at),
-                f64::from(accepted) + 1.0,
-            ),
-        };
-        let since = since_accepted.and_then(|d| per(d, 1.0));
-        // Over the drain window the bucket may have refilled to the full where it earns
-        // nothing (a bucket of depth 1 does so at every pause longer than its interval): its
-        // count bounds the limit only when the bucket is deep.
-        let window = window.filter(|_| self.depth >= DEEP);
-        let upper = min_opt(window, since)?;
-        // The server's word wins over what its refusals imply (a shared quota, clocks apart).
-        if self.hint.is_some() {
-            return None;
-        }
-        self.bad = Some(self.bad.map_or(upper, |b| b.min(upper)));
-        // Refusals back to back with nothing accepted between: the pace is far above the
-        // limit (a deep bucket's stored tokens hid it), and following the bound down would
-        // halve once per refusal. 0.6 of it multiplies the time since the last accepted start
-        // by 2.7 instead: a limit 64 times lower is found in four refusals, not six.
-        if current {
-            self.refused_in_row = self.refused_in_row.saturating_add(1);
-        }
-        let under = upper
-            * if self.refused_in_row >= IN_A_ROW {
-                FAST_DESCENT
-            } else {
-                EDGE
-            };
-        if self.search.is_none_or(|r| r <= under) {
-            return None;
-        }
-        self.search = Some(under);
-        self.good = self.good.filter(|g| *g <= under);
-        self.slow_start = false;
-        self.streak = 0;
-        Some("refusals bound the limit")
-    }
-
-    /// An accepted attempt after refusals in a row: when they were enough to pace at
-    /// [`FAST_DESCENT`] of their bound (which overshoots), back to just under the last bound:
-    /// a deep bucket paced far under its limit fills, and its stored tokens would hide any
-    /// probe back up for a long while.
-    pub(super) fn descended(&mut self) -> Option<&'static str> {
-        let in_row = std::mem::take(&mut self.refused_in_row);
-        if in_row < IN_A_ROW || self.hint.is_some() {
-            return None;
-        }
-        let under = self.bad? * EDGE;
-        if self.search.is_some_and(|r| r >= under) {
-            return None;
-        }
-        self.search = Some(under);
-        self.good = None;
-        self.streak = 0;
-        Some("descent ended")
     }
 
     /// Takes in what the response said; returns a reason when the search state jumped.

@@ -105,14 +105,14 @@ fn slow_start_to(c: &AdaptiveRate, now: &mut Instant, rate: f64) {
 fn refusals_in_a_row_descend_under_their_bound_and_an_acceptance_climbs_back() {
     let c = AdaptiveRate::new();
     let mut now = Instant::now();
-    slow_start_to(&c, &mut now, 64.0);
+    slow_start_to(&c, &mut now, 4.0);
     let accepted = now;
-    // Refused at 64/s: back to 32/s, the last rate accepted.
+    // Refused at 4/s: back to 2/s, the last rate accepted.
     now += c.interval().unwrap();
     c.observe(&no(), now, now);
-    assert_eq!(c.rate(), Some(32.0));
-    // Refused at 32/s too, nothing accepted since: the limit is under one token per
-    // 1/64 + 1/32 s (21.3/s): just under it, not 3 % under 32/s.
+    assert_eq!(c.rate(), Some(2.0));
+    // Refused at 2/s too, nothing accepted since: the limit is under one token per
+    // 1/4 + 1/2 s (1.33/s): just under it, not 3 % under 2/s.
     let bound = |now: Instant| 1.0 / now.0.saturating_duration_since(accepted.0).as_secs_f64();
     now += c.interval().unwrap();
     c.observe(&no(), now, now);
@@ -128,6 +128,46 @@ fn refusals_in_a_row_descend_under_their_bound_and_an_acceptance_climbs_back() {
     now += c.interval().unwrap();
     c.observe(&ok(), now, now);
     assert_eq!(c.rate(), Some(last_bound * EDGE));
+}
+
+/// Slow start rode a deep bucket up to 64/s, 7 accepted in 1.98 s (3.5/s on average): from
+/// the second refusal in a row, half the bound and no faster than that average; the first
+/// acceptance after the first refusal does not end the descent, the second returns to just
+/// under the last bound.
+#[test]
+fn after_an_overshoot_refusals_descend_faster() {
+    let c = AdaptiveRate::new();
+    let mut now = Instant::now();
+    let first = now;
+    slow_start_to(&c, &mut now, 64.0);
+    let mut accepted = now;
+    now += c.interval().unwrap();
+    c.observe(&no(), now, now);
+    assert_eq!(c.rate(), Some(32.0));
+    assert!(c.lock().overshot);
+    // Accepted right after: the bucket was about to earn its token. Still a descent.
+    now += c.interval().unwrap();
+    c.observe(&ok(), now, now);
+    accepted = accepted.max(now);
+    assert_eq!(c.rate(), Some(32.0));
+    let bound = |now: Instant| 1.0 / now.0.saturating_duration_since(accepted.0).as_secs_f64();
+    let average = |now: Instant| 8.0 / now.0.saturating_duration_since(first.0).as_secs_f64();
+    now += c.interval().unwrap();
+    c.observe(&no(), now, now);
+    // The second refusal of the run: half the bound (15.5/s), and no faster than 8 accepted
+    // in 2.03 s.
+    assert_eq!(c.rate(), Some(average(now)));
+    for _ in 0..2 {
+        now += c.interval().unwrap();
+        c.observe(&no(), now, now);
+        let expected = (bound(now) * OVERSHOT_DESCENT).min(average(now));
+        assert_eq!(c.rate(), Some(expected));
+    }
+    let last_bound = c.lock().bad.unwrap();
+    now += c.interval().unwrap();
+    c.observe(&ok(), now, now);
+    assert_eq!(c.rate(), Some(last_bound * EDGE));
+    assert!(!c.lock().overshot);
 }
 
 #[test]
