@@ -421,3 +421,34 @@ async fn a_paced_builder_waits_for_the_first_answer_after_a_pause() {
     assert_eq!(two(How::Plain).await, ["0", "250"]);
     assert_eq!(two(How::ByHand).await, ["0", "100"]);
 }
+
+/// A sleep that does not wait (a stub, a simulation) makes the pacer's step go on rather
+/// than ask again for ever: each call still takes its slot, and none spins.
+#[test]
+fn a_sleep_that_does_not_wait_does_not_spin_on_the_pacer() {
+    use std::time::Duration;
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .unwrap();
+        let taken = rt.block_on(async {
+            let pacer = politely::Pacer::per_second(1.0);
+            for _ in 0..3 {
+                let run = politely::constant(0)
+                    .max_tries(1)
+                    .retry(|| async { Ok::<_, ()>(()) })
+                    .pacer(&pacer)
+                    .sleep(|_| async {});
+                run.await.unwrap();
+            }
+            // Three slots taken: the next is 3 s away.
+            pacer.reserve(None).wait()
+        });
+        let _ = done.send(taken);
+    });
+    let taken = finished.recv_timeout(Duration::from_secs(20));
+    assert_eq!(taken, Ok(Duration::from_secs(3)), "the pacing step spun");
+}

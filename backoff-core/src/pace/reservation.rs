@@ -65,6 +65,8 @@ pub struct Reservation<'a> {
     pub(super) pacer: &'a Pacer,
     /// `None` when the pacer paces nothing, or once the slot is used.
     pub(super) held: Option<Held>,
+    /// When [`leave`](Reservation::leave) last asked for a wait, and how long.
+    asked: Option<(Instant, Duration)>,
 }
 
 impl fmt::Debug for Reservation<'_> {
@@ -110,29 +112,41 @@ impl Reservation<'_> {
     /// The builder's step once its sleep towards the slot is over: leaves (`None`, the slot
     /// is used) when the slot has come and leaving keeps to the departures before it (and,
     /// after a pause, to the first one's answer), else how long to wait before asking again.
-    /// A slot that is not local is used at once, as [`consume`](Reservation::consume) does.
+    /// A slot that is not local is used at once, as [`consume`](Reservation::consume) does;
+    /// so is one whose caller's sleep did not wait at least half of what was asked last (a
+    /// sleep that returns at once would else make its caller spin, or on a paused clock loop
+    /// for ever).
     pub(crate) fn leave(&mut self) -> Option<Duration> {
         let now = Instant::now();
-        match &self.held {
-            None => None,
+        if let Some((at, wait)) = self.asked
+            && now.saturating_duration_since(at) < wait / 2
+        {
+            self.use_now();
+            return None;
+        }
+        let wait = match &self.held {
+            None => return None,
             Some(held @ Held::Local { .. }) => {
                 let slot = held.slot();
                 if slot > now {
-                    return Some(slot.saturating_duration_since(now));
-                }
-                match self.pacer.depart(held, now) {
-                    Ok(()) => {
-                        self.held = None;
-                        None
+                    slot.saturating_duration_since(now)
+                } else {
+                    match self.pacer.depart(held, now) {
+                        Ok(()) => {
+                            self.held = None;
+                            return None;
+                        }
+                        Err(at) => at.saturating_duration_since(now),
                     }
-                    Err(at) => Some(at.saturating_duration_since(now)),
                 }
             }
             Some(_) => {
                 self.use_now();
-                None
+                return None;
             }
-        }
+        };
+        self.asked = Some((now, wait));
+        Some(wait)
     }
 
     /// Uses the slot now (see [`consume`](Reservation::consume)).
@@ -304,7 +318,11 @@ impl Pacer {
                 key: key.map(Box::from),
             }),
         };
-        Reservation { pacer: self, held }
+        Reservation {
+            pacer: self,
+            held,
+            asked: None,
+        }
     }
 
     fn give_back(&self, held: Held) {
