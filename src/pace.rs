@@ -296,8 +296,9 @@
 //!
 //! **What it does not do.** It learns one rate per pacer (per `rate_key`), for requests: quotas
 //! in other units (`qu="content-bytes"`, `concurrent-requests`) are skipped, partition keys
-//! ignored, and it is not a concurrency limiter. It paces with burst 1: it does not learn a
-//! bucket's depth, so a backlog gets no burst. Several processes share one learned rate
+//! ignored, and it is not a concurrency limiter. It paces with burst 1: a deep bucket's depth
+//! is estimated only so that its probes are not refused, never spent, so a backlog gets no
+//! burst. Several processes share one learned rate
 //! only through Redis (below, [Across processes](#across-processes-redis)); adaptive pacers of their own each learn alone and together
 //! exceed the limit.
 //!
