@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use backoff_standin::{Fault, Faults};
 use politely::Pacer;
-use politely::middleware::reqwest_middleware::{ClientBuilder, ClientWithMiddleware, Middleware};
+use politely::middleware::reqwest_middleware::{
+    ClientBuilder, ClientWithMiddleware, Middleware, RequestBuilder,
+};
 use politely::middleware::{Attempts, IdempotencyKey, PoliteMiddleware};
 use politely::pace::under_limit;
 
@@ -41,13 +43,18 @@ async fn stand_in_with_faults(rate: f64, faults: Faults) -> backoff_standin::Sta
     .unwrap()
 }
 
-fn message(i: usize) -> String {
-    serde_json::json!({
+/// Message `i` as the SMS client POSTs it to the stand-in's `url`, signed with `token`.
+fn post_message(client: &ClientWithMiddleware, url: &str, token: &str, i: usize) -> RequestBuilder {
+    let body = serde_json::json!({
         "from": { "type": "sms", "number": "15550100" },
         "to": { "type": "sms", "number": format!("1555020{:04}", i) },
         "message": { "content": { "type": "text", "text": format!("hello {i}") } },
-    })
-    .to_string()
+    });
+    client
+        .post(url)
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body(body.to_string())
 }
 
 fn real_client<W>(polite: PoliteMiddleware<W>) -> ClientWithMiddleware
@@ -68,14 +75,7 @@ async fn told_the_rate_twenty_posts_at_once_all_land_once() {
     let client = real_client(polite);
     let url = format!("{}/v0.1/messages", server.base_url());
     let token = token();
-    let sends = (0..20).map(|i| {
-        client
-            .post(&url)
-            .bearer_auth(&token)
-            .header("content-type", "application/json")
-            .body(message(i))
-            .send()
-    });
+    let sends = (0..20).map(|i| post_message(&client, &url, &token, i).send());
     for response in futures_join_all(sends).await {
         assert_eq!(response.unwrap().status(), 202);
     }
@@ -90,14 +90,7 @@ async fn a_dropped_connection_is_retried_only_with_a_key() {
     let url = format!("{}/v0.1/messages", server.base_url());
     let token = token();
     let policy = politely::constant(Duration::from_millis(10)).max_tries(4);
-    let send = |client: &ClientWithMiddleware, i| {
-        client
-            .post(&url)
-            .bearer_auth(&token)
-            .header("content-type", "application/json")
-            .body(message(i))
-            .send()
-    };
+    let send = |client: &ClientWithMiddleware, i| post_message(client, &url, &token, i).send();
     // Without a key: the server may have it, so no second attempt.
     let plain = real_client(PoliteMiddleware::new(policy.clone()));
     server.drop_next_connections(1);
@@ -176,14 +169,7 @@ async fn send_all(
 ) -> Vec<Result<u16, politely::middleware::reqwest_middleware::Error>> {
     let url = format!("{}/v0.1/messages", server.base_url());
     let token = token();
-    let sends = (0..MIX_COUNT).map(|i| {
-        client
-            .post(&url)
-            .bearer_auth(&token)
-            .header("content-type", "application/json")
-            .body(message(i))
-            .send()
-    });
+    let sends = (0..MIX_COUNT).map(|i| post_message(client, &url, &token, i).send());
     futures_join_all(sends)
         .await
         .into_iter()
