@@ -284,15 +284,20 @@ fn recorder() -> (
     (calls, f)
 }
 
+/// The test layer with both handlers recording: the layer, then what `on_backoff` and
+/// `on_giveup` saw.
+fn recorded() -> (PoliteLayer, Calls, Calls) {
+    let (backoffs, on_backoff) = recorder();
+    let (giveups, on_giveup) = recorder();
+    let layer = layer().on_backoff(on_backoff).on_giveup(on_giveup);
+    (layer, backoffs, giveups)
+}
+
 #[tokio::test(start_paused = true)]
 async fn handlers_see_each_attempts_status_or_error() {
     let (inner, seen) = server(vec![Ok(status(503)), Err(Broken::Reset)]);
-    let (backoffs, on_backoff) = recorder();
-    let (giveups, on_giveup) = recorder();
-    let mut service = layer()
-        .on_backoff(on_backoff)
-        .on_giveup(on_giveup)
-        .layer(inner);
+    let (layer, backoffs, giveups) = recorded();
+    let mut service = layer.layer(inner);
     let response = send(&mut service, request(Method::GET)).await.unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(seen.times(), [secs(0.0), secs(1.0), secs(2.0)]);
@@ -309,12 +314,8 @@ async fn handlers_see_each_attempts_status_or_error() {
 #[tokio::test(start_paused = true)]
 async fn on_giveup_is_called_once_with_the_last_answer() {
     let (inner, seen) = server(vec![Ok(status(503)); 4]);
-    let (backoffs, on_backoff) = recorder();
-    let (giveups, on_giveup) = recorder();
-    let mut service = layer()
-        .on_backoff(on_backoff)
-        .on_giveup(on_giveup)
-        .layer(inner);
+    let (layer, backoffs, giveups) = recorded();
+    let mut service = layer.layer(inner);
     let response = send(&mut service, request(Method::GET)).await.unwrap();
     assert_eq!(response.status(), 503);
     assert_eq!(seen.times().len(), 4);
@@ -325,8 +326,8 @@ async fn on_giveup_is_called_once_with_the_last_answer() {
 #[tokio::test(start_paused = true)]
 async fn a_post_given_up_after_an_ambiguous_error_reaches_on_giveup() {
     let (inner, seen) = server(vec![Err(Broken::Reset)]);
-    let (giveups, on_giveup) = recorder();
-    let mut service = layer().on_giveup(on_giveup).layer(inner);
+    let (layer, _, giveups) = recorded();
+    let mut service = layer.layer(inner);
     let err = send(&mut service, request(Method::POST)).await.unwrap_err();
     assert_eq!(err, Broken::Reset);
     assert_eq!(seen.times(), [secs(0.0)]);
