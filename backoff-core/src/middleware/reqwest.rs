@@ -208,15 +208,15 @@ impl<W> PoliteMiddleware<W> {
         self
     }
 
-    /// Adds a handler called before each wait, as the builder's
-    /// [`on_backoff`](crate::Retry::on_backoff) (sync).
+    /// Sets the handler called before each wait, as the builder's
+    /// [`on_backoff`](crate::Retry::on_backoff) (sync); a second call replaces the first.
     pub fn on_backoff(mut self, f: impl Fn(&Details<'_, Outcome>) + Send + Sync + 'static) -> Self {
         self.on_backoff = Some(Arc::new(f));
         self
     }
 
-    /// Adds a handler called when a request is given up, as the builder's
-    /// [`on_giveup`](crate::Retry::on_giveup) (sync).
+    /// Sets the handler called when a request is given up, as the builder's
+    /// [`on_giveup`](crate::Retry::on_giveup) (sync); a second call replaces the first.
     pub fn on_giveup(mut self, f: impl Fn(&Details<'_, Outcome>) + Send + Sync + 'static) -> Self {
         self.on_giveup = Some(Arc::new(f));
         self

@@ -174,9 +174,9 @@ impl<W, C> PoliteLayer<W, C> {
         }
     }
 
-    /// Adds a handler called before each wait, as the builder's
-    /// [`on_backoff`](crate::Retry::on_backoff) (sync). It sees the attempt through
-    /// [`Attempted`]: the response's status and headers, or the error.
+    /// Sets the handler called before each wait, as the builder's
+    /// [`on_backoff`](crate::Retry::on_backoff) (sync); a second call replaces the first. It
+    /// sees the attempt through [`Attempted`]: the response's status and headers, or the error.
     pub fn on_backoff(
         mut self,
         f: impl Fn(&Details<'_, dyn Attempted>) + Send + Sync + 'static,
@@ -185,8 +185,9 @@ impl<W, C> PoliteLayer<W, C> {
         self
     }
 
-    /// Adds a handler called when a request is given up, as the builder's
-    /// [`on_giveup`](crate::Retry::on_giveup) (sync): the place to page someone.
+    /// Sets the handler called when a request is given up, as the builder's
+    /// [`on_giveup`](crate::Retry::on_giveup) (sync): the place to page someone. A second call
+    /// replaces the first.
     pub fn on_giveup(
         mut self,
         f: impl Fn(&Details<'_, dyn Attempted>) + Send + Sync + 'static,
