@@ -52,17 +52,26 @@ async fn shared(times: Arc<Calls>, start: Instant) -> Option<()> {
     Some(())
 }
 
-#[tokio::test(start_paused = true)]
-async fn concurrent_calls_share_the_pacer() {
+/// Spawns `n` calls at once and returns their attempts' starts (ms), in order.
+async fn starts_of<F: Future<Output = Option<()>> + Send + 'static>(
+    n: usize,
+    call: impl Fn(Arc<Calls>, Instant) -> F,
+) -> Vec<u128> {
     let (times, start) = (Arc::new(Calls::default()), Instant::now());
-    let tasks: Vec<_> = (0..10)
-        .map(|_| tokio::spawn(shared(times.clone(), start)))
+    let tasks: Vec<_> = (0..n)
+        .map(|_| tokio::spawn(call(times.clone(), start)))
         .collect();
     for t in tasks {
         t.await.unwrap();
     }
     let mut got: Vec<u128> = times.get().iter().map(|t| t.parse().unwrap()).collect();
     got.sort_unstable();
+    got
+}
+
+#[tokio::test(start_paused = true)]
+async fn concurrent_calls_share_the_pacer() {
+    let got = starts_of(10, shared).await;
     assert_eq!(got, (0..10).map(|i| i * 100).collect::<Vec<u128>>());
 }
 
@@ -137,15 +146,7 @@ async fn slow_answers(times: Arc<Calls>, start: Instant) -> Option<()> {
 
 #[tokio::test(start_paused = true)]
 async fn answers_slower_than_two_intervals_cost_one_interval() {
-    let (times, start) = (Arc::new(Calls::default()), Instant::now());
-    let tasks: Vec<_> = (0..20)
-        .map(|_| tokio::spawn(slow_answers(times.clone(), start)))
-        .collect();
-    for t in tasks {
-        t.await.unwrap();
-    }
-    let mut got: Vec<u128> = times.get().iter().map(|t| t.parse().unwrap()).collect();
-    got.sort_unstable();
+    let got = starts_of(20, slow_answers).await;
     let expected: Vec<u128> = [0]
         .into_iter()
         .chain((0..19).map(|i| 200 + i * 100))
