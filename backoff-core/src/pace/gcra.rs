@@ -171,9 +171,10 @@ impl Gcra {
     /// A caller whose slot has come leaves at `now`: counted, when its departure conforms to
     /// GCRA over the departures before it; else the instant from which it will. After a
     /// pause, with burst 1, it also waits for the answer to the departure that ended it, when
-    /// that answer will be told, for at most an interval past its own turn (asking again every eighth of
-    /// an interval, 1 to 50 ms, meanwhile): a request sent while that connection opens would
-    /// open its own and arrive as unevenly. `told`: this caller will tell its answer.
+    /// that answer will be told, for at most an interval past its own turn (asking again
+    /// every eighth of an interval, 1 to 50 ms, meanwhile): a request sent while that
+    /// connection opens would open its own and arrive as unevenly. `told`: this caller will
+    /// tell its answer.
     pub(super) fn depart(
         &mut self,
         now: Instant,

@@ -228,9 +228,10 @@ impl Pacer {
     /// answer, not after the departure, when the answer comes before it has left; and when the
     /// first attempt was paced by the attribute, the builder or the middleware (which tell
     /// every answer, with `observe` or without) at burst 1, the next waits for that answer,
-    /// for at most an interval past its own turn (a burst goes out at once). The answer's time is paid once per pause (a request
-    /// sent meanwhile would open a connection of its own, and arrive as unevenly). Called by
-    /// hand after [`ready`](Pacer::ready), it moves the next departure but holds nobody.
+    /// for at most an interval past its own turn (a burst goes out at once). The answer's
+    /// time is paid once per pause (a request sent meanwhile would open a connection of its
+    /// own, and arrive as unevenly). Called by hand after [`ready`](Pacer::ready), it moves
+    /// the next departure but holds nobody.
     ///
     /// A fixed-rate Redis pacer ignores it. On a pacer shared
     /// through Redis (`Pacer::redis_adaptive`), the observation goes to Redis, in a task
