@@ -63,7 +63,11 @@
 //! it. So the attribute (the builder and the middleware too) tells the pacer when each answer
 //! came, and (at burst 1) the request after a pause's first waits for that one's answer, for
 //! at most an interval past its turn, and leaves an interval after it. The answer's time is
-//! paid once per pause ([`Pacer::observe`]).
+//! paid once per pause ([`Pacer::observe`]). Nor does a margin cover a request the server
+//! stamps late (its machine, or the client's, was busy) while the next arrives on time: that
+//! request's answer comes as late, so a told pacer of burst 1 moves the next departure by
+//! what the answer took beyond the usual. A server whose answers vary in time pays for the
+//! spread: by what each answer took beyond the average, when it comes within an interval.
 //!
 //! A `rate` pacer lives for the whole process, one per annotated fn; with `rate_key`, one per
 //! distinct key (keep the key set bounded: a sender number, not a request id). The key is any

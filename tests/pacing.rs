@@ -154,6 +154,25 @@ async fn answers_slower_than_two_intervals_cost_one_interval() {
     assert_eq!(got, expected);
 }
 
+/// An answer that takes longer than usual may have waited before the server stamped it (a
+/// busy machine delays one request and not the next): the next attempt leaves that much
+/// later, so it does not arrive early against it.
+#[backoff(expo, max_tries = 1, rate = 10 per second)]
+async fn lately_answered(times: Arc<Calls>, start: Instant, took: u64) -> Option<()> {
+    send(&times, start, took).await
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_answer_late_by_30_ms_moves_the_next_attempt_30_ms() {
+    let (times, start) = (Arc::new(Calls::default()), Instant::now());
+    for took in [5, 5, 5, 35, 5, 5] {
+        lately_answered(times.clone(), start, took).await;
+    }
+    // The first opens (the next leaves 100 ms after its answer); answers usually take 5 ms;
+    // the one sent at 305 took 35, so the next leaves at 435, not 405.
+    assert_eq!(times.get(), ["0", "105", "205", "305", "435", "535"]);
+}
+
 /// A burst lets that many through at once, then the rate applies.
 #[backoff(expo, rate = 1 per second, burst = 3)]
 async fn bursty(times: &Calls, start: Instant) -> bool {

@@ -203,6 +203,8 @@ pub enum Pacing {
     /// 1/s, 5 ms at 10/s). No margin covers the first request after a pause, which opens the
     /// connection the next ones reuse and arrives that much later than it left: the pacer
     /// holds the next request until that one's answer and starts it an interval after it.
+    /// Nor one the server stamps late (a busy machine's scheduler): its answer comes as late,
+    /// and the pacer moves the next departure by what that answer took beyond the usual.
     To {
         /// The API's limit, requests per second.
         rate: f64,

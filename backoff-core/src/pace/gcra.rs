@@ -39,7 +39,9 @@
 //! a pause (a TCP connect, a TLS handshake) reaches the server that much later than it left,
 //! and the next, on the open connection, would arrive early against it. When callers tell
 //! the schedule their answers ([`Gcra::answered`]), the next departure waits for the opening
-//! one's answer and leaves an interval after it.
+//! one's answer and leaves an interval after it. Nor when a request waits before the server
+//! stamps it (a busy machine delays one request and not the next): an answer that took longer
+//! than usual moves the next departure, at burst 1, by as much.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -113,6 +115,11 @@ pub(super) struct Gcra {
     /// two intervals before it), or left while the one before it that did had no answer yet.
     /// Its answer may still move the next departure ([`Gcra::answered`]).
     opening: Option<Opening>,
+    /// The latest departure.
+    latest: Option<Instant>,
+    /// How long answers on open connections usually take: a moving average of the told
+    /// answers' times, each weighing an eighth (as TCP's smoothed round-trip time).
+    usual: Option<Duration>,
 }
 
 impl Gcra {
@@ -229,19 +236,40 @@ impl Gcra {
         };
         let start = self.departed.map_or(now, |t| t.max(now));
         self.departed = Some(start.checked_add(quota.interval).unwrap_or(start));
+        self.latest = Some(now);
     }
 
-    /// The answer to the attempt that left at `sent` came at `now`. When that attempt may have
-    /// opened a connection and no other has left since, the next leaves an interval after the
-    /// answer rather than after the departure: the first request after a pause opens a
-    /// connection (TCP, a TLS handshake) and reaches the server that much later than it left,
-    /// while the next one, on the open connection, would not, and a bucket of burst 1 would
-    /// refuse it. The cost is one answer's time, once per pause.
+    /// The answer to the attempt that left at `sent` came at `now`.
+    ///
+    /// When that attempt may have opened a connection and no other has left since, the next
+    /// leaves an interval after the answer rather than after the departure: the first request
+    /// after a pause opens a connection (TCP, a TLS handshake) and reaches the server that
+    /// much later than it left, while the next one, on the open connection, would not, and a
+    /// bucket of burst 1 would refuse it. The cost is one answer's time, once per pause.
+    ///
+    /// Any other answer to the latest departure, with burst 1, passes its lateness on: the
+    /// time it took beyond the usual answer's is time the request may have waited before the
+    /// server stamped it (a busy machine's scheduler, the client's or the server's), and the
+    /// next request, on time, would arrive early against it. So the next departure moves as
+    /// far. The cost is the answers' spread: what an answer takes beyond the average, when it
+    /// comes before the next departure (none for answers slower than an interval).
     pub(super) fn answered(&mut self, sent: Instant, now: Instant, quota: Spacing) {
         if self.opening.is_some_and(|o| o.at <= sent) {
             self.opening = None;
             let next = now.checked_add(quota.interval).unwrap_or(now);
             self.departed = Some(self.departed.map_or(next, |t| t.max(next)));
+            return;
+        }
+        let took = now.saturating_duration_since(sent);
+        let usual = self.usual.unwrap_or(took);
+        self.usual = Some(usual - usual / 8 + took / 8);
+        let late = took.saturating_sub(usual);
+        if quota.tolerance.is_zero()
+            && !late.is_zero()
+            && self.latest.is_some_and(|latest| latest <= sent)
+            && let Some(tat) = self.departed
+        {
+            self.departed = Some(tat.checked_add(late).unwrap_or(tat));
         }
     }
 

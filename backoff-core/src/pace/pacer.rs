@@ -51,8 +51,8 @@ pub struct Pacer {
 
 /// Where the schedules live and how slots are given.
 pub(super) enum Backend {
-    /// GCRA reservations in this process's memory.
-    Local(Local),
+    /// GCRA reservations in this process's memory (boxed: its schedule is most of a pacer).
+    Local(Box<Local>),
     /// GCRA reservations in Redis, shared by every process naming the same budget.
     #[cfg(feature = "redis")]
     Redis(Box<crate::pace::redis::fixed::RedisPacer>),
@@ -113,7 +113,7 @@ impl Pacer {
                 interval,
                 tolerance: interval.saturating_mul(burst.max(1) - 1),
             }),
-            backend: Backend::Local(Local::new()),
+            backend: Backend::Local(Box::new(Local::new())),
         }
     }
 
@@ -231,7 +231,10 @@ impl Pacer {
     /// for at most an interval past its own turn (a burst goes out at once). The answer's
     /// time is paid once per pause (a request sent meanwhile would open a connection of its
     /// own, and arrive as unevenly). Called by hand after [`ready`](Pacer::ready), it moves
-    /// the next departure but holds nobody.
+    /// the next departure but holds nobody. At burst 1, an answer to the latest attempt that
+    /// took longer than usual (a moving average of the answers' times) moves the next
+    /// departure by as much: the request may have waited that long before the server stamped
+    /// it, and the next would arrive early against it.
     ///
     /// A fixed-rate Redis pacer ignores it. On a pacer shared
     /// through Redis (`Pacer::redis_adaptive`), the observation goes to Redis, in a task

@@ -400,3 +400,60 @@ fn the_next_departure_waits_for_a_told_opening_answer() {
     s.go(ms(0), q3, true);
     assert_eq!(when(s.depart(ms(0), q3, true)), None);
 }
+
+/// At burst 1, an answer to the latest departure that took longer than usual moves the next
+/// departure by as much; answers on time, to an earlier departure, or with a burst move
+/// nothing.
+#[test]
+fn a_late_answer_moves_the_next_departure_by_its_lateness() {
+    let t0 = Instant::now();
+    let ms = |n: u64| t0 + Duration::from_millis(n);
+    let q = quota(100, 1);
+    let when = |r: Result<(), Instant>| r.err().map(|t| t.duration_since(t0).as_micros());
+
+    // Past the opening, answers take 8 ms: the usual time, nothing moves.
+    let mut s = Gcra::default();
+    s.go(ms(0), q, false);
+    s.answered(ms(0), ms(8), q);
+    assert_eq!(when(s.depart(ms(108), q, false)), None);
+    s.answered(ms(108), ms(116), q);
+    assert_eq!(when(s.depart(ms(208), q, false)), None);
+    s.answered(ms(208), ms(216), q);
+    // One takes 40 ms, 32 beyond the usual: the next leaves 32 ms after its turn.
+    assert_eq!(when(s.depart(ms(308), q, false)), None);
+    s.answered(ms(308), ms(348), q);
+    assert_eq!(when(s.depart(ms(408), q, false)), Some(440_000));
+    assert_eq!(when(s.depart(ms(440), q, false)), None);
+    // The usual time is now 8 + 32 / 8 = 12 ms: an 8 ms answer moves nothing (and brings it
+    // to 11.5 ms), a 20 ms one moves the next by 8.5.
+    s.answered(ms(440), ms(448), q);
+    assert_eq!(when(s.depart(ms(540), q, false)), None);
+    s.answered(ms(540), ms(560), q);
+    assert_eq!(when(s.depart(ms(640), q, false)), Some(648_500));
+
+    // The answer to a departure before the latest moves nothing (the latest left already).
+    let mut s = Gcra::default();
+    s.go(ms(0), q, false);
+    s.answered(ms(0), ms(0), q);
+    s.go(ms(100), q, false);
+    s.answered(ms(100), ms(105), q);
+    s.go(ms(200), q, false);
+    s.go(ms(300), q, false);
+    s.answered(ms(200), ms(290), q);
+    assert_eq!(when(s.depart(ms(400), q, false)), None);
+
+    // With a burst, nothing moves: the burst covers an early arrival.
+    let q3 = quota(100, 3);
+    let mut s = Gcra::default();
+    s.go(ms(0), q3, false);
+    s.answered(ms(0), ms(0), q3);
+    for t in [100, 200, 300] {
+        s.go(ms(t), q3, false);
+        s.answered(ms(t), ms(t + 5), q3);
+    }
+    s.go(ms(400), q3, false);
+    s.answered(ms(400), ms(480), q3);
+    assert_eq!(when(s.depart(ms(480), q3, false)), None);
+    assert_eq!(when(s.depart(ms(480), q3, false)), None);
+    assert_eq!(when(s.depart(ms(480), q3, false)), Some(500_000));
+}
