@@ -170,7 +170,7 @@
 //! - *Edge, then cut*: a first 429 at `good` itself is most often the edge of the limit (a
 //!   request arriving 2 ms early at a burst-1 bucket paced at exactly its rate): step 3 % down.
 //!   A second 429 before that rate is proven means the limit fell (or someone else shares it):
-//!   halve at once. Only attempts sent at the current rate count (the ones in flight when the
+//!   halve the rate refused at the edge, at once. Only attempts sent at the current rate count (the ones in flight when the
 //!   rate changed say nothing about the new one: one cut per round trip, as TCP), and attempts
 //!   that did not use the rate (an idle client) prove nothing.
 //! - *Hints replace guessing*: a stated quota (`q=100;w=60`) is the rate at once, never probed

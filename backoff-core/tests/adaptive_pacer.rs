@@ -497,11 +497,11 @@ async fn the_builder_observes() {
     assert_eq!(calls, 3);
     // Key k starts at the first guess, 1/s, apart from the shared 8/s. Attempt 1 at 0 s is
     // refused before anything was accepted: the edge, 0.97/s; attempt 2, 1.031 s later, is
-    // refused too: no rate proven, so it halves (0.485/s); attempt 3, 2.062 s later, passes.
-    // (The backoff waits are zero: the pacer alone spaces them; tokio's timer rounds each
-    // wait up to the millisecond: 1,031 + 2,062 ms.)
-    assert_eq!(pacer.learned_rate(Some("k")), Some(0.97 * 0.5));
-    assert_eq!(ms_since(t0), 3093);
+    // refused too: no rate proven, so it halves the 1/s refused first (0.5/s); attempt 3,
+    // 2 s later, passes. (The backoff waits are zero: the pacer alone spaces them; tokio's
+    // timer rounds each wait up to the millisecond: 1,031 + 2,000 ms.)
+    assert_eq!(pacer.learned_rate(Some("k")), Some(0.5));
+    assert_eq!(ms_since(t0), 3031);
     assert_eq!(pacer.learned_rate(None), Some(8.0));
 
     // Blocking.

@@ -33,8 +33,9 @@
 //!   arrives 2 ms early (a timer, a scheduler, a loaded machine) finds the bucket a fraction
 //!   of a token short. So it takes 3 % off (`bad` becomes the refused rate, `good` is
 //!   forgotten until three attempts pass at the new one). A second throttle before that
-//!   rate is proven means the limit fell (or another client shares it): halve the rate at
-//!   once, and keep the probe backoff (the limit just fell, not rose). A refusal in slow
+//!   rate is proven means the limit fell (or another client shares it): halve the rate
+//!   refused at the edge (the 3 % was a hedge for timing), and keep the probe backoff (the
+//!   limit just fell, not rose). A refusal in slow
 //!   start before a rate was proven (nothing accepted yet, or only the first attempt, which
 //!   paces nothing) is taken as the edge too: most often another client (a probe, a health
 //!   check) took the bucket's token a moment before. Halving there cost 16-20 s below the

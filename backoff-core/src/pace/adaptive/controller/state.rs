@@ -374,9 +374,13 @@ impl ControllerState {
                 Some("edge of a deep bucket")
             }
             None => {
+                // The limit fell. Halve from the rate refused before, at most 3 % over this
+                // one: the step under the edge was a hedge for timing, and the pace after a
+                // fall should not depend on whether the first refusal came at the edge.
+                let from = self.bad.map_or(rate, |b| b.min(rate / EDGE)).max(rate);
                 self.bad = Some(rate);
-                self.search = Some(cut(rate));
-                self.slow_start = told_cut(rate).is_some();
+                self.search = Some(cut(from));
+                self.slow_start = told_cut(from).is_some();
                 Some("cut")
             }
         }
