@@ -30,25 +30,26 @@
 //!   came back.
 //! - **Edge, then cut**: a first throttle at `good` itself is most often the edge of the
 //!   limit, not a new limit: pacing at exactly a bucket's rate with burst 1, a request that
-//!   arrives 2 ms early (a timer, a scheduler, a loaded machine) finds the bucket a fraction
-//!   of a token short. So it takes 3 % off (`bad` becomes the refused rate, `good` is
-//!   forgotten until three attempts pass at the new one). A second throttle before that
+//!   arrives 2 ms early (a timer, a scheduler, a loaded machine) finds the bucket a
+//!   fraction of a token short. So it takes 3 % off (`bad` becomes the refused rate, `good`
+//!   is forgotten until three attempts pass at the new one). A second throttle before that
 //!   rate is proven means the limit fell (or another client shares it): halve the rate
 //!   refused at the edge (the 3 % was a hedge for timing), and keep the probe backoff (the
 //!   limit just fell, not rose). A refusal in slow start before a rate was proven (nothing
-//!   accepted yet, or only the first attempt, which paces nothing) is taken as the edge too:
-//!   most often another client (a probe, a health check) took the bucket's token a moment
-//!   before. Halving there cost 16-20 s below the limit before probing back: 60 requests at
-//!   1/s took 1.27-1.30 × the physical time after one such refusal, against 1.06-1.10 × now.
-//!   (Halving on the first edge throttle, as this did at first, ran half of the real-clock
-//!   runs of a 1/s batch at 0.5/s after one unlucky arrival: 1.4-1.6 × the physical time.)
-//!   With no proven rate to fall back on, a `Retry-After` longer than its one-second resolution (and at most a minute)
-//!   bounds the cut: a bucket's next token comes within it, so its interval is at most the
-//!   time since the last accepted attempt plus that wait. That is a floor under the server's
-//!   rate, so the pacer climbs back from it as in slow start. A longer wait is a pause (a
-//!   window's or a quota's reset), not a refill: it holds attempts and the rate is cut as
-//!   for any throttle, so a pacer told to wait an hour resumes near its rate (no slower than
-//!   half) when the hour is over, not at one attempt an hour.
+//!   accepted yet, or only the first attempt, which paces nothing) is taken as the edge
+//!   too: most often another client (a probe, a health check) took the bucket's token a
+//!   moment before. Halving there cost 16-20 s below the limit before probing back: 60
+//!   requests at 1/s took 1.27-1.30 × the physical time after one such refusal, against
+//!   1.06-1.10 × now. (Halving on the first edge throttle, as this did at first, ran half
+//!   of the real-clock runs of a 1/s batch at 0.5/s after one unlucky arrival: 1.4-1.6 ×
+//!   the physical time.) With no proven rate to fall back on, a `Retry-After` longer than
+//!   its one-second resolution (and at most a minute) bounds the cut: a bucket's next token
+//!   comes within it, so its interval is at most the time since the last accepted attempt
+//!   plus that wait. That is a floor under the server's rate, so the pacer climbs back from
+//!   it as in slow start. A longer wait is a pause (a window's or a quota's reset), not a
+//!   refill: it holds attempts and the rate is cut as for any throttle, so a pacer told to
+//!   wait an hour resumes near its rate (no slower than half) when the hour is over, not at
+//!   one attempt an hour.
 //! - **Refusals bound the limit, whatever the bucket's depth**: a refused attempt found the
 //!   server's bucket holding less than one token, and since the last accepted start it held
 //!   at least none and gave nothing: so the limit is under one token per the time between
