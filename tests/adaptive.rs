@@ -451,8 +451,9 @@ async fn observe_once_per_attempt_before_the_judge() {
 }
 
 /// A fixed pacer given `observe` learns no rate (and still paces); the first answer, a round
-/// trip after the first departure, moves the second departure as far (then each leaves
-/// 500 ms after the one before).
+/// trip after the first departure, moves the second departure as far, and the second's (the
+/// first on the open connection, with no usual answer time to be measured against) the third
+/// (then each leaves 500 ms after the one before).
 static FIXED: LazyLock<Pacer> = LazyLock::new(|| Pacer::per_second(2.0));
 
 #[backoff(expo, max_tries = 1, pacer = FIXED, observe)]
@@ -464,7 +465,7 @@ async fn fixed(server: Arc<Server>, id: u32) -> Result<Sent, Refused> {
 async fn a_fixed_pacer_learns_no_rate_from_observe() {
     let server = Server::new(&[(0, 2.0)]);
     let elapsed = fire(10, |id| fixed(server.clone(), id)).await;
-    assert_eq!(elapsed, Duration::from_millis(4500) + 4 * ONE_WAY);
+    assert_eq!(elapsed, Duration::from_millis(4500) + 6 * ONE_WAY);
     assert_eq!(FIXED.learned_rate(None), None);
     server.assert_each_once(10);
 }

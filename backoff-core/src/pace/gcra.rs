@@ -251,8 +251,9 @@ impl Gcra {
     /// time it took beyond the usual answer's is time the request may have waited before the
     /// server stamped it (a busy machine's scheduler, the client's or the server's), and the
     /// next request, on time, would arrive early against it. So the next departure moves as
-    /// far. The cost is the answers' spread: what an answer takes beyond the average, when it
-    /// comes before the next departure (none for answers slower than an interval).
+    /// far (the first such answer, with no usual time yet, by all of its time). The cost is
+    /// the answers' spread: what an answer takes beyond the average, when it comes before the
+    /// next departure (none for answers slower than an interval).
     pub(super) fn answered(&mut self, sent: Instant, now: Instant, quota: Spacing) {
         if self.opening.is_some_and(|o| o.at <= sent) {
             self.opening = None;
@@ -260,10 +261,14 @@ impl Gcra {
             self.departed = Some(self.departed.map_or(next, |t| t.max(next)));
             return;
         }
+        // The first such answer has nothing to be measured against: all of its time counts
+        // (as an opening's does), once.
         let took = now.saturating_duration_since(sent);
-        let usual = self.usual.unwrap_or(took);
-        self.usual = Some(usual - usual / 8 + took / 8);
-        let late = took.saturating_sub(usual);
+        let late = took.saturating_sub(self.usual.unwrap_or_default());
+        let usual = self
+            .usual
+            .map_or(took, |usual| usual - usual / 8 + took / 8);
+        self.usual = Some(usual);
         if quota.tolerance.is_zero()
             && !late.is_zero()
             && self.latest.is_some_and(|latest| latest <= sent)

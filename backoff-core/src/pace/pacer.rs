@@ -232,9 +232,10 @@ impl Pacer {
     /// time is paid once per pause (a request sent meanwhile would open a connection of its
     /// own, and arrive as unevenly). Called by hand after [`ready`](Pacer::ready), it moves
     /// the next departure but holds nobody. At burst 1, an answer to the latest attempt that
-    /// took longer than usual (a moving average of the answers' times) moves the next
-    /// departure by as much: the request may have waited that long before the server stamped
-    /// it, and the next would arrive early against it.
+    /// took longer than usual (a moving average of the answers' times; the first, with no
+    /// usual time yet, counts whole) moves the next departure by as much: the request may
+    /// have waited that long before the server stamped it, and the next would arrive early
+    /// against it.
     ///
     /// A fixed-rate Redis pacer ignores it. On a pacer shared
     /// through Redis (`Pacer::redis_adaptive`), the observation goes to Redis, in a task

@@ -317,9 +317,14 @@ fn the_first_answer_after_a_pause_moves_the_next_departure() {
     s.answered(ms(0), ms(60), q);
     assert_eq!(when(s.depart(ms(100), q, false)), Some(160));
     assert_eq!(when(s.depart(ms(160), q, false)), None);
-    // That one followed on time, so it opened nothing: its answer moves nothing.
+    // That one followed on time, so it opened nothing: its answer is the first on the open
+    // connection, with no usual time to be measured against, and moves the next by all of
+    // its 70 ms (260 -> 330); the next answer, as quick, moves nothing.
     s.answered(ms(160), ms(230), q);
-    assert_eq!(when(s.depart(ms(260), q, false)), None);
+    assert_eq!(when(s.depart(ms(260), q, false)), Some(330));
+    assert_eq!(when(s.depart(ms(330), q, false)), None);
+    s.answered(ms(330), ms(400), q);
+    assert_eq!(when(s.depart(ms(430), q, false)), None);
     // An answer later than the next slot moves it as far.
     let mut s = Gcra::default();
     s.go(ms(0), q, false);
@@ -339,19 +344,22 @@ fn the_first_answer_after_a_pause_moves_the_next_departure() {
     s.answered(ms(280), ms(330), q);
     assert_eq!(when(s.depart(ms(380), q, false)), None);
 
-    // A pause is two intervals without a departure: at 1.99 intervals the stream goes on.
+    // A pause is two intervals without a departure: at 1.99 intervals the stream goes on (its
+    // answer, in the usual 51 ms, moves nothing; an opening's would move the next to 501).
     let mut s = Gcra::default();
     s.go(ms(0), q, false);
     s.answered(ms(0), ms(0), q);
-    s.go(ms(199), q, false);
-    s.answered(ms(199), ms(250), q);
-    assert_eq!(when(s.depart(ms(299), q, false)), None);
+    s.go(ms(100), q, false);
+    s.answered(ms(100), ms(151), q); // the first on the open connection: 51 ms is the usual
+    s.go(ms(350), q, false);
+    s.answered(ms(350), ms(401), q);
+    assert_eq!(when(s.depart(ms(450), q, false)), None);
     // At two intervals it is a pause, and the answer of an attempt sent before it is not
     // the opening one's.
-    s.go(ms(499), q, false);
-    s.answered(ms(450), ms(580), q);
-    s.answered(ms(499), ms(560), q);
-    assert_eq!(when(s.depart(ms(599), q, false)), Some(660));
+    s.go(ms(650), q, false);
+    s.answered(ms(600), ms(730), q);
+    s.answered(ms(650), ms(711), q);
+    assert_eq!(when(s.depart(ms(750), q, false)), Some(811));
 }
 
 /// A departure after a pause whose answer will be told holds the next one until that answer
@@ -411,32 +419,34 @@ fn a_late_answer_moves_the_next_departure_by_its_lateness() {
     let q = quota(100, 1);
     let when = |r: Result<(), Instant>| r.err().map(|t| t.duration_since(t0).as_micros());
 
-    // Past the opening, answers take 8 ms: the usual time, nothing moves.
+    // Past the opening, the first answer has no usual time to be measured against: its
+    // 8 ms move the next departure (208 -> 216). Then 8 ms is the usual time: nothing moves.
     let mut s = Gcra::default();
     s.go(ms(0), q, false);
     s.answered(ms(0), ms(8), q);
     assert_eq!(when(s.depart(ms(108), q, false)), None);
     s.answered(ms(108), ms(116), q);
-    assert_eq!(when(s.depart(ms(208), q, false)), None);
-    s.answered(ms(208), ms(216), q);
+    assert_eq!(when(s.depart(ms(208), q, false)), Some(216_000));
+    assert_eq!(when(s.depart(ms(216), q, false)), None);
+    s.answered(ms(216), ms(224), q);
+    assert_eq!(when(s.depart(ms(316), q, false)), None);
     // One takes 40 ms, 32 beyond the usual: the next leaves 32 ms after its turn.
-    assert_eq!(when(s.depart(ms(308), q, false)), None);
-    s.answered(ms(308), ms(348), q);
-    assert_eq!(when(s.depart(ms(408), q, false)), Some(440_000));
-    assert_eq!(when(s.depart(ms(440), q, false)), None);
+    s.answered(ms(316), ms(356), q);
+    assert_eq!(when(s.depart(ms(416), q, false)), Some(448_000));
+    assert_eq!(when(s.depart(ms(448), q, false)), None);
     // The usual time is now 8 + 32 / 8 = 12 ms: an 8 ms answer moves nothing (and brings it
     // to 11.5 ms), a 20 ms one moves the next by 8.5.
-    s.answered(ms(440), ms(448), q);
-    assert_eq!(when(s.depart(ms(540), q, false)), None);
-    s.answered(ms(540), ms(560), q);
-    assert_eq!(when(s.depart(ms(640), q, false)), Some(648_500));
+    s.answered(ms(448), ms(456), q);
+    assert_eq!(when(s.depart(ms(548), q, false)), None);
+    s.answered(ms(548), ms(568), q);
+    assert_eq!(when(s.depart(ms(648), q, false)), Some(656_500));
 
     // The answer to a departure before the latest moves nothing (the latest left already).
     let mut s = Gcra::default();
     s.go(ms(0), q, false);
     s.answered(ms(0), ms(0), q);
     s.go(ms(100), q, false);
-    s.answered(ms(100), ms(105), q);
+    s.answered(ms(100), ms(100), q);
     s.go(ms(200), q, false);
     s.go(ms(300), q, false);
     s.answered(ms(200), ms(290), q);
