@@ -359,6 +359,11 @@ impl Args {
         }
     }
 
+    /// Whether the fn is paced: `rate = ...` or `pacer = ...`.
+    pub(crate) fn paces(&self) -> bool {
+        self.rate().is_some() || self.get(Key::Pacer).is_some()
+    }
+
     /// Whether each attempt's outcome is fed to the pacer: `rate = adaptive` implies it,
     /// `observe` asks for it with `pacer = ...`.
     pub(crate) fn observes(&self) -> bool {

@@ -126,8 +126,7 @@ impl Args {
             );
         }
         // A supplied pacer (a Redis one, say) has keyed budgets as well.
-        if self.rate().is_none()
-            && self.get(Key::Pacer).is_none()
+        if !self.paces()
             && let Some(span) = self.span(Key::RateKey)
         {
             cx.error(

@@ -17,7 +17,7 @@ pub(crate) fn retry_loop(layer: &Layer, block: &Block) -> Block {
     let (schedule, progress) = super::wait::wait(layer, &mut hoist);
     let once = &hoist.lets;
     // Time queued for a pacer is kept only by a paced run.
-    let queue = if layer.args.rate().is_some() || layer.args.get(Key::Pacer).is_some() {
+    let queue = if layer.args.paces() {
         quote!(#k::__private::Queued)
     } else {
         quote!(#k::__private::Unpaced)

@@ -56,11 +56,11 @@ pub(crate) fn pacer(layer: &Layer) -> TokenStream {
     }
 }
 
-/// The pace step at the top of each attempt: wait until the pacer lets it start. When the
-/// layer observes, the key is computed once for the pace and the observe steps, and the
-/// attempt's start is read on the pacer's clock.
+/// The pace step at the top of each attempt: wait until the pacer lets it start. The key is
+/// computed once for the pace and the observe steps, and the attempt's start is read on the
+/// pacer's clock.
 pub(crate) fn pace(layer: &Layer) -> TokenStream {
-    if layer.args.rate().is_none() && layer.args.get(Key::Pacer).is_none() {
+    if !layer.args.paces() {
         return TokenStream::new();
     }
     let pacer = local("pacer");
@@ -97,7 +97,7 @@ pub(crate) fn pace(layer: &Layer) -> TokenStream {
 /// the outcome (`politely::RateFeedback`), or from what `observe = |out| ...` makes of it.
 /// Without `observe`, a paced layer tells the pacer only that the answer came.
 pub(crate) fn observe(layer: &Layer) -> TokenStream {
-    if layer.args.rate().is_none() && layer.args.get(Key::Pacer).is_none() {
+    if !layer.args.paces() {
         return TokenStream::new();
     }
     let [pacer, outcome, sent] = ["pacer", "outcome", "sent"].map(local);
