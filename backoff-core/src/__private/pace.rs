@@ -37,13 +37,13 @@ pub fn pacer<P: AsPacer + ?Sized>(p: &P) -> &Pacer {
 /// The pace step: [`Pacer::ready`] for an attempt whose answer the observe step tells.
 #[cfg(feature = "tokio")]
 pub async fn ready_told(pacer: &Pacer, key: Option<&str>) -> std::time::Duration {
-    pacer.ready_told(key).await
+    pacer.ready_as(key, true).await
 }
 
 /// The pace step of a sync fn: [`Pacer::ready_blocking`] for an attempt whose answer the
 /// observe step tells.
 pub fn ready_blocking_told(pacer: &Pacer, key: Option<&str>) -> std::time::Duration {
-    pacer.ready_blocking_told(key)
+    pacer.ready_blocking_as(key, true)
 }
 
 /// The observe step without `observe`: the answer to the attempt that started at `sent` came.

@@ -270,8 +270,16 @@ impl Pacer {
     #[cfg(feature = "tokio")]
     #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
     pub async fn ready(&self, key: Option<&str>) -> Duration {
+        self.ready_as(key, false).await
+    }
+
+    /// [`ready`](Pacer::ready) for a caller that will tell the attempt's answer
+    /// ([`observe`](Pacer::observe)) when `told`: on a local fixed-rate pacer, the next caller
+    /// may then wait for that answer (the first attempt after a pause opens a connection).
+    #[cfg(feature = "tokio")]
+    pub(crate) async fn ready_as(&self, key: Option<&str>, told: bool) -> Duration {
         match &self.backend {
-            Backend::Local(_) => self.reserve(key).ready().await,
+            Backend::Local(_) => self.reserve_as(key, told).ready().await,
             #[cfg(feature = "redis")]
             Backend::Redis(redis) => redis.ready(key).await,
             Backend::Adaptive(learned) => learned.lane(key).ready().await,
@@ -280,30 +288,16 @@ impl Pacer {
         }
     }
 
-    /// [`ready`](Pacer::ready) for a caller that will tell the attempt's answer
-    /// ([`observe`](Pacer::observe)): on a local fixed-rate pacer, the next caller may then
-    /// wait for that answer (the first attempt after a pause opens a connection).
-    #[cfg(feature = "tokio")]
-    pub(crate) async fn ready_told(&self, key: Option<&str>) -> Duration {
-        match &self.backend {
-            Backend::Local(_) => self.reserve_as(key, true).ready().await,
-            _ => self.ready(key).await,
-        }
+    /// Blocks the thread until this attempt's slot, and returns how long that took.
+    pub fn ready_blocking(&self, key: Option<&str>) -> Duration {
+        self.ready_blocking_as(key, false)
     }
 
     /// [`ready_blocking`](Pacer::ready_blocking) for a caller that will tell the attempt's
-    /// answer, as [`ready_told`](Pacer::ready_told).
-    pub(crate) fn ready_blocking_told(&self, key: Option<&str>) -> Duration {
+    /// answer when `told`, as [`ready_as`](Pacer::ready_as).
+    pub(crate) fn ready_blocking_as(&self, key: Option<&str>, told: bool) -> Duration {
         match &self.backend {
-            Backend::Local(_) => self.reserve_as(key, true).ready_blocking(),
-            _ => self.ready_blocking(key),
-        }
-    }
-
-    /// Blocks the thread until this attempt's slot, and returns how long that took.
-    pub fn ready_blocking(&self, key: Option<&str>) -> Duration {
-        match &self.backend {
-            Backend::Local(_) => self.reserve(key).ready_blocking(),
+            Backend::Local(_) => self.reserve_as(key, told).ready_blocking(),
             #[cfg(feature = "redis")]
             Backend::Redis(redis) => redis.ready_blocking(key),
             Backend::Adaptive(learned) => learned.lane(key).ready_blocking(),
