@@ -109,13 +109,14 @@ impl Reservation<'_> {
         self.use_now();
     }
 
-    /// The builder's step once its sleep towards the slot is over: leaves (`None`, the slot
-    /// is used) when the slot has come and leaving keeps to the departures before it (and,
-    /// after a pause, to the first one's answer), else how long to wait before asking again.
-    /// A slot that is not local is used at once, as [`consume`](Reservation::consume) does;
-    /// so is one whose caller's sleep did not wait at least half of what was asked last (a
-    /// sleep that returns at once would else make its caller spin, or on a paused clock loop
-    /// for ever).
+    /// One step towards leaving, for a caller that sleeps between steps (the builder, and
+    /// [`ready`](Reservation::ready) and [`ready_blocking`](Reservation::ready_blocking)):
+    /// leaves (`None`, the slot is used) when the slot has come and leaving keeps to the
+    /// departures before it (and, after a pause, to the first one's answer), else how long to
+    /// wait before asking again. A deferred slot (an adaptive pacer's) is used at once, as
+    /// [`consume`](Reservation::consume) does; so is one whose caller's sleep did not wait at
+    /// least half of what was asked last (a sleep that returns at once would else make its
+    /// caller spin, or on a paused clock loop for ever).
     pub(crate) fn leave(&mut self) -> Option<Duration> {
         let now = Instant::now();
         if let Some((at, wait)) = self.asked
@@ -126,7 +127,11 @@ impl Reservation<'_> {
         }
         let wait = match &self.held {
             None => return None,
-            Some(held @ Held::Local { .. }) => {
+            Some(Held::Deferred { .. }) => {
+                self.use_now();
+                return None;
+            }
+            Some(held) => {
                 let slot = held.slot();
                 if slot > now {
                     slot.saturating_duration_since(now)
@@ -139,10 +144,6 @@ impl Reservation<'_> {
                         Err(at) => at.saturating_duration_since(now),
                     }
                 }
-            }
-            Some(_) => {
-                self.use_now();
-                return None;
             }
         };
         self.asked = Some((now, wait));
@@ -178,58 +179,44 @@ impl Reservation<'_> {
         let since = held.reserved_at();
         if let Held::Deferred { key, .. } = held {
             self.pacer.deferred_ready(key.as_deref()).await;
-        } else {
-            let slot = held.slot();
-            let mut waited = false;
-            if slot > since {
-                tokio::time::sleep_until(slot).await;
-                waited = true;
-            }
-            // The slot has come; leave once leaving keeps to the departures before.
-            while let Err(at) = self.pacer.depart(held, Instant::now()) {
-                tokio::time::sleep_until(at).await;
-                waited = true;
-            }
-            if !waited {
-                self.held = None;
-                return Duration::ZERO;
-            }
+            self.held = None;
+            return Instant::now().saturating_duration_since(since);
         }
-        self.held = None;
-        Instant::now().saturating_duration_since(since)
+        let mut waited = held.slot() > since;
+        while let Some(wait) = self.leave() {
+            tokio::time::sleep(wait).await;
+            waited = true;
+        }
+        if waited {
+            Instant::now().saturating_duration_since(since)
+        } else {
+            Duration::ZERO
+        }
     }
 
     /// Blocks the thread until the slot, uses it, and returns the time since the reservation.
     /// On an adaptive pacer, queues as [`Pacer::ready_blocking`] does.
     pub fn ready_blocking(mut self) -> Duration {
-        let Some(held) = self.held.take() else {
+        let Some(held) = &self.held else {
             return Duration::ZERO;
         };
         let since = held.reserved_at();
-        if let Held::Deferred { key, .. } = &held {
+        if let Held::Deferred { key, .. } = held {
             self.pacer.ready_blocking(key.as_deref());
-        } else {
-            let mut until = held.slot();
-            let mut waited = until > since;
-            loop {
-                let wait = until.saturating_duration_since(Instant::now());
-                if !wait.is_zero() {
-                    std::thread::sleep(wait);
-                }
-                // The slot has come; leave once leaving keeps to the departures before.
-                match self.pacer.depart(&held, Instant::now()) {
-                    Ok(()) => break,
-                    Err(at) => {
-                        until = at;
-                        waited = true;
-                    }
-                }
-            }
-            if !waited {
-                return Duration::ZERO;
-            }
+            self.held = None;
+            return Instant::now().saturating_duration_since(since);
         }
-        Instant::now().saturating_duration_since(since)
+        let mut waited = held.slot() > since;
+        // A sleep that panics drops the reservation first: the slot goes back.
+        while let Some(wait) = self.leave() {
+            std::thread::sleep(wait);
+            waited = true;
+        }
+        if waited {
+            Instant::now().saturating_duration_since(since)
+        } else {
+            Duration::ZERO
+        }
     }
 }
 
